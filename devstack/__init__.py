@@ -1,0 +1,1 @@
+"""Developer stack: LocalStack (host mode) and PostgreSQL started from the checkout, plus the demo."""

@@ -1,0 +1,102 @@
+"""``python -m devstack up|down|status|bootstrap|demo|env``: the local stack from the checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from devstack.stack import StackConfig, StackError, down, status, up
+
+
+@click.group()
+def cli() -> None:
+    """Manage the local stack (LocalStack + PostgreSQL) under .local/."""
+
+
+@cli.command("up")
+@click.option("--bootstrap/--no-bootstrap", default=True, show_default=True,
+              help="Create the stream, bucket, alert topic + queue and the warehouse schema.")
+def up_cmd(bootstrap: bool) -> None:
+    """Start LocalStack and PostgreSQL (idempotent), then bootstrap resources."""
+    cfg = StackConfig.from_env()
+    try:
+        for line in up(cfg):
+            click.echo(line)
+    except StackError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if bootstrap:
+        _bootstrap(cfg)
+
+
+def _bootstrap(cfg: StackConfig) -> None:
+    from devstack.bootstrap import bootstrap
+    from moviestream.config import AwsSettings
+
+    os.environ.update(cfg.env())
+    try:
+        created = bootstrap(AwsSettings(), cfg.warehouse_dsn)
+    except Exception as exc:  # noqa: BLE001 - report any bootstrap failure in one line
+        click.echo(f"error: bootstrap failed: {str(exc).splitlines()[0]}", err=True)
+        sys.exit(1)
+    click.echo("bootstrapped: " + ", ".join(f"{k}={v}" for k, v in created.items()))
+
+
+@cli.command("bootstrap")
+def bootstrap_cmd() -> None:
+    """Create the local resources (idempotent)."""
+    _bootstrap(StackConfig.from_env())
+
+
+@cli.command("down")
+def down_cmd() -> None:
+    """Stop exactly what `up` started."""
+    for line in down(StackConfig.from_env()):
+        click.echo(line)
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def status_cmd(as_json: bool) -> None:
+    """Say what runs where."""
+    rows = status(StackConfig.from_env())
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for r in rows:
+        state = "running" if r["running"] else "stopped"
+        health = " healthy" if r["healthy"] else (" NOT answering" if r["running"] else "")
+        click.echo(f"{r['component']:<11} {state}{health}  pid={r['pid'] or '-'}  {r['endpoint']}  log={r['log']}")
+    if not all(r["running"] for r in rows):
+        sys.exit(3)
+
+
+@cli.command("env")
+def env_cmd() -> None:
+    """Print shell exports that point tools at the local stack."""
+    for k, v in StackConfig.from_env().env().items():
+        click.echo(f"export {k}={v}")
+
+
+@cli.command("demo")
+@click.option("--data", type=click.Path(path_type=Path), default=Path("data/movies_sample.csv"), show_default=True)
+@click.option("--rules", type=click.Path(path_type=Path),
+              default=Path("glue_streaming/rules/seed_top_rated.dqdl"), show_default=True)
+@click.option("--timeout", type=float, default=300.0, show_default=True)
+def demo_cmd(data: Path, rules: Path, timeout: float) -> None:
+    """Run the pipeline end to end on DATA with RULES (the stack must be up)."""
+    from devstack.demo import run_demo
+
+    sys.exit(run_demo(StackConfig.from_env(), data, rules, timeout))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""``make demo``: the whole pipeline on one machine, from CSV to warehouse, with a final JSON line.
+
+Steps: start the streaming job (fresh checkpoint, reading from "now"), replay the CSV, wait until
+every record sent is accounted for in the ledger (good + bad), stop the job, print a summary, the
+top of a view, and one JSON object as the last line. Exit 1 when records are unaccounted for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from devstack.stack import StackConfig
+
+console = Console(stderr=True)
+
+
+def _ledger_totals(dsn: str, job_name: str, stream_id: str) -> tuple[int, int, int, int]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(good_records), 0), COALESCE(SUM(bad_records), 0), COUNT(*),"
+            " COALESCE(SUM(duplicates_dropped), 0)"
+            " FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s",
+            (job_name, stream_id),
+        ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def _stop(proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0) -> int:
+    started = time.monotonic()
+    env = dict(os.environ) | cfg.env()
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    run_dir = cfg.state_dir / "demo" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    status_file = run_dir / "job.json"
+    job_log = run_dir / "job.log"
+    job_name = "moviestream-demo"
+    for path, what in ((data, "data file"), (rules, "ruleset file")):
+        if not path.is_file():
+            console.print(f"error: {what} not found: {path}")
+            return 2
+
+    console.print(f"[bold]1/4[/] starting the streaming job (log: {job_log})")
+    with open(job_log, "wb") as log:
+        job = subprocess.Popen(
+            [sys.executable, "-m", "glue_streaming.local_job", "--job-name", job_name, "--ruleset", str(rules),
+             "--checkpoint", str(run_dir / "checkpoint"), "--starting-position", f"at_timestamp:{time.time() - 1:.3f}",
+             "--status-file", str(status_file), "--trigger-seconds", "1"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while not status_file.exists():
+            if job.poll() is not None:
+                console.print(f"error: the streaming job exited with code {job.returncode}, see {job_log}")
+                tail = job_log.read_text(errors="replace").strip().splitlines()[-3:]
+                for line in tail:
+                    console.print(f"  {line}")
+                return 1
+            if time.monotonic() > deadline:
+                console.print(f"error: the streaming job did not start within 180 s, see {job_log}")
+                return 1
+            time.sleep(0.5)
+        stream_id = json.loads(status_file.read_text())["stream_id"]
+
+        console.print(f"[bold]2/4[/] replaying {data}")
+        replay = subprocess.run(
+            [sys.executable, "-m", "producer", "replay", str(data), "--json",
+             "--rejects", str(run_dir / "rejects.jsonl"), "--dead-letter", str(run_dir / "dead-letter.jsonl")],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if replay.returncode == 2:
+            console.print(replay.stderr.strip().splitlines()[-1] if replay.stderr.strip() else "error: replay failed")
+            return 2
+        summary = json.loads(replay.stdout.strip().splitlines()[-1])
+        sent = summary["user_records_sent"]
+        console.print(
+            f"    rows read {summary['rows_read']}, rejected {summary['rows_rejected']}, "
+            f"sent {sent} user records in {summary['kinesis_records']} Kinesis records "
+            f"({summary['api_calls']} PutRecords calls, {summary['retries']} retries)"
+        )
+
+        console.print("[bold]3/4[/] waiting until every record sent is in the warehouse or the bad-records store")
+        good = bad = batches = dups = 0
+        wait_deadline = time.monotonic() + timeout_s
+        last_shown = -1
+        while time.monotonic() < wait_deadline:
+            good, bad, batches, dups = _ledger_totals(cfg.warehouse_dsn, job_name, stream_id)
+            if good + bad != last_shown:
+                console.print(f"    accounted {good + bad}/{sent} (good {good}, bad {bad}, batches {batches})")
+                last_shown = good + bad
+            if good + bad >= sent or job.poll() is not None:
+                break
+            time.sleep(1)
+    finally:
+        console.print("[bold]4/4[/] stopping the streaming job")
+        _stop(job)
+
+    with psycopg.connect(cfg.warehouse_dsn) as conn:
+        warehouse_rows = conn.execute("SELECT COUNT(DISTINCT movie_id) FROM movies.imdb_movies_rating").fetchone()[0]
+        top = conn.execute("SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated LIMIT 5").fetchall()
+    table = Table(title="movies.top_rated (first 5)")
+    for col in ("title", "year", "rating", "votes"):
+        table.add_column(col)
+    for r in top:
+        table.add_row(*[str(v) for v in r])
+    console.print(table)
+    ok = good + bad == sent
+    console.print(
+        f"{'OK' if ok else 'MISMATCH'}: sent {sent} = good {good} + bad {bad}"
+        + ("" if ok else f" (unaccounted {sent - good - bad})")
+        + f"; {warehouse_rows} distinct movies in movies.imdb_movies_rating; "
+        f"bad records under s3://moviestream-data/bad_records/; job log {job_log}"
+    )
+    result = {
+        "sent": sent, "good_records": good, "bad_records": bad, "warehouse_rows": warehouse_rows,
+        "batches": batches, "seconds": round(time.monotonic() - started, 1),
+        "rows_rejected_by_producer": summary["rows_rejected"], "duplicates_dropped": dups,
+    }
+    print(json.dumps(result), flush=True)
+    return 0 if ok else 1

@@ -1,0 +1,145 @@
+"""Local entry of the streaming job: Kinesis (LocalStack or AWS) -> per-batch pipeline, on PySpark 4.1.
+
+    python -m glue_streaming.local_job --ruleset glue_streaming/rules/seed_top_rated.dqdl
+
+Stops after the current micro-batch on SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from moviestream import logs
+from moviestream.config import AwsSettings, resource_names, warehouse_dsn
+from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
+
+NAMES = resource_names()
+DEFAULT_RULESET = Path(__file__).parent / "rules" / "seed_top_rated.dqdl"
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.option("--stream-name", default=NAMES["stream_name"], show_default=True, envvar="MOVIESTREAM_STREAM")
+@click.option("--bucket", default=NAMES["bucket_name"], show_default=True, envvar="MOVIESTREAM_BUCKET")
+@click.option("--job-name", default=NAMES["streaming_job_name"], show_default=True, envvar="MOVIESTREAM_JOB_NAME")
+@click.option("--ruleset", "ruleset_path", type=click.Path(path_type=Path), default=DEFAULT_RULESET,
+              show_default=True, envvar="MOVIESTREAM_RULESET", help="DQDL ruleset file.")
+@click.option("--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              default=Path(".local/checkpoints/streaming"), show_default=True, envvar="MOVIESTREAM_CHECKPOINT")
+@click.option("--trigger-seconds", type=float, default=1.0, show_default=True)
+@click.option("--starting-position", default="trim_horizon", show_default=True,
+              help="trim_horizon | latest | at_timestamp:<ISO-8601 or epoch seconds> (for a new checkpoint).")
+@click.option("--max-records-per-batch", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Kinesis records (aggregates count once) read per micro-batch.")
+@click.option("--status-file", type=click.Path(path_type=Path), default=None,
+              help="Write {stream_id, pid} here once the query runs (used by the demo).")
+def main(stream_name: str, bucket: str, job_name: str, ruleset_path: Path, warehouse_dsn: str, checkpoint: Path,
+         trigger_seconds: float, starting_position: str, max_records_per_batch: int, status_file: Path | None) -> None:
+    """Run the streaming job locally until SIGTERM."""
+    logs.configure()
+    log = logs.get("local_job")
+    if not ruleset_path.is_file():
+        _fail(f"ruleset file not found: {ruleset_path}")
+    try:
+        ruleset = parse_ruleset(ruleset_path.read_text(encoding="utf-8"))
+    except DqdlSyntaxError as exc:
+        _fail(f"{ruleset_path}: {exc}")
+    except UnicodeDecodeError:
+        _fail(f"{ruleset_path}: not a UTF-8 text file")
+
+    from glue_streaming.kinesis_source import KinesisDataSource, parse_starting_position
+    from glue_streaming.pipeline import BatchPipeline, PipelineConfig
+    from glue_streaming.spark import local_session
+    from redshift.warehouse import WarehouseUnavailable, connect
+
+    try:
+        start = parse_starting_position(starting_position)
+    except ValueError as exc:
+        _fail(str(exc))
+    aws = AwsSettings()
+    try:
+        aws.client("kinesis").describe_stream_summary(StreamName=stream_name)
+    except Exception as exc:  # noqa: BLE001 - any failure here is "cannot use the stream"
+        _fail(f"Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
+              f"{str(exc).splitlines()[0]}")
+    try:
+        connect(warehouse_dsn).close()
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+
+    spark = local_session(job_name)
+    spark.dataSource.register(KinesisDataSource)
+    query_id: dict[str, str] = {}
+    query_started = threading.Event()
+
+    def stream_id() -> str:
+        query_started.wait()
+        return query_id["id"]
+
+    pipeline = BatchPipeline(
+        PipelineConfig(job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws),
+        stream_id,
+    )
+    source = (
+        spark.readStream.format("moviestream_kinesis")
+        .option("stream_name", stream_name)
+        .option("region", aws.region)
+        .option("endpoint_url", aws.endpoint_url or "")
+        .option("max_records_per_batch", str(max_records_per_batch))
+        .option("starting_position_json", json.dumps(start))
+        .load()
+    )
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    query = (
+        source.writeStream.foreachBatch(pipeline.process)
+        .option("checkpointLocation", str(checkpoint.resolve()))
+        .trigger(processingTime=f"{trigger_seconds} seconds")
+        .queryName(job_name.replace("-", "_"))
+        .start()
+    )
+    # Spark keeps the query id in the checkpoint: the same checkpoint is the same stream, so the
+    # ledger key (job, stream id, batch id) survives restarts and a new checkpoint never collides.
+    query_id["id"] = str(query.id)
+    query_started.set()
+    log.info("query_started", stream_id=query_id["id"], stream=stream_name, checkpoint=str(checkpoint))
+    if status_file:
+        status_file.parent.mkdir(parents=True, exist_ok=True)
+        status_file.write_text(json.dumps({"stream_id": query_id["id"], "pid": os.getpid()}))
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stop_requested", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    while query.isActive and not stop.is_set():
+        stop.wait(0.5)
+    if query.isActive:
+        while query.status.get("isTriggerActive"):  # finish the batch in flight
+            time.sleep(0.2)
+        query.stop()
+    error = query.exception()
+    spark.stop()
+    if error is not None:
+        log.error("query_failed", error=str(error).splitlines()[0])
+        sys.exit(1)
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The per-batch pipeline shared by the streaming job's entries and the backfill.
+
+For one micro-batch: judge every record (pure, moviestream.batch), write bad records and rule
+outcomes to S3 under keys that are deterministic per (job, stream, batch), then load good rows
+with stage + MERGE + ledger in one warehouse transaction. A batch already in the ledger is
+skipped, so Spark's at-least-once replay after a crash never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from moviestream import logs
+from moviestream.batch import judge_records, newest_per_movie
+from moviestream.config import AwsSettings
+from moviestream.quality.dqdl import Ruleset
+from moviestream.quality.evaluate import ROW_FAIL, rule_outcomes
+from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, batch_committed, connect, load_batch
+
+log = logs.get("pipeline")
+
+BAD_RECORD_FIELDS = (
+    "event_id", "source", "row_number", "produced_at_raw", "movie_id", "shard_id", "sequence_number",
+    "sub_sequence_number", "partition_key", "approximate_arrival_timestamp", "record_error", "parse_errors",
+    "missing_fields",
+)
+TYPED_FIELDS = (
+    "series_title", "released_year", "certificate", "runtime_minutes", "genres", "imdb_rating", "overview",
+    "meta_score", "director", "star1", "star2", "star3", "star4", "no_of_votes", "gross_usd", "poster_link",
+)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    job_name: str
+    ruleset: Ruleset
+    bucket: str
+    warehouse_dsn: str
+    bad_records_prefix: str = "bad_records"
+    rule_outcomes_prefix: str = "rule_outcomes"
+    aws: AwsSettings = field(default_factory=AwsSettings)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: int
+    loaded: bool
+    records_in: int
+    duplicates_dropped: int
+    good_records: int
+    bad_records: int
+    movies_upserted: int
+    seconds: float
+
+
+def s3_batch_keys(config: PipelineConfig, stream_id: str, batch_id: int, ingest_date: str) -> tuple[str, str]:
+    """(bad records key, rule outcomes key): the same batch always maps to the same keys."""
+    batch = f"{stream_id}-{batch_id:010d}"
+    bad = f"{config.bad_records_prefix}/ingest_date={ingest_date}/job={config.job_name}/batch={batch}/part-00000.jsonl"
+    outcomes = f"{config.rule_outcomes_prefix}/ingest_date={ingest_date}/job={config.job_name}/batch={batch}.json"
+    return bad, outcomes
+
+
+class BatchPipeline:
+    def __init__(self, config: PipelineConfig, stream_id: Callable[[], str]) -> None:
+        self.config = config
+        self._stream_id = stream_id
+        self._s3 = None
+
+    def s3(self):  # noqa: ANN201
+        if self._s3 is None:
+            self._s3 = self.config.aws.client("s3")
+        return self._s3
+
+    def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:
+        t0 = time.monotonic()
+        started_at = datetime.now(UTC).replace(tzinfo=None)
+        key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
+        with connect(self.config.warehouse_dsn, autocommit=True) as conn:
+            if batch_committed(conn, key):
+                log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
+                return None
+
+        judged = judge_records(source, self.config.ruleset).persist()
+        try:
+            return self._process_judged(judged, key, started_at, t0)
+        finally:
+            judged.unpersist()
+
+    def _process_judged(self, judged: DataFrame, key: BatchKey, started_at: datetime, t0: float) -> BatchResult:
+        stats = judged.agg(
+            F.count(F.lit(1)).alias("records_in"),
+            F.sum(F.col("is_duplicate").cast("int")).alias("duplicates"),
+            F.sum((~F.col("is_duplicate") & F.col("is_good")).cast("int")).alias("good"),
+            F.sum((~F.col("is_duplicate") & ~F.col("is_good")).cast("int")).alias("bad"),
+            F.min("produced_at").alias("min_produced_at"),
+            F.max("produced_at").alias("max_produced_at"),
+            F.min("approximate_arrival_timestamp").alias("min_arrival_at"),
+            F.max("approximate_arrival_timestamp").alias("max_arrival_at"),
+        ).collect()[0]
+        if not stats["records_in"]:
+            log.info("batch_empty", batch_id=key.batch_id)
+            return BatchResult(key.batch_id, False, 0, 0, 0, 0, 0, time.monotonic() - t0)
+        t_judge = time.monotonic()
+
+        unique = judged.where(~F.col("is_duplicate"))
+        envelopes = unique.where(F.col("record_error").isNull())
+        outcomes = rule_outcomes(envelopes, self.config.ruleset)
+
+        ingest_date = (stats["min_arrival_at"] or started_at).strftime("%Y-%m-%d")
+        bad_key, outcomes_key = s3_batch_keys(self.config, key.stream_id, key.batch_id, ingest_date)
+        bad_lines = self._bad_record_lines(unique.where(~F.col("is_good")))
+        bad_uri = None
+        if bad_lines:
+            body = ("\n".join(bad_lines) + "\n").encode("utf-8")
+            self.s3().put_object(Bucket=self.config.bucket, Key=bad_key, Body=body, ContentType="application/x-ndjson")
+            bad_uri = f"s3://{self.config.bucket}/{bad_key}"
+        outcome_doc = {
+            "job": key.job_name, "stream_id": key.stream_id, "batch_id": key.batch_id,
+            "rows": stats["records_in"] - stats["duplicates"], "rules": outcomes,
+        }
+        self.s3().put_object(
+            Bucket=self.config.bucket, Key=outcomes_key, Body=json.dumps(outcome_doc).encode("utf-8"),
+            ContentType="application/json",
+        )
+        t_s3 = time.monotonic()
+
+        movies, genres = self._warehouse_rows(unique.where(F.col("is_good")), key, started_at)
+        ledger = {
+            "records_in": stats["records_in"],
+            "duplicates_dropped": stats["duplicates"],
+            "good_records": stats["good"],
+            "bad_records": stats["bad"],
+            "movies_upserted": len(movies),
+            "bad_records_uri": bad_uri,
+            "min_produced_at": stats["min_produced_at"],
+            "max_produced_at": stats["max_produced_at"],
+            "max_arrival_at": stats["max_arrival_at"],
+            "started_at": started_at,
+            "seconds_total": time.monotonic() - t0,
+        }
+        loaded = load_batch(
+            self.config.warehouse_dsn,
+            BatchLoad(key, movies, genres, ledger, outcomes),
+            committed_at=datetime.now(UTC).replace(tzinfo=None),
+        )
+        t_end = time.monotonic()
+        result = BatchResult(
+            key.batch_id, loaded, stats["records_in"], stats["duplicates"], stats["good"], stats["bad"],
+            len(movies), t_end - t0,
+        )
+        log.info(
+            "batch_committed" if loaded else "batch_skipped",
+            batch_id=key.batch_id, stream_id=key.stream_id, records_in=result.records_in,
+            good=result.good_records, bad=result.bad_records, duplicates=result.duplicates_dropped,
+            movies=result.movies_upserted, judge_s=round(t_judge - t0, 3), s3_s=round(t_s3 - t_judge, 3),
+            warehouse_s=round(t_end - t_s3, 3), failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],
+        )
+        return result
+
+    @staticmethod
+    def _bad_record_lines(bad: DataFrame) -> list[str]:
+        doc = F.struct(
+            F.col("reasons"),
+            F.col(ROW_FAIL).alias("failed_rules"),
+            *[F.col(c) for c in BAD_RECORD_FIELDS],
+            F.struct(*[F.col(c) for c in TYPED_FIELDS]).alias("typed"),
+            F.col("fields").alias("raw_fields"),
+            F.when(F.col("record_error").isNotNull(), F.base64("payload")).alias("payload_base64"),
+        )
+        return [r[0] for r in bad.select(F.to_json(doc)).collect()]
+
+    @staticmethod
+    def _warehouse_rows(good: DataFrame, key: BatchKey, started_at: datetime) -> tuple[list[tuple], list[tuple]]:
+        newest = newest_per_movie(good)
+        extra: dict[str, Any] = {
+            "genres": F.array_join("genres", ", "),
+            "event_produced_at": F.coalesce("produced_at", "approximate_arrival_timestamp"),
+            "first_seen_at": F.lit(started_at),
+            "last_updated_at": F.lit(started_at),
+            "last_job": F.lit(key.job_name),
+            "last_batch_id": F.lit(key.batch_id),
+        }
+        cols = [extra[c].alias(c) if c in extra else F.col(c) for c in STAGE_COLUMNS]
+        rows = newest.select(*cols, F.col("genres").alias("_genre_list")).collect()
+        movies = [tuple(r[:-1]) for r in rows]
+        genres = sorted({(r["movie_id"], g) for r in rows for g in (r["_genre_list"] or [])})
+        return movies, genres

@@ -1,0 +1,83 @@
+"""The record contract: CSV columns, the Kinesis envelope, and the typed schema.
+
+The producer never cleans data: an envelope carries the 16 raw CSV strings unchanged,
+so every defect is seen (and reported) by the job's rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = frozenset({SCHEMA_VERSION})
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "Poster_Link",
+    "Series_Title",
+    "Released_Year",
+    "Certificate",
+    "Runtime",
+    "Genre",
+    "IMDB_Rating",
+    "Overview",
+    "Meta_score",
+    "Director",
+    "Star1",
+    "Star2",
+    "Star3",
+    "Star4",
+    "No_of_Votes",
+    "Gross",
+)
+
+# Typed columns (snake_case) produced by the job, in warehouse order.
+TYPED_COLUMNS: tuple[str, ...] = (
+    "movie_id",
+    "series_title",
+    "released_year",
+    "certificate",
+    "runtime_minutes",
+    "genres",
+    "imdb_rating",
+    "overview",
+    "meta_score",
+    "director",
+    "star1",
+    "star2",
+    "star3",
+    "star4",
+    "no_of_votes",
+    "gross_usd",
+    "poster_link",
+)
+
+# Event-id namespace: fixed forever so that ids stay stable across releases.
+_EVENT_NAMESPACE = uuid.UUID("8f2b4f0e-6a7c-4b53-9d61-2b8f7f0e9a11")
+
+
+class Envelope(BaseModel):
+    """One Kinesis user record: one CSV row, raw, plus provenance."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: str
+    source: str
+    row_number: int = Field(ge=1)
+    produced_at: str  # ISO-8601 UTC with milliseconds, e.g. 2026-11-22T10:00:00.123Z
+    fields: dict[str, str]  # the CSV's columns by header name (extra columns carried along)
+
+
+def event_id_for(source: str, row_number: int, values: list[str] | tuple[str, ...]) -> str:
+    """Stable id for one file row: the same file row always gets the same id."""
+    digest = hashlib.sha256("\x1f".join(values).encode("utf-8")).hexdigest()
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{source}\x1e{row_number}\x1e{digest}"))
+
+
+def utc_now_ms() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"

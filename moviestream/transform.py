@@ -1,0 +1,185 @@
+"""Pure Spark transforms of the per-batch pipeline: Kinesis records -> envelopes -> typed movies.
+
+Every function takes a DataFrame and returns one, with no I/O, so each is testable with a
+SparkSession alone. Nothing is dropped here: a record that cannot be expanded or parsed keeps its
+row and gets a reason in ``record_error``; a field that cannot be typed becomes NULL and its name
+is listed in ``parse_errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from moviestream.deaggregate import deaggregate
+from moviestream.record import CSV_COLUMNS, SUPPORTED_SCHEMA_VERSIONS
+
+EXPANDED_SCHEMA = T.StructType(
+    [
+        T.StructField("shard_id", T.StringType()),
+        T.StructField("sequence_number", T.StringType()),
+        T.StructField("sub_sequence_number", T.IntegerType()),
+        T.StructField("partition_key", T.StringType()),
+        T.StructField("approximate_arrival_timestamp", T.TimestampType()),
+        T.StructField("payload", T.BinaryType()),
+        T.StructField("record_error", T.StringType()),
+    ]
+)
+
+ENVELOPE_SCHEMA = T.StructType(
+    [
+        T.StructField("schema_version", T.IntegerType()),
+        T.StructField("event_id", T.StringType()),
+        T.StructField("source", T.StringType()),
+        T.StructField("row_number", T.LongType()),
+        T.StructField("produced_at", T.StringType()),
+        T.StructField("fields", T.MapType(T.StringType(), T.StringType())),
+        T.StructField("_corrupt_record", T.StringType()),
+    ]
+)
+
+_ARROW_EXPANDED = pa.schema(
+    [
+        ("shard_id", pa.string()),
+        ("sequence_number", pa.string()),
+        ("sub_sequence_number", pa.int32()),
+        ("partition_key", pa.string()),
+        ("approximate_arrival_timestamp", pa.timestamp("us", tz="UTC")),
+        ("payload", pa.binary()),
+        ("record_error", pa.string()),
+    ]
+)
+
+
+def _expand_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        cols = {name: [] for name in _ARROW_EXPANDED.names}
+        shard, seq, key, ts, data = (batch.column(i).to_pylist() for i in range(5))
+        for i in range(batch.num_rows):
+            for rec in deaggregate(data[i] or b"", key[i]):
+                cols["shard_id"].append(shard[i])
+                cols["sequence_number"].append(seq[i])
+                cols["sub_sequence_number"].append(rec.sub_sequence_number)
+                cols["partition_key"].append(rec.partition_key)
+                cols["approximate_arrival_timestamp"].append(ts[i])
+                cols["payload"].append(rec.payload)
+                cols["record_error"].append(rec.error)
+        yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_EXPANDED)
+
+
+def expand_kinesis_records(df: DataFrame) -> DataFrame:
+    """One row per user record: KPL aggregates are expanded, plain records pass through."""
+    source = df.select("shard_id", "sequence_number", "partition_key", "approximate_arrival_timestamp", "data")
+    return source.mapInArrow(_expand_batches, EXPANDED_SCHEMA)
+
+
+def parse_envelopes(df: DataFrame) -> DataFrame:
+    """Parse the JSON envelope of each user record; failures get a reason in ``record_error``."""
+    env = F.from_json(
+        F.col("payload").cast("string"),
+        ENVELOPE_SCHEMA,
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record"},
+    )
+    parsed = df.withColumn("_env", env)
+    supported = F.array(*[F.lit(v) for v in sorted(SUPPORTED_SCHEMA_VERSIONS)])
+    error = (
+        F.when(F.col("record_error").isNotNull(), F.col("record_error"))
+        .when(F.col("payload").isNull(), F.lit("empty Kinesis record"))
+        .when(F.col("_env._corrupt_record").isNotNull(), F.lit("payload is not a JSON envelope"))
+        .when(F.col("_env").isNull(), F.lit("payload is not a JSON envelope"))
+        .when(
+            F.col("_env.event_id").isNull() | F.col("_env.fields").isNull() | F.col("_env.schema_version").isNull(),
+            F.lit("envelope is missing event_id, schema_version or fields"),
+        )
+        .when(
+            ~F.array_contains(supported, F.col("_env.schema_version")),
+            F.concat(F.lit("unknown schema_version "), F.col("_env.schema_version").cast("string")),
+        )
+    )
+    return parsed.select(
+        *[c for c in df.columns if c != "record_error"],
+        error.alias("record_error"),
+        F.col("_env.event_id").alias("event_id"),
+        F.col("_env.schema_version").alias("schema_version"),
+        F.col("_env.source").alias("source"),
+        F.col("_env.row_number").alias("row_number"),
+        F.col("_env.produced_at").alias("produced_at_raw"),
+        F.try_to_timestamp(F.col("_env.produced_at")).alias("produced_at"),
+        F.col("_env.fields").alias("fields"),
+    )
+
+
+# --- typing ------------------------------------------------------------------------------------
+
+
+def _raw(name: str) -> Column:
+    """The trimmed raw CSV value; blank becomes NULL (a missing value, not a parse error)."""
+    value = F.trim(F.col("fields").getItem(name))
+    return F.when(value == "", F.lit(None)).otherwise(value)
+
+
+def _int_from(raw: Column, pattern: str, dtype: str) -> Column:
+    """Cast when the whole value matches ``pattern`` (group 1 holds the digits), else NULL."""
+    digits = F.regexp_replace(F.regexp_extract(raw, pattern, 1), ",", "")
+    return F.when(raw.rlike(pattern), digits.try_cast(dtype))
+
+
+_DECIMAL = r"^([0-9]+(\.[0-9]+)?)$"
+
+
+def _typed_columns() -> dict[str, tuple[str, Column]]:
+    """typed column -> (raw CSV column, expression). Built lazily: Columns need a SparkContext."""
+    rating_raw = _raw("IMDB_Rating")
+    genre_raw = _raw("Genre")
+    genres = F.filter(F.transform(F.split(genre_raw, ","), lambda g: F.trim(g)), lambda g: g != "")
+    return {
+        "series_title": ("Series_Title", _raw("Series_Title")),
+        "released_year": ("Released_Year", _int_from(_raw("Released_Year"), r"^([0-9]{4})$", "int")),
+        "certificate": ("Certificate", _raw("Certificate")),
+        "runtime_minutes": ("Runtime", _int_from(_raw("Runtime"), r"^([0-9]+)\s*(min)?$", "int")),
+        "genres": ("Genre", F.when(genre_raw.isNotNull(), genres)),
+        "imdb_rating": (
+            "IMDB_Rating",
+            F.when(rating_raw.rlike(_DECIMAL), rating_raw.try_cast("decimal(3,1)")),
+        ),
+        "overview": ("Overview", _raw("Overview")),
+        "meta_score": ("Meta_score", _int_from(_raw("Meta_score"), r"^([0-9]+)$", "int")),
+        "director": ("Director", _raw("Director")),
+        "star1": ("Star1", _raw("Star1")),
+        "star2": ("Star2", _raw("Star2")),
+        "star3": ("Star3", _raw("Star3")),
+        "star4": ("Star4", _raw("Star4")),
+        "no_of_votes": ("No_of_Votes", _int_from(_raw("No_of_Votes"), r"^([0-9]{1,3}(,[0-9]{3})*|[0-9]+)$", "bigint")),
+        "gross_usd": ("Gross", _int_from(_raw("Gross"), r"^\$?([0-9]{1,3}(,[0-9]{3})*|[0-9]+)$", "bigint")),
+        "poster_link": ("Poster_Link", _raw("Poster_Link")),
+    }
+
+
+def type_movie_fields(df: DataFrame) -> DataFrame:
+    """Typed movie columns from the envelope's raw fields, plus ``parse_errors`` and ``movie_id``."""
+    from moviestream.spark_udfs import movie_id_udf  # pandas UDF: imported where Spark runs
+
+    typed = _typed_columns()
+    errors = F.array_compact(
+        F.array(
+            *[
+                F.when(_raw(raw).isNotNull() & expr.isNull(), F.lit(name))
+                for name, (raw, expr) in typed.items()
+            ]
+        )
+    )
+    return df.select(
+        "*",
+        movie_id_udf(F.col("fields").getItem("Series_Title"), F.col("fields").getItem("Released_Year")).alias(
+            "movie_id"
+        ),
+        *[expr.alias(name) for name, (_, expr) in typed.items()],
+        errors.alias("parse_errors"),
+        F.filter(
+            F.array(*[F.lit(c) for c in CSV_COLUMNS]), lambda c: ~F.map_contains_key(F.col("fields"), c)
+        ).alias("missing_fields"),
+    )

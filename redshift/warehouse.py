@@ -1,0 +1,133 @@
+"""The warehouse side of a micro-batch: stage + MERGE + ledger in one transaction.
+
+Locally the warehouse is PostgreSQL and the SQL files (Redshift dialect) are translated by
+redshift/dialect.py; the statements are the same ones Redshift runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import psycopg
+
+from redshift.dialect import redshift_to_postgres
+
+SCHEMA_FILES = ("001_schema.sql", "010_views.sql")
+
+# Columns of the staging table, in COPY order (the table is LIKE movies.imdb_movies_rating).
+STAGE_COLUMNS: tuple[str, ...] = (
+    "movie_id", "series_title", "released_year", "certificate", "runtime_minutes", "genres",
+    "imdb_rating", "overview", "meta_score", "director", "star1", "star2", "star3", "star4",
+    "no_of_votes", "gross_usd", "poster_link", "event_id", "event_produced_at", "first_seen_at",
+    "last_updated_at", "last_job", "last_batch_id",
+)
+
+
+@cache
+def postgres_statements(name: str) -> tuple[str, ...]:
+    text = resources.files("redshift").joinpath("sql", name).read_text(encoding="utf-8")
+    return tuple(redshift_to_postgres(text))
+
+
+class WarehouseUnavailable(RuntimeError):
+    pass
+
+
+def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseUnavailable(f"cannot connect to the warehouse ({_redact(dsn)}): {first_line}") from exc
+
+
+def _redact(dsn: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    return f"{info.get('host', '?')}:{info.get('port', '5432')}/{info.get('dbname', '?')}"
+
+
+def apply_schema(dsn: str) -> int:
+    """Create or update the schema and views (idempotent). Returns the number of statements run."""
+    count = 0
+    with connect(dsn) as conn:
+        for name in SCHEMA_FILES:
+            for stmt in postgres_statements(name):
+                conn.execute(stmt)
+                count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class BatchKey:
+    job_name: str
+    stream_id: str
+    batch_id: int
+
+
+@dataclass
+class BatchLoad:
+    key: BatchKey
+    movies: Sequence[Sequence[Any]]  # rows in STAGE_COLUMNS order, newest event per movie
+    genres: Iterable[tuple[str, str]]  # (movie_id, genre)
+    ledger: dict[str, Any]  # counts and timings, see movies.batch_ledger
+    rule_outcomes: list[dict[str, Any]]
+
+
+def batch_committed(conn: psycopg.Connection, key: BatchKey) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s AND batch_id = %s",
+        (key.job_name, key.stream_id, key.batch_id),
+    ).fetchone()
+    return row is not None
+
+
+def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
+    """Load one batch exactly once. Returns False (and changes nothing) if it was already loaded."""
+    with connect(dsn) as conn, conn.transaction():
+        # The ledger row's primary key serialises concurrent attempts at the same batch: the
+        # second one blocks here, then finds the row and skips.
+        if batch_committed(conn, load.key):
+            return False
+        conn.execute("CREATE TEMPORARY TABLE stage_movies (LIKE movies.imdb_movies_rating) ON COMMIT DROP")
+        conn.execute(
+            "CREATE TEMPORARY TABLE stage_genres (movie_id VARCHAR(16), genre VARCHAR(128)) ON COMMIT DROP"
+        )
+        with conn.cursor().copy(f"COPY stage_movies ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+            for row in load.movies:
+                copy.write_row(row)
+        with conn.cursor().copy("COPY stage_genres (movie_id, genre) FROM STDIN") as copy:
+            for row in load.genres:
+                copy.write_row(row)
+        for stmt in postgres_statements("merge_movies.sql"):
+            conn.execute(stmt)
+        ledger = dict(load.ledger)
+        ledger.update(
+            job_name=load.key.job_name,
+            stream_id=load.key.stream_id,
+            batch_id=load.key.batch_id,
+            committed_at=committed_at,
+        )
+        columns = list(ledger)
+        conn.execute(
+            f"INSERT INTO movies.batch_ledger ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            [ledger[c] for c in columns],
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO movies.rule_outcomes (job_name, stream_id, batch_id, rule, outcome, failure_reason,"
+                " evaluated_metrics) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        load.key.job_name, load.key.stream_id, load.key.batch_id, o["Rule"], o["Outcome"],
+                        o["FailureReason"], json.dumps(o["EvaluatedMetrics"]),
+                    )
+                    for o in load.rule_outcomes
+                ],
+            )
+    return True
