@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from devstack.stack import StackConfig
+from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
+from producer.csv_source import InputError, check_input
 
 console = Console(stderr=True)
 
@@ -48,6 +50,18 @@ def _stop(proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
 
 
 def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0) -> int:
+    """Run end to end and print; the exit code says whether every record was accounted for."""
+    code, result = run_end_to_end(cfg, data, rules, timeout_s)
+    if result:
+        public = {k: v for k, v in result.items() if k not in ("stream_id", "job_name", "run_dir")}
+        print(json.dumps(public), flush=True)
+    return code
+
+
+def run_end_to_end(
+    cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
+) -> tuple[int, dict]:
+    """Job + replay + wait + stop. Returns (exit code, result with the stream id for inspection)."""
     started = time.monotonic()
     env = dict(os.environ) | cfg.env()
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -59,7 +73,15 @@ def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
     for path, what in ((data, "data file"), (rules, "ruleset file")):
         if not path.is_file():
             console.print(f"error: {what} not found: {path}")
-            return 2
+            return 2, {}
+    # Fail in one line, before starting anything, on input the job or producer would refuse.
+    try:
+        parse_ruleset(rules.read_text(encoding="utf-8"))
+        check_input(str(data))
+    except (DqdlSyntaxError, InputError, UnicodeDecodeError) as exc:
+        where = rules if isinstance(exc, (DqdlSyntaxError, UnicodeDecodeError)) else data
+        console.print(f"error: {where}: {exc}" if not isinstance(exc, InputError) else f"error: {exc}")
+        return 2, {}
 
     console.print(f"[bold]1/4[/] starting the streaming job (log: {job_log})")
     with open(job_log, "wb") as log:
@@ -77,10 +99,10 @@ def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
                 tail = job_log.read_text(errors="replace").strip().splitlines()[-3:]
                 for line in tail:
                     console.print(f"  {line}")
-                return 1
+                return 1, {}
             if time.monotonic() > deadline:
                 console.print(f"error: the streaming job did not start within 180 s, see {job_log}")
-                return 1
+                return 1, {}
             time.sleep(0.5)
         stream_id = json.loads(status_file.read_text())["stream_id"]
 
@@ -92,7 +114,7 @@ def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
         )
         if replay.returncode == 2:
             console.print(replay.stderr.strip().splitlines()[-1] if replay.stderr.strip() else "error: replay failed")
-            return 2
+            return 2, {}
         summary = json.loads(replay.stdout.strip().splitlines()[-1])
         sent = summary["user_records_sent"]
         console.print(
@@ -137,6 +159,6 @@ def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
         "sent": sent, "good_records": good, "bad_records": bad, "warehouse_rows": warehouse_rows,
         "batches": batches, "seconds": round(time.monotonic() - started, 1),
         "rows_rejected_by_producer": summary["rows_rejected"], "duplicates_dropped": dups,
+        "stream_id": stream_id, "job_name": job_name, "run_dir": str(run_dir),
     }
-    print(json.dumps(result), flush=True)
-    return 0 if ok else 1
+    return (0 if ok else 1), result

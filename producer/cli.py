@@ -43,11 +43,16 @@ def cli() -> None:
 def replay_cmd(location: str, stream_name: str, aggregate: bool, limit: int | None, max_buffer_ms: float,
                rejects_file: Path, dead_letter: Path, as_json: bool) -> None:
     """Replay LOCATION (a CSV path or s3:// URI) into the Kinesis stream."""
-    from producer.csv_source import InputError
+    from producer.csv_source import InputError, check_input
     from producer.kinesis_sink import KinesisSink
     from producer.replay import replay
 
     log = logs.get("producer")
+    try:
+        check_input(location)
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.INPUT_ERROR)
     aws = AwsSettings()
     client = aws.client("kinesis")
     try:

@@ -106,3 +106,10 @@ def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
         else:
             yield Row(row_number, reader.line_num, header_t, tuple(values))
 
+
+
+def check_input(location: str) -> None:
+    """Fail fast (InputError) on a missing file or a bad header, before anything is sent."""
+    with open_input(location) as stream:
+        first = next(read_rows(stream, location), None)
+        del first

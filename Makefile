@@ -1,0 +1,76 @@
+# moviestream: every target a user runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+UV        := $(VENV)/bin/uv
+UV_PIN    := uv==0.9.11
+STAMP     := $(VENV)/.installed
+DATA      ?= data/movies_sample.csv
+RULES     ?= glue_streaming/rules/seed_top_rated.dqdl
+PYTEST_ARGS ?=
+
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup prereqs lock up down status bootstrap demo job test test-unit test-integration lint format clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
+
+prereqs: ## Check (and on Debian as root, install) Java 17 and the PostgreSQL server
+	@bash scripts/prereqs
+
+$(STAMP): pyproject.toml requirements.lock
+	@bash scripts/prereqs
+	@PY313=$$(scripts/find-python313) || exit 1; \
+	 if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$PY313"; $$PY313 -m venv $(VENV) || exit 1; fi
+	@$(PY) -m pip install --quiet $(UV_PIN)
+	@$(UV) pip sync --quiet --python $(PY) requirements.lock
+	@$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+	@echo "installed into $(VENV)"
+
+setup: $(STAMP) ## Install everything into .venv (starts nothing)
+
+lock: ## Re-resolve pinned dependencies into the lock files
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.13 --generate-hashes -o requirements.lock
+	$(UV) pip compile devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
+	    -o devstack/localstack-requirements.lock
+
+up: setup ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
+	@$(PY) -m devstack up
+
+down: ## Stop what `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing to stop (no .venv)"; fi
+
+status: ## Show what runs where
+	@$(PY) -m devstack status
+
+bootstrap: setup ## (Re)create the stream, bucket, alert topic and queue, warehouse schema
+	@$(PY) -m devstack bootstrap
+
+demo: up ## Run the whole pipeline on DATA (default: the sample) with RULES; last line is JSON
+	@$(PY) -m devstack demo --data "$(DATA)" --rules "$(RULES)"
+
+job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch)
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)"
+
+test: setup ## Install what tests need and run the whole suite (unit + integration)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## Unit tests only (no services)
+	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: setup ## Integration tests only (fixtures start their own stack)
+	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+lint: setup ## Lint and check formatting
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: setup ## Format the code
+	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+clean: down ## Stop the stack and delete local state (.local/); keeps .venv
+	rm -rf .local

@@ -1,0 +1,67 @@
+"""judge_records: every record comes out exactly once, good or bad with a reason, and counts add up."""
+
+from aws_kinesis_agg.aggregator import RecordAggregator
+from pyspark.sql import functions as F
+
+from glue_streaming.kinesis_source import SOURCE_SCHEMA
+from moviestream.batch import judge_records, newest_per_movie
+from moviestream.movie_key import movie_id
+from moviestream.quality.dqdl import parse_ruleset
+from tests.helpers import envelope, movie_fields, source_rows
+
+SEED = parse_ruleset('Rules = [ IsComplete "imdb_rating", ColumnValues "imdb_rating" between 8.0 and 10.3 ]')
+
+
+def aggregate(payloads):
+    agg = RecordAggregator()
+    for p in payloads:
+        agg.add_user_record("pk", p)
+    return agg.clear_and_get().get_contents()[2]
+
+
+def test_counts_add_up_with_poison_duplicates_and_rule_failures(spark):
+    good1 = envelope("g1", movie_fields(), row_number=1)
+    good2 = envelope("g2", movie_fields(Series_Title="Heat", Released_Year="1995", IMDB_Rating="8.3"), row_number=2)
+    low = envelope("b1", movie_fields(Series_Title="Low", IMDB_Rating="8.0"), row_number=3)
+    missing = envelope("b2", movie_fields(Series_Title="NoRating", IMDB_Rating=""), row_number=4)
+    fields = movie_fields()
+    del fields["Gross"]
+    no_gross_column = envelope("b3", fields, row_number=5)
+    broken = bytearray(aggregate([good1]))
+    broken[-1] ^= 1
+    payloads = [aggregate([good1, good2, low]), missing, good1, no_gross_column, bytes(broken), b"{oops"]
+    df = spark.createDataFrame(source_rows(payloads), SOURCE_SCHEMA)
+    judged = judge_records(df, SEED).collect()
+
+    assert len(judged) == 8  # the aggregate holds 3 user records
+    dups = [r for r in judged if r["is_duplicate"]]
+    assert [r["event_id"] for r in dups] == ["g1"]  # the second delivery of g1
+    unique = [r for r in judged if not r["is_duplicate"]]
+    good = sorted(r["event_id"] for r in unique if r["is_good"])
+    assert good == ["g1", "g2"]
+    bad = {(r["event_id"] or r["record_error"]): r["reasons"] for r in unique if not r["is_good"]}
+    assert bad["b1"] == ['ColumnValues "imdb_rating" between 8.0 and 10.3: Value: 8.0 does not meet the constraint requirement!']
+    assert len(bad["b2"]) == 2 and all("Value: NULL" in reason for reason in bad["b2"])
+    assert bad["b3"] == ["envelope is missing CSV fields: Gross"]
+    assert bad["KPL aggregate checksum (MD5) mismatch"] == ["KPL aggregate checksum (MD5) mismatch"]
+    assert bad["payload is not a JSON envelope"] == ["payload is not a JSON envelope"]
+    assert len(good) + len(bad) + len(dups) == len(judged)
+
+
+def test_parse_errors_are_named_in_the_reason(spark):
+    df = spark.createDataFrame(source_rows([envelope("x", movie_fields(IMDB_Rating="N/A"))]), SOURCE_SCHEMA)
+    (row,) = judge_records(df, SEED).collect()
+    assert not row["is_good"]
+    assert row["reasons"][-1] == "could not parse: imdb_rating"
+
+
+def test_newest_event_per_movie_wins(spark):
+    older = envelope("a", movie_fields(No_of_Votes="100"), produced_at="2026-11-22T10:00:00.000Z")
+    newer = envelope("b", movie_fields(No_of_Votes="200"), produced_at="2026-11-22T10:00:05.000Z")
+    other = envelope("c", movie_fields(Released_Year="1990"))  # same title, other year: another movie
+    df = spark.createDataFrame(source_rows([newer, older, other]), SOURCE_SCHEMA)
+    judged = judge_records(df, SEED).where("is_good AND NOT is_duplicate")
+    rows = {r["movie_id"]: r["no_of_votes"] for r in newest_per_movie(judged).select("movie_id", "no_of_votes").collect()}
+    assert rows == {movie_id("The Godfather", "1972"): 200, movie_id("The Godfather", "1990"): 1620367}
+    assert newest_per_movie(judged).count() == 2
+    assert judged.agg(F.count("*")).collect()[0][0] == 3

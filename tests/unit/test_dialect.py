@@ -1,0 +1,50 @@
+import pytest
+import sqlglot
+
+from redshift.dialect import UnsupportedRedshiftConstruct, redshift_to_postgres
+from redshift.warehouse import SCHEMA_FILES, postgres_statements
+
+
+def test_physical_design_properties_and_encode_are_removed():
+    (sql,) = redshift_to_postgres(
+        "CREATE TABLE t (a VARCHAR(16) ENCODE zstd, b INT) DISTSTYLE KEY DISTKEY(a) COMPOUND SORTKEY(a, b);"
+    )
+    assert sql == "CREATE TABLE t (a VARCHAR(16), b INT)"
+
+
+def test_varchar_max_becomes_text():
+    (sql,) = redshift_to_postgres("CREATE TABLE t (a VARCHAR(MAX), b VARCHAR(10));")
+    assert sql == "CREATE TABLE t (a TEXT, b VARCHAR(10))"
+
+
+def test_auto_refresh_is_removed_from_materialized_views():
+    (sql,) = redshift_to_postgres("CREATE MATERIALIZED VIEW v AUTO REFRESH YES AS SELECT 1 AS x;")
+    assert sql == "CREATE MATERIALIZED VIEW v AS SELECT 1 AS x"
+
+
+def test_unknown_command_fails_loudly():
+    with pytest.raises(UnsupportedRedshiftConstruct, match="VACUUM"):
+        redshift_to_postgres("VACUUM movies.t;")
+
+
+@pytest.mark.parametrize("name", [*SCHEMA_FILES, "merge_movies.sql"])
+def test_every_sql_file_parses_as_redshift_and_translates(name):
+    from importlib import resources
+
+    text = resources.files("redshift").joinpath("sql", name).read_text()
+    assert all(tree is not None for tree in sqlglot.parse(text, read="redshift"))
+    assert postgres_statements(name)
+
+
+def test_merge_follows_redshift_rules():
+    from importlib import resources
+
+    from sqlglot import exp
+
+    text = resources.files("redshift").joinpath("sql", "merge_movies.sql").read_text()
+    merges = [t for t in sqlglot.parse(text, read="redshift") if isinstance(t, exp.Merge)]
+    assert len(merges) == 1
+    whens = merges[0].find_all(exp.When)
+    kinds = sorted(bool(w.args.get("matched")) for w in whens)
+    assert kinds == [False, True]  # one matched and one not-matched action
+    assert isinstance(merges[0].args["on"], exp.EQ)  # an equality join

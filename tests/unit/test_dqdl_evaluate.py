@@ -1,0 +1,87 @@
+"""Row-level DQDL results compared with a plain-Python evaluation of the documented semantics."""
+
+from decimal import Decimal
+
+import pytest
+
+from moviestream.quality.dqdl import parse_ruleset
+from moviestream.quality.evaluate import ROW_FAIL, ROW_RESULT, add_row_level_results, rule_outcomes
+
+VALUES = [None, Decimal("7.9"), Decimal("8.0"), Decimal("8.1"), Decimal("9.3"), Decimal("10.3"), Decimal("10.4")]
+
+
+def python_rule(op, value, args):
+    """AWS's documented semantics: NULL fails every operator except != and not in."""
+    if op == "between":
+        return value is not None and args[0] < value < args[1]
+    if op == "not_between":
+        return value is not None and (value <= args[0] or value >= args[1])
+    if op == "in":
+        return value in args
+    if op == "not_in":
+        return value not in args
+    if value is None:
+        return op == "!="
+    return {"=": value == args[0], "!=": value != args[0], ">": value > args[0], ">=": value >= args[0],
+            "<": value < args[0], "<=": value <= args[0]}[op]
+
+
+CASES = [
+    ("between 8.0 and 10.3", "between", (Decimal("8.0"), Decimal("10.3"))),
+    ("not between 8.0 and 10.3", "not_between", (Decimal("8.0"), Decimal("10.3"))),
+    ("> 8.0", ">", (Decimal("8.0"),)),
+    (">= 8.0", ">=", (Decimal("8.0"),)),
+    ("< 9.3", "<", (Decimal("9.3"),)),
+    ("<= 9.3", "<=", (Decimal("9.3"),)),
+    ("= 8.1", "=", (Decimal("8.1"),)),
+    ("!= 8.1", "!=", (Decimal("8.1"),)),
+    ("in [8.1, 9.3]", "in", (Decimal("8.1"), Decimal("9.3"))),
+    ("not in [8.1, 9.3]", "not_in", (Decimal("8.1"), Decimal("9.3"))),
+]
+
+
+@pytest.fixture(scope="module")
+def ratings(spark):
+    return spark.createDataFrame([(v,) for v in VALUES], "imdb_rating decimal(3,1)")
+
+
+@pytest.mark.parametrize(("condition", "op", "args"), CASES)
+def test_column_values_row_level_matches_documented_semantics(ratings, condition, op, args):
+    rs = parse_ruleset(f'Rules = [ ColumnValues "imdb_rating" {condition} ]')
+    rows = add_row_level_results(ratings, rs).collect()
+    got = {r["imdb_rating"]: r[ROW_RESULT] == "Passed" for r in rows}
+    expected = {v: python_rule(op, v, args) for v in VALUES}
+    assert got == expected
+
+
+def test_in_list_with_null_keyword_passes_null(spark):
+    df = spark.createDataFrame([("a",), (None,), ("",), ("  ",), ("b",)], "c string")
+    rs = parse_ruleset('Rules = [ ColumnValues "c" in ["a", NULL, EMPTY] ]')
+    got = [r[ROW_RESULT] for r in add_row_level_results(df, rs).collect()]
+    assert got == ["Passed", "Passed", "Passed", "Failed", "Failed"]
+    rs = parse_ruleset('Rules = [ ColumnValues "c" in [WHITESPACES_ONLY] ]')
+    got = [r[ROW_RESULT] for r in add_row_level_results(df, rs).collect()]
+    assert got == ["Failed", "Failed", "Failed", "Passed", "Failed"]
+
+
+def test_seed_rules_row_arrays_and_outcomes(ratings):
+    rs = parse_ruleset('Rules = [ IsComplete "imdb_rating", ColumnValues "imdb_rating" between 8.0 and 10.3 ]')
+    rows = add_row_level_results(ratings, rs).collect()
+    by_value = {r["imdb_rating"]: r for r in rows}
+    assert by_value[None][ROW_FAIL] == ['IsComplete "imdb_rating"', 'ColumnValues "imdb_rating" between 8.0 and 10.3']
+    assert by_value[Decimal("8.0")][ROW_FAIL] == ['ColumnValues "imdb_rating" between 8.0 and 10.3']
+    assert by_value[Decimal("9.3")][ROW_FAIL] == []
+    outcomes = rule_outcomes(ratings, rs)
+    assert outcomes[0]["Rule"] == 'IsComplete "imdb_rating"'
+    assert outcomes[0]["Outcome"] == "Failed"
+    assert outcomes[0]["EvaluatedMetrics"] == {"Column.imdb_rating.Completeness": pytest.approx(6 / 7)}
+    assert outcomes[1]["Outcome"] == "Failed"
+    assert outcomes[1]["EvaluatedMetrics"] == {"Column.imdb_rating.ColumnValues.Compliance": pytest.approx(2 / 7)}  # 8.1 and 9.3; 10.3 fails (exclusive)
+
+
+def test_outcomes_pass_on_clean_data(spark):
+    df = spark.createDataFrame([(Decimal("8.5"),), (Decimal("9.0"),)], "imdb_rating decimal(3,1)")
+    rs = parse_ruleset('Rules = [ IsComplete "imdb_rating", ColumnValues "imdb_rating" > 8.2 ]')
+    outcomes = rule_outcomes(df, rs)
+    assert [o["Outcome"] for o in outcomes] == ["Passed", "Passed"]
+    assert outcomes[1]["EvaluatedMetrics"] == {"Column.imdb_rating.Minimum": 8.5}

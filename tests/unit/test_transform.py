@@ -1,0 +1,59 @@
+from decimal import Decimal
+
+import pytest
+
+from glue_streaming.kinesis_source import SOURCE_SCHEMA
+from moviestream.transform import expand_kinesis_records, parse_envelopes, type_movie_fields
+from tests.helpers import envelope, movie_fields, source_rows
+
+
+def typed(spark, **overrides):
+    df = spark.createDataFrame(source_rows([envelope("e1", movie_fields(**overrides))]), SOURCE_SCHEMA)
+    return type_movie_fields(parse_envelopes(expand_kinesis_records(df))).collect()[0]
+
+
+def test_clean_row_is_fully_typed(spark):
+    row = typed(spark)
+    assert row["record_error"] is None
+    assert (row["released_year"], row["runtime_minutes"], row["imdb_rating"]) == (1972, 175, Decimal("9.2"))
+    assert row["genres"] == ["Crime", "Drama"]
+    assert (row["no_of_votes"], row["gross_usd"], row["meta_score"]) == (1620367, 134966411, 100)
+    assert row["parse_errors"] == [] and row["missing_fields"] == []
+    assert row["produced_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "column"),
+    [
+        ("Released_Year", "PG", "released_year"),
+        ("Runtime", "2h 22m", "runtime_minutes"),
+        ("IMDB_Rating", "N/A", "imdb_rating"),
+        ("IMDB_Rating", "8,5", "imdb_rating"),
+        ("IMDB_Rating", "100.5", "imdb_rating"),  # does not fit decimal(3,1)
+        ("Gross", "12.3M", "gross_usd"),
+        ("Meta_score", "eighty", "meta_score"),
+        ("No_of_Votes", "1,23", "no_of_votes"),
+    ],
+)
+def test_unparseable_value_becomes_null_and_is_named(spark, field, raw, column):
+    row = typed(spark, **{field: raw})
+    assert row[column] is None
+    assert row["parse_errors"] == [column]
+
+
+def test_blank_values_are_missing_not_parse_errors(spark):
+    row = typed(spark, Gross="", Meta_score="  ", Series_Title=" ")
+    assert (row["gross_usd"], row["meta_score"], row["series_title"]) == (None, None, None)
+    assert row["parse_errors"] == []
+
+
+def test_poison_records_get_reasons(spark):
+    payloads = [b"not json", b'{"hello": 1}', envelope("e3", movie_fields(), schema_version=99), b""]
+    df = spark.createDataFrame(source_rows(payloads), SOURCE_SCHEMA)
+    errors = [r["record_error"] for r in parse_envelopes(expand_kinesis_records(df)).collect()]
+    assert errors == [
+        "payload is not a JSON envelope",
+        "envelope is missing event_id, schema_version or fields",
+        "unknown schema_version 99",
+        "payload is not a JSON envelope",
+    ]
