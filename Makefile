@@ -57,7 +57,8 @@ demo: up ## Run the whole pipeline on DATA (default: the sample) with RULES; las
 job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch)
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)"
 
-test: setup ## Install what tests need and run the whole suite (unit + integration)
+test: setup ## Install what tests need and run the whole suite (lint, unit, integration)
+	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup ## Unit tests only (no services)

@@ -5,6 +5,7 @@ Names come from moviestream/resources.json, the same source Terraform's defaults
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -16,12 +17,13 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
     names = resource_names()
     kinesis = aws.client("kinesis")
     stream = names["stream_name"]
-    try:
+    with contextlib.suppress(kinesis.exceptions.ResourceInUseException):  # already there
         kinesis.create_stream(StreamName=stream, ShardCount=int(names["stream_shards"]))
-    except kinesis.exceptions.ResourceInUseException:
-        pass
     deadline = time.monotonic() + timeout_s
-    while kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+    while (
+        kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"]
+        != "ACTIVE"
+    ):
         if time.monotonic() > deadline:
             raise RuntimeError(f"Kinesis stream {stream} not ACTIVE after {timeout_s:.0f}s")
         time.sleep(0.5)
@@ -35,20 +37,28 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic_arn = sns.create_topic(Name=names["alert_topic_name"])["TopicArn"]  # idempotent by name
     queue_url = sqs.create_queue(QueueName=names["alert_queue_name"])["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     subscribed = any(
         s["Endpoint"] == queue_arn
         for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
     )
     if not subscribed:
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                      Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(
+            TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
     policy = {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-        }],
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
     }
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
 

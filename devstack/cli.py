@@ -18,8 +18,12 @@ def cli() -> None:
 
 
 @cli.command("up")
-@click.option("--bootstrap/--no-bootstrap", default=True, show_default=True,
-              help="Create the stream, bucket, alert topic + queue and the warehouse schema.")
+@click.option(
+    "--bootstrap/--no-bootstrap",
+    default=True,
+    show_default=True,
+    help="Create the stream, bucket, alert topic + queue and the warehouse schema.",
+)
 def up_cmd(bootstrap: bool) -> None:
     """Start LocalStack and PostgreSQL (idempotent), then bootstrap resources."""
     cfg = StackConfig.from_env()
@@ -70,7 +74,9 @@ def status_cmd(as_json: bool) -> None:
     for r in rows:
         state = "running" if r["running"] else "stopped"
         health = " healthy" if r["healthy"] else (" NOT answering" if r["running"] else "")
-        click.echo(f"{r['component']:<11} {state}{health}  pid={r['pid'] or '-'}  {r['endpoint']}  log={r['log']}")
+        click.echo(
+            f"{r['component']:<11} {state}{health}  pid={r['pid'] or '-'}  {r['endpoint']}  log={r['log']}"
+        )
     if not all(r["running"] for r in rows):
         sys.exit(3)
 
@@ -83,9 +89,15 @@ def env_cmd() -> None:
 
 
 @cli.command("demo")
-@click.option("--data", type=click.Path(path_type=Path), default=Path("data/movies_sample.csv"), show_default=True)
-@click.option("--rules", type=click.Path(path_type=Path),
-              default=Path("glue_streaming/rules/seed_top_rated.dqdl"), show_default=True)
+@click.option(
+    "--data", type=click.Path(path_type=Path), default=Path("data/movies_sample.csv"), show_default=True
+)
+@click.option(
+    "--rules",
+    type=click.Path(path_type=Path),
+    default=Path("glue_streaming/rules/seed_top_rated.dqdl"),
+    show_default=True,
+)
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 def demo_cmd(data: Path, rules: Path, timeout: float) -> None:
     """Run the pipeline end to end on DATA with RULES (the stack must be up)."""

@@ -24,7 +24,7 @@ from devstack.stack import StackConfig
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
 
 
 def _ledger_totals(dsn: str, job_name: str, stream_id: str) -> tuple[int, int, int, int]:
@@ -58,9 +58,7 @@ def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
     return code
 
 
-def run_end_to_end(
-    cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
-) -> tuple[int, dict]:
+def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0) -> tuple[int, dict]:
     """Job + replay + wait + stop. Returns (exit code, result with the stream id for inspection)."""
     started = time.monotonic()
     env = dict(os.environ) | cfg.env()
@@ -86,10 +84,27 @@ def run_end_to_end(
     console.print(f"[bold]1/4[/] starting the streaming job (log: {job_log})")
     with open(job_log, "wb") as log:
         job = subprocess.Popen(
-            [sys.executable, "-m", "glue_streaming.local_job", "--job-name", job_name, "--ruleset", str(rules),
-             "--checkpoint", str(run_dir / "checkpoint"), "--starting-position", f"at_timestamp:{time.time() - 1:.3f}",
-             "--status-file", str(status_file), "--trigger-seconds", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "glue_streaming.local_job",
+                "--job-name",
+                job_name,
+                "--ruleset",
+                str(rules),
+                "--checkpoint",
+                str(run_dir / "checkpoint"),
+                "--starting-position",
+                f"at_timestamp:{time.time() - 1:.3f}",
+                "--status-file",
+                str(status_file),
+                "--trigger-seconds",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + 180
@@ -108,12 +123,27 @@ def run_end_to_end(
 
         console.print(f"[bold]2/4[/] replaying {data}")
         replay = subprocess.run(
-            [sys.executable, "-m", "producer", "replay", str(data), "--json",
-             "--rejects", str(run_dir / "rejects.jsonl"), "--dead-letter", str(run_dir / "dead-letter.jsonl")],
-            env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "producer",
+                "replay",
+                str(data),
+                "--json",
+                "--rejects",
+                str(run_dir / "rejects.jsonl"),
+                "--dead-letter",
+                str(run_dir / "dead-letter.jsonl"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if replay.returncode == 2:
-            console.print(replay.stderr.strip().splitlines()[-1] if replay.stderr.strip() else "error: replay failed")
+            console.print(
+                replay.stderr.strip().splitlines()[-1] if replay.stderr.strip() else "error: replay failed"
+            )
             return 2, {}
         summary = json.loads(replay.stdout.strip().splitlines()[-1])
         sent = summary["user_records_sent"]
@@ -123,14 +153,18 @@ def run_end_to_end(
             f"({summary['api_calls']} PutRecords calls, {summary['retries']} retries)"
         )
 
-        console.print("[bold]3/4[/] waiting until every record sent is in the warehouse or the bad-records store")
+        console.print(
+            "[bold]3/4[/] waiting until every record sent is in the warehouse or the bad-records store"
+        )
         good = bad = batches = dups = 0
         wait_deadline = time.monotonic() + timeout_s
         last_shown = -1
         while time.monotonic() < wait_deadline:
             good, bad, batches, dups = _ledger_totals(cfg.warehouse_dsn, job_name, stream_id)
             if good + bad != last_shown:
-                console.print(f"    accounted {good + bad}/{sent} (good {good}, bad {bad}, batches {batches})")
+                console.print(
+                    f"    accounted {good + bad}/{sent} (good {good}, bad {bad}, batches {batches})"
+                )
                 last_shown = good + bad
             if good + bad >= sent or job.poll() is not None:
                 break
@@ -140,8 +174,12 @@ def run_end_to_end(
         _stop(job)
 
     with psycopg.connect(cfg.warehouse_dsn) as conn:
-        warehouse_rows = conn.execute("SELECT COUNT(DISTINCT movie_id) FROM movies.imdb_movies_rating").fetchone()[0]
-        top = conn.execute("SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated LIMIT 5").fetchall()
+        warehouse_rows = conn.execute(
+            "SELECT COUNT(DISTINCT movie_id) FROM movies.imdb_movies_rating"
+        ).fetchone()[0]
+        top = conn.execute(
+            "SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated LIMIT 5"
+        ).fetchall()
     table = Table(title="movies.top_rated (first 5)")
     for col in ("title", "year", "rating", "votes"):
         table.add_column(col)
@@ -156,9 +194,16 @@ def run_end_to_end(
         f"bad records under s3://moviestream-data/bad_records/; job log {job_log}"
     )
     result = {
-        "sent": sent, "good_records": good, "bad_records": bad, "warehouse_rows": warehouse_rows,
-        "batches": batches, "seconds": round(time.monotonic() - started, 1),
-        "rows_rejected_by_producer": summary["rows_rejected"], "duplicates_dropped": dups,
-        "stream_id": stream_id, "job_name": job_name, "run_dir": str(run_dir),
+        "sent": sent,
+        "good_records": good,
+        "bad_records": bad,
+        "warehouse_rows": warehouse_rows,
+        "batches": batches,
+        "seconds": round(time.monotonic() - started, 1),
+        "rows_rejected_by_producer": summary["rows_rejected"],
+        "duplicates_dropped": dups,
+        "stream_id": stream_id,
+        "job_name": job_name,
+        "run_dir": str(run_dir),
     }
     return (0 if ok else 1), result

@@ -10,6 +10,7 @@ Everything lives under one state directory (default ``.local/`` in the checkout,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -144,10 +145,8 @@ def _stop_pid(pid: int, timeout_s: float = 20.0) -> None:
         if not _pid_alive(pid):
             return
         time.sleep(0.2)
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 # -- LocalStack -----------------------------------------------------------------------------------
@@ -189,7 +188,16 @@ class LocalStack:
                 [py313, "-m", "venv", "--clear", str(self.cfg.localstack_venv)],
                 [str(uv), "pip", "sync", "--python", str(python), str(LOCALSTACK_LOCK)]
                 if uv.exists()
-                else [str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "-r", str(LOCALSTACK_LOCK)],
+                else [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--require-hashes",
+                    "-r",
+                    str(LOCALSTACK_LOCK),
+                ],
             ]
             for step in steps:
                 if subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, check=False).returncode != 0:
@@ -205,12 +213,12 @@ class LocalStack:
                 "set LOCALSTACK_PORT to a free port"
             )
         self.ensure_installed()
-        volume = self.cfg.state_dir / "localstack" / "volume"
-        tmp = self.cfg.state_dir / "localstack" / "tmp"
+        fs_root = self.cfg.state_dir / "localstack" / "fs"
         # Fresh state on every start: a stopped stack's streams and buckets are not worth keeping
         # (bootstrap recreates them), and stale kinesis-mock state is a classic source of confusion.
-        shutil.rmtree(tmp, ignore_errors=True)
-        for d in (volume, tmp, self.cfg.run_dir, self.cfg.log_dir):
+        # The npm-installed kinesis-mock (var/lib/localstack/lib) is kept, so restarts stay fast.
+        shutil.rmtree(fs_root / "tmp", ignore_errors=True)
+        for d in (fs_root, self.cfg.run_dir, self.cfg.log_dir):
             d.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.update(
@@ -218,8 +226,10 @@ class LocalStack:
                 "DISABLE_EVENTS": "1",
                 "SERVICES": LOCALSTACK_SERVICES,
                 "GATEWAY_LISTEN": f"127.0.0.1:{self.cfg.localstack_port}",
-                "LOCALSTACK_VOLUME_DIR": str(volume),
-                "TMPDIR": str(tmp),
+                # Host layout under our state dir. Without the override LocalStack decides from
+                # cgroups that it runs in a container and writes to /var/lib/localstack and /tmp.
+                "OVERRIDE_IN_DOCKER": "0",
+                "FILESYSTEM_ROOT": str(fs_root),
                 "SKIP_SSL_CERT_DOWNLOAD": "1",
             }
         )
@@ -229,14 +239,20 @@ class LocalStack:
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 [str(self.cfg.localstack_venv / "bin" / "python"), "-m", "localstack.runtime.main"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                cwd=self.cfg.state_dir, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.cfg.state_dir,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + self.cfg.start_timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise StackError(f"localstack: exited with code {proc.returncode} while starting, see {self.log_file}")
+                raise StackError(
+                    f"localstack: exited with code {proc.returncode} while starting, see {self.log_file}"
+                )
             if self.healthy():
                 return f"localstack started (pid {proc.pid}, port {self.cfg.localstack_port})"
             time.sleep(0.5)
@@ -256,8 +272,14 @@ class LocalStack:
 
     def status(self) -> dict:
         pid = self.pid()
-        return {"component": self.name, "running": pid is not None, "pid": pid, "healthy": self.healthy() if pid else False,
-                "endpoint": self.cfg.aws_endpoint, "log": str(self.log_file)}
+        return {
+            "component": self.name,
+            "running": pid is not None,
+            "pid": pid,
+            "healthy": self.healthy() if pid else False,
+            "endpoint": self.cfg.aws_endpoint,
+            "log": str(self.log_file),
+        }
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
@@ -310,7 +332,9 @@ class Postgres:
         import psycopg
 
         try:
-            with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres", connect_timeout=2):
+            with psycopg.connect(
+                f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres", connect_timeout=2
+            ):
                 return True
         except psycopg.Error:
             return False
@@ -320,15 +344,30 @@ class Postgres:
             return f"postgres already running (pid {self.pid()}, port {self.cfg.postgres_port})"
         if _port_in_use(self.cfg.postgres_port):
             raise StackError(
-                f"postgres: port {self.cfg.postgres_port} is taken by another process; set POSTGRES_PORT to a free port"
+                f"postgres: port {self.cfg.postgres_port} is taken by another process; "
+                "set POSTGRES_PORT to a free port"
             )
         self._prepare_dirs()
         if not (self.cfg.pg_data / "PG_VERSION").exists():
             shutil.rmtree(self.cfg.pg_data, ignore_errors=True)
             result = subprocess.run(
-                self._as_owner([self._bin("initdb"), "-D", str(self.cfg.pg_data), "-A", "trust", "-U", "postgres",
-                                "-E", "UTF8", "--no-sync"]),
-                capture_output=True, text=True, check=False,
+                self._as_owner(
+                    [
+                        self._bin("initdb"),
+                        "-D",
+                        str(self.cfg.pg_data),
+                        "-A",
+                        "trust",
+                        "-U",
+                        "postgres",
+                        "-E",
+                        "UTF8",
+                        "--no-sync",
+                    ]
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if result.returncode != 0:
                 self.log_file.write_text(result.stdout + result.stderr)
@@ -338,9 +377,25 @@ class Postgres:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         result = subprocess.run(
-            self._as_owner([self._bin("pg_ctl"), "-D", str(self.cfg.pg_data), "-o", options, "-l", str(self.log_file),
-                            "-w", "-t", str(int(self.cfg.start_timeout_s)), "start"]),
-            capture_output=True, text=True, check=False, start_new_session=True,
+            self._as_owner(
+                [
+                    self._bin("pg_ctl"),
+                    "-D",
+                    str(self.cfg.pg_data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(int(self.cfg.start_timeout_s)),
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+            start_new_session=True,
         )
         if result.returncode != 0 or not self.ready():
             raise StackError(f"postgres: did not start on port {self.cfg.postgres_port}, see {self.log_file}")
@@ -350,8 +405,9 @@ class Postgres:
     def _ensure_database(self) -> None:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres", autocommit=True
+        ) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
@@ -360,8 +416,11 @@ class Postgres:
         if pid is None:
             return "postgres not running"
         subprocess.run(
-            self._as_owner([self._bin("pg_ctl"), "-D", str(self.cfg.pg_data), "-m", "fast", "-w", "-t", "30", "stop"]),
-            capture_output=True, check=False,
+            self._as_owner(
+                [self._bin("pg_ctl"), "-D", str(self.cfg.pg_data), "-m", "fast", "-w", "-t", "30", "stop"]
+            ),
+            capture_output=True,
+            check=False,
         )
         if _pid_alive(pid):
             _stop_pid(pid)
@@ -369,8 +428,14 @@ class Postgres:
 
     def status(self) -> dict:
         pid = self.pid()
-        return {"component": self.name, "running": pid is not None, "pid": pid, "healthy": self.ready() if pid else False,
-                "endpoint": self.cfg.warehouse_dsn, "log": str(self.log_file)}
+        return {
+            "component": self.name,
+            "running": pid is not None,
+            "pid": pid,
+            "healthy": self.ready() if pid else False,
+            "endpoint": self.cfg.warehouse_dsn,
+            "log": str(self.log_file),
+        }
 
 
 def components(cfg: StackConfig) -> list[LocalStack | Postgres]:

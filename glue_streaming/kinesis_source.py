@@ -135,7 +135,9 @@ class KinesisStreamReader(DataSourceStreamReader):
         empty_reads = 0
         while iterator and len(rows) < limit:
             try:
-                resp = client.get_records(ShardIterator=iterator, Limit=min(GET_RECORDS_LIMIT, limit - len(rows)))
+                resp = client.get_records(
+                    ShardIterator=iterator, Limit=min(GET_RECORDS_LIMIT, limit - len(rows))
+                )
             except client.exceptions.ProvisionedThroughputExceededException:
                 time.sleep(0.2)
                 continue
@@ -188,7 +190,9 @@ class KinesisStreamReader(DataSourceStreamReader):
         if self._position is None:  # restart: continue after the batch being replayed
             self._position = end
         cached = self._prefetched.get(json.dumps(end, sort_keys=True))
-        use_cache = cached is not None and json.dumps(cached[0], sort_keys=True) == json.dumps(start, sort_keys=True)
+        use_cache = cached is not None and json.dumps(cached[0], sort_keys=True) == json.dumps(
+            start, sort_keys=True
+        )
         parts: list[InputPartition] = []
         for sid, end_pos in sorted(end["shards"].items()):
             start_pos = start["shards"].get(sid, {"type": "TRIM_HORIZON"})

@@ -33,21 +33,60 @@ def _fail(message: str) -> None:
 @click.command()
 @click.option("--stream-name", default=NAMES["stream_name"], show_default=True, envvar="MOVIESTREAM_STREAM")
 @click.option("--bucket", default=NAMES["bucket_name"], show_default=True, envvar="MOVIESTREAM_BUCKET")
-@click.option("--job-name", default=NAMES["streaming_job_name"], show_default=True, envvar="MOVIESTREAM_JOB_NAME")
-@click.option("--ruleset", "ruleset_path", type=click.Path(path_type=Path), default=DEFAULT_RULESET,
-              show_default=True, envvar="MOVIESTREAM_RULESET", help="DQDL ruleset file.")
-@click.option("--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              default=Path(".local/checkpoints/streaming"), show_default=True, envvar="MOVIESTREAM_CHECKPOINT")
+@click.option(
+    "--job-name", default=NAMES["streaming_job_name"], show_default=True, envvar="MOVIESTREAM_JOB_NAME"
+)
+@click.option(
+    "--ruleset",
+    "ruleset_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RULESET,
+    show_default=True,
+    envvar="MOVIESTREAM_RULESET",
+    help="DQDL ruleset file.",
+)
+@click.option(
+    "--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack"
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    default=Path(".local/checkpoints/streaming"),
+    show_default=True,
+    envvar="MOVIESTREAM_CHECKPOINT",
+)
 @click.option("--trigger-seconds", type=float, default=1.0, show_default=True)
-@click.option("--starting-position", default="trim_horizon", show_default=True,
-              help="trim_horizon | latest | at_timestamp:<ISO-8601 or epoch seconds> (for a new checkpoint).")
-@click.option("--max-records-per-batch", type=click.IntRange(min=1), default=20_000, show_default=True,
-              help="Kinesis records (aggregates count once) read per micro-batch.")
-@click.option("--status-file", type=click.Path(path_type=Path), default=None,
-              help="Write {stream_id, pid} here once the query runs (used by the demo).")
-def main(stream_name: str, bucket: str, job_name: str, ruleset_path: Path, warehouse_dsn: str, checkpoint: Path,
-         trigger_seconds: float, starting_position: str, max_records_per_batch: int, status_file: Path | None) -> None:
+@click.option(
+    "--starting-position",
+    default="trim_horizon",
+    show_default=True,
+    help="trim_horizon | latest | at_timestamp:<ISO-8601 or epoch seconds> (for a new checkpoint).",
+)
+@click.option(
+    "--max-records-per-batch",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Kinesis records (aggregates count once) read per micro-batch.",
+)
+@click.option(
+    "--status-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write {stream_id, pid} here once the query runs (used by the demo).",
+)
+def main(
+    stream_name: str,
+    bucket: str,
+    job_name: str,
+    ruleset_path: Path,
+    warehouse_dsn: str,
+    checkpoint: Path,
+    trigger_seconds: float,
+    starting_position: str,
+    max_records_per_batch: int,
+    status_file: Path | None,
+) -> None:
     """Run the streaming job locally until SIGTERM."""
     logs.configure()
     log = logs.get("local_job")
@@ -73,8 +112,10 @@ def main(stream_name: str, bucket: str, job_name: str, ruleset_path: Path, wareh
     try:
         aws.client("kinesis").describe_stream_summary(StreamName=stream_name)
     except Exception as exc:  # noqa: BLE001 - any failure here is "cannot use the stream"
-        _fail(f"Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
-              f"{str(exc).splitlines()[0]}")
+        _fail(
+            f"Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
+            f"{str(exc).splitlines()[0]}"
+        )
     try:
         connect(warehouse_dsn).close()
     except WarehouseUnavailable as exc:
@@ -90,7 +131,9 @@ def main(stream_name: str, bucket: str, job_name: str, ruleset_path: Path, wareh
         return query_id["id"]
 
     pipeline = BatchPipeline(
-        PipelineConfig(job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws),
+        PipelineConfig(
+            job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws
+        ),
         stream_id,
     )
     source = (

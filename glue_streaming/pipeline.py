@@ -28,13 +28,37 @@ from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, batch_committ
 log = logs.get("pipeline")
 
 BAD_RECORD_FIELDS = (
-    "event_id", "source", "row_number", "produced_at_raw", "movie_id", "shard_id", "sequence_number",
-    "sub_sequence_number", "partition_key", "approximate_arrival_timestamp", "record_error", "parse_errors",
+    "event_id",
+    "source",
+    "row_number",
+    "produced_at_raw",
+    "movie_id",
+    "shard_id",
+    "sequence_number",
+    "sub_sequence_number",
+    "partition_key",
+    "approximate_arrival_timestamp",
+    "record_error",
+    "parse_errors",
     "missing_fields",
 )
 TYPED_FIELDS = (
-    "series_title", "released_year", "certificate", "runtime_minutes", "genres", "imdb_rating", "overview",
-    "meta_score", "director", "star1", "star2", "star3", "star4", "no_of_votes", "gross_usd", "poster_link",
+    "series_title",
+    "released_year",
+    "certificate",
+    "runtime_minutes",
+    "genres",
+    "imdb_rating",
+    "overview",
+    "meta_score",
+    "director",
+    "star1",
+    "star2",
+    "star3",
+    "star4",
+    "no_of_votes",
+    "gross_usd",
+    "poster_link",
 )
 
 
@@ -64,8 +88,9 @@ class BatchResult:
 def s3_batch_keys(config: PipelineConfig, stream_id: str, batch_id: int, ingest_date: str) -> tuple[str, str]:
     """(bad records key, rule outcomes key): the same batch always maps to the same keys."""
     batch = f"{stream_id}-{batch_id:010d}"
-    bad = f"{config.bad_records_prefix}/ingest_date={ingest_date}/job={config.job_name}/batch={batch}/part-00000.jsonl"
-    outcomes = f"{config.rule_outcomes_prefix}/ingest_date={ingest_date}/job={config.job_name}/batch={batch}.json"
+    partition = f"ingest_date={ingest_date}/job={config.job_name}/batch={batch}"
+    bad = f"{config.bad_records_prefix}/{partition}/part-00000.jsonl"
+    outcomes = f"{config.rule_outcomes_prefix}/{partition}.json"
     return bad, outcomes
 
 
@@ -86,7 +111,9 @@ class BatchPipeline:
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
         with connect(self.config.warehouse_dsn, autocommit=True) as conn:
             if batch_committed(conn, key):
-                log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
+                log.info(
+                    "batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id
+                )
                 return None
 
         judged = judge_records(source, self.config.ruleset).persist()
@@ -95,7 +122,9 @@ class BatchPipeline:
         finally:
             judged.unpersist()
 
-    def _process_judged(self, judged: DataFrame, key: BatchKey, started_at: datetime, t0: float) -> BatchResult:
+    def _process_judged(
+        self, judged: DataFrame, key: BatchKey, started_at: datetime, t0: float
+    ) -> BatchResult:
         stats = judged.agg(
             F.count(F.lit(1)).alias("records_in"),
             F.sum(F.col("is_duplicate").cast("int")).alias("duplicates"),
@@ -121,14 +150,21 @@ class BatchPipeline:
         bad_uri = None
         if bad_lines:
             body = ("\n".join(bad_lines) + "\n").encode("utf-8")
-            self.s3().put_object(Bucket=self.config.bucket, Key=bad_key, Body=body, ContentType="application/x-ndjson")
+            self.s3().put_object(
+                Bucket=self.config.bucket, Key=bad_key, Body=body, ContentType="application/x-ndjson"
+            )
             bad_uri = f"s3://{self.config.bucket}/{bad_key}"
         outcome_doc = {
-            "job": key.job_name, "stream_id": key.stream_id, "batch_id": key.batch_id,
-            "rows": stats["records_in"] - stats["duplicates"], "rules": outcomes,
+            "job": key.job_name,
+            "stream_id": key.stream_id,
+            "batch_id": key.batch_id,
+            "rows": stats["records_in"] - stats["duplicates"],
+            "rules": outcomes,
         }
         self.s3().put_object(
-            Bucket=self.config.bucket, Key=outcomes_key, Body=json.dumps(outcome_doc).encode("utf-8"),
+            Bucket=self.config.bucket,
+            Key=outcomes_key,
+            Body=json.dumps(outcome_doc).encode("utf-8"),
             ContentType="application/json",
         )
         t_s3 = time.monotonic()
@@ -154,15 +190,28 @@ class BatchPipeline:
         )
         t_end = time.monotonic()
         result = BatchResult(
-            key.batch_id, loaded, stats["records_in"], stats["duplicates"], stats["good"], stats["bad"],
-            len(movies), t_end - t0,
+            key.batch_id,
+            loaded,
+            stats["records_in"],
+            stats["duplicates"],
+            stats["good"],
+            stats["bad"],
+            len(movies),
+            t_end - t0,
         )
         log.info(
             "batch_committed" if loaded else "batch_skipped",
-            batch_id=key.batch_id, stream_id=key.stream_id, records_in=result.records_in,
-            good=result.good_records, bad=result.bad_records, duplicates=result.duplicates_dropped,
-            movies=result.movies_upserted, judge_s=round(t_judge - t0, 3), s3_s=round(t_s3 - t_judge, 3),
-            warehouse_s=round(t_end - t_s3, 3), failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],
+            batch_id=key.batch_id,
+            stream_id=key.stream_id,
+            records_in=result.records_in,
+            good=result.good_records,
+            bad=result.bad_records,
+            duplicates=result.duplicates_dropped,
+            movies=result.movies_upserted,
+            judge_s=round(t_judge - t0, 3),
+            s3_s=round(t_s3 - t_judge, 3),
+            warehouse_s=round(t_end - t_s3, 3),
+            failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],
         )
         return result
 
@@ -179,7 +228,9 @@ class BatchPipeline:
         return [r[0] for r in bad.select(F.to_json(doc)).collect()]
 
     @staticmethod
-    def _warehouse_rows(good: DataFrame, key: BatchKey, started_at: datetime) -> tuple[list[tuple], list[tuple]]:
+    def _warehouse_rows(
+        good: DataFrame, key: BatchKey, started_at: datetime
+    ) -> tuple[list[tuple], list[tuple]]:
         newest = newest_per_movie(good)
         extra: dict[str, Any] = {
             "genres": F.array_join("genres", ", "),

@@ -16,6 +16,7 @@ from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL, ROW_REASONS, ROW_RESULT, add_row_level_results
 from moviestream.transform import expand_kinesis_records, parse_envelopes, type_movie_fields
 
+
 def kinesis_order() -> list:
     """Stream position of a user record: shard, sequence number, position inside its aggregate."""
     return [F.col("shard_id"), F.lpad("sequence_number", 64, "0"), F.col("sub_sequence_number")]
@@ -35,10 +36,14 @@ def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
         F.concat(F.lit("could not parse: "), F.array_join("parse_errors", ", ")),
     )
     reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
-        F.array_compact(F.concat(F.array(missing), F.col(ROW_REASONS), F.array(F.when(F.size(ROW_FAIL) > 0, parse_note))))
+        F.array_compact(
+            F.concat(F.array(missing), F.col(ROW_REASONS), F.array(F.when(F.size(ROW_FAIL) > 0, parse_note)))
+        )
     )
     good = F.col("record_error").isNull() & (F.size("missing_fields") == 0) & (F.col(ROW_RESULT) == "Passed")
-    return checked.select("*", is_duplicate.alias("is_duplicate"), good.alias("is_good"), reasons.alias("reasons"))
+    return checked.select(
+        "*", is_duplicate.alias("is_duplicate"), good.alias("is_good"), reasons.alias("reasons")
+    )
 
 
 def newest_per_movie(good: DataFrame) -> DataFrame:

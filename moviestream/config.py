@@ -53,7 +53,9 @@ class AwsSettings:
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30),
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
+            ),
         )
 
 

@@ -11,5 +11,8 @@ from moviestream.movie_key import movie_id
 @pandas_udf("string")
 def movie_id_udf(titles: pd.Series, years: pd.Series) -> pd.Series:
     return pd.Series(
-        [movie_id(t, y) for t, y in zip(titles.where(titles.notna(), None), years.where(years.notna(), None), strict=True)]
+        [
+            movie_id(t, y)
+            for t, y in zip(titles.where(titles.notna(), None), years.where(years.notna(), None), strict=True)
+        ]
     )

@@ -73,7 +73,9 @@ def _expand_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatc
 
 def expand_kinesis_records(df: DataFrame) -> DataFrame:
     """One row per user record: KPL aggregates are expanded, plain records pass through."""
-    source = df.select("shard_id", "sequence_number", "partition_key", "approximate_arrival_timestamp", "data")
+    source = df.select(
+        "shard_id", "sequence_number", "partition_key", "approximate_arrival_timestamp", "data"
+    )
     return source.mapInArrow(_expand_batches, EXPANDED_SCHEMA)
 
 
@@ -92,7 +94,9 @@ def parse_envelopes(df: DataFrame) -> DataFrame:
         .when(F.col("_env._corrupt_record").isNotNull(), F.lit("payload is not a JSON envelope"))
         .when(F.col("_env").isNull(), F.lit("payload is not a JSON envelope"))
         .when(
-            F.col("_env.event_id").isNull() | F.col("_env.fields").isNull() | F.col("_env.schema_version").isNull(),
+            F.col("_env.event_id").isNull()
+            | F.col("_env.fields").isNull()
+            | F.col("_env.schema_version").isNull(),
             F.lit("envelope is missing event_id, schema_version or fields"),
         )
         .when(
@@ -153,7 +157,10 @@ def _typed_columns() -> dict[str, tuple[str, Column]]:
         "star2": ("Star2", _raw("Star2")),
         "star3": ("Star3", _raw("Star3")),
         "star4": ("Star4", _raw("Star4")),
-        "no_of_votes": ("No_of_Votes", _int_from(_raw("No_of_Votes"), r"^([0-9]{1,3}(,[0-9]{3})*|[0-9]+)$", "bigint")),
+        "no_of_votes": (
+            "No_of_Votes",
+            _int_from(_raw("No_of_Votes"), r"^([0-9]{1,3}(,[0-9]{3})*|[0-9]+)$", "bigint"),
+        ),
         "gross_usd": ("Gross", _int_from(_raw("Gross"), r"^\$?([0-9]{1,3}(,[0-9]{3})*|[0-9]+)$", "bigint")),
         "poster_link": ("Poster_Link", _raw("Poster_Link")),
     }

@@ -98,14 +98,18 @@ def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
         row_number += 1
         raw = ",".join(values)
         if _has_undecodable(values):
-            yield Reject(row_number, reader.line_num, "undecodable bytes (not UTF-8)",
-                         raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+            yield Reject(
+                row_number,
+                reader.line_num,
+                "undecodable bytes (not UTF-8)",
+                raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
+            )
         elif len(values) != len(header_t):
-            yield Reject(row_number, reader.line_num,
-                         f"expected {len(header_t)} fields, found {len(values)}", raw)
+            yield Reject(
+                row_number, reader.line_num, f"expected {len(header_t)} fields, found {len(values)}", raw
+            )
         else:
             yield Row(row_number, reader.line_num, header_t, tuple(values))
-
 
 
 def check_input(location: str) -> None:

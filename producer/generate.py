@@ -17,21 +17,139 @@ from pathlib import Path
 from moviestream.record import CSV_COLUMNS
 
 DEFECTS = (
-    "missing_rating", "rating_out_of_range", "rating_not_numeric", "low_rating", "year_not_numeric",
-    "missing_title", "runtime_unparseable", "gross_unparseable", "empty_fields", "resent_update",
+    "missing_rating",
+    "rating_out_of_range",
+    "rating_not_numeric",
+    "low_rating",
+    "year_not_numeric",
+    "missing_title",
+    "runtime_unparseable",
+    "gross_unparseable",
+    "empty_fields",
+    "resent_update",
 )
-_ADJ = ("Silent", "Crimson", "Last", "Hidden", "Golden", "Broken", "Endless", "Wild", "Quiet", "Lost", "Eternal",
-        "Dark", "Bright", "Forgotten", "Little", "Great", "Strange", "Lonely", "Burning", "Frozen")
-_NOUN = ("River", "Kingdom", "Shadow", "Promise", "Road", "Garden", "Empire", "Journey", "Storm", "Mirror",
-         "Harbor", "Winter", "Dream", "Letter", "City", "Voyage", "Secret", "Island", "Night", "Symphony")
-_FOREIGN = ("Amélie", "Léon", "Das Boot", "Cidade de Deus", "千と千尋の神隠し", "Ladri di biciclette",
-            "El laberinto del fauno", "Smultronstället", "Börn", "Żywot", "Ōkami", "Ça ira")
-_FIRST = ("Akira", "Sofia", "Martin", "Chloé", "Bong", "Greta", "Jean-Luc", "Ingrid", "Federico", "Satyajit",
-          "Agnès", "Wong", "Sergio", "Björk", "Jürgen", "Ana", "Tomás", "Nuri", "Hayao", "Céline")
-_LAST = ("Kurosawa", "Coppola", "Scorsese", "Varda", "Joon-ho", "Gerwig", "Godard", "Bergman", "Fellini", "Ray",
-         "Kar-wai", "Leone", "Guðmundsdóttir", "Schäfer", "Muñoz", "O'Brien", "Ceylan", "Miyazaki", "Sciamma", "Núñez")
-_GENRES = ("Drama", "Crime", "Action", "Adventure", "Comedy", "Romance", "Thriller", "Mystery", "Sci-Fi",
-           "Fantasy", "Animation", "Biography", "History", "War", "Western", "Music", "Family", "Horror")
+_ADJ = (
+    "Silent",
+    "Crimson",
+    "Last",
+    "Hidden",
+    "Golden",
+    "Broken",
+    "Endless",
+    "Wild",
+    "Quiet",
+    "Lost",
+    "Eternal",
+    "Dark",
+    "Bright",
+    "Forgotten",
+    "Little",
+    "Great",
+    "Strange",
+    "Lonely",
+    "Burning",
+    "Frozen",
+)
+_NOUN = (
+    "River",
+    "Kingdom",
+    "Shadow",
+    "Promise",
+    "Road",
+    "Garden",
+    "Empire",
+    "Journey",
+    "Storm",
+    "Mirror",
+    "Harbor",
+    "Winter",
+    "Dream",
+    "Letter",
+    "City",
+    "Voyage",
+    "Secret",
+    "Island",
+    "Night",
+    "Symphony",
+)
+_FOREIGN = (
+    "Amélie",
+    "Léon",
+    "Das Boot",
+    "Cidade de Deus",
+    "千と千尋の神隠し",
+    "Ladri di biciclette",
+    "El laberinto del fauno",
+    "Smultronstället",
+    "Börn",
+    "Żywot",
+    "Ōkami",
+    "Ça ira",
+)
+_FIRST = (
+    "Akira",
+    "Sofia",
+    "Martin",
+    "Chloé",
+    "Bong",
+    "Greta",
+    "Jean-Luc",
+    "Ingrid",
+    "Federico",
+    "Satyajit",
+    "Agnès",
+    "Wong",
+    "Sergio",
+    "Björk",
+    "Jürgen",
+    "Ana",
+    "Tomás",
+    "Nuri",
+    "Hayao",
+    "Céline",
+)
+_LAST = (
+    "Kurosawa",
+    "Coppola",
+    "Scorsese",
+    "Varda",
+    "Joon-ho",
+    "Gerwig",
+    "Godard",
+    "Bergman",
+    "Fellini",
+    "Ray",
+    "Kar-wai",
+    "Leone",
+    "Guðmundsdóttir",
+    "Schäfer",
+    "Muñoz",
+    "O'Brien",
+    "Ceylan",
+    "Miyazaki",
+    "Sciamma",
+    "Núñez",
+)
+_GENRES = (
+    "Drama",
+    "Crime",
+    "Action",
+    "Adventure",
+    "Comedy",
+    "Romance",
+    "Thriller",
+    "Mystery",
+    "Sci-Fi",
+    "Fantasy",
+    "Animation",
+    "Biography",
+    "History",
+    "War",
+    "Western",
+    "Music",
+    "Family",
+    "Horror",
+)
 _CERTS = ("U", "UA", "A", "PG-13", "R", "PG", "G", "Passed", "Approved", "16", "TV-PG", "")
 
 
@@ -56,7 +174,7 @@ def clean_row(rng: random.Random, i: int) -> dict[str, str]:
     genres = ", ".join(rng.sample(_GENRES, rng.randint(1, 3)))
     overview = (
         f"A {rng.choice(_ADJ).lower()} story about a {rng.choice(_NOUN).lower()}, "
-        f"a {rng.choice(_NOUN).lower()} and \"{rng.choice(_ADJ).lower()}\" choices."
+        f'a {rng.choice(_NOUN).lower()} and "{rng.choice(_ADJ).lower()}" choices.'
     )
     return {
         "Poster_Link": f"https://images.example.com/posters/{i:07d}.jpg",

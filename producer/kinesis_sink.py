@@ -70,9 +70,18 @@ class ShardMap:
 
 
 class KinesisSink:
-    def __init__(self, client: Any, stream_name: str, *, aggregate: bool = True, max_attempts: int = 8,
-                 max_buffer_ms: float = 100.0, dead_letter: Path | None = None,
-                 base_backoff_s: float = 0.1, max_backoff_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        stream_name: str,
+        *,
+        aggregate: bool = True,
+        max_attempts: int = 8,
+        max_buffer_ms: float = 100.0,
+        dead_letter: Path | None = None,
+        base_backoff_s: float = 0.1,
+        max_backoff_s: float = 5.0,
+    ) -> None:
         self.client = client
         self.stream_name = stream_name
         self.aggregate = aggregate

@@ -48,8 +48,14 @@ def envelope_json(source: str, row: Row) -> tuple[str, bytes]:
     return key, env.model_dump_json().encode("utf-8")
 
 
-def replay(location: str, sink: KinesisSink, *, rejects_file: Path, limit: int | None = None,
-           on_progress: Callable[[ReplaySummary], None] | None = None) -> ReplaySummary:
+def replay(
+    location: str,
+    sink: KinesisSink,
+    *,
+    rejects_file: Path,
+    limit: int | None = None,
+    on_progress: Callable[[ReplaySummary], None] | None = None,
+) -> ReplaySummary:
     source = Path(location).name if not location.startswith("s3://") else location.rsplit("/", 1)[-1]
     summary = ReplaySummary(source=location)
     started = time.monotonic()
@@ -68,8 +74,17 @@ def replay(location: str, sink: KinesisSink, *, rejects_file: Path, limit: int |
                     summary.rows_rejected += 1
                     rejects = rejects or _open_rejects(rejects_file)
                     reason = f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"
-                    rejects.write(json.dumps({"row_number": item.row_number, "line_number": item.line_number,
-                                              "reason": reason, "source": location}) + "\n")
+                    rejects.write(
+                        json.dumps(
+                            {
+                                "row_number": item.row_number,
+                                "line_number": item.line_number,
+                                "reason": reason,
+                                "source": location,
+                            }
+                        )
+                        + "\n"
+                    )
                     continue
                 sink.add(key, data)
                 if on_progress and summary.rows_read % 1000 == 0:

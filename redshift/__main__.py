@@ -16,8 +16,12 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
-              help="PostgreSQL DSN of the warehouse.")
+@click.option(
+    "--dsn",
+    default=warehouse_dsn,
+    show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
+    help="PostgreSQL DSN of the warehouse.",
+)
 def apply(dsn: str) -> None:
     """Apply the schema and views (idempotent)."""
     try:

@@ -10,7 +10,12 @@ import sqlglot
 from sqlglot import exp
 
 # Physical-design properties: meaningful to Redshift, irrelevant to PostgreSQL's results.
-_DROPPED_PROPERTIES = (exp.DistKeyProperty, exp.DistStyleProperty, exp.SortKeyProperty, exp.AutoRefreshProperty)
+_DROPPED_PROPERTIES = (
+    exp.DistKeyProperty,
+    exp.DistStyleProperty,
+    exp.SortKeyProperty,
+    exp.AutoRefreshProperty,
+)
 
 
 class UnsupportedRedshiftConstruct(ValueError):
@@ -20,7 +25,9 @@ class UnsupportedRedshiftConstruct(ValueError):
 def _rewrite(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, _DROPPED_PROPERTIES):
         return None
-    if isinstance(node, exp.ColumnConstraint) and isinstance(node.args.get("kind"), exp.EncodeColumnConstraint):
+    if isinstance(node, exp.ColumnConstraint) and isinstance(
+        node.args.get("kind"), exp.EncodeColumnConstraint
+    ):
         return None
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.VARCHAR:
         size = node.find(exp.DataTypeParam)
@@ -41,6 +48,8 @@ def redshift_to_postgres(sql_text: str) -> list[str]:
             rewritten.set("properties", None)
         for node in rewritten.walk():
             if isinstance(node, exp.Command):
-                raise UnsupportedRedshiftConstruct(f"no PostgreSQL rewrite for Redshift command {node.this!r}")
+                raise UnsupportedRedshiftConstruct(
+                    f"no PostgreSQL rewrite for Redshift command {node.this!r}"
+                )
         statements.append(rewritten.sql(dialect="postgres"))
     return statements

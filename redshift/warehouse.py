@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from redshift.dialect import redshift_to_postgres
 
@@ -22,10 +23,29 @@ SCHEMA_FILES = ("001_schema.sql", "010_views.sql")
 
 # Columns of the staging table, in COPY order (the table is LIKE movies.imdb_movies_rating).
 STAGE_COLUMNS: tuple[str, ...] = (
-    "movie_id", "series_title", "released_year", "certificate", "runtime_minutes", "genres",
-    "imdb_rating", "overview", "meta_score", "director", "star1", "star2", "star3", "star4",
-    "no_of_votes", "gross_usd", "poster_link", "event_id", "event_produced_at", "first_seen_at",
-    "last_updated_at", "last_job", "last_batch_id",
+    "movie_id",
+    "series_title",
+    "released_year",
+    "certificate",
+    "runtime_minutes",
+    "genres",
+    "imdb_rating",
+    "overview",
+    "meta_score",
+    "director",
+    "star1",
+    "star2",
+    "star3",
+    "star4",
+    "no_of_votes",
+    "gross_usd",
+    "poster_link",
+    "event_id",
+    "event_produced_at",
+    "first_seen_at",
+    "last_updated_at",
+    "last_job",
+    "last_batch_id",
 )
 
 
@@ -79,6 +99,26 @@ class BatchLoad:
     rule_outcomes: list[dict[str, Any]]
 
 
+OUTCOME_COLUMNS = (
+    "job_name",
+    "stream_id",
+    "batch_id",
+    "rule",
+    "outcome",
+    "failure_reason",
+    "evaluated_metrics",
+)
+
+
+def _insert(table: str, columns: Sequence[str]) -> sql.Composed:
+    """INSERT INTO movies.<table> (<columns>) VALUES (%s, ...), identifiers quoted by psycopg."""
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+        sql.Identifier("movies", table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+    )
+
+
 def batch_committed(conn: psycopg.Connection, key: BatchKey) -> bool:
     row = conn.execute(
         "SELECT 1 FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s AND batch_id = %s",
@@ -98,7 +138,10 @@ def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
         conn.execute(
             "CREATE TEMPORARY TABLE stage_genres (movie_id VARCHAR(16), genre VARCHAR(128)) ON COMMIT DROP"
         )
-        with conn.cursor().copy(f"COPY stage_movies ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
+        copy_stage = sql.SQL("COPY stage_movies ({}) FROM STDIN").format(
+            sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
+        )
+        with conn.cursor().copy(copy_stage) as copy:
             for row in load.movies:
                 copy.write_row(row)
         with conn.cursor().copy("COPY stage_genres (movie_id, genre) FROM STDIN") as copy:
@@ -114,18 +157,19 @@ def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
             committed_at=committed_at,
         )
         columns = list(ledger)
-        conn.execute(
-            f"INSERT INTO movies.batch_ledger ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-            [ledger[c] for c in columns],
-        )
+        conn.execute(_insert("batch_ledger", columns), [ledger[c] for c in columns])
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO movies.rule_outcomes (job_name, stream_id, batch_id, rule, outcome, failure_reason,"
-                " evaluated_metrics) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                _insert("rule_outcomes", OUTCOME_COLUMNS),
                 [
                     (
-                        load.key.job_name, load.key.stream_id, load.key.batch_id, o["Rule"], o["Outcome"],
-                        o["FailureReason"], json.dumps(o["EvaluatedMetrics"]),
+                        load.key.job_name,
+                        load.key.stream_id,
+                        load.key.batch_id,
+                        o["Rule"],
+                        o["Outcome"],
+                        o["FailureReason"],
+                        json.dumps(o["EvaluatedMetrics"]),
                     )
                     for o in load.rule_outcomes
                 ],

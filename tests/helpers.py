@@ -12,23 +12,45 @@ SHARD = "shardId-000000000000"
 
 def movie_fields(**overrides: str) -> dict[str, str]:
     fields = {
-        "Poster_Link": "https://p/1.jpg", "Series_Title": "The Godfather", "Released_Year": "1972",
-        "Certificate": "A", "Runtime": "175 min", "Genre": "Crime, Drama", "IMDB_Rating": "9.2",
-        "Overview": "An organized crime dynasty's aging patriarch...", "Meta_score": "100",
-        "Director": "Francis Ford Coppola", "Star1": "Marlon Brando", "Star2": "Al Pacino", "Star3": "James Caan",
-        "Star4": "Diane Keaton", "No_of_Votes": "1620367", "Gross": "134,966,411",
+        "Poster_Link": "https://p/1.jpg",
+        "Series_Title": "The Godfather",
+        "Released_Year": "1972",
+        "Certificate": "A",
+        "Runtime": "175 min",
+        "Genre": "Crime, Drama",
+        "IMDB_Rating": "9.2",
+        "Overview": "An organized crime dynasty's aging patriarch...",
+        "Meta_score": "100",
+        "Director": "Francis Ford Coppola",
+        "Star1": "Marlon Brando",
+        "Star2": "Al Pacino",
+        "Star3": "James Caan",
+        "Star4": "Diane Keaton",
+        "No_of_Votes": "1620367",
+        "Gross": "134,966,411",
     }
     fields.update(overrides)
     assert set(CSV_COLUMNS) <= set(fields) or overrides.get("_allow_missing")
     return fields
 
 
-def envelope(event_id: str, fields: dict[str, str], row_number: int = 1,
-             produced_at: str = "2026-11-22T10:00:00.000Z", schema_version: int = 1) -> bytes:
-    return json.dumps({
-        "schema_version": schema_version, "event_id": event_id, "source": "t.csv", "row_number": row_number,
-        "produced_at": produced_at, "fields": fields,
-    }).encode()
+def envelope(
+    event_id: str,
+    fields: dict[str, str],
+    row_number: int = 1,
+    produced_at: str = "2026-11-22T10:00:00.000Z",
+    schema_version: int = 1,
+) -> bytes:
+    return json.dumps(
+        {
+            "schema_version": schema_version,
+            "event_id": event_id,
+            "source": "t.csv",
+            "row_number": row_number,
+            "produced_at": produced_at,
+            "fields": fields,
+        }
+    ).encode()
 
 
 def source_rows(payloads: list[bytes], shard: str = SHARD) -> list[tuple]:

@@ -20,12 +20,39 @@ SUPPORTED_RULES: dict[str, tuple[int, bool]] = {
 # Every rule type of the language, so that a known-but-unimplemented type gets a precise message.
 KNOWN_RULES = frozenset(
     {
-        "AggregateMatch", "AllStatistics", "ColumnCorrelation", "ColumnCount", "ColumnDataType",
-        "ColumnExists", "ColumnLength", "ColumnNamesMatchPattern", "ColumnValues", "Completeness",
-        "CustomSql", "DataFreshness", "DatasetMatch", "DetectAnomalies", "DistinctValuesCount",
-        "Entropy", "FileFreshness", "FileMatch", "FileSize", "FileUniqueness", "IsComplete",
-        "IsPrimaryKey", "IsUnique", "Mean", "ReferentialIntegrity", "RowCount", "RowCountMatch",
-        "SchemaMatch", "StandardDeviation", "Sum", "UniqueValueRatio", "Uniqueness", "Variance",
+        "AggregateMatch",
+        "AllStatistics",
+        "ColumnCorrelation",
+        "ColumnCount",
+        "ColumnDataType",
+        "ColumnExists",
+        "ColumnLength",
+        "ColumnNamesMatchPattern",
+        "ColumnValues",
+        "Completeness",
+        "CustomSql",
+        "DataFreshness",
+        "DatasetMatch",
+        "DetectAnomalies",
+        "DistinctValuesCount",
+        "Entropy",
+        "FileFreshness",
+        "FileMatch",
+        "FileSize",
+        "FileUniqueness",
+        "IsComplete",
+        "IsPrimaryKey",
+        "IsUnique",
+        "Mean",
+        "ReferentialIntegrity",
+        "RowCount",
+        "RowCountMatch",
+        "SchemaMatch",
+        "StandardDeviation",
+        "Sum",
+        "UniqueValueRatio",
+        "Uniqueness",
+        "Variance",
     }
 )
 
@@ -184,7 +211,9 @@ class _Parser:
         if t.text not in KNOWN_RULES:
             raise DqdlSyntaxError(f"unknown rule type {t.text!r}", t.line, t.column)
         if t.text not in SUPPORTED_RULES:
-            raise DqdlSyntaxError(f"rule type {t.text!r} is not supported by this engine yet", t.line, t.column)
+            raise DqdlSyntaxError(
+                f"rule type {t.text!r} is not supported by this engine yet", t.line, t.column
+            )
         n_params, needs_condition = SUPPORTED_RULES[t.text]
         params = []
         for _ in range(n_params):
@@ -211,9 +240,14 @@ class _Parser:
         if t.kind == "STRING":
             self.i += 1
             return Literal("string", _unquote(t.text), t.text)
-        if t.kind == "IDENT" and t.text.upper() in ("NULL", "EMPTY", "WHITESPACES_ONLY") and t.text in (
-            t.text.upper(),
-            t.text.lower(),
+        if (
+            t.kind == "IDENT"
+            and t.text.upper() in ("NULL", "EMPTY", "WHITESPACES_ONLY")
+            and t.text
+            in (
+                t.text.upper(),
+                t.text.lower(),
+            )
         ):
             self.i += 1
             return Literal("keyword", t.text.upper(), t.text.upper())

@@ -49,9 +49,11 @@ def _condition_expr(col: Column, cond: Condition) -> Column:
         keywords = [o.value for o in ops if o.kind == "keyword"]
         member = F.lit(False)
         if plain:
-            member = col.cast("string").isin([str(o.value) for o in plain]) if any(
-                o.kind == "string" for o in plain
-            ) else col.isin([o.value for o in plain])
+            member = (
+                col.cast("string").isin([str(o.value) for o in plain])
+                if any(o.kind == "string" for o in plain)
+                else col.isin([o.value for o in plain])
+            )
             member = F.coalesce(member, F.lit(False))
         for kw in keywords:
             member = member | F.coalesce(_keyword_test(col, str(kw)), F.lit(False))
@@ -124,7 +126,9 @@ def compile_rule(rule: Rule) -> CompiledRule:
 def _reason(rule: Rule) -> Column:
     col = F.col(f"`{rule.parameters[0]}`")
     shown = F.coalesce(col.cast("string"), F.lit("NULL"))
-    return F.concat(F.lit(f"{rule.render()}: Value: "), shown, F.lit(" does not meet the constraint requirement!"))
+    return F.concat(
+        F.lit(f"{rule.render()}: Value: "), shown, F.lit(" does not meet the constraint requirement!")
+    )
 
 
 def add_row_level_results(df: DataFrame, ruleset: Ruleset) -> DataFrame:
@@ -141,7 +145,9 @@ def add_row_level_results(df: DataFrame, ruleset: Ruleset) -> DataFrame:
         fail_col.alias(ROW_FAIL),
         (F.array(*skipped) if skipped else F.array().cast("array<string>")).alias(ROW_SKIP),
         F.when(F.size(fail_col) == 0, F.lit("Passed")).otherwise(F.lit("Failed")).alias(ROW_RESULT),
-        (F.array_compact(F.array(*reasons)) if reasons else F.array().cast("array<string>")).alias(ROW_REASONS),
+        (F.array_compact(F.array(*reasons)) if reasons else F.array().cast("array<string>")).alias(
+            ROW_REASONS
+        ),
     )
 
 
@@ -177,7 +183,9 @@ def rule_outcomes(df: DataFrame, ruleset: Ruleset) -> list[dict[str, Any]]:
             else:
                 metrics = {f"Column.{column}.ColumnValues.Compliance": (passed / total) if total else 1.0}
             ok = passed == total
-            reason = None if ok else f"{total - passed} of {total} rows do not meet the constraint requirement!"
+            reason = (
+                None if ok else f"{total - passed} of {total} rows do not meet the constraint requirement!"
+            )
         outcomes.append(
             {
                 "Rule": rule.render(),

@@ -21,7 +21,9 @@ def aggregate(payloads):
 
 def test_counts_add_up_with_poison_duplicates_and_rule_failures(spark):
     good1 = envelope("g1", movie_fields(), row_number=1)
-    good2 = envelope("g2", movie_fields(Series_Title="Heat", Released_Year="1995", IMDB_Rating="8.3"), row_number=2)
+    good2 = envelope(
+        "g2", movie_fields(Series_Title="Heat", Released_Year="1995", IMDB_Rating="8.3"), row_number=2
+    )
     low = envelope("b1", movie_fields(Series_Title="Low", IMDB_Rating="8.0"), row_number=3)
     missing = envelope("b2", movie_fields(Series_Title="NoRating", IMDB_Rating=""), row_number=4)
     fields = movie_fields()
@@ -40,7 +42,10 @@ def test_counts_add_up_with_poison_duplicates_and_rule_failures(spark):
     good = sorted(r["event_id"] for r in unique if r["is_good"])
     assert good == ["g1", "g2"]
     bad = {(r["event_id"] or r["record_error"]): r["reasons"] for r in unique if not r["is_good"]}
-    assert bad["b1"] == ['ColumnValues "imdb_rating" between 8.0 and 10.3: Value: 8.0 does not meet the constraint requirement!']
+    assert bad["b1"] == [
+        'ColumnValues "imdb_rating" between 8.0 and 10.3: '
+        "Value: 8.0 does not meet the constraint requirement!"
+    ]
     assert len(bad["b2"]) == 2 and all("Value: NULL" in reason for reason in bad["b2"])
     assert bad["b3"] == ["envelope is missing CSV fields: Gross"]
     assert bad["KPL aggregate checksum (MD5) mismatch"] == ["KPL aggregate checksum (MD5) mismatch"]
@@ -61,7 +66,10 @@ def test_newest_event_per_movie_wins(spark):
     other = envelope("c", movie_fields(Released_Year="1990"))  # same title, other year: another movie
     df = spark.createDataFrame(source_rows([newer, older, other]), SOURCE_SCHEMA)
     judged = judge_records(df, SEED).where("is_good AND NOT is_duplicate")
-    rows = {r["movie_id"]: r["no_of_votes"] for r in newest_per_movie(judged).select("movie_id", "no_of_votes").collect()}
+    rows = {
+        r["movie_id"]: r["no_of_votes"]
+        for r in newest_per_movie(judged).select("movie_id", "no_of_votes").collect()
+    }
     assert rows == {movie_id("The Godfather", "1972"): 200, movie_id("The Godfather", "1990"): 1620367}
     assert newest_per_movie(judged).count() == 2
     assert judged.agg(F.count("*")).collect()[0][0] == 3

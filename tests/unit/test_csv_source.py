@@ -7,7 +7,10 @@ from moviestream.record import CSV_COLUMNS
 from producer.csv_source import InputError, Reject, Row, check_input, read_rows
 
 HEADER = ",".join(CSV_COLUMNS)
-GOOD = 'https://p/1.jpg,"The Shawshank Redemption, Part 1",1994,A,142 min,"Crime, Drama",9.3,"Two ""men"", bonded",80,Frank,Tim,Morgan,Bob,William,2343110,"28,341,469"'
+GOOD = (
+    'https://p/1.jpg,"The Shawshank Redemption, Part 1",1994,A,142 min,"Crime, Drama",9.3,'
+    '"Two ""men"", bonded",80,Frank,Tim,Morgan,Bob,William,2343110,"28,341,469"'
+)
 
 
 def rows(data: bytes):
@@ -32,7 +35,11 @@ def test_embedded_newline_keeps_row_and_reports_physical_line():
 
 
 def test_wrong_field_count_and_bad_bytes_are_rejected_not_sent():
-    data = (HEADER + "\n" + GOOD + "\nshort,row\n").encode() + GOOD.encode().replace(b"Frank", b"Fr\xffnk") + b"\n"
+    data = (
+        (HEADER + "\n" + GOOD + "\nshort,row\n").encode()
+        + GOOD.encode().replace(b"Frank", b"Fr\xffnk")
+        + b"\n"
+    )
     got = rows(data)
     assert isinstance(got[0], Row)
     assert isinstance(got[1], Reject) and got[1].reason == "expected 16 fields, found 2"

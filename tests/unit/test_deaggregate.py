@@ -21,7 +21,9 @@ def test_aggregate_expands_in_order_with_partition_keys():
     assert is_aggregated(blob)
     got = list(deaggregate(blob, "outer"))
     assert [(r.partition_key, r.payload, r.sub_sequence_number) for r in got] == [
-        ("k1", b"one", 0), ("k2", b"two", 1), ("k1", b"three", 2)
+        ("k1", b"one", 0),
+        ("k2", b"two", 1),
+        ("k1", b"three", 2),
     ]
 
 

@@ -7,7 +7,15 @@ import pytest
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import ROW_FAIL, ROW_RESULT, add_row_level_results, rule_outcomes
 
-VALUES = [None, Decimal("7.9"), Decimal("8.0"), Decimal("8.1"), Decimal("9.3"), Decimal("10.3"), Decimal("10.4")]
+VALUES = [
+    None,
+    Decimal("7.9"),
+    Decimal("8.0"),
+    Decimal("8.1"),
+    Decimal("9.3"),
+    Decimal("10.3"),
+    Decimal("10.4"),
+]
 
 
 def python_rule(op, value, args):
@@ -22,8 +30,14 @@ def python_rule(op, value, args):
         return value not in args
     if value is None:
         return op == "!="
-    return {"=": value == args[0], "!=": value != args[0], ">": value > args[0], ">=": value >= args[0],
-            "<": value < args[0], "<=": value <= args[0]}[op]
+    return {
+        "=": value == args[0],
+        "!=": value != args[0],
+        ">": value > args[0],
+        ">=": value >= args[0],
+        "<": value < args[0],
+        "<=": value <= args[0],
+    }[op]
 
 
 CASES = [
@@ -65,10 +79,15 @@ def test_in_list_with_null_keyword_passes_null(spark):
 
 
 def test_seed_rules_row_arrays_and_outcomes(ratings):
-    rs = parse_ruleset('Rules = [ IsComplete "imdb_rating", ColumnValues "imdb_rating" between 8.0 and 10.3 ]')
+    rs = parse_ruleset(
+        'Rules = [ IsComplete "imdb_rating", ColumnValues "imdb_rating" between 8.0 and 10.3 ]'
+    )
     rows = add_row_level_results(ratings, rs).collect()
     by_value = {r["imdb_rating"]: r for r in rows}
-    assert by_value[None][ROW_FAIL] == ['IsComplete "imdb_rating"', 'ColumnValues "imdb_rating" between 8.0 and 10.3']
+    assert by_value[None][ROW_FAIL] == [
+        'IsComplete "imdb_rating"',
+        'ColumnValues "imdb_rating" between 8.0 and 10.3',
+    ]
     assert by_value[Decimal("8.0")][ROW_FAIL] == ['ColumnValues "imdb_rating" between 8.0 and 10.3']
     assert by_value[Decimal("9.3")][ROW_FAIL] == []
     outcomes = rule_outcomes(ratings, rs)
@@ -76,7 +95,9 @@ def test_seed_rules_row_arrays_and_outcomes(ratings):
     assert outcomes[0]["Outcome"] == "Failed"
     assert outcomes[0]["EvaluatedMetrics"] == {"Column.imdb_rating.Completeness": pytest.approx(6 / 7)}
     assert outcomes[1]["Outcome"] == "Failed"
-    assert outcomes[1]["EvaluatedMetrics"] == {"Column.imdb_rating.ColumnValues.Compliance": pytest.approx(2 / 7)}  # 8.1 and 9.3; 10.3 fails (exclusive)
+    assert outcomes[1]["EvaluatedMetrics"] == {
+        "Column.imdb_rating.ColumnValues.Compliance": pytest.approx(2 / 7)
+    }  # 8.1 and 9.3; 10.3 fails (exclusive)
 
 
 def test_outcomes_pass_on_clean_data(spark):

@@ -25,7 +25,7 @@ def test_seed_ruleset_parses_to_canonical_rule_strings():
         ('Rules = [ ColumnValues "c" not between 1 and 2 ]', 'ColumnValues "c" not between 1 and 2'),
         ('Rules = [ ColumnValues "c" in ["a","b",NULL] ]', 'ColumnValues "c" in ["a","b",NULL]'),
         ('Rules = [ ColumnValues "c" not in [ 1, 2 ] ]', 'ColumnValues "c" not in [1,2]'),
-        ('Rules = [ Completeness of c >= 0.9 ]', 'Completeness "c" >= 0.9'),
+        ("Rules = [ Completeness of c >= 0.9 ]", 'Completeness "c" >= 0.9'),
         ('Rules = [ ColumnValues "we\\"ird" = "x" ]', 'ColumnValues "we"ird" = "x"'),
     ],
 )

@@ -26,7 +26,13 @@ def test_key_is_16_hex_characters_and_stable():
 def test_spark_udf_agrees_with_python(spark):
     from moviestream.spark_udfs import movie_id_udf
 
-    pairs = [("The Godfather", "1972"), ("Amélie", "2001"), ("千と千尋の神隠し", "2001"), (None, "PG"), ("  x ", None)]
+    pairs = [
+        ("The Godfather", "1972"),
+        ("Amélie", "2001"),
+        ("千と千尋の神隠し", "2001"),
+        (None, "PG"),
+        ("  x ", None),
+    ]
     df = spark.createDataFrame(pairs, "title string, year string")
     got = [r[0] for r in df.select(movie_id_udf("title", "year")).collect()]
     assert got == [movie_id(t, y) for t, y in pairs]

@@ -1,0 +1,81 @@
+"""User errors give one clear line on stderr, no traceback, and a non-zero exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moviestream.record import CSV_COLUMNS
+
+ROOT = Path(__file__).parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    # An unreachable endpoint: nothing here may need a service to report an input error.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "HOME": "/tmp",
+        "MOVIESTREAM_WAREHOUSE_DSN": "postgresql://postgres@127.0.0.1:9/x",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in proc.stderr
+    assert lines and lines[-1].startswith("error: ") and fragment in lines[-1], proc.stderr
+
+
+@pytest.fixture
+def missing_column_csv(tmp_path) -> Path:
+    path = tmp_path / "missing.csv"
+    path.write_text(",".join(c for c in CSV_COLUMNS if c != "IMDB_Rating") + "\n")
+    return path
+
+
+def test_producer_missing_column(missing_column_csv):
+    one_line_error(run("producer", "replay", str(missing_column_csv)), "missing column(s) IMDB_Rating")
+
+
+def test_producer_missing_file(tmp_path):
+    proc = run("producer", "replay", str(tmp_path / "nope.csv"))
+    one_line_error(proc, "file not found")
+    assert proc.returncode == 2
+
+
+def test_producer_unreachable_endpoint(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text(",".join(CSV_COLUMNS) + "\n")
+    one_line_error(run("producer", "replay", str(path)), "is not reachable at http://127.0.0.1:9")
+
+
+def test_demo_rejects_bad_inputs_before_starting_anything(missing_column_csv, tmp_path):
+    one_line_error(
+        run("devstack", "demo", "--data", str(missing_column_csv)), "missing column(s) IMDB_Rating"
+    )
+    rules = tmp_path / "bad.dqdl"
+    rules.write_text("Rules = [ IsComplete ]")
+    one_line_error(run("devstack", "demo", "--rules", str(rules)), "line 1, column 22")
+
+
+def test_job_with_unreachable_services_is_one_line():
+    one_line_error(run("glue_streaming.local_job"), "is not reachable")
+
+
+def test_job_with_missing_ruleset(tmp_path):
+    one_line_error(
+        run("glue_streaming.local_job", "--ruleset", str(tmp_path / "x.dqdl")), "ruleset file not found"
+    )
