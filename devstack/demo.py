@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devstack.stack import StackConfig
+from moviestream.config import resource_names
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
 
@@ -107,20 +108,8 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 180
-        while not status_file.exists():
-            if job.poll() is not None:
-                console.print(f"error: the streaming job exited with code {job.returncode}, see {job_log}")
-                tail = job_log.read_text(errors="replace").strip().splitlines()[-3:]
-                for line in tail:
-                    console.print(f"  {line}")
-                return 1, {}
-            if time.monotonic() > deadline:
-                console.print(f"error: the streaming job did not start within 180 s, see {job_log}")
-                return 1, {}
-            time.sleep(0.5)
-        stream_id = json.loads(status_file.read_text())["stream_id"]
-
+        # The job reads from a timestamp taken before it started, so the replay can run while
+        # Spark starts up; the stream id (for the ledger) is read afterwards.
         console.print(f"[bold]2/4[/] replaying {data}")
         replay = subprocess.run(
             [
@@ -152,6 +141,19 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
             f"sent {sent} user records in {summary['kinesis_records']} Kinesis records "
             f"({summary['api_calls']} PutRecords calls, {summary['retries']} retries)"
         )
+        deadline = time.monotonic() + 180
+        while not status_file.exists():
+            if job.poll() is not None:
+                console.print(f"error: the streaming job exited with code {job.returncode}, see {job_log}")
+                tail = job_log.read_text(errors="replace").strip().splitlines()[-3:]
+                for line in tail:
+                    console.print(f"  {line}")
+                return 1, {}
+            if time.monotonic() > deadline:
+                console.print(f"error: the streaming job did not start within 180 s, see {job_log}")
+                return 1, {}
+            time.sleep(0.5)
+        stream_id = json.loads(status_file.read_text())["stream_id"]
 
         console.print(
             "[bold]3/4[/] waiting until every record sent is in the warehouse or the bad-records store"
@@ -186,12 +188,21 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
     for r in top:
         table.add_row(*[str(v) for v in r])
     console.print(table)
-    ok = good + bad == sent
+    # Records the producer could not deliver after every retry are in the dead-letter file, not
+    # lost, but they did not reach the pipeline: the run is not OK.
+    ok = good + bad == sent and summary["dead_lettered"] == 0
+    notes = []
+    if good + bad != sent:
+        notes.append(f"unaccounted {sent - good - bad}")
+    if summary["dead_lettered"]:
+        notes.append(f"{summary['dead_lettered']} not delivered, see {run_dir / 'dead-letter.jsonl'}")
+    if summary["rows_rejected"]:
+        notes.append(f"{summary['rows_rejected']} unreadable rows not sent, see {summary['rejects_file']}")
     console.print(
         f"{'OK' if ok else 'MISMATCH'}: sent {sent} = good {good} + bad {bad}"
-        + ("" if ok else f" (unaccounted {sent - good - bad})")
+        + (f" ({'; '.join(notes)})" if notes else "")
         + f"; {warehouse_rows} distinct movies in movies.imdb_movies_rating; "
-        f"bad records under s3://moviestream-data/bad_records/; job log {job_log}"
+        f"bad records under s3://{resource_names()['bucket_name']}/bad_records/; job log {job_log}"
     )
     result = {
         "sent": sent,
@@ -201,6 +212,7 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
         "batches": batches,
         "seconds": round(time.monotonic() - started, 1),
         "rows_rejected_by_producer": summary["rows_rejected"],
+        "dead_lettered": summary["dead_lettered"],
         "duplicates_dropped": dups,
         "stream_id": stream_id,
         "job_name": job_name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -28,6 +29,14 @@ DEFAULT_RULESET = Path(__file__).parent / "rules" / "seed_top_rated.dqdl"
 def _fail(message: str) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(2)
+
+
+def _root_cause(message: str) -> str:
+    """The most specific 'SomethingError: ...' line of a Spark/py4j error text."""
+    causes = [
+        line.strip() for line in message.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception): ", line)
+    ]
+    return causes[-1] if causes else message.strip().splitlines()[0]
 
 
 @click.command()
@@ -136,6 +145,7 @@ def main(
         ),
         stream_id,
     )
+    log.info("workers_warmed", seconds=round(pipeline.warm_up(spark), 3))
     source = (
         spark.readStream.format("moviestream_kinesis")
         .option("stream_name", stream_name)
@@ -179,7 +189,7 @@ def main(
     error = query.exception()
     spark.stop()
     if error is not None:
-        log.error("query_failed", error=str(error).splitlines()[0])
+        log.error("query_failed", error=_root_cause(str(error)))
         sys.exit(1)
     log.info("stopped")
 

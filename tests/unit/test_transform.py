@@ -57,3 +57,54 @@ def test_poison_records_get_reasons(spark):
         "unknown schema_version 99",
         "payload is not a JSON envelope",
     ]
+
+
+def test_typed_frame_equals_an_explicit_expected_frame(spark):
+    """Whole-frame comparison (chispa) of the typed columns for a clean row and a messy one."""
+    from chispa import assert_df_equality
+
+    messy = movie_fields(
+        Series_Title="  Léon ",
+        Released_Year="PG",
+        Runtime="110min",
+        Genre="Action,  Crime ,",
+        IMDB_Rating="8.5",
+        Gross="$19,501,238",
+        Meta_score="",
+        No_of_Votes="1,234,567",
+    )
+    df = spark.createDataFrame(
+        source_rows([envelope("a", movie_fields()), envelope("b", messy)]), SOURCE_SCHEMA
+    )
+    columns = [
+        "series_title",
+        "released_year",
+        "runtime_minutes",
+        "genres",
+        "imdb_rating",
+        "meta_score",
+        "no_of_votes",
+        "gross_usd",
+        "parse_errors",
+    ]
+    actual = type_movie_fields(parse_envelopes(expand_kinesis_records(df))).select(*columns)
+    expected = spark.createDataFrame(
+        [
+            ("The Godfather", 1972, 175, ["Crime", "Drama"], Decimal("9.2"), 100, 1620367, 134966411, []),
+            (
+                "Léon",
+                None,
+                110,
+                ["Action", "Crime"],
+                Decimal("8.5"),
+                None,
+                1234567,
+                19501238,
+                ["released_year"],
+            ),
+        ],
+        "series_title string, released_year int, runtime_minutes int, genres array<string>, "
+        "imdb_rating decimal(3,1), meta_score int, no_of_votes bigint, gross_usd bigint, "
+        "parse_errors array<string>",
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True, ignore_row_order=True)
