@@ -123,6 +123,8 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
                 str(run_dir / "rejects.jsonl"),
                 "--dead-letter",
                 str(run_dir / "dead-letter.jsonl"),
+                "--checkpoint",
+                str(run_dir / "producer-checkpoint.json"),
             ],
             env=env,
             capture_output=True,

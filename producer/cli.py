@@ -1,12 +1,15 @@
 """``python -m producer``: replay a movies CSV into Kinesis, or generate synthetic data.
 
-Exit codes: 0 ok, 1 some records were dead-lettered, 2 usage or input error.
+Exit codes (ExitCode): 0 everything sent; 1 some records dead-lettered; 2 usage or input error
+(nothing sent); 130 interrupted (what was read was flushed, a resume checkpoint was written).
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from enum import IntEnum
 from pathlib import Path
 
@@ -20,6 +23,12 @@ class ExitCode(IntEnum):
     OK = 0
     DEAD_LETTERED = 1
     INPUT_ERROR = 2
+    INTERRUPTED = 130
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(ExitCode.INPUT_ERROR)
 
 
 @click.group()
@@ -29,18 +38,46 @@ def cli() -> None:
 
 
 @cli.command("replay")
-@click.argument("location")
+@click.argument("location", required=False)
 @click.option(
     "--stream-name", default=resource_names()["stream_name"], show_default=True, envvar="MOVIESTREAM_STREAM"
 )
 @click.option("--aggregate/--no-aggregate", default=True, show_default=True, help="KPL-format aggregation.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many rows.")
 @click.option(
     "--max-buffer-ms",
     type=click.FloatRange(min=0),
     default=100.0,
     show_default=True,
-    help="Longest a record waits in an aggregate before it is sent (like the KPL's RecordMaxBufferedTime).",
+    help="Longest a record waits in a buffer before it is sent (the KPL's RecordMaxBufferedTime).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Rows per second (default: as fast as the stream takes them).",
+)
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Pace by row order: row i is due i / (RATE x SPEEDUP) s after the start (RATE defaults to 1).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many rows.")
+@click.option("--loop", is_flag=True, help="Start over at the end of the file (until --limit or Ctrl-C).")
+@click.option("--resume", is_flag=True, help="Continue after the last row acknowledged by an earlier run.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Resume checkpoint [default: .local/producer/checkpoints/<file name>.json].",
+)
+@click.option(
+    "--from-dead-letter",
+    "dead_letter_input",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Resend the records of this dead-letter file instead of reading a CSV.",
 )
 @click.option(
     "--rejects",
@@ -55,58 +92,109 @@ def cli() -> None:
     default=Path(".local/producer/dead-letter.jsonl"),
     show_default=True,
 )
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="PutRecords attempts per record before it is dead-lettered.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
 def replay_cmd(
-    location: str,
+    location: str | None,
     stream_name: str,
     aggregate: bool,
-    limit: int | None,
     max_buffer_ms: float,
+    rate: float | None,
+    speedup: float | None,
+    limit: int | None,
+    loop: bool,
+    resume: bool,
+    checkpoint_file: Path | None,
+    dead_letter_input: Path | None,
     rejects_file: Path,
     dead_letter: Path,
+    max_attempts: int,
     as_json: bool,
 ) -> None:
     """Replay LOCATION (a CSV path or s3:// URI) into the Kinesis stream."""
     from producer.csv_source import InputError, check_input
-    from producer.kinesis_sink import KinesisSink
-    from producer.replay import replay
+    from producer.progress import ProgressReporter
+    from producer.replay import replay, resend_dead_letters, source_name
+    from producer.sink import KinesisSink
 
-    log = logs.get("producer")
-    try:
-        check_input(location)
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(ExitCode.INPUT_ERROR)
+    if (location is None) == (dead_letter_input is None):
+        _fail("give either a CSV LOCATION or --from-dead-letter FILE")
+    if loop and resume:
+        _fail("--loop and --resume cannot be combined")
+    if location is not None:
+        try:
+            check_input(location)
+        except InputError as exc:
+            _fail(str(exc))
     aws = AwsSettings()
     client = aws.client("kinesis")
     try:
-        sink = KinesisSink(
-            client, stream_name, aggregate=aggregate, max_buffer_ms=max_buffer_ms, dead_letter=dead_letter
-        )
+        client.describe_stream_summary(StreamName=stream_name)
     except Exception as exc:  # noqa: BLE001 - any failure here means the stream is unusable
-        click.echo(
-            f"error: Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
-            f"{str(exc).splitlines()[0]}",
-            err=True,
+        _fail(
+            f"Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
+            f"{str(exc).splitlines()[0]}"
         )
-        sys.exit(ExitCode.INPUT_ERROR)
-    try:
-        summary = replay(
-            location,
-            sink,
-            rejects_file=rejects_file,
-            limit=limit,
-            on_progress=lambda s: log.info(
-                "progress", rows_read=s.rows_read, user_records_sent=s.user_records_sent
-            ),
+
+    def make_sink(on_done):  # noqa: ANN001, ANN202
+        return KinesisSink(
+            client,
+            stream_name,
+            aggregate=aggregate,
+            max_buffer_ms=max_buffer_ms,
+            max_attempts=max_attempts,
+            dead_letter=dead_letter,
+            on_done=on_done,
         )
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(ExitCode.INPUT_ERROR)
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: give up at once
+            sys.exit(ExitCode.INTERRUPTED)
+        logs.get("producer").warning(
+            "stopping", signal=signal.Signals(signum).name, note="flushing what is in flight"
+        )
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    pace = (rate or 1.0) * speedup if speedup else rate
+    with ProgressReporter(enabled=not as_json or sys.stderr.isatty()) as progress:
+        try:
+            if dead_letter_input is not None:
+                summary = resend_dead_letters(dead_letter_input, make_sink)
+            else:
+                assert location is not None
+                checkpoint = (
+                    checkpoint_file or Path(".local/producer/checkpoints") / f"{source_name(location)}.json"
+                )
+                summary = replay(
+                    location,
+                    make_sink,
+                    rejects_file=rejects_file,
+                    checkpoint_file=checkpoint,
+                    resume=resume,
+                    limit=limit,
+                    rate=pace,
+                    loop=loop,
+                    stop=stop,
+                    on_progress=progress.update,
+                )
+        except InputError as exc:
+            _fail(str(exc))
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
     else:
-        log.info("replay_done", **summary.as_dict())
+        logs.get("producer").info("replay_done", **summary.as_dict())
+    if summary.interrupted:
+        sys.exit(ExitCode.INTERRUPTED)
     sys.exit(ExitCode.DEAD_LETTERED if summary.dead_lettered else ExitCode.OK)
 
 

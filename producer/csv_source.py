@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,16 +38,38 @@ class Reject:
     raw: str
 
 
+class _StreamingBodyIO(io.RawIOBase):
+    """botocore's StreamingBody as a raw binary stream (what io.BufferedReader wants)."""
+
+    def __init__(self, body) -> None:  # noqa: ANN001 - botocore.response.StreamingBody
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable bytes-like object
+        chunk = self._body.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
+
+
 def open_input(location: str) -> BinaryIO:
+    """Open a local path or an s3:// URI as a binary stream; InputError if it cannot be read."""
     if location.startswith("s3://"):
         from moviestream.config import AwsSettings
 
         bucket, _, key = location[5:].partition("/")
         s3 = AwsSettings().client("s3")
         try:
-            return s3.get_object(Bucket=bucket, Key=key)["Body"]
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         except Exception as exc:  # noqa: BLE001 - botocore raises many types; all mean "cannot read"
             raise InputError(f"cannot read {location}: {str(exc).splitlines()[0]}") from exc
+        # A buffered stream over the HTTP body: read in chunks, never the whole object.
+        return io.BufferedReader(_StreamingBodyIO(body), buffer_size=1024 * 1024)
     path = Path(location)
     if not path.exists():
         raise InputError(f"file not found: {location}")
@@ -58,8 +81,12 @@ def open_input(location: str) -> BinaryIO:
         raise InputError(f"cannot read {location}: {exc.strerror}") from exc
 
 
+# Bytes that are not UTF-8 decode (surrogateescape) to lone surrogates U+DC80..U+DCFF.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
 def _has_undecodable(values: list[str]) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for v in values for ch in v)
+    return any(_UNDECODABLE.search(v) for v in values)
 
 
 def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
@@ -96,20 +123,18 @@ def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
         if not values:
             continue  # blank line
         row_number += 1
-        raw = ",".join(values)
-        if _has_undecodable(values):
-            yield Reject(
-                row_number,
-                reader.line_num,
-                "undecodable bytes (not UTF-8)",
-                raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-            )
-        elif len(values) != len(header_t):
-            yield Reject(
-                row_number, reader.line_num, f"expected {len(header_t)} fields, found {len(values)}", raw
-            )
+        if len(values) != len(header_t):
+            reason = f"expected {len(header_t)} fields, found {len(values)}"
+            yield Reject(row_number, reader.line_num, reason, _printable(values))
+        elif _has_undecodable(values):
+            yield Reject(row_number, reader.line_num, "undecodable bytes (not UTF-8)", _printable(values))
         else:
             yield Row(row_number, reader.line_num, header_t, tuple(values))
+
+
+def _printable(values: list[str]) -> str:
+    """The row as text for the rejects file, bad bytes shown as U+FFFD."""
+    return ",".join(values).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def check_input(location: str) -> None:
