@@ -40,6 +40,8 @@ class StackConfig:
     localstack_port: int = 4566
     postgres_port: int = 5433
     start_timeout_s: float = 120.0
+    # Extra LocalStack settings, e.g. {"KINESIS_ERROR_PROBABILITY": "0.3"} for fault tests.
+    localstack_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -236,6 +238,7 @@ class LocalStack:
         for key in ("KINESIS_ERROR_PROBABILITY", "KINESIS_LATENCY"):
             if key in os.environ:
                 env[key] = os.environ[key]
+        env.update(dict(self.cfg.localstack_env))
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 [str(self.cfg.localstack_venv / "bin" / "python"), "-m", "localstack.runtime.main"],

@@ -181,7 +181,7 @@ def main(
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     while query.isActive and not stop.is_set():
-        stop.wait(0.5)
+        time.sleep(0.5)  # not stop.wait(): the signal handler's stop.set() could deadlock with it
     if query.isActive:
         while query.status.get("isTriggerActive"):  # finish the batch in flight
             time.sleep(0.2)

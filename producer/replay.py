@@ -112,9 +112,10 @@ class Pacer:
         if not self.interval:
             return
         self.count += 1
-        delay = self.start + self.count * self.interval - time.monotonic()
-        if delay > 0:
-            stop.wait(delay)
+        # Sleep in slices and poll: never Event.wait() here, because the Ctrl-C handler calls
+        # stop.set(), and a handler that runs while this thread holds the Event's lock deadlocks.
+        while (delay := self.start + self.count * self.interval - time.monotonic()) > 0 and not stop.is_set():
+            time.sleep(min(delay, 0.05))
 
 
 def source_name(location: str) -> str:

@@ -48,3 +48,42 @@ def stack(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def faulty_kinesis(tmp_path_factory, stack):
+    """A second LocalStack whose PutRecords calls fail with probability 0.3 (KINESIS_ERROR_PROBABILITY).
+
+    Yields its endpoint URL; it has the project's stream. Depends on ``stack`` so that the shared
+    LocalStack virtualenv exists first.
+    """
+    import boto3
+
+    from devstack.stack import LocalStack
+    from moviestream.config import resource_names
+
+    cfg = StackConfig(
+        state_dir=Path(tmp_path_factory.mktemp("faulty")),
+        localstack_port=_free_port(),
+        postgres_port=_free_port(),
+        start_timeout_s=180,
+        localstack_env=(("KINESIS_ERROR_PROBABILITY", "0.3"),),
+    )
+    localstack = LocalStack(cfg)
+    try:
+        localstack.start()
+        client = boto3.client(
+            "kinesis",
+            endpoint_url=cfg.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        names = resource_names()
+        client.create_stream(StreamName=names["stream_name"], ShardCount=names["stream_shards"])
+        client.get_waiter("stream_exists").wait(
+            StreamName=names["stream_name"], WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
+        )
+        yield cfg.aws_endpoint
+    finally:
+        localstack.stop()

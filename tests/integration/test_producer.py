@@ -1,0 +1,272 @@
+"""The producer against LocalStack: round trip, faults, resume, dead letters, and malformed input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+
+from moviestream.config import AwsSettings
+from moviestream.movie_key import movie_id
+from moviestream.record import Envelope, event_id_for
+from producer.csv_source import Row, read_rows
+from producer.generate import generate
+from tests.integration.kinesis_reading import payload, read_all
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def stream(stack):
+    name = f"producer-{uuid.uuid4().hex[:8]}"
+    client = AwsSettings().client("kinesis")
+    client.create_stream(StreamName=name, ShardCount=2)
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    yield name, client
+    client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+@pytest.fixture(scope="module")
+def movies_csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("producer") / "movies.csv"
+    generate(path, rows=1500, seed=5, defect_rate=0.2)
+    return path
+
+
+def replay(*args: str, env: dict | None = None, check_json: bool = True) -> tuple[int, dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "producer", "replay", *args, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env or os.environ.copy(),
+        timeout=300,
+        check=False,
+    )
+    summary = json.loads(proc.stdout.strip().splitlines()[-1]) if (check_json and proc.stdout.strip()) else {}
+    return proc.returncode, summary | {"_stderr": proc.stderr}
+
+
+def expected_rows(path: Path) -> list[Row]:
+    with open(path, "rb") as fh:
+        return [r for r in read_rows(fh, str(path)) if isinstance(r, Row)]
+
+
+@pytest.mark.parametrize("aggregate", [True, False])
+def test_round_trip_every_envelope_in_per_key_order(stream, movies_csv, tmp_path, aggregate):
+    name, client = stream
+    flag = "--aggregate" if aggregate else "--no-aggregate"
+    code, summary = replay(
+        str(movies_csv),
+        "--stream-name",
+        name,
+        flag,
+        "--checkpoint",
+        str(tmp_path / "c.json"),
+        "--rejects",
+        str(tmp_path / "r.jsonl"),
+    )
+    assert code == 0, summary["_stderr"]
+    rows = expected_rows(movies_csv)
+    assert summary["user_records_sent"] == summary["rows_read"] == len(rows)
+    assert (
+        (summary["kinesis_records"] < len(rows) / 100)
+        if aggregate
+        else summary["kinesis_records"] == len(rows)
+    )
+
+    per_shard = read_all(client, name)
+    got = [(shard, r) for shard, records in per_shard.items() for r in records]
+    assert len(got) == len(rows)
+    by_event = {}
+    for shard, r in got:
+        env = Envelope.model_validate_json(payload(r))
+        assert r["kinesis"]["partitionKey"] == movie_id(
+            env.fields["Series_Title"], env.fields["Released_Year"]
+        )
+        by_event[env.event_id] = (shard, env)
+    for row in rows:  # exactly the envelopes produced: every field, unchanged
+        shard, env = by_event[event_id_for(movies_csv.name, row.row_number, row.values)]
+        assert env.row_number == row.row_number
+        assert env.fields == dict(zip(row.header, row.values, strict=True))
+    # per-key order: one key's events are on one shard, in the order of the file
+    order: dict[str, list[tuple[str, int]]] = {}
+    for shard, r in got:
+        env = Envelope.model_validate_json(payload(r))
+        order.setdefault(r["kinesis"]["partitionKey"], []).append((shard, env.row_number))
+    for events in order.values():
+        assert len({s for s, _ in events}) == 1
+        assert [n for _, n in events] == sorted(n for _, n in events)
+
+
+@pytest.fixture
+def faulty_stream(faulty_kinesis):
+    """A fresh stream on the LocalStack that fails PutRecords calls with probability 0.3."""
+    import boto3
+
+    client = boto3.client(
+        "kinesis",
+        endpoint_url=faulty_kinesis,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    name = f"faulty-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=name, ShardCount=2)
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    yield name, client
+    client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+SAMPLE = ROOT / "data" / "movies_sample.csv"
+
+
+@pytest.mark.parametrize("aggregate", ["--aggregate", "--no-aggregate"])
+def test_faults_deliver_every_row_once_after_dedup(faulty_kinesis, faulty_stream, tmp_path, aggregate):
+    name, client = faulty_stream
+    env = os.environ | {"AWS_ENDPOINT_URL": faulty_kinesis}
+    code, summary = replay(
+        str(SAMPLE),
+        "--stream-name",
+        name,
+        aggregate,
+        "--max-attempts",
+        "20",
+        # Paced into many small PutRecords calls: LocalStack fails whole calls with p=0.3, so
+        # retries are certain to happen (P(no failure in ~100 calls) = 0.7**100).
+        "--rate",
+        "2000",
+        "--max-buffer-ms",
+        "5",
+        "--checkpoint",
+        str(tmp_path / "c.json"),
+        "--dead-letter",
+        str(tmp_path / "dl.jsonl"),
+        env=env,
+    )
+    assert code == 0, summary["_stderr"]
+    assert summary["retries"] > 0 and summary["throttles"] > 0
+    assert summary["dead_lettered"] == 0 and not (tmp_path / "dl.jsonl").exists()
+    records = [r for rs in read_all(client, name).values() for r in rs]
+    ids = [Envelope.model_validate_json(payload(r)).event_id for r in records]
+    expected = {event_id_for(SAMPLE.name, r.row_number, r.values) for r in expected_rows(SAMPLE)}
+    assert set(ids) == expected  # every row delivered...
+    assert len(ids) == len(expected)  # ...exactly once: only failed entries are resent
+
+
+def test_exhausted_retries_go_to_the_dead_letter_file_and_can_be_resent(
+    faulty_kinesis, faulty_stream, stream, movies_csv, tmp_path
+):
+    dead = tmp_path / "dl.jsonl"
+    faulty_name, _ = faulty_stream
+    env = os.environ | {"AWS_ENDPOINT_URL": faulty_kinesis}
+    code, summary = replay(
+        str(movies_csv),
+        "--stream-name",
+        faulty_name,
+        "--limit",
+        "300",
+        # Many small calls (paced, 5 ms buffer): LocalStack fails whole calls with p=0.3, so with
+        # ~60 calls some fail (P(none) = 0.7**60) and some succeed.
+        "--rate",
+        "1000",
+        "--max-buffer-ms",
+        "5",
+        "--no-aggregate",
+        "--max-attempts",
+        "1",
+        "--checkpoint",
+        str(tmp_path / "c.json"),
+        "--dead-letter",
+        str(dead),
+        env=env,
+    )
+    assert code == 1  # documented: some records dead-lettered
+    assert summary["dead_lettered"] > 0
+    assert summary["user_records_sent"] + summary["dead_lettered"] == 300
+    lines = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert len(lines) == summary["dead_lettered"]
+    assert all(line["reason"].startswith("still failing after 1 attempts") for line in lines)
+
+    name, client = stream  # resend to the healthy stack
+    code, resent = replay("--from-dead-letter", str(dead), "--stream-name", name, "--dead-letter", str(dead))
+    assert code == 0, resent["_stderr"]
+    assert resent["user_records_sent"] == len(lines)
+    delivered = {
+        Envelope.model_validate_json(payload(r)).row_number
+        for rs in read_all(client, name).values()
+        for r in rs
+    }
+    assert delivered == {line["row_number"] for line in lines}
+    assert not list(tmp_path.glob("dl.jsonl.resending-*"))  # consumed
+
+
+def test_interrupt_flushes_and_resume_sends_exactly_the_rest(stream, movies_csv, tmp_path):
+    name, client = stream
+    checkpoint = tmp_path / "c.json"
+    args = [
+        str(movies_csv),
+        "--stream-name",
+        name,
+        "--checkpoint",
+        str(checkpoint),
+        "--rejects",
+        str(tmp_path / "r.jsonl"),
+        "--json",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "producer", "replay", *args, "--rate", "400"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate()
+        raise AssertionError(err) from None
+    assert proc.returncode == 130, err
+    first = json.loads(out.strip().splitlines()[-1])
+    assert first["interrupted"] and 0 < first["last_acknowledged_row"] < 1500
+    saved = json.loads(checkpoint.read_text())
+    assert saved["last_acknowledged_row"] == first["last_acknowledged_row"] and not saved["complete"]
+
+    code, second = replay(*args[:-1], "--resume")
+    assert code == 0, second["_stderr"]
+    assert second["rows_skipped_resume"] == first["last_acknowledged_row"]
+    ids = [
+        Envelope.model_validate_json(payload(r)).event_id
+        for rs in read_all(client, name).values()
+        for r in rs
+    ]
+    expected = {event_id_for(movies_csv.name, r.row_number, r.values) for r in expected_rows(movies_csv)}
+    assert len(ids) == len(expected) and set(ids) == expected  # nothing lost, nothing twice
+    assert json.loads(checkpoint.read_text())["complete"]
+
+
+def test_replay_from_s3(stream, movies_csv, tmp_path):
+    name, client = stream
+    s3 = AwsSettings().client("s3")
+    s3.create_bucket(Bucket="producer-input")
+    s3.upload_file(str(movies_csv), "producer-input", "raw/movies.csv")
+    code, summary = replay(
+        "s3://producer-input/raw/movies.csv", "--stream-name", name, "--checkpoint", str(tmp_path / "c.json")
+    )
+    assert code == 0, summary["_stderr"]
+    assert summary["user_records_sent"] == len(expected_rows(movies_csv))
+    code, missing = replay("s3://producer-input/raw/nope.csv", "--stream-name", name, check_json=False)
+    assert code == 2 and missing["_stderr"].strip().startswith(
+        "error: cannot read s3://producer-input/raw/nope.csv"
+    )
