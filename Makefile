@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup prereqs lock up down status bootstrap demo job test test-unit test-integration lint format clean
+.PHONY: bench bench-producer help setup prereqs lock up down status bootstrap demo job test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -66,6 +66,11 @@ test-unit: setup ## Unit tests only (no services)
 
 test-integration: setup ## Integration tests only (fixtures start their own stack)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+bench: bench-producer ## Run every benchmark (figures in bench/results/*.json)
+
+bench-producer: up ## Producer throughput: CPU path, aggregated vs plain replay, endpoint ceiling
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.producer_bench
 
 lint: setup ## Lint and check formatting
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -17,6 +17,8 @@ def normalise_text(value: str | None) -> str:
     """NFKC, case-folded, whitespace collapsed and trimmed; None becomes ''."""
     if value is None:
         return ""
+    if value.isascii():  # NFKC leaves ASCII alone and casefold() equals lower() on it
+        return " ".join(value.lower().split())
     return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
 
 

@@ -22,30 +22,31 @@ import aws_kinesis_agg
 import aws_kinesis_agg.deaggregator  # noqa: F401 - puts the package's generated protobuf modules on sys.path
 from aws_kinesis_agg import messages_pb2
 
+from moviestream.deaggregate import deaggregate
+
 RECORD_LIMIT = 1024 * 1024  # Kinesis: data + partition key of one record
-MAX_PARTITION_KEY_BYTES = 256
 MAGIC = aws_kinesis_agg.MAGIC
 DIGEST_SIZE = aws_kinesis_agg.DIGEST_SIZE
+_FRAME = len(MAGIC) + DIGEST_SIZE
 
 
 def varint_size(value: int) -> int:
-    return max(1, (value.bit_length() + 6) // 7)
+    return 1 if value < 0x80 else (value.bit_length() + 6) // 7
 
 
 def _field_size(payload_len: int) -> int:
     """Bytes of one length-delimited protobuf field with a one-byte tag."""
-    return 1 + varint_size(payload_len) + payload_len
+    return 1 + (1 if payload_len < 0x80 else (payload_len.bit_length() + 6) // 7) + payload_len
 
 
 @dataclass
 class Entry:
-    """One Kinesis record to send, with what it carries (for acks and the dead-letter file)."""
+    """One Kinesis record to send, and the file rows it carries (for acks and resume)."""
 
     data: bytes
     partition_key: str
     explicit_hash_key: str | None
     rows: list[int]
-    payloads: list[tuple[str, bytes]]
 
     @property
     def size(self) -> int:
@@ -53,7 +54,13 @@ class Entry:
 
     @property
     def user_records(self) -> int:
-        return len(self.payloads)
+        return len(self.rows)
+
+    def payloads(self) -> list[tuple[str, bytes]]:
+        """The user records inside (only needed on the rare dead-letter path, so not kept)."""
+        if self.explicit_hash_key is None:
+            return [(self.partition_key, self.data)]
+        return [(r.partition_key or self.partition_key, r.payload or b"") for r in deaggregate(self.data)]
 
 
 class ShardMap:
@@ -62,12 +69,7 @@ class ShardMap:
     def __init__(self, shards: list[dict[str, Any]]) -> None:
         open_shards = [s for s in shards if "EndingSequenceNumber" not in s.get("SequenceNumberRange", {})]
         ranges = sorted(
-            (
-                int(s["HashKeyRange"]["StartingHashKey"]),
-                s["ShardId"],
-                int(s["HashKeyRange"]["StartingHashKey"]),
-            )
-            for s in (open_shards or shards)
+            (int(s["HashKeyRange"]["StartingHashKey"]), s["ShardId"]) for s in (open_shards or shards)
         )
         self._starts = [r[0] for r in ranges]
         self.shard_ids = [r[1] for r in ranges]
@@ -88,36 +90,35 @@ class AggregateBuilder:
     keys: dict[str, int] = field(default_factory=dict)
     records: list[tuple[int, bytes]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
-    payloads: list[tuple[str, bytes]] = field(default_factory=list)
     body_size: int = 0
-    first_key: str | None = None
+    first_key_bytes: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def size_with(self, partition_key: str, data: bytes) -> int:
-        """The Kinesis record size (aggregate + its partition key) if this record were added."""
-        extra = 0
+    def try_add(self, partition_key: str, data: bytes, row: int) -> bool:
+        """Add the record if the aggregate stays within the limit; False (nothing added) if not."""
         index = self.keys.get(partition_key)
+        key_bytes = 0 if index is not None else len(partition_key.encode("utf-8"))
+        extra = 0 if index is not None else _field_size(key_bytes)
         if index is None:
             index = len(self.keys)
-            extra += _field_size(len(partition_key.encode("utf-8")))
-        record = (1 + varint_size(index)) + _field_size(len(data))
-        extra += _field_size(record)
-        first = self.first_key if self.first_key is not None else partition_key
-        return len(MAGIC) + self.body_size + extra + DIGEST_SIZE + len(first.encode("utf-8"))
-
-    def add(self, partition_key: str, data: bytes, row: int) -> None:
-        index = self.keys.get(partition_key)
-        if index is None:
-            index = self.keys[partition_key] = len(self.keys)
-            self.body_size += _field_size(len(partition_key.encode("utf-8")))
-        self.body_size += _field_size((1 + varint_size(index)) + _field_size(len(data)))
+        record = 1 + (1 if index < 0x80 else varint_size(index)) + _field_size(len(data))
+        extra += 1 + (1 if record < 0x80 else (record.bit_length() + 6) // 7) + record
+        first_key = self.first_key_bytes if self.records else key_bytes or len(partition_key.encode("utf-8"))
+        if _FRAME + self.body_size + extra + first_key > self.limit:
+            return False
+        if index == len(self.keys):
+            self.keys[partition_key] = index
+        self.body_size += extra
         self.records.append((index, data))
         self.rows.append(row)
-        self.payloads.append((partition_key, data))
-        if self.first_key is None:
-            self.first_key = partition_key
+        self.first_key_bytes = first_key
+        return True
+
+    def size(self) -> int:
+        """The Kinesis record size of the aggregate as it stands (data + partition key)."""
+        return _FRAME + self.body_size + self.first_key_bytes
 
     def build(self) -> Entry:
         message = messages_pb2.AggregatedRecord()
@@ -127,14 +128,11 @@ class AggregateBuilder:
             add(partition_key_index=index, data=data)
         body = message.SerializeToString()
         digest = hashlib.md5(body).digest()  # noqa: S324 - the format's checksum
-        assert self.first_key is not None
+        first_key = next(iter(self.keys))
         # The explicit hash key pins the aggregate to the shard of its records (the first key's).
-        ehk = str(ShardMap.hash_key(self.first_key))
-        return Entry(MAGIC + body + digest, self.first_key, ehk, self.rows, self.payloads)
+        return Entry(MAGIC + body + digest, first_key, str(ShardMap.hash_key(first_key)), self.rows)
 
 
-def single_record_too_large(partition_key: str, data: bytes) -> bool:
-    """True if the record cannot be sent even alone (aggregated or not)."""
-    return AggregateBuilder().size_with(partition_key, data) > RECORD_LIMIT or (
-        len(data) + len(partition_key.encode("utf-8")) > RECORD_LIMIT
-    )
+def too_large(partition_key: str, data: bytes) -> bool:
+    """True if the record cannot be sent at all: over 1 MiB with its partition key."""
+    return len(data) + len(partition_key.encode("utf-8")) > RECORD_LIMIT

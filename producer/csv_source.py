@@ -86,7 +86,7 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def _has_undecodable(values: list[str]) -> bool:
-    return any(_UNDECODABLE.search(v) for v in values)
+    return _UNDECODABLE.search("".join(values)) is not None
 
 
 def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:

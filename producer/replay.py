@@ -20,7 +20,7 @@ import orjson
 
 from moviestream.movie_key import movie_id
 from moviestream.record import SCHEMA_VERSION, event_id_for
-from producer.aggregation import single_record_too_large
+from producer.aggregation import too_large
 from producer.csv_source import InputError, Reject, Row, open_input, read_rows
 from producer.sink import KinesisSink
 
@@ -198,7 +198,7 @@ def replay(
                 continue
             summary.rows_read += 1
             key, data = envelope_bytes(source, item, clock.now())
-            if single_record_too_large(key, data):
+            if too_large(key, data):
                 summary.rows_rejected += 1
                 rejects = rejects or _open_rejects(rejects_file, append=resume)
                 reason = f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from producer.aggregation import RECORD_LIMIT, AggregateBuilder, Entry, ShardMap
+from producer.aggregation import AggregateBuilder, Entry, ShardMap
 
 PUT_RECORDS_ENTRIES = 500
 PUT_RECORDS_BYTES = 5 * 1024 * 1024
@@ -55,7 +55,7 @@ class DeadLetterFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "ab") as fh:
                 for e in entries:
-                    for row, (key, data) in zip(e.rows, e.payloads, strict=True):
+                    for row, (key, data) in zip(e.rows, e.payloads(), strict=True):
                         line = {
                             "row_number": row,
                             "partition_key": key,
@@ -106,6 +106,9 @@ class KinesisSink:
         self._queues: dict[str, queue.Queue[list[Entry] | None]] = {
             sid: queue.Queue(maxsize=queue_batches) for sid in self.shards.shard_ids
         }
+        self._idle = {sid: threading.Event() for sid in self.shards.shard_ids}
+        for event in self._idle.values():
+            event.set()
         self._senders = [
             threading.Thread(target=self._sender, args=(sid,), name=f"sender-{sid}", daemon=True)
             for sid in self.shards.shard_ids
@@ -132,19 +135,21 @@ class KinesisSink:
         with self._lock:
             buf = self._buffers[shard]
             if not self.aggregate:
-                self._stage(shard, buf, Entry(data, partition_key, None, [row], [(partition_key, data)]))
+                self._stage(shard, buf, Entry(data, partition_key, None, [row]))
                 return
-            if buf.aggregate.size_with(partition_key, data) > RECORD_LIMIT:
-                if len(buf.aggregate):
-                    self._stage(shard, buf, buf.aggregate.build())
-                    buf.aggregate = AggregateBuilder()
-                if buf.aggregate.size_with(partition_key, data) > RECORD_LIMIT:
-                    # Fits only unaggregated (the KPL sends such records as they are).
-                    self._stage(shard, buf, Entry(data, partition_key, None, [row], [(partition_key, data)]))
-                    return
-            if not len(buf.aggregate):
+            agg = buf.aggregate
+            if not len(agg):
                 buf.aggregate_since = time.monotonic()
-            buf.aggregate.add(partition_key, data, row)
+            if agg.try_add(partition_key, data, row):
+                return
+            if len(agg):  # full: send it and start the next aggregate with this record
+                self._stage(shard, buf, agg.build())
+                agg = buf.aggregate = AggregateBuilder()
+                buf.aggregate_since = time.monotonic()
+                if agg.try_add(partition_key, data, row):
+                    return
+            # Fits only unaggregated (the KPL sends such records as they are).
+            self._stage(shard, buf, Entry(data, partition_key, None, [row]))
 
     def _stage(self, shard: str, buf: _ShardBuffer, entry: Entry) -> None:
         """Add a Kinesis record to the shard's PutRecords batch; hand the batch over when full."""
@@ -167,7 +172,11 @@ class KinesisSink:
         if len(buf.aggregate) and (now is None or now - buf.aggregate_since >= self.max_buffer_s):
             self._stage(shard, buf, buf.aggregate.build())
             buf.aggregate = AggregateBuilder()
-        if buf.entries and (now is None or now - buf.entries_since >= self.max_buffer_s):
+        # A batch due by the timer goes to an idle sender only: while the sender is busy the
+        # records would wait anyway, so they keep filling the batch up to the API limits
+        # (fewer, fuller PutRecords calls).
+        due = now is None or (now - buf.entries_since >= self.max_buffer_s and self._idle[shard].is_set())
+        if buf.entries and due:
             self._hand_over(shard, buf)
 
     def _tick(self) -> None:
@@ -197,9 +206,12 @@ class KinesisSink:
                 setattr(self.stats, name, getattr(self.stats, name) + delta)
 
     def _sender(self, shard: str) -> None:
-        q = self._queues[shard]
+        q, idle = self._queues[shard], self._idle[shard]
         while (batch := q.get()) is not None:
+            idle.clear()
             self._send(batch)
+            if q.empty():
+                idle.set()
 
     def _send(self, batch: list[Entry]) -> None:
         attempt = 0

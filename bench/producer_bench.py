@@ -1,0 +1,173 @@
+"""`make bench-producer`: the producer's throughput, side by side in one run.
+
+1. CPU path: read + envelope + aggregate into a sink whose client discards (no network).
+2. Aggregated and non-aggregated replays of the same rows to the local stack (LocalStack).
+3. The endpoint's own ceiling: pre-built 1 MB records sent with PutRecords, one sender per shard.
+Writes bench/results/producer.json and prints the figures with the issue's targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from moviestream.config import AwsSettings
+from producer.generate import generate
+from producer.replay import replay
+from producer.sink import KinesisSink
+
+RESULTS = Path("bench/results/producer.json")
+HALF = 2**127
+
+
+class DiscardingClient:
+    """A Kinesis client that accepts everything and sends nothing: isolates the CPU path."""
+
+    def list_shards(self, **_: object) -> dict:
+        return {
+            "Shards": [
+                {
+                    "ShardId": "s0",
+                    "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(HALF - 1)},
+                    "SequenceNumberRange": {"StartingSequenceNumber": "1"},
+                },
+                {
+                    "ShardId": "s1",
+                    "HashKeyRange": {"StartingHashKey": str(HALF), "EndingHashKey": str(2**128 - 1)},
+                    "SequenceNumberRange": {"StartingSequenceNumber": "1"},
+                },
+            ]
+        }
+
+    def put_records(self, StreamName: str, Records: list) -> dict:  # noqa: N803 - boto3's names
+        return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "s0"}] * len(Records)}
+
+
+def fresh_stream(client, shards: int = 2) -> str:
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=name, ShardCount=shards)
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 120})
+    return name
+
+
+def timed_replay(path: Path, make_client, stream: str, aggregate: bool, tmp: Path) -> dict:
+    started = time.perf_counter()
+    summary = replay(
+        str(path),
+        lambda on_done: KinesisSink(
+            make_client(), stream, aggregate=aggregate, on_done=on_done, dead_letter=tmp / "dead-letter.jsonl"
+        ),
+        rejects_file=tmp / "rejects.jsonl",
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "records": summary.user_records_sent,
+        "kinesis_records": summary.kinesis_records,
+        "seconds": round(seconds, 3),
+        "records_per_s": round(summary.user_records_sent / seconds, 1),
+        "mb_per_s": round(summary.bytes / seconds / 1e6, 3),
+        "retries": summary.retries,
+        "dead_lettered": summary.dead_lettered,
+    }
+
+
+def endpoint_ceiling(client, stream: str, seconds: float = 12.0) -> dict:
+    """MB/s the endpoint takes with pre-built ~1 MB records, five per PutRecords call (the shape of
+    the producer's fullest batches, within the 5 MiB request limit), one thread per shard."""
+    shards = client.list_shards(StreamName=stream)["Shards"]
+    payload = os.urandom(1_048_000)
+    sent = [0] * len(shards)
+    deadline = time.perf_counter() + seconds
+
+    def pump(i: int, shard: dict) -> None:
+        key = str(int(shard["HashKeyRange"]["StartingHashKey"]))
+        records = [{"Data": payload, "PartitionKey": "ceiling", "ExplicitHashKey": key}] * 5
+        while time.perf_counter() < deadline:
+            resp = client.put_records(StreamName=stream, Records=records)
+            sent[i] += sum(len(payload) for r in resp["Records"] if not r.get("ErrorCode"))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=pump, args=(i, s)) for i, s in enumerate(shards)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"mb_per_s": round(sum(sent) / elapsed / 1e6, 3), "seconds": round(elapsed, 2)}
+
+
+def main() -> None:
+    rows = int(os.environ.get("BENCH_PRODUCER_ROWS", "20000"))
+    cpu_rows = int(os.environ.get("BENCH_PRODUCER_CPU_ROWS", "200000"))
+    tmp = Path(".local/bench/producer")
+    tmp.mkdir(parents=True, exist_ok=True)
+    data, cpu_data = tmp / f"movies-{rows}.csv", tmp / f"movies-{cpu_rows}.csv"
+    generate(data, rows, seed=42, defect_rate=0.1)
+    generate(cpu_data, cpu_rows, seed=43, defect_rate=0.1)
+
+    print(f"CPU path: {cpu_rows:,} rows into a discarding client ...", flush=True)
+    cpu = timed_replay(cpu_data, DiscardingClient, "null", True, tmp)
+
+    aws = AwsSettings()
+    client = aws.client("kinesis")
+
+    def measure_ceiling(when: str) -> dict:
+        print(f"endpoint ceiling ({when}): 1 MB records to {aws.endpoint_url} ...", flush=True)
+        stream = fresh_stream(client)
+        try:
+            return endpoint_ceiling(client, stream)
+        finally:
+            client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+    # Measured before and after the replays (the endpoint warms up); the ceiling is the better one.
+    ceilings = [measure_ceiling("before")]
+
+    results = {}
+    for mode, aggregate in (("aggregated", True), ("plain", False)):
+        print(f"{mode} replay: {rows:,} rows to LocalStack ...", flush=True)
+        stream = fresh_stream(client)
+        results[mode] = timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp)
+        client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+    ceilings.append(measure_ceiling("after"))
+    ceiling = max(ceilings, key=lambda c: c["mb_per_s"]) | {"runs": ceilings}
+    agg, plain = results["aggregated"], results["plain"]
+    report = {
+        "rows": rows,
+        "cpu_rows": cpu_rows,
+        "cpu_records_per_s": cpu["records_per_s"],
+        "aggregated_records_per_s": agg["records_per_s"],
+        "aggregated_mb_per_s": agg["mb_per_s"],
+        "plain_records_per_s": plain["records_per_s"],
+        "plain_mb_per_s": plain["mb_per_s"],
+        "endpoint_ceiling_mb_per_s": ceiling["mb_per_s"],
+        "aggregated_share_of_ceiling": round(agg["mb_per_s"] / ceiling["mb_per_s"], 3),
+        "aggregated_vs_plain_records": round(agg["records_per_s"] / plain["records_per_s"], 2),
+        "details": {"cpu": cpu, "aggregated": agg, "plain": plain, "ceiling": ceiling},
+        "targets": {
+            "cpu_records_per_s": 150_000,
+            "aggregated_share_of_ceiling": 0.9,
+            "aggregated_vs_plain_records": 5.0,
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n{'measure':<34}{'value':>14}{'target':>12}")
+    print(f"{'CPU path records/s':<34}{report['cpu_records_per_s']:>14,.0f}{150_000:>12,}")
+    print(f"{'aggregated records/s':<34}{agg['records_per_s']:>14,.0f}")
+    print(f"{'aggregated MB/s':<34}{agg['mb_per_s']:>14.2f}")
+    print(f"{'endpoint ceiling MB/s':<34}{ceiling['mb_per_s']:>14.2f}")
+    print(f"{'aggregated / ceiling (MB/s)':<34}{report['aggregated_share_of_ceiling']:>14.2f}{'>= 0.90':>12}")
+    print(f"{'plain records/s':<34}{plain['records_per_s']:>14,.0f}")
+    print(
+        f"{'aggregated / plain (records/s)':<34}{report['aggregated_vs_plain_records']:>14.2f}{'>= 5.0':>12}"
+    )
+    print(f"\nwritten to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
