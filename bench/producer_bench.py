@@ -54,7 +54,7 @@ def fresh_stream(client, shards: int = 2) -> str:
     return name
 
 
-def timed_replay(path: Path, make_client, stream: str, aggregate: bool, tmp: Path) -> dict:
+def timed_replay(path: Path, make_client, stream: str, aggregate: bool, tmp: Path, workers: int) -> dict:
     started = time.perf_counter()
     summary = replay(
         str(path),
@@ -62,6 +62,7 @@ def timed_replay(path: Path, make_client, stream: str, aggregate: bool, tmp: Pat
             make_client(), stream, aggregate=aggregate, on_done=on_done, dead_letter=tmp / "dead-letter.jsonl"
         ),
         rejects_file=tmp / "rejects.jsonl",
+        workers=workers,
     )
     seconds = time.perf_counter() - started
     return {
@@ -110,7 +111,9 @@ def main() -> None:
     generate(cpu_data, cpu_rows, seed=43, defect_rate=0.1)
 
     print(f"CPU path: {cpu_rows:,} rows into a discarding client ...", flush=True)
-    cpu = timed_replay(cpu_data, DiscardingClient, "null", True, tmp)
+    workers = os.cpu_count() or 1
+    cpu = timed_replay(cpu_data, DiscardingClient, "null", True, tmp, workers)
+    cpu_single = timed_replay(cpu_data, DiscardingClient, "null", True, tmp, 1)
 
     aws = AwsSettings()
     client = aws.client("kinesis")
@@ -130,7 +133,7 @@ def main() -> None:
     for mode, aggregate in (("aggregated", True), ("plain", False)):
         print(f"{mode} replay: {rows:,} rows to LocalStack ...", flush=True)
         stream = fresh_stream(client)
-        results[mode] = timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp)
+        results[mode] = timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp, workers)
         client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
 
     ceilings.append(measure_ceiling("after"))
@@ -140,6 +143,8 @@ def main() -> None:
         "rows": rows,
         "cpu_rows": cpu_rows,
         "cpu_records_per_s": cpu["records_per_s"],
+        "cpu_records_per_s_one_process": cpu_single["records_per_s"],
+        "workers": workers,
         "aggregated_records_per_s": agg["records_per_s"],
         "aggregated_mb_per_s": agg["mb_per_s"],
         "plain_records_per_s": plain["records_per_s"],
@@ -147,7 +152,13 @@ def main() -> None:
         "endpoint_ceiling_mb_per_s": ceiling["mb_per_s"],
         "aggregated_share_of_ceiling": round(agg["mb_per_s"] / ceiling["mb_per_s"], 3),
         "aggregated_vs_plain_records": round(agg["records_per_s"] / plain["records_per_s"], 2),
-        "details": {"cpu": cpu, "aggregated": agg, "plain": plain, "ceiling": ceiling},
+        "details": {
+            "cpu": cpu,
+            "cpu_one_process": cpu_single,
+            "aggregated": agg,
+            "plain": plain,
+            "ceiling": ceiling,
+        },
         "targets": {
             "cpu_records_per_s": 150_000,
             "aggregated_share_of_ceiling": 0.9,
@@ -158,6 +169,7 @@ def main() -> None:
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{'measure':<34}{'value':>14}{'target':>12}")
     print(f"{'CPU path records/s':<34}{report['cpu_records_per_s']:>14,.0f}{150_000:>12,}")
+    print(f"{'  (one process)':<34}{cpu_single['records_per_s']:>14,.0f}")
     print(f"{'aggregated records/s':<34}{agg['records_per_s']:>14,.0f}")
     print(f"{'aggregated MB/s':<34}{agg['mb_per_s']:>14.2f}")
     print(f"{'endpoint ceiling MB/s':<34}{ceiling['mb_per_s']:>14.2f}")

@@ -71,15 +71,22 @@ class ShardMap:
         ranges = sorted(
             (int(s["HashKeyRange"]["StartingHashKey"]), s["ShardId"]) for s in (open_shards or shards)
         )
-        self._starts = [r[0] for r in ranges]
+        self.starts = [r[0] for r in ranges]
         self.shard_ids = [r[1] for r in ranges]
+
+    @classmethod
+    def from_ranges(cls, starts: tuple[int, ...], shard_ids: tuple[str, ...]) -> ShardMap:
+        """Rebuild a map from its (starting hash key, shard id) pairs, e.g. in a worker process."""
+        shard_map = cls([])
+        shard_map.starts, shard_map.shard_ids = list(starts), list(shard_ids)
+        return shard_map
 
     @staticmethod
     def hash_key(partition_key: str) -> int:
         return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")  # noqa: S324
 
     def shard_for(self, partition_key: str) -> str:
-        return self.shard_ids[max(0, bisect_right(self._starts, self.hash_key(partition_key)) - 1)]
+        return self.shard_ids[max(0, bisect_right(self.starts, self.hash_key(partition_key)) - 1)]
 
 
 @dataclass

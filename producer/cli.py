@@ -7,6 +7,7 @@ Exit codes (ExitCode): 0 everything sent; 1 some records dead-lettered; 2 usage 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -99,6 +100,13 @@ def cli() -> None:
     show_default=True,
     help="PutRecords attempts per record before it is dead-lettered.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Processes building envelopes and aggregates (bulk replays: no --rate, --limit or --loop).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
 def replay_cmd(
     location: str | None,
@@ -115,6 +123,7 @@ def replay_cmd(
     rejects_file: Path,
     dead_letter: Path,
     max_attempts: int,
+    workers: int,
     as_json: bool,
 ) -> None:
     """Replay LOCATION (a CSV path or s3:// URI) into the Kinesis stream."""
@@ -184,6 +193,7 @@ def replay_cmd(
                     limit=limit,
                     rate=pace,
                     loop=loop,
+                    workers=workers,
                     stop=stop,
                     on_progress=progress.update,
                 )

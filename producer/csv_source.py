@@ -81,6 +81,10 @@ def open_input(location: str) -> BinaryIO:
         raise InputError(f"cannot read {location}: {exc.strerror}") from exc
 
 
+# The csv module refuses fields over 128 KiB by default; a movie's overview may legitimately be
+# longer. Records over Kinesis's 1 MiB are rejected later with that reason.
+csv.field_size_limit(16 * 1024 * 1024)
+
 # Bytes that are not UTF-8 decode (surrogateescape) to lone surrogates U+DC80..U+DCFF.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
@@ -100,16 +104,7 @@ def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
         raise InputError(f"{location}: the file is empty (no header row)") from None
     except csv.Error as exc:
         raise InputError(f"{location}: cannot read the header: {exc}") from None
-    header = [h.strip() for h in header]
-    if _has_undecodable(header):
-        raise InputError(f"{location}: the header is not valid UTF-8")
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    if missing:
-        raise InputError(f"{location}: missing column(s) {', '.join(missing)} (expected the 16 IMDb columns)")
-    duplicated = sorted({h for h in header if header.count(h) > 1})
-    if duplicated:
-        raise InputError(f"{location}: duplicated column(s) {', '.join(duplicated)}")
-    header_t = tuple(header)
+    header_t = check_header(header, location)
     row_number = 0
     while True:
         try:
@@ -123,13 +118,31 @@ def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
         if not values:
             continue  # blank line
         row_number += 1
-        if len(values) != len(header_t):
-            reason = f"expected {len(header_t)} fields, found {len(values)}"
-            yield Reject(row_number, reader.line_num, reason, _printable(values))
-        elif _has_undecodable(values):
-            yield Reject(row_number, reader.line_num, "undecodable bytes (not UTF-8)", _printable(values))
-        else:
-            yield Row(row_number, reader.line_num, header_t, tuple(values))
+        yield classify(row_number, reader.line_num, header_t, values)
+
+
+def check_header(raw: list[str], location: str) -> tuple[str, ...]:
+    """The header's column names, or InputError if a required one is missing or one repeats."""
+    header = [h.strip() for h in raw]
+    if _has_undecodable(header):
+        raise InputError(f"{location}: the header is not valid UTF-8")
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"{location}: missing column(s) {', '.join(missing)} (expected the 16 IMDb columns)")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise InputError(f"{location}: duplicated column(s) {', '.join(duplicated)}")
+    return tuple(header)
+
+
+def classify(row_number: int, line_number: int, header: tuple[str, ...], values: list[str]) -> Row | Reject:
+    """A parsed CSV record as a Row, or a Reject with its reason."""
+    if len(values) != len(header):
+        reason = f"expected {len(header)} fields, found {len(values)}"
+        return Reject(row_number, line_number, reason, _printable(values))
+    if _has_undecodable(values):
+        return Reject(row_number, line_number, "undecodable bytes (not UTF-8)", _printable(values))
+    return Row(row_number, line_number, header, tuple(values))
 
 
 def _printable(values: list[str]) -> str:

@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 
-from moviestream.movie_key import movie_id
-from moviestream.record import SCHEMA_VERSION, event_id_for
 from producer.aggregation import too_large
 from producer.csv_source import InputError, Reject, Row, open_input, read_rows
+from producer.envelope import MillisecondClock, envelope_bytes
+from producer.parallel import Context, WorkerPool, split
 from producer.sink import KinesisSink
 
 
@@ -47,40 +47,6 @@ class ReplaySummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class MillisecondClock:
-    """UTC ISO-8601 timestamps with milliseconds, formatted once per millisecond."""
-
-    def __init__(self) -> None:
-        self._ms = -1
-        self._text = ""
-
-    def now(self) -> str:
-        ms = time.time_ns() // 1_000_000
-        if ms != self._ms:
-            self._ms = ms
-            dt = datetime.fromtimestamp(ms / 1000, UTC)
-            self._text = dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-        return self._text
-
-
-def envelope_bytes(source: str, row: Row, produced_at: str) -> tuple[str, bytes]:
-    """(partition key, JSON envelope) for one CSV row; the producer never cleans the values.
-
-    The shape is moviestream.record.Envelope's (tests validate the bytes against the model);
-    building the dict directly keeps pydantic off the per-row path.
-    """
-    fields = dict(zip(row.header, row.values, strict=True))
-    body = {
-        "schema_version": SCHEMA_VERSION,
-        "event_id": event_id_for(source, row.row_number, row.values),
-        "source": source,
-        "row_number": row.row_number,
-        "produced_at": produced_at,
-        "fields": fields,
-    }
-    return movie_id(fields["Series_Title"], fields["Released_Year"]), orjson.dumps(body)
 
 
 class AckTracker:
@@ -167,58 +133,45 @@ def replay(
     limit: int | None = None,
     rate: float | None = None,
     loop: bool = False,
+    workers: int = 1,
     stop: threading.Event | None = None,
     on_progress: Callable[[ReplaySummary], None] | None = None,
 ) -> ReplaySummary:
-    """Replay ``location`` through a sink made by ``sink_factory(on_done)``."""
+    """Replay ``location`` through a sink made by ``sink_factory(on_done)``.
+
+    With ``workers`` > 1 and no pacing, limit or loop, envelopes and aggregates are built by that
+    many worker processes (producer.parallel); otherwise everything runs on this thread.
+    """
     stop = stop or threading.Event()
-    source = source_name(location)
     summary = ReplaySummary(source=location)
     start_after = load_checkpoint(checkpoint_file, location) if (resume and checkpoint_file) else 0
     tracker = AckTracker(start_after)
+    bulk = workers > 1 and rate is None and limit is None and not loop
+    # Workers are forked before the sink starts its threads (forking a threaded process is unsafe).
+    pool = WorkerPool(workers) if bulk else None
     sink = sink_factory(tracker.done)
-    clock = MillisecondClock()
-    pacer = Pacer(rate)
+    run = _Run(
+        location,
+        sink,
+        tracker,
+        summary,
+        rejects_file,
+        append_rejects=resume,
+        stop=stop,
+        on_progress=on_progress,
+    )
     started = time.monotonic()
-    last_progress = started
-    rejects = None
     try:
-        for item in _rows(location, loop, stop):
-            if isinstance(item, int):  # a new pass over the file
-                summary.loops = item
-                continue
-            if item.row_number <= start_after and summary.loops == 1:
-                summary.rows_skipped_resume += 1
-                continue
-            if isinstance(item, Reject):
-                summary.rows_rejected += 1
-                rejects = rejects or _open_rejects(rejects_file, append=resume)
-                rejects.write(orjson.dumps(asdict(item) | {"source": location}) + b"\n")
-                tracker.done([item.row_number])
-                continue
-            summary.rows_read += 1
-            key, data = envelope_bytes(source, item, clock.now())
-            if too_large(key, data):
-                summary.rows_rejected += 1
-                rejects = rejects or _open_rejects(rejects_file, append=resume)
-                reason = f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"
-                line = {"row_number": item.row_number, "line_number": item.line_number, "reason": reason}
-                rejects.write(orjson.dumps(line | {"source": location}) + b"\n")
-                tracker.done([item.row_number])
-                continue
-            pacer.wait(stop)
-            sink.add(key, data, item.row_number)
-            if on_progress and summary.rows_read % 512 == 0 and time.monotonic() - last_progress >= 0.5:
-                last_progress = time.monotonic()
-                _copy_stats(summary, sink)
-                summary.seconds = round(last_progress - started, 3)
-                on_progress(summary)
-            if (limit is not None and summary.rows_read >= limit) or stop.is_set():
-                break
+        continue_after = start_after
+        if pool is not None:
+            continue_after = run.parallel(pool, start_after)
+        if continue_after is not None:
+            run.sequential(continue_after, resumed=start_after, limit=limit, rate=rate, loop=loop)
     finally:
+        if pool is not None:
+            pool.close()
         sink.close()  # flushes what is in flight, also on Ctrl-C
-        if rejects is not None:
-            rejects.close()
+        run.close()
     _copy_stats(summary, sink)
     summary.interrupted = stop.is_set()
     summary.seconds = round(time.monotonic() - started, 3)
@@ -229,6 +182,114 @@ def replay(
         save_checkpoint(checkpoint_file, location, tracker.watermark, complete)
         summary.checkpoint = str(checkpoint_file)
     return summary
+
+
+class _Run:
+    """The state of one replay: counts, rejects file, progress."""
+
+    def __init__(
+        self,
+        location: str,
+        sink: KinesisSink,
+        tracker: AckTracker,
+        summary: ReplaySummary,
+        rejects_file: Path,
+        *,
+        append_rejects: bool,
+        stop: threading.Event,
+        on_progress: Callable[[ReplaySummary], None] | None,
+    ) -> None:
+        self.location = location
+        self.source = source_name(location)
+        self.sink = sink
+        self.tracker = tracker
+        self.summary = summary
+        self.rejects_file = rejects_file
+        self.append_rejects = append_rejects
+        self.stop = stop
+        self.on_progress = on_progress
+        self.started = time.monotonic()
+        self.last_progress = self.started
+        self._rejects = None
+
+    def reject(self, line: dict[str, Any]) -> None:
+        self.summary.rows_rejected += 1
+        if self._rejects is None:
+            self._rejects = _open_rejects(self.rejects_file, append=self.append_rejects)
+        self._rejects.write(orjson.dumps(line | {"source": self.location}) + b"\n")
+        self.tracker.done([line["row_number"]])
+
+    def progress(self) -> None:
+        if self.on_progress and time.monotonic() - self.last_progress >= 0.5:
+            self.last_progress = time.monotonic()
+            _copy_stats(self.summary, self.sink)
+            self.summary.seconds = round(self.last_progress - self.started, 3)
+            self.on_progress(self.summary)
+
+    def parallel(self, pool: WorkerPool, start_after: int) -> int | None:
+        """Bulk path. Returns None when the file is done, or the row after which the sequential
+        reader must continue (a chunk whose row boundaries the workers could not confirm)."""
+        with open_input(self.location) as stream:
+            header, chunks = split(stream, self.location)
+            ctx = Context(
+                self.location,
+                self.source,
+                header,
+                tuple(self.sink.shards.starts),
+                tuple(self.sink.shards.shard_ids),
+                self.sink.aggregate,
+                start_after,
+            )
+            for result in pool.map_in_order(chunks, ctx, self.stop):
+                if result.mismatch:
+                    return result.first_row - 1
+                self.summary.rows_read += result.rows_read
+                self.summary.rows_skipped_resume += result.rows_skipped
+                for line in result.rejects:
+                    self.reject(line)
+                for shard, entry in result.entries:
+                    self.sink.add_entry(shard, entry)
+                self.progress()
+                if self.stop.is_set():
+                    break
+        return None
+
+    def sequential(
+        self, start_after: int, *, resumed: int, limit: int | None, rate: float | None, loop: bool
+    ) -> None:
+        """Row by row on this thread. Rows up to ``start_after`` were handled already (by an
+        earlier run when <= ``resumed``, else by the parallel path of this run)."""
+        clock = MillisecondClock()
+        pacer = Pacer(rate)
+        summary = self.summary
+        for item in _rows(self.location, loop, self.stop):
+            if isinstance(item, int):  # a new pass over the file
+                summary.loops = item
+                continue
+            if item.row_number <= start_after and summary.loops == 1:
+                summary.rows_skipped_resume += item.row_number <= resumed
+                continue
+            if isinstance(item, Reject):
+                self.reject(asdict(item))
+                continue
+            summary.rows_read += 1
+            key, data = envelope_bytes(self.source, item, clock.now())
+            if too_large(key, data):
+                reason = f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"
+                self.reject(
+                    {"row_number": item.row_number, "line_number": item.line_number, "reason": reason}
+                )
+                continue
+            pacer.wait(self.stop)
+            self.sink.add(key, data, item.row_number)
+            if summary.rows_read % 512 == 0:
+                self.progress()
+            if (limit is not None and summary.rows_read >= limit) or self.stop.is_set():
+                break
+
+    def close(self) -> None:
+        if self._rejects is not None:
+            self._rejects.close()
 
 
 def _rows(location: str, loop: bool, stop: threading.Event) -> Iterator[int | Row | Reject]:

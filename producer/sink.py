@@ -151,6 +151,11 @@ class KinesisSink:
             # Fits only unaggregated (the KPL sends such records as they are).
             self._stage(shard, buf, Entry(data, partition_key, None, [row]))
 
+    def add_entry(self, shard: str, entry: Entry) -> None:
+        """Queue a Kinesis record built elsewhere (a worker's aggregate) for its shard."""
+        with self._lock:
+            self._stage(shard, self._buffers[shard], entry)
+
     def _stage(self, shard: str, buf: _ShardBuffer, entry: Entry) -> None:
         """Add a Kinesis record to the shard's PutRecords batch; hand the batch over when full."""
         if buf.entries and (

@@ -270,3 +270,62 @@ def test_replay_from_s3(stream, movies_csv, tmp_path):
     assert code == 2 and missing["_stderr"].strip().startswith(
         "error: cannot read s3://producer-input/raw/nope.csv"
     )
+
+
+def _stray_quotes_file(path: Path, base: Path) -> Path:
+    """A file whose row boundaries the quote-parity scanner gets wrong: a quote character inside
+    an unquoted field (csv reads it literally) in the second chunk, then quoted multi-line fields."""
+    lines = base.read_text(encoding="utf-8").splitlines()
+    header, rows = lines[0], lines[1:]
+    stray = rows[9000].split(",")
+    stray[1] = "The 5'11\" Man"  # unquoted field with a literal quote
+    rows[9000] = ",".join(stray)
+    multiline = rows[9003].replace('"A ', '"A\nmulti-line\n', 1)
+    rows[9003] = multiline
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["generated", "stray_quotes"])
+def test_parallel_and_sequential_replays_send_the_same_records(stack, tmp_path, kind):
+    base = tmp_path / "base.csv"
+    generate(base, rows=20_000, seed=8, defect_rate=0.1)  # three chunks of 8,192 rows
+    path = base if kind == "generated" else _stray_quotes_file(tmp_path / "stray.csv", base)
+    client = AwsSettings().client("kinesis")
+    results = {}
+    for workers in ("1", "2"):
+        name = f"equiv-{workers}-{uuid.uuid4().hex[:6]}"
+        client.create_stream(StreamName=name, ShardCount=2)
+        client.get_waiter("stream_exists").wait(
+            StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60}
+        )
+        rejects = tmp_path / f"rejects-{workers}.jsonl"
+        code, summary = replay(
+            str(path),
+            "--stream-name",
+            name,
+            "--workers",
+            workers,
+            "--rejects",
+            str(rejects),
+            "--checkpoint",
+            str(tmp_path / f"c{workers}.json"),
+        )
+        assert code == 0, summary["_stderr"]
+        envelopes = {}
+        for records in read_all(client, name).values():
+            for r in records:
+                env = Envelope.model_validate_json(payload(r))
+                envelopes[env.row_number] = (env.event_id, env.fields, r["kinesis"]["partitionKey"])
+        client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+        reject_lines = sorted(rejects.read_text().splitlines()) if rejects.exists() else []
+        counts = {
+            k: summary[k]
+            for k in ("rows_read", "rows_rejected", "user_records_sent", "last_acknowledged_row")
+        }
+        results[workers] = (counts, envelopes, reject_lines)
+    assert results["1"][0] == results["2"][0]
+    assert results["1"][1] == results["2"][1]
+    assert results["1"][2] == results["2"][2]
+    if kind == "stray_quotes":
+        assert any("'11\"" in fields["Series_Title"] for _, fields, _ in results["2"][1].values())

@@ -7,7 +7,8 @@ import orjson
 from moviestream.movie_key import movie_id
 from moviestream.record import CSV_COLUMNS, Envelope, event_id_for
 from producer.csv_source import Row
-from producer.replay import AckTracker, MillisecondClock, Pacer, envelope_bytes
+from producer.envelope import MillisecondClock, envelope_bytes
+from producer.replay import AckTracker, Pacer
 
 
 def row(n: int, **values: str) -> Row:
