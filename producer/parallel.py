@@ -186,16 +186,19 @@ def process_chunk(args: tuple[Chunk, Context]) -> ChunkResult:
     return result
 
 
-def _ignore_interrupts() -> None:
+def _worker_signals() -> None:
     # Ctrl-C reaches the whole process group; the main process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Workers are forked after the CLI installed its "flush and stop" SIGTERM handler; they must
+    # not inherit it, or Pool.terminate()'s SIGTERM is caught and the pool's join waits forever.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class WorkerPool:
     """Forked workers; create it before any thread starts (forking a threaded process is unsafe)."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_interrupts)
+        self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals)
         self.workers = workers
 
     def map_in_order(
