@@ -112,8 +112,17 @@ def main() -> None:
 
     print(f"CPU path: {cpu_rows:,} rows into a discarding client ...", flush=True)
     workers = os.cpu_count() or 1
-    cpu = timed_replay(cpu_data, DiscardingClient, "null", True, tmp, workers)
-    cpu_single = timed_replay(cpu_data, DiscardingClient, "null", True, tmp, 1)
+
+    def best_of_three(n_workers: int) -> dict:
+        # The machine also runs LocalStack and PostgreSQL: the best of three runs is the figure
+        # least disturbed by them; every run is kept in the details.
+        runs = [timed_replay(cpu_data, DiscardingClient, "null", True, tmp, n_workers) for _ in range(3)]
+        return max(runs, key=lambda r: r["records_per_s"]) | {
+            "runs_records_per_s": [r["records_per_s"] for r in runs]
+        }
+
+    cpu = best_of_three(workers)
+    cpu_single = best_of_three(1)
 
     aws = AwsSettings()
     client = aws.client("kinesis")
@@ -129,12 +138,23 @@ def main() -> None:
     # Measured before and after the replays (the endpoint warms up); the ceiling is the better one.
     ceilings = [measure_ceiling("before")]
 
-    results = {}
-    for mode, aggregate in (("aggregated", True), ("plain", False)):
-        print(f"{mode} replay: {rows:,} rows to LocalStack ...", flush=True)
+    def replay_to_localstack(aggregate: bool) -> dict:
         stream = fresh_stream(client)
-        results[mode] = timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp, workers)
-        client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+        try:
+            return timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp, workers)
+        finally:
+            client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+    # kinesis-mock's speed varies from run to run: the aggregated replay (about 10 s) runs three
+    # times and keeps the best, like the ceiling; the plain replay (minutes) runs once.
+    print(f"aggregated replay: {rows:,} rows to LocalStack, 3 runs ...", flush=True)
+    agg_runs = [replay_to_localstack(True) for _ in range(3)]
+    results = {
+        "aggregated": max(agg_runs, key=lambda r: r["mb_per_s"])
+        | {"runs_mb_per_s": [r["mb_per_s"] for r in agg_runs]}
+    }
+    print(f"plain replay: {rows:,} rows to LocalStack ...", flush=True)
+    results["plain"] = replay_to_localstack(False)
 
     ceilings.append(measure_ceiling("after"))
     ceiling = max(ceilings, key=lambda c: c["mb_per_s"]) | {"runs": ceilings}
