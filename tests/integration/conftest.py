@@ -4,12 +4,17 @@ session on free ports with a private state directory, bootstrapped, and stopped 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from pathlib import Path
 
 import pytest
 
 from devstack.stack import REPO_ROOT, StackConfig, down, up
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _free_port() -> int:
@@ -33,6 +38,9 @@ def stack(tmp_path_factory):
         state_dir=Path(state), localstack_port=_free_port(), postgres_port=_free_port(), start_timeout_s=180
     )
     saved = {k: os.environ.get(k) for k in cfg.env()}
+    # A SIGTERM (a CI timeout, a kill) would end pytest without finalizers and leave the stack
+    # running: turn it into KeyboardInterrupt, which pytest unwinds through every fixture.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         up(cfg)
         os.environ.update(cfg.env())
@@ -43,6 +51,7 @@ def stack(tmp_path_factory):
         yield cfg
     finally:
         down(cfg)
+        signal.signal(signal.SIGTERM, previous_handler)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
