@@ -23,6 +23,7 @@ from moviestream.batch import judge_records, newest_per_movie
 from moviestream.config import AwsSettings
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL, rule_outcomes
+from moviestream.record import TYPED_COLUMNS
 from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, batch_committed, connect, load_batch
 
 log = logs.get("pipeline")
@@ -42,24 +43,7 @@ BAD_RECORD_FIELDS = (
     "parse_errors",
     "missing_fields",
 )
-TYPED_FIELDS = (
-    "series_title",
-    "released_year",
-    "certificate",
-    "runtime_minutes",
-    "genres",
-    "imdb_rating",
-    "overview",
-    "meta_score",
-    "director",
-    "star1",
-    "star2",
-    "star3",
-    "star4",
-    "no_of_votes",
-    "gross_usd",
-    "poster_link",
-)
+TYPED_FIELDS = TYPED_COLUMNS[1:]  # the typed movie columns, without the key
 
 
 @dataclass(frozen=True)

@@ -17,29 +17,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from moviestream.record import TYPED_COLUMNS
 from redshift.dialect import redshift_to_postgres
 
 SCHEMA_FILES = ("001_schema.sql", "010_views.sql")
 
 # Columns of the staging table, in COPY order (the table is LIKE movies.imdb_movies_rating).
 STAGE_COLUMNS: tuple[str, ...] = (
-    "movie_id",
-    "series_title",
-    "released_year",
-    "certificate",
-    "runtime_minutes",
-    "genres",
-    "imdb_rating",
-    "overview",
-    "meta_score",
-    "director",
-    "star1",
-    "star2",
-    "star3",
-    "star4",
-    "no_of_votes",
-    "gross_usd",
-    "poster_link",
+    *TYPED_COLUMNS,
     "event_id",
     "event_produced_at",
     "first_seen_at",

@@ -96,3 +96,18 @@ def faulty_kinesis(tmp_path_factory, stack):
         yield cfg.aws_endpoint
     finally:
         localstack.stop()
+
+
+@pytest.fixture
+def stream(stack):
+    """A fresh 2-shard stream on the test stack, deleted afterwards: (name, kinesis client)."""
+    import uuid
+
+    from moviestream.config import AwsSettings
+
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    client = AwsSettings().client("kinesis")
+    client.create_stream(StreamName=name, ShardCount=2)
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
+    yield name, client
+    client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)

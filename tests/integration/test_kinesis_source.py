@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from glue_streaming.kinesis_source import KinesisStreamReader, parse_starting_position
 from moviestream.config import AwsSettings
-
-
-@pytest.fixture
-def stream(stack):
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    client = AwsSettings().client("kinesis")
-    client.create_stream(StreamName=name, ShardCount=2)
-    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
-    yield name, client
-    client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
 
 
 def reader(name: str, cap: int) -> KinesisStreamReader:

@@ -24,16 +24,6 @@ from tests.integration.kinesis_reading import payload, read_all
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.fixture
-def stream(stack):
-    name = f"producer-{uuid.uuid4().hex[:8]}"
-    client = AwsSettings().client("kinesis")
-    client.create_stream(StreamName=name, ShardCount=2)
-    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
-    yield name, client
-    client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
-
-
 @pytest.fixture(scope="module")
 def movies_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("producer") / "movies.csv"

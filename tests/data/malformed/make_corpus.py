@@ -7,25 +7,10 @@ import gzip
 import json
 from pathlib import Path
 
+from moviestream.record import CSV_COLUMNS
+
 HERE = Path(__file__).parent
-COLUMNS = [
-    "Poster_Link",
-    "Series_Title",
-    "Released_Year",
-    "Certificate",
-    "Runtime",
-    "Genre",
-    "IMDB_Rating",
-    "Overview",
-    "Meta_score",
-    "Director",
-    "Star1",
-    "Star2",
-    "Star3",
-    "Star4",
-    "No_of_Votes",
-    "Gross",
-]
+COLUMNS = list(CSV_COLUMNS)
 HEADER = ",".join(COLUMNS)
 ROW = (
     'https://p/{n}.jpg,Movie {n},1994,A,142 min,"Crime, Drama",9.{d},"An overview, with commas",80,'
