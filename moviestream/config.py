@@ -61,7 +61,3 @@ class AwsSettings:
 
 def warehouse_dsn() -> str:
     return _env("MOVIESTREAM_WAREHOUSE_DSN", DEFAULT_WAREHOUSE_DSN)
-
-
-def topic_arn(region: str, name: str, account: str = "000000000000") -> str:
-    return f"arn:aws:sns:{region}:{account}:{name}"

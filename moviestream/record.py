@@ -7,7 +7,6 @@ so every defect is seen (and reported) by the job's rules.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,8 +73,3 @@ def event_id_for(source: str, row_number: int, values: list[str] | tuple[str, ..
     digest.update(f"{source}\x1e{row_number}\x1e".encode())
     digest.update("\x1f".join(values).encode("utf-8"))
     return digest.hexdigest()
-
-
-def utc_now_ms() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
