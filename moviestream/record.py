@@ -67,9 +67,12 @@ class Envelope(BaseModel):
     fields: dict[str, str]  # the CSV's columns by header name (extra columns carried along)
 
 
+EVENT_ID_PERSON = b"moviestream.evt"  # BLAKE2b personalisation: ids of this project only
+
+
 def event_id_for(source: str, row_number: int, values: list[str] | tuple[str, ...]) -> str:
     """Stable id of one file row (32 hex chars): the same file row always gets the same id."""
-    digest = hashlib.blake2b(digest_size=16, person=b"moviestream.evt")
+    digest = hashlib.blake2b(digest_size=16, person=EVENT_ID_PERSON)
     digest.update(f"{source}\x1e{row_number}\x1e".encode())
     digest.update("\x1f".join(values).encode("utf-8"))
     return digest.hexdigest()

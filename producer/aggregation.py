@@ -86,7 +86,8 @@ class ShardMap:
         return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")  # noqa: S324
 
     def shard_for(self, partition_key: str) -> str:
-        return self.shard_ids[max(0, bisect_right(self.starts, self.hash_key(partition_key)) - 1)]
+        digest = hashlib.md5(partition_key.encode("utf-8")).digest()  # noqa: S324 - Kinesis's routing hash
+        return self.shard_ids[max(0, bisect_right(self.starts, int.from_bytes(digest, "big")) - 1)]
 
 
 @dataclass
@@ -105,18 +106,25 @@ class AggregateBuilder:
 
     def try_add(self, partition_key: str, data: bytes, row: int) -> bool:
         """Add the record if the aggregate stays within the limit; False (nothing added) if not."""
-        index = self.keys.get(partition_key)
-        key_bytes = 0 if index is not None else len(partition_key.encode("utf-8"))
-        extra = 0 if index is not None else _field_size(key_bytes)
-        if index is None:
-            index = len(self.keys)
-        record = 1 + (1 if index < 0x80 else varint_size(index)) + _field_size(len(data))
-        extra += 1 + (1 if record < 0x80 else (record.bit_length() + 6) // 7) + record
-        first_key = self.first_key_bytes if self.records else key_bytes or len(partition_key.encode("utf-8"))
+        keys = self.keys
+        index = keys.get(partition_key)
+        if index is None:  # a new key: its entry in the key table is part of the cost
+            index = len(keys)
+            key_bytes = len(partition_key.encode("utf-8"))
+            extra = _field_size(key_bytes)
+        else:
+            key_bytes = 0
+            extra = 0
+        n = len(data)
+        # Record message: field 1 (key index, varint) and field 3 (data); then its own field 3 frame.
+        record = (2 if index < 0x80 else 1 + varint_size(index)) + (2 if n < 0x80 else 1 + varint_size(n)) + n
+        extra += (2 if record < 0x80 else 1 + varint_size(record)) + record
+        # The aggregate is sent under its first record's key, which counts against the limit.
+        first_key = self.first_key_bytes if self.records else key_bytes
         if _FRAME + self.body_size + extra + first_key > self.limit:
             return False
-        if index == len(self.keys):
-            self.keys[partition_key] = index
+        if key_bytes:
+            keys[partition_key] = index
         self.body_size += extra
         self.records.append((index, data))
         self.rows.append(row)
@@ -140,6 +148,8 @@ class AggregateBuilder:
         return Entry(MAGIC + body + digest, first_key, str(ShardMap.hash_key(first_key)), self.rows)
 
 
-def too_large(partition_key: str, data: bytes) -> bool:
-    """True if the record cannot be sent at all: over 1 MiB with its partition key."""
-    return len(data) + len(partition_key.encode("utf-8")) > RECORD_LIMIT
+def too_large(partition_key: str, data: bytes) -> str | None:
+    """Why the record cannot be sent at all (over 1 MiB with its partition key), or None."""
+    if len(data) + len(partition_key.encode("utf-8")) > RECORD_LIMIT:
+        return f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"
+    return None

@@ -93,6 +93,11 @@ def _has_undecodable(values: list[str]) -> bool:
     return _UNDECODABLE.search("".join(values)) is not None
 
 
+def has_undecodable_text(text: str) -> bool:
+    """False if no row of this text can hold undecodable bytes (one scan instead of one per row)."""
+    return _UNDECODABLE.search(text) is not None
+
+
 def read_rows(stream: BinaryIO, location: str) -> Iterator[Row | Reject]:
     """Yield each data row or a Reject with its reason. Raises InputError for a bad header."""
     # utf-8-sig drops a leading BOM; surrogateescape keeps bad bytes visible per row.
@@ -135,12 +140,17 @@ def check_header(raw: list[str], location: str) -> tuple[str, ...]:
     return tuple(header)
 
 
-def classify(row_number: int, line_number: int, header: tuple[str, ...], values: list[str]) -> Row | Reject:
-    """A parsed CSV record as a Row, or a Reject with its reason."""
+def classify(
+    row_number: int, line_number: int, header: tuple[str, ...], values: list[str], *, check_bytes: bool = True
+) -> Row | Reject:
+    """A parsed CSV record as a Row, or a Reject with its reason.
+
+    ``check_bytes=False`` skips the undecodable-bytes check, for callers that scanned the whole text.
+    """
     if len(values) != len(header):
         reason = f"expected {len(header)} fields, found {len(values)}"
         return Reject(row_number, line_number, reason, _printable(values))
-    if _has_undecodable(values):
+    if check_bytes and _has_undecodable(values):
         return Reject(row_number, line_number, "undecodable bytes (not UTF-8)", _printable(values))
     return Row(row_number, line_number, header, tuple(values))
 

@@ -13,20 +13,21 @@ handed to the sink in file order, so per-shard order is that of the file.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import multiprocessing
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import BinaryIO
 
 from producer.aggregation import AggregateBuilder, Entry, ShardMap, too_large
-from producer.csv_source import InputError, Reject, check_header, classify
-from producer.envelope import MillisecondClock, envelope_bytes
+from producer.csv_source import InputError, Reject, check_header, classify, has_undecodable_text
+from producer.envelope import EnvelopeEncoder, MillisecondClock
 
 BLOCK_BYTES = 4 * 1024 * 1024
-CHUNK_ROWS = 8192
 BOM = b"\xef\xbb\xbf"
 
 
@@ -36,7 +37,7 @@ class Chunk:
     first_row: int  # row number of the chunk's first data row
     first_line: int  # physical line number of the chunk's first line
     data: bytes
-    row_end_lines: tuple[int, ...]  # the line each data row ends on (csv's line_num)
+    row_end_lines: Sequence[int]  # the line each data row ends on (csv's line_num)
 
 
 @dataclass(frozen=True)
@@ -63,79 +64,115 @@ class ChunkResult:
 
 def split(stream: BinaryIO, location: str) -> tuple[tuple[str, ...], Iterator[Chunk]]:
     """(header, chunks). The header is read and checked before the first chunk is cut."""
-    lines = _physical_lines(stream)
-    header_parts: list[bytes] = []
-    parity = 0
-    line_no = 0
-    for line in lines:  # the header is the first record, as the csv module reads it (even blank)
-        line_no += 1
-        header_parts.append(line)
-        parity ^= line.count(b'"') & 1
-        if parity == 0:
+    data = stream.read(BLOCK_BYTES).removeprefix(BOM)
+    pos = parity = line_no = 0
+    while True:  # the header is the first record, as the csv module reads it (even a blank one)
+        end = data.find(b"\n", pos)
+        if end < 0:
+            more = stream.read(BLOCK_BYTES)
+            if more:
+                data += more
+                continue
+            if pos < len(data):  # a last line without a newline
+                line_no += 1
+                pos = len(data)
             break
-    if not header_parts:
-        raise InputError(f"{location}: the file is empty (no header row)")
-    text = b"".join(header_parts).decode("utf-8", "surrogateescape")
-    header = check_header(next(csv.reader(io.StringIO(text, newline=""), strict=False)), location)
-    return header, _chunks(lines, line_no)
-
-
-def _physical_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """The stream's lines, each with its b"\\n" (the last one may lack it); a leading BOM dropped."""
-    carry = b""
-    first = True
-    while block := stream.read(BLOCK_BYTES):
-        if first:
-            block = block.removeprefix(BOM)
-            first = False
-        parts = (carry + block).split(b"\n")
-        carry = parts.pop()
-        for part in parts:
-            yield part + b"\n"
-    if carry:
-        yield carry
-
-
-def _chunks(lines: Iterator[bytes], line_no: int) -> Iterator[Chunk]:
-    parts: list[bytes] = []
-    ends: list[int] = []
-    parity = 0
-    row = 0
-    index = 0
-    chunk_first_line = line_no + 1
-    chunk_first_row = 1
-    row_has_content = False
-    for line in lines:
         line_no += 1
-        parts.append(line)
-        # A record starting here is blank only if its first line is empty (csv yields [] then).
-        row_has_content = row_has_content if parity else bool(line.rstrip(b"\r\n"))
-        parity ^= line.count(b'"') & 1
-        if parity == 0:
-            if row_has_content:  # a blank line outside quotes is no row (csv yields [])
-                row += 1
-                ends.append(line_no)
-            if len(ends) >= CHUNK_ROWS:
-                yield Chunk(index, chunk_first_row, chunk_first_line, b"".join(parts), tuple(ends))
-                index += 1
-                parts, ends = [], []
-                chunk_first_line, chunk_first_row = line_no + 1, row + 1
-    if parts:
-        if parity:  # an open quote at the end of the file: the csv module ends that row at EOF
-            row += 1
-            ends.append(line_no)
-        yield Chunk(index, chunk_first_row, chunk_first_line, b"".join(parts), tuple(ends))
+        parity ^= data.count(b'"', pos, end) & 1
+        pos = end + 1
+        if not parity:
+            break
+    if line_no == 0:
+        raise InputError(f"{location}: the file is empty (no header row)")
+    text = data[:pos].decode("utf-8", "surrogateescape")
+    header = check_header(next(csv.reader(io.StringIO(text, newline=""), strict=False)), location)
+    return header, _chunks(stream, data[pos:], line_no)
+
+
+_ODD = (1).__and__
+
+
+def _chunks(stream: BinaryIO, pending: bytes, line_no: int) -> Iterator[Chunk]:
+    """Chunks of whole records, about one block each. ``pending`` starts at a record boundary."""
+    row = index = 0
+    eof = False
+    while not eof:
+        block = stream.read(BLOCK_BYTES)
+        eof = not block
+        data = pending + block
+        cut = len(data) if eof else data.rfind(b"\n") + 1
+        if cut == 0:
+            pending = data  # no line end yet: read on
+            continue
+        body, pending = data[:cut], data[cut:]
+        lines = body.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()  # body ends with a line end
+        if not lines:
+            continue
+        # The common case, checked with C-level scans only: every line has an even number of
+        # quotes (no field spans lines) and none is blank, so every line ends one row.
+        if (
+            not any(map(_ODD, map(bytes.count, lines, repeat(b'"'))))
+            and b"" not in lines
+            and b"\r" not in lines
+        ):
+            n = len(lines)
+            yield Chunk(index, row + 1, line_no + 1, body, range(line_no + 1, line_no + n + 1))
+            index, row, line_no = index + 1, row + n, line_no + n
+            continue
+        # Otherwise line by line: a record ends at a line end outside quotes; a record still open at
+        # the end of the body waits for the next block (at the end of the file, csv ends it there).
+        ends: list[int] = []
+        parity = pos = 0
+        boundary, boundary_line, current = 0, line_no, line_no
+        has_content = False
+        for line in lines:
+            current += 1
+            pos += len(line) + 1
+            # A record starting here is blank only if its first line is empty (csv yields [] then).
+            has_content = has_content if parity else bool(line.rstrip(b"\r"))
+            parity ^= line.count(b'"') & 1
+            if not parity:
+                if has_content:
+                    ends.append(current)
+                boundary, boundary_line = min(pos, len(body)), current
+        if eof and parity:
+            ends.append(current)
+            boundary, boundary_line = len(body), current
+        if boundary == 0:
+            pending = body + pending  # one record longer than the block: read on
+            continue
+        yield Chunk(index, row + 1, line_no + 1, body[:boundary], tuple(ends))
+        index, row, line_no = index + 1, row + len(ends), boundary_line
+        pending = body[boundary:] + pending
 
 
 def process_chunk(args: tuple[Chunk, Context]) -> ChunkResult:
     """Worker: parse, check row boundaries, build envelopes and aggregates (no I/O)."""
     chunk, ctx = args
+    # A chunk's objects are acyclic and short-lived: the cycle collector would only walk them.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _process(chunk, ctx)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _process(chunk: Chunk, ctx: Context) -> ChunkResult:
     result = ChunkResult(chunk.index, chunk.first_row)
-    reader = csv.reader(io.StringIO(chunk.data.decode("utf-8", "surrogateescape"), newline=""), strict=False)
+    text = chunk.data.decode("utf-8", "surrogateescape")
+    check_bytes = has_undecodable_text(text)  # almost always False: no per-row scan then
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
     expected = iter(chunk.row_end_lines)
-    shards = ShardMap.from_ranges(ctx.shard_starts, ctx.shard_ids)
+    shard_for = ShardMap.from_ranges(ctx.shard_starts, ctx.shard_ids).shard_for
+    encode = EnvelopeEncoder(ctx.source, ctx.header).encode
+    width = len(ctx.header)
     builders: dict[str, AggregateBuilder] = {}
-    clock = MillisecondClock()
+    entries = result.entries
+    now = MillisecondClock().now
     row_number = chunk.first_row - 1
     line_base = chunk.first_line - 1
     try:
@@ -149,21 +186,21 @@ def process_chunk(args: tuple[Chunk, Context]) -> ChunkResult:
             if row_number <= ctx.start_after:
                 result.rows_skipped += 1
                 continue
-            item = classify(row_number, line_number, ctx.header, values)
-            if isinstance(item, Reject):
-                result.rejects.append(asdict(item))
-                continue
+            if len(values) != width or check_bytes:
+                item = classify(row_number, line_number, ctx.header, values)
+                if isinstance(item, Reject):
+                    result.rejects.append(asdict(item))
+                    continue
             result.rows_read += 1
-            key, data = envelope_bytes(ctx.source, item, clock.now())
-            if too_large(key, data):
-                reason = f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"
+            key, data = encode(row_number, values, now())
+            if reason := too_large(key, data):
                 result.rejects.append(
                     {"row_number": row_number, "line_number": line_number, "reason": reason}
                 )
                 continue
-            shard = shards.shard_for(key)
+            shard = shard_for(key)
             if not ctx.aggregate:
-                result.entries.append((shard, Entry(data, key, None, [row_number])))
+                entries.append((shard, Entry(data, key, None, [row_number])))
                 continue
             builder = builders.get(shard)
             if builder is None:
@@ -171,18 +208,18 @@ def process_chunk(args: tuple[Chunk, Context]) -> ChunkResult:
             if builder.try_add(key, data, row_number):
                 continue
             if len(builder):
-                result.entries.append((shard, builder.build()))
+                entries.append((shard, builder.build()))
                 builder = builders[shard] = AggregateBuilder()
                 if builder.try_add(key, data, row_number):
                     continue
-            result.entries.append((shard, Entry(data, key, None, [row_number])))
+            entries.append((shard, Entry(data, key, None, [row_number])))
     except csv.Error:
         return ChunkResult(chunk.index, chunk.first_row, mismatch=True)  # the sequential reader reports it
     if next(expected, None) is not None:
         return ChunkResult(chunk.index, chunk.first_row, mismatch=True)
     for shard, builder in builders.items():
         if len(builder):
-            result.entries.append((shard, builder.build()))
+            entries.append((shard, builder.build()))
     return result
 
 

@@ -20,7 +20,7 @@ import orjson
 
 from producer.aggregation import too_large
 from producer.csv_source import InputError, Reject, Row, open_input, read_rows
-from producer.envelope import MillisecondClock, envelope_bytes
+from producer.envelope import EnvelopeEncoder, MillisecondClock
 from producer.parallel import Context, WorkerPool, split
 from producer.sink import KinesisSink
 
@@ -262,6 +262,7 @@ class _Run:
         clock = MillisecondClock()
         pacer = Pacer(rate)
         summary = self.summary
+        encoder: EnvelopeEncoder | None = None
         for item in _rows(self.location, loop, self.stop):
             if isinstance(item, int):  # a new pass over the file
                 summary.loops = item
@@ -273,9 +274,10 @@ class _Run:
                 self.reject(asdict(item))
                 continue
             summary.rows_read += 1
-            key, data = envelope_bytes(self.source, item, clock.now())
-            if too_large(key, data):
-                reason = f"record of {len(data)} bytes exceeds the Kinesis limit of 1 MiB"
+            if encoder is None or encoder.header is not item.header:
+                encoder = EnvelopeEncoder(self.source, item.header)
+            key, data = encoder.encode(item.row_number, item.values, clock.now())
+            if reason := too_large(key, data):
                 self.reject(
                     {"row_number": item.row_number, "line_number": item.line_number, "reason": reason}
                 )

@@ -276,11 +276,25 @@ def _stray_quotes_file(path: Path, base: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["generated", "stray_quotes"])
+def _bad_rows_file(path: Path, base: Path) -> Path:
+    """Unreadable rows inside the workers' chunks: undecodable bytes, a short row, an extra field."""
+    rows = base.read_bytes().split(b"\n")
+    rows[3000] = rows[3000].replace(b",", b",\xff\xfe", 1)
+    rows[9500] = b",".join(rows[9500].split(b",")[:5])
+    rows[17000] = rows[17000] + b",extra"
+    path.write_bytes(b"\n".join(rows))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["generated", "stray_quotes", "bad_rows"])
 def test_parallel_and_sequential_replays_send_the_same_records(stack, tmp_path, kind):
     base = tmp_path / "base.csv"
     generate(base, rows=20_000, seed=8, defect_rate=0.1)  # three chunks of 8,192 rows
-    path = base if kind == "generated" else _stray_quotes_file(tmp_path / "stray.csv", base)
+    path = {
+        "generated": lambda: base,
+        "stray_quotes": lambda: _stray_quotes_file(tmp_path / "stray.csv", base),
+        "bad_rows": lambda: _bad_rows_file(tmp_path / "bad.csv", base),
+    }[kind]()
     client = AwsSettings().client("kinesis")
     results = {}
     for workers in ("1", "2"):
@@ -317,5 +331,7 @@ def test_parallel_and_sequential_replays_send_the_same_records(stack, tmp_path, 
     assert results["1"][0] == results["2"][0]
     assert results["1"][1] == results["2"][1]
     assert results["1"][2] == results["2"][2]
+    if kind == "bad_rows":
+        assert results["2"][0]["rows_rejected"] == 3
     if kind == "stray_quotes":
         assert any("'11\"" in fields["Series_Title"] for _, fields, _ in results["2"][1].values())

@@ -1,0 +1,137 @@
+"""The parallel path reads exactly what the sequential reader reads, on every kind of file.
+
+Chunks are cut by quote parity in the main process and parsed by workers; here both halves run
+in-process (tiny blocks force many chunks) and the outcome, with the sequential fallback a
+mismatch triggers, is compared with ``read_rows`` row by row.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+
+from moviestream.record import CSV_COLUMNS
+from producer import parallel
+from producer.aggregation import too_large
+from producer.csv_source import InputError, Reject, read_rows
+from producer.envelope import envelope_bytes
+from producer.generate import generate
+
+CORPUS = Path(__file__).parents[1] / "data" / "malformed"
+HEADER = ",".join(CSV_COLUMNS)
+ROW = (
+    'p,"Heat, {n}",1995,R,170 min,"Crime, Drama",8.3,"A ""cop"" and a thief",76,'
+    'Mann,Al,Bob,Val,Jon,600000,"67,436,818"'
+)
+
+
+def sequential(data: bytes) -> tuple[list[tuple], list[tuple]]:
+    rows, rejects = [], []
+    for item in read_rows(io.BytesIO(data), "f.csv"):
+        if isinstance(item, Reject):
+            rejects.append((item.row_number, item.line_number, item.reason))
+        elif reason := too_large(*envelope_bytes("f.csv", item, "2026-11-22T10:00:00.000Z")):
+            rejects.append((item.row_number, item.line_number, reason))
+        else:
+            rows.append((item.row_number, item.values))
+    return rows, rejects
+
+
+def chunked(data: bytes) -> tuple[list[tuple], list[tuple], int]:
+    """(rows, rejects, chunks) as the parallel path delivers them, falling back like replay does."""
+    header, chunks = parallel.split(io.BytesIO(data), "f.csv")
+    ctx = parallel.Context("f.csv", "f.csv", header, (0,), ("s0",), False, 0)
+    rows, rejects, count = [], [], 0
+    for chunk in chunks:
+        count += 1
+        result = parallel.process_chunk((chunk, ctx))
+        if result.mismatch:  # the rest is read sequentially from the chunk's first row
+            rest_rows, rest_rejects = sequential(data)
+            rows += [r for r in rest_rows if r[0] >= result.first_row]
+            rejects += [r for r in rest_rejects if r[0] >= result.first_row]
+            return rows, rejects, count
+        rejects += [(r["row_number"], r["line_number"], r["reason"]) for r in result.rejects]
+        for _, entry in result.entries:
+            envelope = orjson.loads(entry.data)
+            rows.append((envelope["row_number"], tuple(envelope["fields"].values())))
+    return rows, rejects, count
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 700)
+
+
+def _corpus() -> list[Path]:
+    return sorted(p for p in CORPUS.iterdir() if p.suffix in {".csv", ".gz"})
+
+
+@pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name)
+def test_every_corpus_file_reads_the_same_in_chunks(path):
+    data = path.read_bytes()
+    try:
+        expected = sequential(data)
+    except InputError:
+        with pytest.raises(InputError):
+            chunked(data)
+        return
+    rows, rejects, _ = chunked(data)
+    assert (rows, rejects) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("\n".join(ROW.format(n=n) for n in range(40)) + "\n", id="plain"),
+        pytest.param("\r\n".join(ROW.format(n=n) for n in range(40)), id="crlf-no-final-newline"),
+        pytest.param(
+            "\n".join(ROW.format(n=n).replace("cop", "c\nop\n") for n in range(30)) + "\n", id="multiline"
+        ),
+        pytest.param("\n\n".join(ROW.format(n=n) for n in range(30)) + "\n\r\n\n", id="blank-lines"),
+        pytest.param(ROW.format(n=1) + "\n" + ROW.format(n=2).replace('"A ', '"A ' + "x" * 3000), id="long"),
+    ],
+)
+def test_shapes_read_the_same_in_chunks(body):
+    data = (HEADER + "\n" + body).encode()
+    rows, rejects, chunks = chunked(data)
+    assert (rows, rejects) == sequential(data)
+    assert chunks > 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(ROW.format(n=1) + '\np,"open quote,1995\n' + ROW.format(n=3), id="open-quote-at-eof"),
+        pytest.param(
+            "\n".join(ROW.format(n=n) for n in range(5))
+            + "\n"
+            + ROW.format(n=5).replace("Mann", 'Ma"nn')
+            + "\n"
+            + "\n".join(ROW.format(n=n) for n in range(6, 40)),
+            id="stray-quote-in-unquoted-field",
+        ),
+    ],
+)
+def test_quotes_that_fool_the_parity_scan_still_read_the_same(body):
+    data = (HEADER + "\n" + body).encode()
+    assert chunked(data)[:2] == sequential(data)
+
+
+def test_generated_file_with_defects(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "BLOCK_BYTES", 64 * 1024)
+    path = tmp_path / "g.csv"
+    generate(path, rows=2_000, seed=3, defect_rate=0.2)
+    data = path.read_bytes().replace(b"\n", b"\n\xff,\n", 1)  # plus an undecodable short row
+    rows, rejects, chunks = chunked(data)
+    assert (rows, rejects) == sequential(data)
+    assert chunks > 5 and len(rejects) == 1
+
+
+def test_rejects_keep_their_reasons():
+    data = (HEADER + "\n" + ROW.format(n=1) + "\nshort,row\n" + ROW.format(n=3) + "\n").encode()
+    rows, rejects, _ = chunked(data)
+    assert [r[0] for r in rows] == [1, 3]
+    assert rejects == [(2, 3, "expected 16 fields, found 2")]
