@@ -1,72 +1,42 @@
-"""Parser for DQDL rulesets (a subset of AWS Glue Data Quality's language, grown rule by rule).
+"""Parser for DQDL, AWS Glue Data Quality's rule language.
 
-Written from AWS's documentation and the public grammar's structure (see
-docs/ARCHITECTURE.md); syntax errors name the line, the column and what was expected, and a rule
-type this engine does not implement is rejected at parse time by name, never ignored.
+Written here from AWS's DQDL reference and the structure of the public grammar (awslabs/dqdl);
+../shared/specs/dqdl.md summarises both. It reads whole documents: ``Metadata``, ``DataSources``,
+string constants (``name = "v"`` / ``name = ["a", "b"]``, used as ``$name``), ``DefaultLabels``
+and ``Rules``, with ``#`` comments, string escapes, composite rules with and/or and parentheses
+(AND binds tighter than OR), ``where "..."``, ``with threshold ...`` and ``labels=[...]``.
+
+A syntax error names the line, the column and what was expected. A rule type this engine does
+not evaluate is refused by name with the reason, never skipped.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-# Rule types this engine evaluates, with their parameter count and whether a condition is required.
-SUPPORTED_RULES: dict[str, tuple[int, bool]] = {
-    "IsComplete": (1, False),
-    "Completeness": (1, True),
-    "ColumnValues": (1, True),
-}
-# Every rule type of the language, so that a known-but-unimplemented type gets a precise message.
-KNOWN_RULES = frozenset(
-    {
-        "AggregateMatch",
-        "AllStatistics",
-        "ColumnCorrelation",
-        "ColumnCount",
-        "ColumnDataType",
-        "ColumnExists",
-        "ColumnLength",
-        "ColumnNamesMatchPattern",
-        "ColumnValues",
-        "Completeness",
-        "CustomSql",
-        "DataFreshness",
-        "DatasetMatch",
-        "DetectAnomalies",
-        "DistinctValuesCount",
-        "Entropy",
-        "FileFreshness",
-        "FileMatch",
-        "FileSize",
-        "FileUniqueness",
-        "IsComplete",
-        "IsPrimaryKey",
-        "IsUnique",
-        "Mean",
-        "ReferentialIntegrity",
-        "RowCount",
-        "RowCountMatch",
-        "SchemaMatch",
-        "StandardDeviation",
-        "Sum",
-        "UniqueValueRatio",
-        "Uniqueness",
-        "Variance",
-    }
-)
+from moviestream.quality.catalog import DATA_TYPES, SUPPORTED, UNSUPPORTED, ConditionKind, RuleSpec
+
+KEYWORDS = ("NULL", "EMPTY", "WHITESPACES_ONLY")
+_DURATION_HOURS = {"days": Decimal(24), "hours": Decimal(1), "minutes": Decimal(1) / Decimal(60)}
+_MAX_LABELS = 10
 
 
 class DqdlSyntaxError(ValueError):
     def __init__(self, message: str, line: int, column: int) -> None:
         super().__init__(f"line {line}, column {column}: {message}")
+        self.message = message
         self.line = line
         self.column = column
 
 
+# -- tokens -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Token:
-    kind: str  # STRING NUMBER IDENT OP PUNCT EOF
+    kind: str  # STRING NUMBER IDENT VAR OP PUNCT EOF
     text: str
     line: int
     column: int
@@ -77,9 +47,10 @@ _TOKEN_RE = re.compile(
     (?P<WS>[ \t\r\n]+)
   | (?P<COMMENT>\#[^\n]*)
   | (?P<STRING>"(?:[^"\\]|\\.)*")
-  | (?P<NUMBER>-?[0-9]+(?:\.[0-9]+)?)
-  | (?P<OP>!=|>=|<=|=|>|<)
-  | (?P<PUNCT>[\[\](),])
+  | (?P<NUMBER>[0-9]+(?:\.[0-9]+)?)
+  | (?P<OP>!=|>=|<=|=|>|<|\+|-|\*|/)
+  | (?P<PUNCT>[\[\](),{}:])
+  | (?P<VAR>\$[A-Za-z0-9_]+)
   | (?P<IDENT>[A-Za-z_][A-Za-z0-9_.]*)
     """,
     re.VERBOSE | re.DOTALL,
@@ -91,17 +62,15 @@ def tokenize(text: str) -> list[Token]:
     pos, line, line_start = 0, 1, 0
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
-        col = pos - line_start + 1
+        column = pos - line_start + 1
         if not m:
-            raise DqdlSyntaxError(f"unexpected character {text[pos]!r}", line, col)
-        kind = m.lastgroup or ""
-        chunk = m.group()
-        if kind == "STRING" and "\n" in chunk:
-            pass  # strings may span lines; positions below account for it
+            if text[pos] == '"':
+                raise DqdlSyntaxError("unterminated string", line, column)
+            raise DqdlSyntaxError(f"unexpected character {text[pos]!r}", line, column)
+        kind, chunk = m.lastgroup or "", m.group()
         if kind not in ("WS", "COMMENT"):
-            tokens.append(Token(kind, chunk, line, col))
-        newlines = chunk.count("\n")
-        if newlines:
+            tokens.append(Token(kind, chunk, line, column))
+        if newlines := chunk.count("\n"):  # strings may span lines
             line += newlines
             line_start = pos + chunk.rfind("\n") + 1
         pos = m.end()
@@ -109,36 +78,53 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _unquote(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text[1:-1])
+def _unquote(token_text: str) -> str:
+    """A string literal's value: only \\" and \\\\ are escapes (a regex's \\d stays as written)."""
+    return re.sub(r'\\(["\\])', r"\1", token_text[1:-1])
+
+
+def quote(value: str) -> str:
+    """A string literal that reads back as ``value`` (a regex's lone backslashes stay as they are)."""
+    escaped = re.sub(r'\\(?=["\\]|$)', r"\\\\", value).replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 # -- model ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Literal:
-    """A condition operand: a number, a string, or one of the keywords NULL / EMPTY / WHITESPACES_ONLY."""
+class DateValue:
+    """``now()`` (UTC, to the minute) or a literal date, plus an offset in minutes."""
 
-    kind: str  # number | string | keyword
-    value: Decimal | str
+    base: str  # "now" or an ISO date / timestamp text
+    offset_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class Operand:
+    kind: str  # number | string | keyword | date | duration (hours)
+    value: Decimal | str | DateValue
     text: str  # as the canonical rule string renders it
 
 
 @dataclass(frozen=True)
 class Condition:
-    operator: str  # = != > >= < <= between not_between in not_in
-    operands: tuple[Literal, ...]
+    # = != > >= < <= between not_between in not_in matches not_matches
+    operator: str
+    operands: tuple[Operand, ...]
 
     def render(self) -> str:
         ops = self.operands
-        if self.operator == "between":
-            return f"between {ops[0].text} and {ops[1].text}"
-        if self.operator == "not_between":
-            return f"not between {ops[0].text} and {ops[1].text}"
-        if self.operator in ("in", "not_in"):
-            word = "in" if self.operator == "in" else "not in"
-            return f"{word} [{','.join(o.text for o in ops)}]"
+        match self.operator:
+            case "between" | "not_between":
+                word = "between" if self.operator == "between" else "not between"
+                return f"{word} {ops[0].text} and {ops[1].text}"
+            case "in" | "not_in":
+                word = "in" if self.operator == "in" else "not in"
+                return f"{word} [{','.join(o.text for o in ops)}]"
+            case "matches" | "not_matches":
+                word = "matches" if self.operator == "matches" else "not matches"
+                return f"{word} {ops[0].text}"
         return f"{self.operator} {ops[0].text}"
 
 
@@ -147,19 +133,58 @@ class Rule:
     rule_type: str
     parameters: tuple[str, ...]
     condition: Condition | None = None
+    where: str | None = None
+    threshold: Condition | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def spec(self) -> RuleSpec:
+        return SUPPORTED[self.rule_type]
 
     def render(self) -> str:
         """The canonical rule string Glue reports in its Rule and row-level columns."""
-        parts = [self.rule_type, *[f'"{p}"' for p in self.parameters]]
+        parts = [self.rule_type, *[quote(p) for p in self.parameters]]
         if self.condition is not None:
             parts.append(self.condition.render())
+        if self.where is not None:
+            parts.append(f"where {quote(self.where)}")
+        if self.threshold is not None:
+            parts.append(f"with threshold {self.threshold.render()}")
         return " ".join(parts)
 
 
 @dataclass(frozen=True)
+class Composite:
+    operator: str  # "and" | "or"
+    children: tuple[Rule | Composite, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def render(self) -> str:
+        word = f" {self.operator.upper()} "
+        return word.join(f"({c.render()})" for c in self.children)
+
+    def leaves(self) -> list[Rule]:
+        out: list[Rule] = []
+        for child in self.children:
+            out.extend(child.leaves() if isinstance(child, Composite) else [child])
+        return out
+
+
+Node = Rule | Composite
+
+
+@dataclass(frozen=True)
 class Ruleset:
-    rules: tuple[Rule, ...]
+    rules: tuple[Node, ...]
+    metadata: tuple[tuple[str, str], ...] = ()
+    data_sources: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+    constants: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+    default_labels: tuple[tuple[str, str], ...] = ()
     source: str = field(default="", compare=False)
+
+    def labels_of(self, node: Node) -> dict[str, str]:
+        """The rule's labels over the ruleset's defaults (a rule's own value wins)."""
+        return dict(self.default_labels) | dict(node.labels)
 
 
 # -- parser -----------------------------------------------------------------------------------
@@ -169,117 +194,476 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text.replace("\r\n", "\n"))
         self.i = 0
+        self.constants: dict[str, str | tuple[str, ...]] = {}
 
+    # token helpers
     @property
     def tok(self) -> Token:
         return self.tokens[self.i]
 
+    def peek(self, ahead: int = 1) -> Token:
+        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+
+    def error(self, message: str, token: Token | None = None) -> DqdlSyntaxError:
+        t = token or self.tok
+        return DqdlSyntaxError(message, t.line, t.column)
+
     def fail(self, expected: str) -> DqdlSyntaxError:
         t = self.tok
         found = "end of input" if t.kind == "EOF" else repr(t.text)
-        return DqdlSyntaxError(f"expected {expected}, found {found}", t.line, t.column)
-
-    def take(self, kind: str, text: str | None = None, expected: str | None = None) -> Token:
-        t = self.tok
-        if t.kind != kind or (text is not None and t.text != text):
-            raise self.fail(expected or (repr(text) if text else kind.lower()))
-        self.i += 1
-        return t
+        return self.error(f"expected {expected}, found {found}")
 
     def at(self, kind: str, *texts: str) -> bool:
         return self.tok.kind == kind and (not texts or self.tok.text in texts)
 
-    def ruleset(self) -> Ruleset:
-        self.take("IDENT", "Rules", "'Rules ='")
-        self.take("OP", "=", "'='")
-        self.take("PUNCT", "[", "'['")
-        rules: list[Rule] = []
-        if self.at("PUNCT", "]"):
-            raise DqdlSyntaxError("no rules provided", self.tok.line, self.tok.column)
+    def take(self, kind: str, text: str | None = None, expected: str | None = None) -> Token:
+        if not self.at(kind, *([text] if text else [])):
+            raise self.fail(expected or (repr(text) if text else kind.lower()))
+        self.i += 1
+        return self.tokens[self.i - 1]
+
+    def string(self, expected: str) -> str:
+        return _unquote(self.take("STRING", expected=expected).text)
+
+    # document
+    def document(self) -> Ruleset:
+        sections: dict[str, object] = {}
+        order = ("Metadata", "DataSources", "constants", "DefaultLabels", "Rules", "Analyzers")
+        last = -1
+        while not self.at("EOF"):
+            name_tok = self.take("IDENT", expected="'Rules = [' or another section")
+            name = name_tok.text
+            section = name if name in order else "constants"
+            if name.lower() == "rules" and name != "Rules":
+                raise self.error(f"the rules list must be named 'Rules' (found {name!r})", name_tok)
+            rank = order.index(section)
+            if rank < last or (section != "constants" and section in sections):
+                raise self.error(f"{name!r} is out of place (order: {', '.join(order)})", name_tok)
+            last = rank
+            self.take("OP", "=", "'='")
+            if section == "Metadata":
+                sections[section] = self.metadata()
+            elif section == "DataSources":
+                sections[section] = self.data_sources()
+            elif section == "DefaultLabels":
+                sections[section] = self.labels_list()
+            elif section == "Rules":
+                sections[section] = self.rules()
+            elif section == "Analyzers":
+                raise self.error("Analyzers are not supported by this engine (rules only)", name_tok)
+            else:
+                self.constant(name_tok)
+        if "Rules" not in sections:
+            raise self.fail("'Rules = ['")
+        return Ruleset(
+            rules=sections["Rules"],  # type: ignore[arg-type]
+            metadata=sections.get("Metadata", ()),  # type: ignore[arg-type]
+            data_sources=sections.get("DataSources", ()),  # type: ignore[arg-type]
+            constants=tuple(self.constants.items()),
+            default_labels=sections.get("DefaultLabels", ()),  # type: ignore[arg-type]
+        )
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        entries = self.mapping()
+        for key, value, token in entries:
+            if key != "Version":
+                raise self.error(f'Metadata accepts only "Version" (found {key!r})', token)
+            if not isinstance(value, str):
+                raise self.error("Metadata's Version must be a string", token)
+        return tuple((k, v) for k, v, _ in entries)  # type: ignore[misc]
+
+    def data_sources(self) -> tuple[tuple[str, str | tuple[str, ...]], ...]:
+        entries = self.mapping()
+        for key, value, token in entries:
+            if key == "Primary" and not isinstance(value, str):
+                raise self.error("DataSources' Primary must be a string", token)
+            elif key == "AdditionalDataSources" and not isinstance(value, tuple):
+                raise self.error("DataSources' AdditionalDataSources must be a list", token)
+            elif key not in ("Primary", "AdditionalDataSources"):
+                raise self.error(
+                    f"DataSources accepts Primary and AdditionalDataSources (found {key!r})", token
+                )
+        return tuple((k, v) for k, v, _ in entries)
+
+    def mapping(self) -> list[tuple[str, str | tuple[str, ...], Token]]:
+        self.take("PUNCT", "{", "'{'")
+        entries = []
         while True:
-            rules.append(self.rule())
+            key_tok = self.tok
+            key = self.string("a quoted key")
+            self.take("PUNCT", ":", "':'")
+            entries.append((key, self.string_or_list(), key_tok))
+            if self.at("PUNCT", ","):
+                self.i += 1
+                continue
+            self.take("PUNCT", "}", "',' or '}'")
+            return entries
+
+    def string_or_list(self) -> str | tuple[str, ...]:
+        if self.at("PUNCT", "["):
+            self.i += 1
+            items = [self.string("a string")]
+            while self.at("PUNCT", ","):
+                self.i += 1
+                items.append(self.string("a string"))
+            self.take("PUNCT", "]", "',' or ']'")
+            return tuple(items)
+        if self.at("NUMBER") or self.at("OP", "-"):
+            raise self.error("numeric constants are not supported (only strings and lists of strings)")
+        return self.string("a string or a list of strings")
+
+    def constant(self, name_tok: Token) -> None:
+        name = name_tok.text
+        if name.startswith((".", "_")):
+            raise self.error(f"constant names may not start with '.' or '_' ({name!r})", name_tok)
+        if name in SUPPORTED or name in UNSUPPORTED:
+            raise self.error(f"{name!r} is a rule type, not a constant name", name_tok)
+        if name in self.constants:
+            raise self.error(f"constant {name!r} is defined twice", name_tok)
+        self.constants[name] = self.string_or_list()
+
+    def labels_list(self) -> tuple[tuple[str, str], ...]:
+        start = self.take("PUNCT", "[", "'['")
+        labels: dict[str, str] = {}
+        while True:
+            key_tok = self.tok
+            key = self.string("a quoted label key")
+            self.take("OP", "=", "'='")
+            value = self.string("a quoted label value")
+            if not key or len(key) > 128:
+                raise self.error("a label key must have 1 to 128 characters", key_tok)
+            if len(value) > 256:
+                raise self.error("a label value may have at most 256 characters", key_tok)
+            labels[key] = value
             if self.at("PUNCT", ","):
                 self.i += 1
                 continue
             self.take("PUNCT", "]", "',' or ']'")
             break
-        self.take("EOF", expected="end of input")
-        return Ruleset(tuple(rules))
+        if len(labels) > _MAX_LABELS:
+            raise self.error(f"at most {_MAX_LABELS} labels per rule", start)
+        return tuple(labels.items())
 
+    def rules(self) -> tuple[Node, ...]:
+        self.take("PUNCT", "[", "'['")
+        if self.at("PUNCT", "]"):
+            raise self.error("no rules provided: the Rules list is empty")
+        rules = [self.or_expr()]
+        while self.at("PUNCT", ","):
+            comma = self.take("PUNCT")
+            if self.at("PUNCT", "]"):
+                raise self.error("a trailing ',' after the last rule", comma)
+            rules.append(self.or_expr())
+        self.take("PUNCT", "]", "',' or ']'")
+        return tuple(rules)
+
+    # composite rules: OR of ANDs of primaries
+    def or_expr(self) -> Node:
+        return self._chain("or", self.and_expr)
+
+    def and_expr(self) -> Node:
+        return self._chain("and", self.primary)
+
+    def _chain(self, word: str, operand) -> Node:  # noqa: ANN001 - a bound parser method
+        nodes = [operand()]
+        while self.at("IDENT", word, word.upper()):
+            self.i += 1
+            nodes.append(operand())
+        if len(nodes) == 1:
+            return nodes[0]
+        flat: list[Node] = []
+        for n in nodes:  # (A and B) and C is rendered and judged as A and B and C
+            same = isinstance(n, Composite) and n.operator == word and not n.labels
+            flat.extend(n.children if same else [n])  # type: ignore[union-attr]
+        return Composite(word, tuple(flat))
+
+    def primary(self) -> Node:
+        if self.at("PUNCT", "("):
+            self.i += 1
+            node = self.or_expr()
+            self.take("PUNCT", ")", "')'")
+            if self.at("IDENT", "labels"):
+                if not isinstance(node, Composite):
+                    labels = self.rule_labels()
+                    return Rule(
+                        node.rule_type,
+                        node.parameters,
+                        node.condition,
+                        node.where,
+                        node.threshold,
+                        node.labels + labels,
+                    )
+                return Composite(node.operator, node.children, self.rule_labels())
+            return node
+        return self.rule()
+
+    def rule_labels(self) -> tuple[tuple[str, str], ...]:
+        self.take("IDENT", "labels")
+        self.take("OP", "=", "'='")
+        return self.labels_list()
+
+    # one rule
     def rule(self) -> Rule:
-        t = self.take("IDENT", expected="a rule type")
-        if t.text not in KNOWN_RULES:
-            raise DqdlSyntaxError(f"unknown rule type {t.text!r}", t.line, t.column)
-        if t.text not in SUPPORTED_RULES:
-            raise DqdlSyntaxError(
-                f"rule type {t.text!r} is not supported by this engine yet", t.line, t.column
-            )
-        n_params, needs_condition = SUPPORTED_RULES[t.text]
-        params = []
-        for _ in range(n_params):
-            if self.at("IDENT", "of"):
+        t = self.take("IDENT", expected="a rule type or '('")
+        name = t.text
+        if name in UNSUPPORTED:
+            raise self.error(f"rule type {name!r} is not supported by this engine: {UNSUPPORTED[name]}", t)
+        spec = SUPPORTED.get(name)
+        if spec is None:
+            close = [k for k in SUPPORTED if k.lower() == name.lower()]
+            hint = f" (rule types are case-sensitive: did you mean {close[0]!r}?)" if close else ""
+            raise self.error(f"unknown rule type {name!r}{hint}", t)
+        params = self.parameters(spec)
+        condition = self.rule_condition(spec, t)
+        where = None
+        labels: tuple[tuple[str, str], ...] = ()
+        threshold = None
+        if self.at("IDENT", "where"):
+            where_tok = self.tok
+            if not spec.where:
+                raise self.error(f"{name} does not support a where clause", where_tok)
+            self.i += 1
+            where = self.string("a quoted where clause")
+            if not where.strip():
+                raise self.error("the where clause is empty", where_tok)
+        if self.at("IDENT", "labels"):
+            labels = self.rule_labels()
+        while self.at("IDENT", "with"):
+            with_tok = self.tok
+            self.i += 1
+            tag = self.take("IDENT", expected="'threshold'")
+            if tag.text != "threshold":
+                raise self.error(f"unknown tag 'with {tag.text}' (only 'with threshold' is supported)", tag)
+            if not spec.threshold:
+                raise self.error(f"{name} does not support 'with threshold'", with_tok)
+            if threshold is not None:
+                raise self.error("only one threshold per rule", with_tok)
+            threshold = self.condition(ConditionKind.NUMBER)
+        if self.at("IDENT", "labels"):  # AWS's examples also put labels after the threshold
+            if labels:
+                raise self.error("labels are given twice")
+            labels = self.rule_labels()
+        return Rule(name, params, condition, where, threshold, labels)
+
+    def parameters(self, spec: RuleSpec) -> tuple[str, ...]:
+        params: list[str] = []
+        while spec.max_params is None or len(params) < spec.max_params:
+            start = self.i
+            # Connector words: Completeness of "c", ColumnCorrelation "a" and "b".
+            if self.at("IDENT", "of") or (self.at("IDENT", "and") and self.peek().kind in ("STRING", "VAR")):
                 self.i += 1
-            p = self.tok
-            if p.kind == "STRING":
-                params.append(_unquote(p.text))
-            elif p.kind == "IDENT":
-                params.append(p.text)
+            if self.at("STRING"):
+                params.append(_unquote(self.tok.text))
+            elif self.at("VAR"):
+                value = self.variable(self.tok)
+                if not isinstance(value, str):
+                    raise self.error(f"{self.tok.text} is a list; a parameter must be a string")
+                params.append(value)
+            elif self.at("IDENT") and len(params) < spec.min_params and self.tok.text not in _RESERVED:
+                params.append(self.tok.text)  # a bare column name
             else:
-                raise self.fail(f"a column name for {t.text}")
+                self.i = start
+                break
             self.i += 1
-        condition = self.condition() if needs_condition else None
-        if not needs_condition and (self.at("OP") or self.at("IDENT", "between", "not", "in", "matches")):
-            raise DqdlSyntaxError(f"{t.text} takes no condition", self.tok.line, self.tok.column)
-        return Rule(t.text, tuple(params), condition)
+        if len(params) < spec.min_params:
+            what = "column name" if spec.name != "CustomSql" else "SQL statement"
+            if spec.name == "ColumnNamesMatchPattern":
+                what = "pattern"
+            raise self.fail(f"a quoted {what} for {spec.name}")
+        return tuple(params)
 
-    def literal(self) -> Literal:
-        t = self.tok
-        if t.kind == "NUMBER":
-            self.i += 1
-            return Literal("number", Decimal(t.text), t.text)
-        if t.kind == "STRING":
-            self.i += 1
-            return Literal("string", _unquote(t.text), t.text)
-        if (
-            t.kind == "IDENT"
-            and t.text.upper() in ("NULL", "EMPTY", "WHITESPACES_ONLY")
-            and t.text
-            in (
-                t.text.upper(),
-                t.text.lower(),
-            )
-        ):
-            self.i += 1
-            return Literal("keyword", t.text.upper(), t.text.upper())
-        raise self.fail("a number, a string, NULL, EMPTY or WHITESPACES_ONLY")
+    def variable(self, token: Token) -> str | tuple[str, ...]:
+        name = token.text[1:]
+        if name not in self.constants:
+            raise self.error(f"undefined constant ${name} (define it before Rules)", token)
+        return self.constants[name]
 
-    def condition(self) -> Condition:
-        if self.at("OP"):
-            op = self.take("OP").text
-            return Condition(op, (self.literal(),))
+    def rule_condition(self, spec: RuleSpec, rule_tok: Token) -> Condition | None:
+        starts = self.at("OP", "=", "!=", ">", ">=", "<", "<=") or self.at(
+            "IDENT", "between", "not", "in", "matches"
+        )
+        kind = spec.condition
+        if kind is ConditionKind.NONE:
+            if starts:
+                raise self.error(f"{spec.name} takes no condition")
+            return None
+        if kind is ConditionKind.OPTIONAL_NUMBER:
+            return self.condition(ConditionKind.NUMBER) if starts else None
+        if not starts:
+            raise self.fail(f"a condition for {spec.name} (=, !=, >, >=, <, <=, between, in, ...)")
+        return self.condition(kind)
+
+    def condition(self, kind: ConditionKind) -> Condition:
+        if self.at("OP", "=", "!=", ">", ">=", "<", "<="):
+            op_tok = self.take("OP")
+            if kind is ConditionKind.TYPE_NAME and op_tok.text not in ("=", "!="):
+                raise self.error("ColumnDataType takes =, != or in", op_tok)
+            if self.at("VAR") and kind is ConditionKind.VALUE:
+                return Condition(op_tok.text, (self.var_operand(single=True),))
+            return Condition(op_tok.text, (self.operand(kind),))
         negated = False
         if self.at("IDENT", "not"):
             self.i += 1
             negated = True
-        if self.at("IDENT", "between"):
+        prefix = "not_" if negated else ""
+        if self.at("IDENT", "between") and kind is not ConditionKind.TYPE_NAME:
             self.i += 1
-            low = self.literal()
+            low = self.operand(kind)
             self.take("IDENT", "and", "'and'")
-            high = self.literal()
-            return Condition("not_between" if negated else "between", (low, high))
+            high = self.operand(kind)
+            return Condition(prefix + "between", (low, high))
         if self.at("IDENT", "in"):
             self.i += 1
+            if self.at("VAR"):
+                value = self.variable(self.tok)
+                items = (value,) if isinstance(value, str) else value
+                self.i += 1
+                return Condition(prefix + "in", tuple(Operand("string", v, quote(v)) for v in items))
             self.take("PUNCT", "[", "'['")
-            items = [self.literal()]
+            items_ops = [self.operand(kind)]
             while self.at("PUNCT", ","):
                 self.i += 1
-                items.append(self.literal())
+                items_ops.append(self.operand(kind))
             self.take("PUNCT", "]", "',' or ']'")
-            return Condition("not_in" if negated else "in", tuple(items))
-        raise self.fail("a condition (=, !=, >, >=, <, <=, between, not between, in, not in)")
+            return Condition(prefix + "in", tuple(items_ops))
+        if self.at("IDENT", "matches") and kind is ConditionKind.VALUE:
+            self.i += 1
+            pattern_tok = self.tok
+            pattern = self.string("a quoted regular expression")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.error(f"invalid regular expression: {exc}", pattern_tok) from None
+            return Condition(prefix + "matches", (Operand("string", pattern, pattern_tok.text),))
+        expected = {
+            ConditionKind.TYPE_NAME: "=, != or in",
+            ConditionKind.VALUE: "a comparison, between, in or matches",
+        }.get(kind, "a comparison, between or in")
+        raise self.fail(f"{'not ' if negated else ''}{expected}")
+
+    def var_operand(self, single: bool) -> Operand:
+        value = self.variable(self.tok)
+        if single and not isinstance(value, str):
+            raise self.error(f"{self.tok.text} is a list; use 'in {self.tok.text}'")
+        self.i += 1
+        return Operand("string", value, quote(value))  # type: ignore[arg-type]
+
+    def operand(self, kind: ConditionKind) -> Operand:
+        t = self.tok
+        if kind is ConditionKind.DURATION:
+            amount = self.number()
+            unit = self.take("IDENT", expected="days, hours or minutes")
+            if unit.text not in _DURATION_HOURS:
+                raise self.error("expected days, hours or minutes", unit)
+            return Operand(
+                "duration", amount.value * _DURATION_HOURS[unit.text], f"{amount.text} {unit.text}"
+            )  # type: ignore[operator]
+        if kind is ConditionKind.TYPE_NAME:
+            name = self.string("a quoted type name")
+            if name.upper() not in DATA_TYPES:
+                raise self.error(f"unknown data type {name!r} (one of {', '.join(DATA_TYPES)})", t)
+            return Operand("string", name, quote(name))
+        if kind is ConditionKind.VALUE:
+            if t.kind == "STRING":
+                self.i += 1
+                return Operand("string", _unquote(t.text), t.text)
+            if t.kind == "VAR":
+                return self.var_operand(single=True)
+            if t.kind == "IDENT" and t.text in (*KEYWORDS, *(k.lower() for k in KEYWORDS)):
+                self.i += 1
+                return Operand("keyword", t.text.upper(), t.text.upper())
+            if self.at("IDENT", "now") or (self.at("PUNCT", "(") and self.peek().text == "now"):
+                return self.date()
+        elif t.kind == "IDENT" and t.text in ("NULL", "null"):
+            self.i += 1
+            return Operand("keyword", "NULL", "NULL")
+        return self.number()
+
+    def date(self) -> Operand:
+        parens = self.at("PUNCT", "(")
+        if parens:
+            self.i += 1
+        self.take("IDENT", "now", "now()")
+        self.take("PUNCT", "(", "'('")
+        self.take("PUNCT", ")", "')'")
+        offset, text = 0, "now()"
+        if self.at("OP", "+", "-"):
+            sign = self.take("OP").text
+            amount = self.number()
+            unit = self.take("IDENT", expected="days, hours or minutes")
+            if unit.text not in _DURATION_HOURS:
+                raise self.error("expected days, hours or minutes", unit)
+            minutes = int(amount.value * _DURATION_HOURS[unit.text] * 60)  # type: ignore[operator]
+            offset = minutes if sign == "+" else -minutes
+            text = f"now() {sign} {amount.text} {unit.text}"
+        if parens:
+            self.take("PUNCT", ")", "')'")
+            text = f"({text})"
+        return Operand("date", DateValue("now", offset), text)
+
+    # numbers: literals with + - * / and parentheses, folded to one value
+    def number(self) -> Operand:
+        start = self.i
+        value = self._sum()
+        texts = [t.text for t in self.tokens[start : self.i]]
+        if len(texts) == 1 or (len(texts) == 2 and texts[0] == "-"):
+            text = "".join(texts)  # as written: 8.0 stays 8.0
+        else:
+            text = format(value.normalize(), "f")  # an expression renders as its value
+        return Operand("number", value, text)
+
+    def _sum(self) -> Decimal:
+        value = self._product()
+        while self.at("OP", "+", "-"):
+            op = self.take("OP").text
+            right = self._product()
+            value = value + right if op == "+" else value - right
+        return value
+
+    def _product(self) -> Decimal:
+        value = self._factor()
+        while self.at("OP", "*", "/"):
+            op_tok = self.take("OP")
+            right = self._factor()
+            try:
+                value = value * right if op_tok.text == "*" else value / right
+            except (InvalidOperation, ZeroDivisionError):
+                raise self.error("division by zero", op_tok) from None
+        return value
+
+    def _factor(self) -> Decimal:
+        t = self.tok
+        if self.at("OP", "-"):
+            self.i += 1
+            return -self._factor()
+        if t.kind == "NUMBER":
+            self.i += 1
+            return Decimal(t.text)
+        if self.at("PUNCT", "("):
+            self.i += 1
+            value = self._sum()
+            self.take("PUNCT", ")", "')'")
+            return value
+        if t.kind == "IDENT" and self.peek().text == "(":
+            raise self.error(
+                f"dynamic rules ({t.text}(...)) need a history of earlier runs' metrics; not supported"
+            )
+        raise self.fail("a number")
+
+
+_RESERVED = frozenset(
+    {"and", "AND", "or", "OR", "where", "with", "labels", "between", "not", "in", "matches"}
+)
 
 
 def parse_ruleset(text: str) -> Ruleset:
     """Parse a DQDL document; raises DqdlSyntaxError naming line, column and what was expected."""
-    ruleset = _Parser(text).ruleset()
-    return Ruleset(ruleset.rules, source=text)
+    parsed = _Parser(text).document()
+    return Ruleset(
+        parsed.rules,
+        parsed.metadata,
+        parsed.data_sources,
+        parsed.constants,
+        parsed.default_labels,
+        source=text,
+    )

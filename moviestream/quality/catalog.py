@@ -1,0 +1,88 @@
+"""The DQDL rule types: what each takes, where it may appear, and whether it is judged per row.
+
+One table drives the parser's checks (parameter counts, condition kinds, where / threshold
+support) and the evaluator's row-level behaviour, so the two cannot disagree. Facts come from
+AWS's DQDL reference and the public grammar's rule configuration (see ../shared/specs/dqdl.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ConditionKind(Enum):
+    NONE = "none"  # IsComplete, IsUnique, ...: the rule takes no condition
+    NUMBER = "number"  # a metric compared with numbers
+    VALUE = "value"  # ColumnValues: numbers, strings, dates, keywords, matches
+    TYPE_NAME = "type name"  # ColumnDataType = "INTEGER"
+    DURATION = "duration"  # DataFreshness <= 24 hours
+    OPTIONAL_NUMBER = "optional number"  # CustomSql: a number for a scalar query, none for a row query
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    min_params: int
+    max_params: int | None  # None: any number (IsUnique "a" "b" ...)
+    condition: ConditionKind
+    where: bool = True  # `where "..."` allowed
+    threshold: bool = False  # `with threshold ...` allowed
+    row_level: bool = False  # judged per row (else listed in DataQualityRulesSkip)
+    # Ratio rules cannot take part in a ROW-mode composite (AWS's list).
+    in_row_composite: bool = True
+
+
+_SPECS = (
+    RuleSpec("IsComplete", 1, 1, ConditionKind.NONE, row_level=True),
+    RuleSpec("Completeness", 1, 1, ConditionKind.NUMBER, row_level=True, in_row_composite=False),
+    RuleSpec("ColumnValues", 1, 1, ConditionKind.VALUE, threshold=True, row_level=True),
+    RuleSpec("ColumnLength", 1, 1, ConditionKind.NUMBER, row_level=True),
+    RuleSpec("IsUnique", 1, None, ConditionKind.NONE, row_level=True),
+    RuleSpec("Uniqueness", 1, None, ConditionKind.NUMBER, row_level=True, in_row_composite=False),
+    RuleSpec("UniqueValueRatio", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("IsPrimaryKey", 1, None, ConditionKind.NONE, row_level=True),
+    RuleSpec("ColumnExists", 1, 1, ConditionKind.NONE, where=False),
+    RuleSpec("ColumnCount", 0, 0, ConditionKind.NUMBER, where=False),
+    RuleSpec("ColumnDataType", 1, 1, ConditionKind.TYPE_NAME, threshold=True),
+    RuleSpec("ColumnNamesMatchPattern", 1, 1, ConditionKind.NONE, where=False),
+    RuleSpec("RowCount", 0, 0, ConditionKind.NUMBER),
+    RuleSpec("Mean", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("Sum", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("StandardDeviation", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("Variance", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("DistinctValuesCount", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("Entropy", 1, 1, ConditionKind.NUMBER),
+    RuleSpec("ColumnCorrelation", 2, 2, ConditionKind.NUMBER),
+    RuleSpec("CustomSql", 1, 1, ConditionKind.OPTIONAL_NUMBER, where=False, threshold=True),
+    RuleSpec("DataFreshness", 1, 1, ConditionKind.DURATION, row_level=True),
+)
+SUPPORTED: dict[str, RuleSpec] = {s.name: s for s in _SPECS}
+
+# Rule types of the language this engine does not evaluate, and why: refused at parse time.
+UNSUPPORTED: dict[str, str] = {
+    "AggregateMatch": "it compares with a reference dataset",
+    "DatasetMatch": "it compares with a reference dataset",
+    "ReferentialIntegrity": "it compares with a reference dataset",
+    "RowCountMatch": "it compares with a reference dataset",
+    "SchemaMatch": "it compares with a reference dataset",
+    "DetectAnomalies": "it needs a history of earlier runs' metrics",
+    "AllStatistics": "it is an analyzer, not a rule",
+    "FileFreshness": "it checks files, not rows",
+    "FileMatch": "it checks files, not rows",
+    "FileSize": "it checks files, not rows",
+    "FileUniqueness": "it checks files, not rows",
+}
+
+# ColumnDataType's type names (case-insensitive) and the Spark types they are checked against.
+DATA_TYPES: dict[str, str] = {
+    "BOOLEAN": "boolean",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "INTEGER": "int",
+    "LONG": "bigint",
+    "FLOAT": "float",
+    "DOUBLE": "double",
+    "DECIMAL": "decimal(38,18)",
+    "STRING": "string",
+}
