@@ -37,7 +37,10 @@ def test_seed_ruleset_parses_to_canonical_rule_strings():
         ('ColumnValues "c" not between 1 and 2', None),
         ('ColumnValues "c" in ["a","b",NULL]', None),
         ('ColumnValues "c" not in [ 1, 2 ]', 'ColumnValues "c" not in [1,2]'),
-        ('ColumnValues "c" in [null, empty, whitespaces_only]', 'ColumnValues "c" in [NULL,EMPTY,WHITESPACES_ONLY]'),
+        (
+            'ColumnValues "c" in [null, empty, whitespaces_only]',
+            'ColumnValues "c" in [NULL,EMPTY,WHITESPACES_ONLY]',
+        ),
         ("Completeness of c >= 0.9", 'Completeness "c" >= 0.9'),
         ('ColumnValues "we\\"ird" = "x\\\\y"', None),
         ('ColumnValues "code" matches "[A-Z]{3}"', None),
@@ -95,7 +98,11 @@ def test_composites_bind_and_tighter_than_or_and_render_like_glue():
     assert rules[0].render() == '((IsComplete "a") AND (IsComplete "b")) OR (ColumnValues "c" > 1)'
     assert rules[1].render() == '(IsComplete "a") OR ((IsComplete "b") AND (IsComplete "c"))'
     assert rules[2].render() == '(IsComplete "a") AND (IsComplete "b") AND (IsComplete "c")'  # flattened
-    assert [leaf.render() for leaf in rules[1].leaves()] == ['IsComplete "a"', 'IsComplete "b"', 'IsComplete "c"']
+    assert [leaf.render() for leaf in rules[1].leaves()] == [
+        'IsComplete "a"',
+        'IsComplete "b"',
+        'IsComplete "c"',
+    ]
 
 
 def test_bare_composite_operands_are_accepted():
@@ -148,8 +155,18 @@ def test_spec_vector_44_comments_and_multiline_strings_change_nothing():
         ("rules = [RowCount > 0]", 1, 1, "must be named 'Rules'"),
         ('Rules = [ IsComplete "a" > 0.5 ]', 1, 26, "takes no condition"),
         ('Rules = [ Completeness "a" ]', 1, 28, "expected a condition for Completeness"),
-        ('Rules = [ Completeness "a" > 0.4 with threshold > 0.4 ]', 1, 34, "does not support 'with threshold'"),
-        ('Rules = [ ColumnNamesMatchPattern "aws_*" where "x > 1" ]', 1, 43, "does not support a where clause"),
+        (
+            'Rules = [ Completeness "a" > 0.4 with threshold > 0.4 ]',
+            1,
+            34,
+            "does not support 'with threshold'",
+        ),
+        (
+            'Rules = [ ColumnNamesMatchPattern "aws_*" where "x > 1" ]',
+            1,
+            43,
+            "does not support a where clause",
+        ),
         (
             'Rules = [ ColumnDataType "c" = "String" with threshold > 0.9 with threshold > 0.7 ]',
             1,
@@ -163,17 +180,17 @@ def test_spec_vector_44_comments_and_multiline_strings_change_nothing():
         ('Rules = [ IsComplete "a" where "" ]', 1, 26, "where clause is empty"),
         ('Rules = [ IsComplete "a"', 1, 25, "expected ',' or ']'"),
         ('Rules = [ IsComplete "a ]', 1, 22, "unterminated string"),
-        ('Rules = [ RowCount > avg(last(10)) ]', 1, 22, "dynamic rules"),
-        ('Rules = [ IsComplete $nope ]', 1, 22, "undefined constant $nope"),
-        ('n = 5\nRules = [ RowCount > 1 ]', 1, 5, "numeric constants are not supported"),
+        ("Rules = [ RowCount > avg(last(10)) ]", 1, 22, "dynamic rules"),
+        ("Rules = [ IsComplete $nope ]", 1, 22, "undefined constant $nope"),
+        ("n = 5\nRules = [ RowCount > 1 ]", 1, 5, "numeric constants are not supported"),
         ('Metadata = { "Owner": "x" }\nRules = [ RowCount > 1 ]', 1, 14, 'only "Version"'),
         ('Rules = [ ColumnDataType "c" = "Varchar" ]', 1, 32, "unknown data type"),
         ('Rules = [ ColumnValues "c" matches "(" ]', 1, 36, "invalid regular expression"),
         ('Rules = [ DataFreshness "d" <= 24 weeks ]', 1, 35, "expected days, hours or minutes"),
-        ('Rules = [ RowCount > 1 with colour > 1 ]', 1, 29, "unknown tag 'with colour'"),
+        ("Rules = [ RowCount > 1 with colour > 1 ]", 1, 29, "unknown tag 'with colour'"),
         ('Rules = [ IsComplete "a" labels = ["" = "v"] ]', 1, 36, "label key"),
-        ('Rules = [ RowCount > 1 ]\nRules = [ RowCount > 2 ]', 2, 1, "out of place"),
-        ("x = \"a\"", 1, 8, "expected 'Rules = ['"),
+        ("Rules = [ RowCount > 1 ]\nRules = [ RowCount > 2 ]", 2, 1, "out of place"),
+        ('x = "a"', 1, 8, "expected 'Rules = ['"),
     ],
 )
 def test_syntax_errors_name_line_column_and_expectation(text, line, column, fragment):
