@@ -8,7 +8,7 @@ UV        := $(VENV)/bin/uv
 UV_PIN    := uv==0.9.11
 STAMP     := $(VENV)/.installed
 DATA      ?= data/movies_sample.csv
-RULES     ?= glue_streaming/rules/seed_top_rated.dqdl
+RULES     ?= glue_streaming/rules/movies.dqdl
 PYTEST_ARGS ?=
 
 export SPARK_LOCAL_IP := 127.0.0.1

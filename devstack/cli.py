@@ -95,7 +95,7 @@ def env_cmd() -> None:
 @click.option(
     "--rules",
     type=click.Path(path_type=Path),
-    default=Path("glue_streaming/rules/seed_top_rated.dqdl"),
+    default=Path("glue_streaming/rules/movies.dqdl"),
     show_default=True,
 )
 @click.option("--timeout", type=float, default=300.0, show_default=True)

@@ -1,6 +1,6 @@
 """Local entry of the streaming job: Kinesis (LocalStack or AWS) -> per-batch pipeline, on PySpark 4.1.
 
-    python -m glue_streaming.local_job --ruleset glue_streaming/rules/seed_top_rated.dqdl
+    python -m glue_streaming.local_job --ruleset glue_streaming/rules/movies.dqdl
 
 Stops after the current micro-batch on SIGTERM or Ctrl-C.
 """
@@ -23,7 +23,7 @@ from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 
 NAMES = resource_names()
-DEFAULT_RULESET = Path(__file__).parent / "rules" / "seed_top_rated.dqdl"
+DEFAULT_RULESET = Path(__file__).parent / "rules" / "movies.dqdl"
 
 
 def _fail(message: str) -> None:

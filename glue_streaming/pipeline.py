@@ -109,7 +109,7 @@ class BatchPipeline:
         row = ("warm-up", "0", "warm-up", datetime(2000, 1, 1), envelope)
         judged = judge_records(spark.createDataFrame([row], SOURCE_SCHEMA), self.config.ruleset)
         judged.agg(F.count(F.lit(1))).collect()
-        rule_outcomes(judged, self.config.ruleset)
+        rule_outcomes(judged, self.config.ruleset, columns=TYPED_COLUMNS)
         return time.monotonic() - t0
 
     def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:
@@ -149,7 +149,7 @@ class BatchPipeline:
 
         unique = judged.where(~F.col("is_duplicate"))
         envelopes = unique.where(F.col("record_error").isNull())
-        outcomes = rule_outcomes(envelopes, self.config.ruleset)
+        outcomes = rule_outcomes(envelopes, self.config.ruleset, columns=TYPED_COLUMNS)
 
         ingest_date = (stats["min_arrival_at"] or started_at).strftime("%Y-%m-%d")
         bad_key, outcomes_key = s3_batch_keys(self.config, key.stream_id, key.batch_id, ingest_date)

@@ -13,7 +13,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from moviestream.quality.dqdl import Ruleset
-from moviestream.quality.evaluate import ROW_FAIL, ROW_REASONS, ROW_RESULT, add_row_level_results
+from moviestream.quality.evaluate import ROW_REASONS, add_row_level_results
+from moviestream.record import TYPED_COLUMNS
 from moviestream.transform import expand_kinesis_records, parse_envelopes, type_movie_fields
 
 
@@ -24,7 +25,8 @@ def kinesis_order() -> list:
 
 def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
     typed = type_movie_fields(parse_envelopes(expand_kinesis_records(source)))
-    checked = add_row_level_results(typed, ruleset)
+    # The rules see the typed movie columns only (ColumnCount, CustomSql's primary, ...).
+    checked = add_row_level_results(typed, ruleset, columns=TYPED_COLUMNS)
     first_delivery = Window.partitionBy("event_id").orderBy(*kinesis_order())
     is_duplicate = F.col("event_id").isNotNull() & (F.row_number().over(first_delivery) > 1)
     missing = F.when(
@@ -37,10 +39,14 @@ def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
     )
     reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
         F.array_compact(
-            F.concat(F.array(missing), F.col(ROW_REASONS), F.array(F.when(F.size(ROW_FAIL) > 0, parse_note)))
+            F.concat(
+                F.array(missing), F.col(ROW_REASONS), F.array(F.when(F.size(ROW_REASONS) > 0, parse_note))
+            )
         )
     )
-    good = F.col("record_error").isNull() & (F.size("missing_fields") == 0) & (F.col(ROW_RESULT) == "Passed")
+    # Good: parsed, every CSV field present, and no failure of a rule every row must pass
+    # (DataQualityFailureReasons; ratio rules like Completeness judge the batch, not the row).
+    good = F.col("record_error").isNull() & (F.size("missing_fields") == 0) & (F.size(ROW_REASONS) == 0)
     return checked.select(
         "*", is_duplicate.alias("is_duplicate"), good.alias("is_good"), reasons.alias("reasons")
     )

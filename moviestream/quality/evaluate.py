@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +40,9 @@ ROW_PASS = "DataQualityRulesPass"
 ROW_FAIL = "DataQualityRulesFail"
 ROW_SKIP = "DataQualityRulesSkip"
 ROW_RESULT = "DataQualityEvaluationResult"
-ROW_REASONS = "DataQualityFailureReasons"  # ours: one human reason per failed rule
+# Ours: one reason per failed rule that every row must pass (see row_decisive); a row with none
+# is good for the pipeline. Ratio rules (Completeness, Uniqueness, thresholds) judge the batch.
+ROW_REASONS = "DataQualityFailureReasons"
 ROW_COLUMNS = (ROW_PASS, ROW_FAIL, ROW_SKIP, ROW_RESULT, ROW_REASONS)
 _INTERNAL = "__dq_"
 
@@ -158,11 +160,14 @@ def _is_temporal(dtype: T.DataType) -> bool:
 class _Context:
     """What compilation needs to know about the data: its schema, the options, the session."""
 
-    def __init__(self, df: DataFrame, options: EvaluationOptions) -> None:
+    def __init__(self, df: DataFrame, options: EvaluationOptions, columns: Sequence[str] | None) -> None:
         self.df = df
         self.options = options
-        self.types = {f.name: f.dataType for f in df.schema.fields}
-        self.columns = [c for c in df.columns if not c.startswith(_INTERNAL) and c not in ROW_COLUMNS]
+        if columns is None:
+            columns = [c for c in df.columns if not c.startswith(_INTERNAL) and c not in ROW_COLUMNS]
+        self.columns = list(columns)  # the dataset as the rules see it (ColumnCount, CustomSql's primary)
+        all_types = {f.name: f.dataType for f in df.schema.fields}
+        self.types = {c: all_types[c] for c in self.columns if c in all_types}
         self.now = options.clock()
         self.windows: dict[str, Column] = {}  # window count columns to add, by name
         self.joins: list[tuple[str, DataFrame, list[str]]] = []  # CustomSql row checks
@@ -704,7 +709,7 @@ def _custom_sql(rule: Rule, text: str, scope: Column | None, ctx: _Context) -> C
     sql = rule.parameters[0]
     spark = ctx.df.sparkSession
     view = f"{_INTERNAL}primary_{uuid.uuid4().hex[:8]}"
-    ctx.df.createOrReplaceTempView(view)
+    ctx.df.select(*[_col(c) for c in ctx.columns]).createOrReplaceTempView(view)
     # AWS names the data `primary`; the view gets a unique name so concurrent evaluations don't clash.
     query = re.sub(r"\bprimary\b", view, sql)
     cond = rule.condition
@@ -841,6 +846,17 @@ def _excluded_in_row_mode(rule: Rule) -> bool:
     return rule.threshold is not None and rule.rule_type in ("ColumnValues", "ColumnDataType", "CustomSql")
 
 
+def row_decisive(node: Node) -> bool:
+    """True if the rule passes only when every row does, so a failing row is a bad record.
+
+    Ratio rules (Completeness, Uniqueness, any rule with a threshold) accept some failing rows by
+    design: Glue still marks those rows Failed, but the pipeline does not route them as bad.
+    """
+    if isinstance(node, Rule):
+        return node.spec.row_level and node.spec.in_row_composite and node.threshold is None
+    return all(row_decisive(child) for child in node.children)
+
+
 # -- public API -----------------------------------------------------------------------------------
 
 
@@ -854,9 +870,16 @@ class Evaluation:
     options: EvaluationOptions
 
 
-def prepare(df: DataFrame, ruleset: Ruleset, options: EvaluationOptions | None = None) -> Evaluation:
+def prepare(
+    df: DataFrame,
+    ruleset: Ruleset,
+    options: EvaluationOptions | None = None,
+    columns: Sequence[str] | None = None,
+) -> Evaluation:
+    """Compile the ruleset against ``df``. ``columns`` are the dataset's columns as the rules see
+    them (default: all of ``df``'s); other columns ride along untouched."""
     options = options or EvaluationOptions()
-    ctx = _Context(df, options)
+    ctx = _Context(df, options, columns)
     compiled = [compile_node(node, ctx) for node in ruleset.rules]
     frame = df
     for marker, result, columns in ctx.joins:  # CustomSql row form: mark the rows the query returns
@@ -884,7 +907,10 @@ def row_level_columns(evaluation: Evaluation) -> dict[str, Column]:
         failed.append(F.when(in_scope & ~c.row_pass, label))
         if skip_filtered and c.scope is not None:
             skipped.append(F.when(out_of_scope, label))
-        reasons.append(F.when(in_scope & ~c.row_pass, c.row_reason if c.row_reason is not None else label))
+        if row_decisive(c.node):
+            reasons.append(
+                F.when(in_scope & ~c.row_pass, c.row_reason if c.row_reason is not None else label)
+            )
     empty = F.array().cast("array<string>")
 
     def array(items: list[Column]) -> Column:
@@ -901,10 +927,13 @@ def row_level_columns(evaluation: Evaluation) -> dict[str, Column]:
 
 
 def add_row_level_results(
-    df: DataFrame, ruleset: Ruleset, options: EvaluationOptions | None = None
+    df: DataFrame,
+    ruleset: Ruleset,
+    options: EvaluationOptions | None = None,
+    columns: Sequence[str] | None = None,
 ) -> DataFrame:
     """The input rows with Glue's row-level columns and DataQualityFailureReasons appended."""
-    evaluation = prepare(df, ruleset, options)
+    evaluation = prepare(df, ruleset, options, columns)
     columns = row_level_columns(evaluation)
     helpers = [c for c in evaluation.frame.columns if c not in df.columns]
     return evaluation.frame.withColumns(columns).drop(*helpers)
@@ -935,7 +964,10 @@ def outcomes_from(evaluation: Evaluation) -> list[dict[str, Any]]:
 
 
 def rule_outcomes(
-    df: DataFrame, ruleset: Ruleset, options: EvaluationOptions | None = None
+    df: DataFrame,
+    ruleset: Ruleset,
+    options: EvaluationOptions | None = None,
+    columns: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Dataset-level outcome of every rule, Glue's shape (Rule, Outcome, FailureReason, ...)."""
-    return outcomes_from(prepare(df, ruleset, options))
+    return outcomes_from(prepare(df, ruleset, options, columns))

@@ -1,0 +1,210 @@
+"""`python -m moviestream.quality`: check a ruleset against a movies CSV, or lint a ruleset.
+
+    check RULES.dqdl DATA.csv [--json] [--composite-mode ROW] [--filtered-rows SKIPPED]
+    lint RULES.dqdl [--columns a,b,c]
+
+``check`` reads the CSV with the producer's reader, types it exactly as the streaming job does
+and evaluates the rules on the typed columns. Exit codes: 0 every rule passed, 1 a rule failed,
+2 bad usage, a bad ruleset or an unreadable file (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from moviestream.quality.dqdl import DqdlSyntaxError, Ruleset, parse_ruleset
+from moviestream.record import TYPED_COLUMNS
+
+EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _load_ruleset(path: Path) -> Ruleset:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror}")
+    except UnicodeDecodeError:
+        _fail(f"{path} is not UTF-8 text")
+    try:
+        return parse_ruleset(text)
+    except DqdlSyntaxError as exc:
+        _fail(f"{path}: {exc}")
+    raise AssertionError("unreachable")
+
+
+def referenced_columns(ruleset: Ruleset) -> set[str]:
+    """Columns the rules name as parameters (CustomSql and patterns aside)."""
+    names: set[str] = set()
+    for node in ruleset.rules:
+        leaves = node.leaves() if hasattr(node, "leaves") else [node]
+        for rule in leaves:
+            if rule.rule_type not in ("CustomSql", "ColumnNamesMatchPattern"):
+                names.update(rule.parameters)
+    return names
+
+
+@click.group()
+def cli() -> None:
+    """DQDL (AWS Glue Data Quality) rulesets, evaluated with this project's Spark engine."""
+
+
+@cli.command()
+@click.argument("rules", type=click.Path(path_type=Path))
+@click.option(
+    "--columns",
+    default=",".join(TYPED_COLUMNS),
+    show_default="the job's typed columns",
+    help="Comma-separated columns the data will have.",
+)
+def lint(rules: Path, columns: str) -> None:
+    """Validate a ruleset: syntax, rule types, and the columns it names."""
+    ruleset = _load_ruleset(rules)
+    known = {c.strip() for c in columns.split(",") if c.strip()}
+    unknown = sorted(referenced_columns(ruleset) - known)
+    if unknown:
+        _fail(f"{rules}: unknown column(s) {', '.join(unknown)} (the data has: {', '.join(sorted(known))})")
+    click.echo(f"{rules}: ok ({len(ruleset.rules)} rules)")
+
+
+@cli.command()
+@click.argument("rules", type=click.Path(path_type=Path))
+@click.argument("data")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--composite-mode",
+    type=click.Choice(["COLUMN", "ROW"], case_sensitive=False),
+    default="COLUMN",
+    show_default=True,
+    help="How composite rules are judged (Glue's compositeRuleEvaluation.method).",
+)
+@click.option(
+    "--filtered-rows",
+    type=click.Choice(["PASSED", "SKIPPED"], case_sensitive=False),
+    default="PASSED",
+    show_default=True,
+    help="Label of rows a where clause leaves out (Glue's rowLevelConfiguration.filteredRowLabel).",
+)
+def check(rules: Path, data: str, as_json: bool, composite_mode: str, filtered_rows: str) -> None:
+    """Type DATA (a movies CSV, local or s3://) as the job does and evaluate RULES on it."""
+    from moviestream.quality.evaluate import EvaluationOptions, RulesetError
+    from producer.csv_source import InputError, check_input
+
+    ruleset = _load_ruleset(rules)
+    try:
+        check_input(data)
+    except InputError as exc:
+        _fail(str(exc))
+    options = EvaluationOptions(composite_mode.upper(), filtered_rows.upper())
+    started = time.monotonic()
+    try:
+        report = run_check(ruleset, data, options)
+    except RulesetError as exc:
+        _fail(f"{rules}: {exc}")
+    report["seconds"] = round(time.monotonic() - started, 2)
+    if as_json:
+        click.echo(json.dumps(report, default=str))
+    else:
+        _print_table(report)
+    failed = any(r["Outcome"] != "Passed" for r in report["rules"])
+    sys.exit(EXIT_RULES_FAILED if failed else EXIT_OK)
+
+
+def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
+    """Outcomes and row counts for one file (the Spark session is local and stopped after)."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    from glue_streaming.spark import local_session
+    from moviestream.quality.evaluate import (
+        ROW_REASONS,
+        ROW_RESULT,
+        outcomes_from,
+        prepare,
+        row_level_columns,
+    )
+    from moviestream.transform import type_movie_fields
+    from producer.csv_source import Reject, open_input, read_rows
+
+    header: tuple[str, ...] = ()
+    columns: dict[str, list[str]] = {}
+    unreadable = 0
+    with open_input(location) as stream:
+        for item in read_rows(stream, location):
+            if isinstance(item, Reject):
+                unreadable += 1
+                continue
+            if not columns:
+                header = item.header
+                columns = {name: [] for name in header}
+            for name, value in zip(header, item.values, strict=True):
+                columns[name].append(value)
+    spark = local_session("moviestream-quality-check")
+    try:
+        table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+        raw = spark.createDataFrame(table.to_pandas()) if columns else None
+        if raw is None:
+            return {
+                "rows": 0,
+                "rows_passed": 0,
+                "rows_failed": 0,
+                "rows_bad": 0,
+                "rows_with_parse_errors": 0,
+                "rows_unreadable": unreadable,
+                "rules": [],
+            }
+        fields = F.create_map(*[x for name in header for x in (F.lit(name), F.col(f"`{name}`"))])
+        typed = type_movie_fields(raw.select(fields.alias("fields"))).select(*TYPED_COLUMNS, "parse_errors")
+        evaluation = prepare(typed.cache(), ruleset, options, columns=TYPED_COLUMNS)
+        outcomes = outcomes_from(evaluation)
+        row_level = row_level_columns(evaluation)
+        judged = evaluation.frame.select(
+            row_level[ROW_RESULT].alias("result"), row_level[ROW_REASONS].alias("reasons"), "parse_errors"
+        )
+        counts = judged.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.when(F.col("result") == "Passed", 1)).alias("passed"),
+            F.count(F.when(F.size("reasons") > 0, 1)).alias("bad"),
+            F.count(F.when(F.size("parse_errors") > 0, 1)).alias("parse_errors"),
+        ).collect()[0]
+    finally:
+        spark.stop()
+    return {
+        "rows": counts["rows"],
+        "rows_passed": counts["passed"],
+        "rows_failed": counts["rows"] - counts["passed"],
+        "rows_bad": counts["bad"],  # what the job would route to the bad-records store
+        "rows_with_parse_errors": counts["parse_errors"],
+        "rows_unreadable": unreadable,
+        "rules": outcomes,
+    }
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    click.echo(
+        f"rows {report['rows']}: passed {report['rows_passed']}, failed {report['rows_failed']};"
+        f" bad records {report['rows_bad']} (failing a rule every row must pass);"
+        f" unreadable {report['rows_unreadable']}, with parse errors {report['rows_with_parse_errors']}"
+    )
+    width = max((len(r["Rule"]) for r in report["rules"]), default=4)
+    click.echo(f"{'Rule':<{width}}  Outcome  FailureReason / EvaluatedMetrics")
+    for r in report["rules"]:
+        metrics = ", ".join(f"{k}={v:.6g}" for k, v in r["EvaluatedMetrics"].items())
+        detail = r["FailureReason"] or metrics
+        if r["FailureReason"] and metrics:
+            detail += f" [{metrics}]"
+        click.echo(f"{r['Rule']:<{width}}  {r['Outcome']:<7}  {detail}")
+
+
+if __name__ == "__main__":
+    cli(prog_name="python -m moviestream.quality")

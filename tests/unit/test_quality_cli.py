@@ -1,0 +1,105 @@
+"""`python -m moviestream.quality`: check and lint, run as a user would (a subprocess, real Spark)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+
+from producer.generate import generate
+from tests.unit.test_cli_errors import ROOT, one_line_error, run
+
+MOVIES_RULES = ROOT / "glue_streaming" / "rules" / "movies.dqdl"
+SEED_RULES = ROOT / "glue_streaming" / "rules" / "seed_top_rated.dqdl"
+CERTIFICATES = set(
+    re.findall(r'"([^"]+)"', MOVIES_RULES.read_text().split("certificates =")[1].split("]")[0])
+)
+
+
+def _int(text: str, pattern: str) -> int | None:
+    m = re.fullmatch(pattern, text.strip())
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def bad_by_python(row: dict[str, str]) -> bool:
+    """movies.dqdl's row-decisive rules, read from its comments, on the raw CSV strings."""
+    title = row["Series_Title"].strip()
+    year = _int(row["Released_Year"], r"([0-9]{4})")
+    rating_text = row["IMDB_Rating"].strip()
+    rating = float(rating_text) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", rating_text) else None
+    runtime = _int(row["Runtime"], r"([0-9]+)\s*(min)?")
+    votes = _int(row["No_of_Votes"], r"([0-9]{1,3}(,[0-9]{3})*|[0-9]+)")
+    certificate = row["Certificate"].strip()
+    meta = _int(row["Meta_score"], r"([0-9]+)")
+    return (
+        not title
+        or len(title) > 500
+        or year is None
+        or not 1887 < year < 2101
+        or rating is None
+        or not 0.9 < rating < 10.1
+        or runtime is None
+        or not 0 < runtime < 1000
+        or votes is None
+        or (certificate != "" and certificate not in CERTIFICATES)
+        or (meta is not None and not -1 < meta < 101)
+    )
+
+
+@pytest.fixture(scope="module")
+def movies_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("quality") / "movies.csv"
+    generate(path, rows=600, seed=11, defect_rate=0.15)
+    return path
+
+
+def test_check_json_counts_match_a_plain_python_reading_of_the_default_rules(movies_csv):
+    proc = run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    with open(movies_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert report["rows"] == len(rows) and report["rows_unreadable"] == 0
+    assert report["rows_passed"] + report["rows_failed"] == report["rows"]
+    assert report["rows_bad"] == sum(bad_by_python(r) for r in rows)
+    assert report["rows_bad"] > 0
+    assert {"Rule", "Outcome", "FailureReason", "EvaluatedMetrics"} <= set(report["rules"][0])
+    assert len(report["rules"]) == 13
+    failed = [r for r in report["rules"] if r["Outcome"] == "Failed"]
+    assert proc.returncode == (1 if failed else 0)
+
+
+def test_check_prints_a_table(movies_csv):
+    proc = run("moviestream.quality", "check", str(SEED_RULES), str(movies_csv))
+    assert proc.returncode == 1  # the seed's top-rated band fails most movies
+    assert 'ColumnValues "imdb_rating" between 8.0 and 10.3  Failed' in proc.stdout
+    assert proc.stdout.startswith("rows 600: passed ")
+
+
+def test_lint(tmp_path):
+    ok = run("moviestream.quality", "lint", str(MOVIES_RULES))
+    assert ok.returncode == 0 and "ok (13 rules)" in ok.stdout
+    bad = tmp_path / "bad.dqdl"
+    bad.write_text('Rules = [\n  IsComplete "series_title",\n  ColumnValues "imdb_rating" between 1\n]')
+    one_line_error(
+        run("moviestream.quality", "lint", str(bad)), "line 4, column 1: expected 'and', found ']'"
+    )
+    unknown = tmp_path / "unknown.dqdl"
+    unknown.write_text('Rules = [ IsComplete "Series_Title" ]')
+    one_line_error(run("moviestream.quality", "lint", str(unknown)), "unknown column(s) Series_Title")
+
+
+def test_check_user_errors_are_one_line(tmp_path, movies_csv):
+    one_line_error(
+        run("moviestream.quality", "check", str(MOVIES_RULES), str(tmp_path / "nope.csv")), "not found"
+    )
+    one_line_error(
+        run("moviestream.quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read"
+    )
+    rules = tmp_path / "entropy.dqdl"
+    rules.write_text('Rules = [ DetectAnomalies "RowCount" ]')
+    one_line_error(
+        run("moviestream.quality", "check", str(rules), str(movies_csv)), "'DetectAnomalies' is not supported"
+    )
