@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from moviestream.quality.dqdl import DqdlSyntaxError, Ruleset, parse_ruleset
+from moviestream.quality.dqdl import Composite, DqdlSyntaxError, Ruleset, parse_ruleset
 from moviestream.record import TYPED_COLUMNS
 
 EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE = 0, 1, 2
@@ -47,8 +47,7 @@ def referenced_columns(ruleset: Ruleset) -> set[str]:
     """Columns the rules name as parameters (CustomSql and patterns aside)."""
     names: set[str] = set()
     for node in ruleset.rules:
-        leaves = node.leaves() if hasattr(node, "leaves") else [node]
-        for rule in leaves:
+        for rule in node.leaves() if isinstance(node, Composite) else [node]:
             if rule.rule_type not in ("CustomSql", "ColumnNamesMatchPattern"):
                 names.update(rule.parameters)
     return names

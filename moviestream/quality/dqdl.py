@@ -13,7 +13,7 @@ not evaluate is refused by name with the reason, never skipped.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from moviestream.quality.catalog import DATA_TYPES, SUPPORTED, UNSUPPORTED, ConditionKind, RuleSpec
@@ -383,17 +383,7 @@ class _Parser:
             node = self.or_expr()
             self.take("PUNCT", ")", "')'")
             if self.at("IDENT", "labels"):
-                if not isinstance(node, Composite):
-                    labels = self.rule_labels()
-                    return Rule(
-                        node.rule_type,
-                        node.parameters,
-                        node.condition,
-                        node.where,
-                        node.threshold,
-                        node.labels + labels,
-                    )
-                return Composite(node.operator, node.children, self.rule_labels())
+                return replace(node, labels=node.labels + self.rule_labels())
             return node
         return self.rule()
 
@@ -551,13 +541,8 @@ class _Parser:
     def operand(self, kind: ConditionKind) -> Operand:
         t = self.tok
         if kind is ConditionKind.DURATION:
-            amount = self.number()
-            unit = self.take("IDENT", expected="days, hours or minutes")
-            if unit.text not in _DURATION_HOURS:
-                raise self.error("expected days, hours or minutes", unit)
-            return Operand(
-                "duration", amount.value * _DURATION_HOURS[unit.text], f"{amount.text} {unit.text}"
-            )  # type: ignore[operator]
+            hours, text = self.duration()
+            return Operand("duration", hours, text)
         if kind is ConditionKind.TYPE_NAME:
             name = self.string("a quoted type name")
             if name.upper() not in DATA_TYPES:
@@ -589,17 +574,23 @@ class _Parser:
         offset, text = 0, "now()"
         if self.at("OP", "+", "-"):
             sign = self.take("OP").text
-            amount = self.number()
-            unit = self.take("IDENT", expected="days, hours or minutes")
-            if unit.text not in _DURATION_HOURS:
-                raise self.error("expected days, hours or minutes", unit)
-            minutes = int(amount.value * _DURATION_HOURS[unit.text] * 60)  # type: ignore[operator]
+            hours, amount = self.duration()
+            minutes = int(hours * 60)
             offset = minutes if sign == "+" else -minutes
-            text = f"now() {sign} {amount.text} {unit.text}"
+            text = f"now() {sign} {amount}"
         if parens:
             self.take("PUNCT", ")", "')'")
             text = f"({text})"
         return Operand("date", DateValue("now", offset), text)
+
+    def duration(self) -> tuple[Decimal, str]:
+        """``N days|hours|minutes``: (hours, the text as written)."""
+        amount = self.number()
+        unit = self.take("IDENT", expected="days, hours or minutes")
+        if unit.text not in _DURATION_HOURS:
+            raise self.error("expected days, hours or minutes", unit)
+        assert isinstance(amount.value, Decimal)
+        return amount.value * _DURATION_HOURS[unit.text], f"{amount.text} {unit.text}"
 
     # numbers: literals with + - * / and parentheses, folded to one value
     def number(self) -> Operand:
@@ -658,12 +649,4 @@ _RESERVED = frozenset(
 
 def parse_ruleset(text: str) -> Ruleset:
     """Parse a DQDL document; raises DqdlSyntaxError naming line, column and what was expected."""
-    parsed = _Parser(text).document()
-    return Ruleset(
-        parsed.rules,
-        parsed.metadata,
-        parsed.data_sources,
-        parsed.constants,
-        parsed.default_labels,
-        source=text,
-    )
+    return replace(_Parser(text).document(), source=text)

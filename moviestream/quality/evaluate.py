@@ -178,10 +178,7 @@ class _Context:
         return f"{_INTERNAL}{what}{self.counter}"
 
     def missing(self, names: tuple[str, ...]) -> str | None:
-        for n in names:
-            if n not in self.types:
-                return n
-        return None
+        return next((n for n in names if n not in self.types), None)
 
     def where(self, rule: Rule) -> tuple[Column | None, str | None]:
         """(scope, error) for the rule's where clause; an invalid clause fails the rule, as in Glue."""

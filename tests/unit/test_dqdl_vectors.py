@@ -365,3 +365,13 @@ def test_dates_compare_with_now(spark):
         spark, 'ColumnValues "d" between "2026-11-01" and "2026-11-30"', "d date", rows
     )
     assert letters(result_rows, outcomes[0]["Rule"]) == "PPF"
+
+
+def test_options_from_glue_additional_options():
+    opts = EvaluationOptions.from_glue(
+        {"compositeRuleEvaluation.method": "row", "rowLevelConfiguration.filteredRowLabel": "SKIPPED"}
+    )
+    assert (opts.composite_mode, opts.filtered_row_label) == ("ROW", "SKIPPED")
+    assert EvaluationOptions.from_glue(None) == EvaluationOptions()
+    with pytest.raises(RulesetError, match="must be ROW or COLUMN"):
+        EvaluationOptions.from_glue({"compositeRuleEvaluation.method": "CELL"})
