@@ -125,13 +125,7 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from glue_streaming.spark import local_session
-    from moviestream.quality.evaluate import (
-        ROW_REASONS,
-        ROW_RESULT,
-        outcomes_from,
-        prepare,
-        row_level_columns,
-    )
+    from moviestream.quality.evaluate import ROW_REASONS, ROW_RESULT, evaluate_in_one_pass
     from moviestream.transform import type_movie_fields
     from producer.csv_source import Reject, open_input, read_rows
 
@@ -164,18 +158,15 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
             }
         fields = F.create_map(*[x for name in header for x in (F.lit(name), F.col(f"`{name}`"))])
         typed = type_movie_fields(raw.select(fields.alias("fields"))).select(*TYPED_COLUMNS, "parse_errors")
-        evaluation = prepare(typed.cache(), ruleset, options, columns=TYPED_COLUMNS)
-        outcomes = outcomes_from(evaluation)
-        row_level = row_level_columns(evaluation)
-        judged = evaluation.frame.select(
-            row_level[ROW_RESULT].alias("result"), row_level[ROW_REASONS].alias("reasons"), "parse_errors"
-        )
-        counts = judged.agg(
+        # One pass: the row counts below are the action during which the rule metrics are observed.
+        one_pass = evaluate_in_one_pass(typed, ruleset, options, columns=TYPED_COLUMNS)
+        counts = one_pass.frame.agg(
             F.count(F.lit(1)).alias("rows"),
-            F.count(F.when(F.col("result") == "Passed", 1)).alias("passed"),
-            F.count(F.when(F.size("reasons") > 0, 1)).alias("bad"),
+            F.count(F.when(F.col(ROW_RESULT) == "Passed", 1)).alias("passed"),
+            F.count(F.when(F.size(ROW_REASONS) > 0, 1)).alias("bad"),
             F.count(F.when(F.size("parse_errors") > 0, 1)).alias("parse_errors"),
         ).collect()[0]
+        outcomes = one_pass.outcomes()
     finally:
         spark.stop()
     return {

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from pyspark.errors import PySparkException
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -889,38 +889,66 @@ def prepare(
     return Evaluation(frame, compiled, ruleset, options)
 
 
-def row_level_columns(evaluation: Evaluation) -> dict[str, Column]:
-    """Glue's row-level columns, plus one human reason per failed rule."""
+def row_level_columns(evaluation: Evaluation) -> tuple[dict[str, Column], dict[str, Column]]:
+    """Glue's row-level columns, plus one human reason per failed rule.
+
+    Returns (helpers, columns): ``helpers`` are per-rule verdict columns to add first (each rule's
+    predicate is computed once per row, not once per output column; Spark keeps the two
+    projections apart because inlining would repeat the predicates), ``columns`` the outputs.
+    Built for speed, since every row pays for them: each array is ``array_remove`` of an array
+    whose unused slots hold the empty string (no rule text is empty), which Spark compiles to
+    generated code, unlike ``array_compact``'s lambda; and a row that fails no rule (most rows)
+    takes constant arrays instead of assembling them.
+    """
     skip_filtered = evaluation.options.filtered_row_label == "SKIPPED"
+    helpers: dict[str, Column] = {}
     passed, failed, skipped, reasons = [], [], [], []
-    for c in evaluation.compiled:
+    all_passed_labels: list[str] = []  # the Pass array of a row that fails nothing
+    shortcut = True
+    any_failed = F.lit(False)
+    for i, c in enumerate(evaluation.compiled):
         label = F.lit(c.text)
         if c.row_pass is None:
             skipped.append(label)
             continue
-        in_scope = _in_scope(c.scope)
-        out_of_scope = ~in_scope
-        passed.append(F.when((in_scope & c.row_pass) | (out_of_scope & F.lit(not skip_filtered)), label))
-        failed.append(F.when(in_scope & ~c.row_pass, label))
+        # 0 passed, 1 failed, 2 out of the rule's scope (its where clause)
+        verdict = f"{_INTERNAL}verdict{i}"
+        helpers[verdict] = F.when(~_in_scope(c.scope), 2).when(c.row_pass, 0).otherwise(1)
+        v = F.col(verdict)
+        fails = v == 1
+        any_failed = any_failed | fails
+        passed.append(_slot((v == 0) if skip_filtered else (v != 1), label))
+        all_passed_labels.append(c.text)
+        failed.append(_slot(fails, label))
         if skip_filtered and c.scope is not None:
-            skipped.append(F.when(out_of_scope, label))
+            skipped.append(_slot(v == 2, label))
+            shortcut = False  # a row that fails nothing may still have rules out of scope
         if row_decisive(c.node):
-            reasons.append(
-                F.when(in_scope & ~c.row_pass, c.row_reason if c.row_reason is not None else label)
-            )
+            reasons.append(_slot(fails, c.row_reason if c.row_reason is not None else label))
+    any_name = f"{_INTERNAL}any_failed"
+    helpers[any_name] = any_failed
+    any_failed = F.col(any_name)
     empty = F.array().cast("array<string>")
 
     def array(items: list[Column]) -> Column:
-        return F.array_compact(F.array(*items)) if items else empty
+        return F.array_remove(F.array(*items), "") if items else empty
 
-    fail_col = array(failed)
-    return {
-        ROW_PASS: array(passed),
-        ROW_FAIL: fail_col,
+    pass_col = array(passed)
+    if shortcut and passed:
+        constant = F.array(*[F.lit(t) for t in all_passed_labels])
+        pass_col = F.when(any_failed, pass_col).otherwise(constant)
+    return helpers, {
+        ROW_PASS: pass_col,
+        ROW_FAIL: F.when(any_failed, array(failed)).otherwise(empty),
         ROW_SKIP: array(skipped),
-        ROW_RESULT: F.when(F.size(fail_col) == 0, F.lit("Passed")).otherwise(F.lit("Failed")),
-        ROW_REASONS: array(reasons),
+        ROW_RESULT: F.when(any_failed, F.lit("Failed")).otherwise(F.lit("Passed")),
+        ROW_REASONS: F.when(any_failed, array(reasons)).otherwise(empty),
     }
+
+
+def _slot(condition: Column, value: Column) -> Column:
+    """``value`` where ``condition`` holds, else the empty string that ``array_remove`` drops."""
+    return F.when(condition, value).otherwise(F.lit(""))
 
 
 def add_row_level_results(
@@ -931,19 +959,89 @@ def add_row_level_results(
 ) -> DataFrame:
     """The input rows with Glue's row-level columns and DataQualityFailureReasons appended."""
     evaluation = prepare(df, ruleset, options, columns)
-    columns = row_level_columns(evaluation)
-    helpers = [c for c in evaluation.frame.columns if c not in df.columns]
-    return evaluation.frame.withColumns(columns).drop(*helpers)
+    return _with_row_level(evaluation, df.columns)
+
+
+def _with_row_level(
+    evaluation: Evaluation,
+    keep: Sequence[str],
+    between: Callable[[DataFrame], DataFrame] = lambda frame: frame,
+) -> DataFrame:
+    """The prepared frame with the row-level columns; helper columns dropped. ``between`` is
+    applied after the per-rule verdicts and before the outputs (where observe() goes: it also
+    ends Spark's generated-code stage there, so neither half grows past the size the JVM
+    compiles to native code)."""
+    verdicts, outputs = row_level_columns(evaluation)
+    frame = between(evaluation.frame.withColumns(verdicts))
+    helpers = [c for c in frame.columns if c not in keep]
+    return frame.withColumns(outputs).drop(*helpers)
+
+
+def _collected_alone(alias: str) -> bool:
+    """Aggregates Spark cannot observe (DISTINCT ones) run as their own aggregation."""
+    return alias.startswith(f"{_INTERNAL}distinct")
+
+
+@dataclass
+class OnePassEvaluation:
+    """Row-level results whose rule metrics Spark gathers while it computes the rows.
+
+    ``frame`` carries the row-level columns; the first action that reads all of it (a write, a
+    count, materialising a persist) also computes every rule's metrics, through
+    ``DataFrame.observe``, so rows and outcomes cost one pass over the data instead of two.
+    ``outcomes()`` waits for that action. Only DISTINCT counts (DistinctValuesCount,
+    UniqueValueRatio), which Spark cannot observe, take a second aggregation.
+    """
+
+    frame: DataFrame
+    evaluation: Evaluation
+    observation: Observation | None
+    separate: dict[str, Column]
+
+    def outcomes(self) -> list[dict[str, Any]]:
+        values = dict(self.observation.get) if self.observation is not None else {}
+        if self.separate:
+            query = self.evaluation.frame.agg(*[a.alias(k) for k, a in self.separate.items()])
+            values.update(query.collect()[0].asDict())
+        return _outcomes(self.evaluation, values)
+
+
+def evaluate_in_one_pass(
+    df: DataFrame,
+    ruleset: Ruleset,
+    options: EvaluationOptions | None = None,
+    columns: Sequence[str] | None = None,
+) -> OnePassEvaluation:
+    """Row-level results and the rule outcomes from one pass over ``df`` (see OnePassEvaluation)."""
+    evaluation = prepare(df, ruleset, options, columns)
+    aggs = _all_aggs(evaluation)
+    observed = {k: a for k, a in aggs.items() if not _collected_alone(k)}
+    separate = {k: a for k, a in aggs.items() if _collected_alone(k)}
+    if not observed:
+        return OnePassEvaluation(_with_row_level(evaluation, df.columns), evaluation, None, separate)
+    observation = Observation(f"{_INTERNAL}metrics_{uuid.uuid4().hex}")
+    metrics = [a.alias(k) for k, a in observed.items()]
+    frame = _with_row_level(evaluation, df.columns, lambda f: f.observe(observation, *metrics))
+    return OnePassEvaluation(frame, evaluation, observation, separate)
+
+
+def _all_aggs(evaluation: Evaluation) -> dict[str, Column]:
+    aggs: dict[str, Column] = {}
+    for c in evaluation.compiled:
+        aggs.update(c.aggs)
+    return aggs
 
 
 def outcomes_from(evaluation: Evaluation) -> list[dict[str, Any]]:
     """Rule outcomes from ONE aggregation over the prepared frame (CustomSql queries aside)."""
-    aggs: dict[str, Column] = {}
-    for c in evaluation.compiled:
-        aggs.update(c.aggs)
+    aggs = _all_aggs(evaluation)
     values = (
         evaluation.frame.agg(*[a.alias(k) for k, a in aggs.items()]).collect()[0].asDict() if aggs else {}
     )
+    return _outcomes(evaluation, values)
+
+
+def _outcomes(evaluation: Evaluation, values: dict[str, Any]) -> list[dict[str, Any]]:
     outcomes = []
     for c in evaluation.compiled:
         result = c.judge(values)

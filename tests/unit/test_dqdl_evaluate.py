@@ -106,3 +106,48 @@ def test_outcomes_pass_on_clean_data(spark):
     outcomes = rule_outcomes(df, rs)
     assert [o["Outcome"] for o in outcomes] == ["Passed", "Passed"]
     assert outcomes[1]["EvaluatedMetrics"] == {"Column.imdb_rating.Minimum": 8.5}
+
+
+BROAD_RULESET = """Rules = [
+    IsComplete "title",
+    ColumnValues "rating" between 1.0 and 9.0 where "year > 1990",
+    ColumnLength "title" <= 5,
+    IsUnique "title",
+    Uniqueness "year" > 0.5,
+    UniqueValueRatio "year" > 0.1,
+    DistinctValuesCount "year" >= 2,
+    Entropy "year" > 0.1,
+    Mean "rating" between 2 and 8,
+    RowCount > 3,
+    Completeness "rating" >= 0.8,
+    (ColumnValues "year" > 1980) and (IsComplete "rating"),
+    ColumnValues "title" in ["a", "bb", "ccc"] with threshold > 0.5
+]"""
+
+
+@pytest.mark.parametrize("label", ["PASSED", "SKIPPED"])
+def test_one_pass_equals_rows_then_aggregation(spark, label):
+    """Observed metrics (one pass) give the outcomes and rows of the two-pass path exactly."""
+    from moviestream.quality.evaluate import EvaluationOptions, evaluate_in_one_pass
+
+    df = spark.createDataFrame(
+        [
+            ("a", 1985, Decimal("7.5")),
+            ("bb", 1995, Decimal("9.5")),
+            ("bb", 1995, None),
+            (None, 2001, Decimal("3.0")),
+            ("toolong", 1970, Decimal("5.0")),
+            ("ccc", None, Decimal("0.5")),
+        ],
+        "title string, year int, rating decimal(3,1)",
+    )
+    rs = parse_ruleset(BROAD_RULESET)
+    options = EvaluationOptions(filtered_row_label=label)
+    one_pass = evaluate_in_one_pass(df, rs, options)
+    rows = one_pass.frame.collect()  # the action that computes the observed metrics
+    assert one_pass.outcomes() == rule_outcomes(df, rs, options)
+    # a window (IsUnique) shuffles: compare the rows in a fixed order
+    assert sorted(rows, key=repr) == sorted(add_row_level_results(df, rs, options).collect(), key=repr)
+    outcomes = {o["Rule"]: o["Outcome"] for o in one_pass.outcomes()}
+    assert outcomes['DistinctValuesCount "year" >= 2'] == "Passed"  # the separate DISTINCT pass
+    assert outcomes['IsUnique "title"'] == "Failed"
