@@ -45,6 +45,8 @@ ROW_RESULT = "DataQualityEvaluationResult"
 ROW_REASONS = "DataQualityFailureReasons"
 ROW_COLUMNS = (ROW_PASS, ROW_FAIL, ROW_SKIP, ROW_RESULT, ROW_REASONS)
 _INTERNAL = "__dq_"
+# Helper name of DISTINCT aggregates: observe() cannot compute them, so they are collected apart.
+_DISTINCT = "distinct"
 
 NOT_MET = "does not meet the constraint requirement!"
 
@@ -511,7 +513,7 @@ def _unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: _Conte
     assert cond is not None
     count = ctx.key_count((c,), scope)
     in_scope = _in_scope(scope)
-    once, distinct = ctx.name("once"), ctx.name("distinct")
+    once, distinct = ctx.name("once"), ctx.name(_DISTINCT)
     aggs = {
         once: _count_if(in_scope & _col(c).isNotNull() & (count == 1)),
         distinct: F.count_distinct(F.when(in_scope, _col(c))),
@@ -567,7 +569,7 @@ def _distinct_values(rule: Rule, text: str, scope: Column | None, ctx: _Context)
     cond = rule.condition
     assert cond is not None
     in_scope = _in_scope(scope)
-    distinct, nulls = ctx.name("distinct"), ctx.name("nulls")
+    distinct, nulls = ctx.name(_DISTINCT), ctx.name("nulls")
     aggs = {
         distinct: F.count_distinct(F.when(in_scope, _col(c))),
         nulls: _count_if(in_scope & _col(c).isNull()),
@@ -979,7 +981,7 @@ def _with_row_level(
 
 def _collected_alone(alias: str) -> bool:
     """Aggregates Spark cannot observe (DISTINCT ones) run as their own aggregation."""
-    return alias.startswith(f"{_INTERNAL}distinct")
+    return alias.startswith(f"{_INTERNAL}{_DISTINCT}")
 
 
 @dataclass
