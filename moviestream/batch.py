@@ -9,18 +9,51 @@ Nothing is filtered out here, so the counts add up by construction: good + bad +
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_REASONS, add_row_level_results
-from moviestream.record import TYPED_COLUMNS
+from moviestream.record import GENRE_BYTES, TYPED_COLUMNS, WAREHOUSE_TEXT_BYTES
 from moviestream.transform import expand_kinesis_records, parse_envelopes, type_movie_fields
 
 
 def kinesis_order() -> list:
     """Stream position of a user record: shard, sequence number, position inside its aggregate."""
     return [F.col("shard_id"), F.lpad("sequence_number", 64, "0"), F.col("sub_sequence_number")]
+
+
+def too_long_for_warehouse() -> Column:
+    """One reason per text value longer (in UTF-8 bytes) than its warehouse column: loading it
+    would fail the whole batch's transaction, so the record is bad instead."""
+
+    def over(name: str, value: Column, limit: int) -> Column:
+        size = F.octet_length(value)
+        return F.when(
+            size > limit,
+            F.concat(
+                F.lit(f"{name} is "),
+                size.cast("string"),
+                F.lit(f" bytes, over the warehouse limit of {limit}"),
+            ),
+        )
+
+    checks = [
+        over(name, F.col(name), limit) for name, limit in WAREHOUSE_TEXT_BYTES.items() if name != "genres"
+    ]
+    checks.append(over("genres", F.array_join("genres", ", "), WAREHOUSE_TEXT_BYTES["genres"]))
+    longest_genre = F.array_max(F.transform("genres", lambda g: F.octet_length(g)))
+    checks.append(
+        F.when(
+            longest_genre > GENRE_BYTES,
+            F.concat(
+                F.lit("a genre is "),
+                longest_genre.cast("string"),
+                F.lit(f" bytes, over the warehouse limit of {GENRE_BYTES}"),
+            ),
+        )
+    )
+    return F.array_compact(F.array(*checks))
 
 
 def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
@@ -37,18 +70,30 @@ def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
         F.size("parse_errors") > 0,
         F.concat(F.lit("could not parse: "), F.array_join("parse_errors", ", ")),
     )
+    too_long = too_long_for_warehouse()
     reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
         F.array_compact(
             F.concat(
-                F.array(missing), F.col(ROW_REASONS), F.array(F.when(F.size(ROW_REASONS) > 0, parse_note))
+                F.array(missing),
+                F.col(ROW_REASONS),
+                F.array(F.when(F.size(ROW_REASONS) > 0, parse_note)),
+                F.col("_too_long"),
             )
         )
     )
-    # Good: parsed, every CSV field present, and no failure of a rule every row must pass
-    # (DataQualityFailureReasons; ratio rules like Completeness judge the batch, not the row).
-    good = F.col("record_error").isNull() & (F.size("missing_fields") == 0) & (F.size(ROW_REASONS) == 0)
-    return checked.select(
-        "*", is_duplicate.alias("is_duplicate"), good.alias("is_good"), reasons.alias("reasons")
+    # Good: parsed, every CSV field present, no failure of a rule every row must pass
+    # (DataQualityFailureReasons; ratio rules like Completeness judge the batch, not the row),
+    # and every value fits its warehouse column.
+    good = (
+        F.col("record_error").isNull()
+        & (F.size("missing_fields") == 0)
+        & (F.size(ROW_REASONS) == 0)
+        & (F.size("_too_long") == 0)
+    )
+    return (
+        checked.withColumn("_too_long", too_long)
+        .select("*", is_duplicate.alias("is_duplicate"), good.alias("is_good"), reasons.alias("reasons"))
+        .drop("_too_long")
     )
 
 

@@ -76,3 +76,22 @@ def event_id_for(source: str, row_number: int, values: list[str] | tuple[str, ..
     digest.update(f"{source}\x1e{row_number}\x1e".encode())
     digest.update("\x1f".join(values).encode("utf-8"))
     return digest.hexdigest()
+
+
+# Byte limits of the warehouse's text columns (Redshift VARCHAR(n) counts bytes; VARCHAR(MAX) is
+# 65,535). A value over its limit would make the whole batch's load fail, so the job routes such
+# a record to the bad-records store instead. Checked against redshift/sql/001_schema.sql by a test.
+WAREHOUSE_TEXT_BYTES: dict[str, int] = {
+    "series_title": 1024,
+    "certificate": 64,
+    "genres": 1024,  # the joined form, "Crime, Drama"
+    "overview": 65535,
+    "director": 512,
+    "star1": 512,
+    "star2": 512,
+    "star3": 512,
+    "star4": 512,
+    "poster_link": 2048,
+}
+GENRE_BYTES = 128  # movies.movie_genres.genre, one genre
+EVENT_ID_BYTES = 64  # movies.imdb_movies_rating.event_id

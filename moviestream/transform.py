@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from moviestream.deaggregate import deaggregate
-from moviestream.record import CSV_COLUMNS, SUPPORTED_SCHEMA_VERSIONS
+from moviestream.record import CSV_COLUMNS, EVENT_ID_BYTES, SUPPORTED_SCHEMA_VERSIONS
 
 EXPANDED_SCHEMA = T.StructType(
     [
@@ -98,6 +98,10 @@ def parse_envelopes(df: DataFrame) -> DataFrame:
             | F.col("_env.fields").isNull()
             | F.col("_env.schema_version").isNull(),
             F.lit("envelope is missing event_id, schema_version or fields"),
+        )
+        .when(
+            F.octet_length("_env.event_id") > EVENT_ID_BYTES,
+            F.lit(f"event_id is longer than {EVENT_ID_BYTES} bytes"),
         )
         .when(
             ~F.array_contains(supported, F.col("_env.schema_version")),

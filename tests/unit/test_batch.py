@@ -73,3 +73,18 @@ def test_newest_event_per_movie_wins(spark):
     assert rows == {movie_id("The Godfather", "1972"): 200, movie_id("The Godfather", "1990"): 1620367}
     assert newest_per_movie(judged).count() == 2
     assert judged.agg(F.count("*")).collect()[0][0] == 3
+
+
+def test_values_too_long_for_the_warehouse_are_bad_records_with_the_size(spark):
+    long_overview = envelope("o", movie_fields(Series_Title="Long", Overview="é" * 40_000), row_number=1)
+    at_limit = envelope("t", movie_fields(Series_Title="t" * 1024), row_number=2)
+    long_genre = envelope("g", movie_fields(Series_Title="G", Genre="Drama, " + "x" * 129), row_number=3)
+    long_id = envelope("e" * 65, movie_fields(Series_Title="E"), row_number=4)
+    df = spark.createDataFrame(source_rows([long_overview, at_limit, long_genre, long_id]), SOURCE_SCHEMA)
+    by_row = {r["row_number"]: r for r in judge_records(df, SEED).collect()}
+
+    assert by_row[1]["reasons"] == ["overview is 80000 bytes, over the warehouse limit of 65535"]
+    assert by_row[2]["is_good"]  # 1024 one-byte characters fit VARCHAR(1024)
+    assert by_row[3]["reasons"] == ["a genre is 129 bytes, over the warehouse limit of 128"]
+    assert by_row[4]["reasons"] == ["event_id is longer than 64 bytes"]
+    assert not any(by_row[n]["is_good"] for n in (1, 3, 4))

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import sqlglot
 
@@ -48,3 +50,24 @@ def test_merge_follows_redshift_rules():
     kinds = sorted(bool(w.args.get("matched")) for w in whens)
     assert kinds == [False, True]  # one matched and one not-matched action
     assert isinstance(merges[0].args["on"], exp.EQ)  # an equality join
+
+
+def test_the_jobs_byte_limits_equal_the_warehouse_column_widths():
+    from sqlglot import exp
+
+    from moviestream.record import EVENT_ID_BYTES, GENRE_BYTES, WAREHOUSE_TEXT_BYTES
+
+    text = (Path(__file__).parents[2] / "redshift" / "sql" / "001_schema.sql").read_text()
+    widths: dict[tuple[str, str], int] = {}
+    for tree in sqlglot.parse(text, read="redshift"):
+        if not isinstance(tree, exp.Create) or tree.kind != "TABLE":
+            continue
+        table = tree.this.this.name
+        for column in tree.find_all(exp.ColumnDef):
+            kind = column.args["kind"]
+            if kind.this == exp.DataType.Type.VARCHAR:
+                size = kind.expressions[0].this
+                widths[(table, column.name)] = 65535 if size.name.upper() == "MAX" else int(size.name)
+    assert {c: widths[("imdb_movies_rating", c)] for c in WAREHOUSE_TEXT_BYTES} == WAREHOUSE_TEXT_BYTES
+    assert widths[("movie_genres", "genre")] == GENRE_BYTES
+    assert widths[("imdb_movies_rating", "event_id")] == EVENT_ID_BYTES
