@@ -36,10 +36,7 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
 
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic_arn = sns.create_topic(Name=names["alert_topic_name"])["TopicArn"]  # idempotent by name
-    queue_url = sqs.create_queue(QueueName=names["alert_queue_name"])["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_url, queue_arn = _queue(sqs, names["alert_queue_name"])
     subscribed = any(
         s["Endpoint"] == queue_arn
         for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
@@ -48,19 +45,20 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
         sns.subscribe(
             TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
         )
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    _allow_send(sqs, queue_url, queue_arn, "sns.amazonaws.com", topic_arn)
+
+    # The pipeline's own EventBridge events (source moviestream.pipeline) land in a queue, so they
+    # can be seen locally (terraform/ defines the AWS side).
+    events_queue_url, events_queue_arn = _queue(sqs, names["event_queue_name"])
+    events = aws.client("events")
+    rule_arn = events.put_rule(
+        Name=names["event_rule_name"],
+        EventPattern=json.dumps({"source": [names["event_source"]]}),
+        State="ENABLED",
+        Description="moviestream pipeline events (data-quality breaches)",
+    )["RuleArn"]
+    events.put_targets(Rule=names["event_rule_name"], Targets=[{"Id": "tap", "Arn": events_queue_arn}])
+    _allow_send(sqs, events_queue_url, events_queue_arn, "events.amazonaws.com", rule_arn)
 
     statements = apply_schema(warehouse_dsn)
     return {
@@ -68,5 +66,30 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
         "bucket": bucket,
         "alert_topic_arn": topic_arn,
         "alert_queue_url": queue_url,
+        "event_queue_url": events_queue_url,
         "warehouse_statements": str(statements),
     }
+
+
+def _queue(sqs, name: str) -> tuple[str, str]:  # noqa: ANN001 - a boto3 client
+    """Create the queue if needed (idempotent by name); returns (url, arn)."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def _allow_send(sqs, url: str, arn: str, service: str, source_arn: str) -> None:  # noqa: ANN001
+    """Let one AWS service send to the queue, only on behalf of one source (topic or rule)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,34 +19,13 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from devstack.stack import StackConfig
 from moviestream.config import resource_names
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
-
-
-def _ledger_totals(dsn: str, job_name: str, stream_id: str) -> tuple[int, int, int, int]:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT COALESCE(SUM(good_records), 0), COALESCE(SUM(bad_records), 0), COUNT(*),"
-            " COALESCE(SUM(duplicates_dropped), 0)"
-            " FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s",
-            (job_name, stream_id),
-        ).fetchone()
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
-
-
-def _stop(proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0) -> int:
@@ -83,30 +61,24 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
         return 2, {}
 
     console.print(f"[bold]1/4[/] starting the streaming job (log: {job_log})")
-    with open(job_log, "wb") as log:
-        job = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "glue_streaming.local_job",
-                "--job-name",
-                job_name,
-                "--ruleset",
-                str(rules),
-                "--checkpoint",
-                str(run_dir / "checkpoint"),
-                "--starting-position",
-                f"at_timestamp:{time.time() - 1:.3f}",
-                "--status-file",
-                str(status_file),
-                "--trigger-seconds",
-                "1",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+    job = start_local_job(
+        [
+            "--job-name",
+            job_name,
+            "--ruleset",
+            str(rules),
+            "--checkpoint",
+            str(run_dir / "checkpoint"),
+            "--starting-position",
+            f"at_timestamp:{time.time() - 1:.3f}",
+            "--status-file",
+            str(status_file),
+            "--trigger-seconds",
+            "1",
+        ],
+        job_log,
+        env,
+    )
     try:
         # The job reads from a timestamp taken before it started, so the replay can run while
         # Spark starts up; the stream id (for the ledger) is read afterwards.
@@ -143,19 +115,13 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
             f"sent {sent} user records in {summary['kinesis_records']} Kinesis records "
             f"({summary['api_calls']} PutRecords calls, {summary['retries']} retries)"
         )
-        deadline = time.monotonic() + 180
-        while not status_file.exists():
-            if job.poll() is not None:
-                console.print(f"error: the streaming job exited with code {job.returncode}, see {job_log}")
-                tail = job_log.read_text(errors="replace").strip().splitlines()[-3:]
-                for line in tail:
-                    console.print(f"  {line}")
-                return 1, {}
-            if time.monotonic() > deadline:
-                console.print(f"error: the streaming job did not start within 180 s, see {job_log}")
-                return 1, {}
-            time.sleep(0.5)
-        stream_id = json.loads(status_file.read_text())["stream_id"]
+        try:
+            stream_id = wait_for_status(job, status_file)
+        except RuntimeError as exc:
+            console.print(f"error: {exc}, see {job_log}")
+            for line in job_log.read_text(errors="replace").strip().splitlines()[-3:]:
+                console.print(f"  {line}")
+            return 1, {}
 
         console.print(
             "[bold]3/4[/] waiting until every record sent is in the warehouse or the bad-records store"
@@ -164,7 +130,8 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
         wait_deadline = time.monotonic() + timeout_s
         last_shown = -1
         while time.monotonic() < wait_deadline:
-            good, bad, batches, dups = _ledger_totals(cfg.warehouse_dsn, job_name, stream_id)
+            totals = ledger_totals(cfg.warehouse_dsn, job_name, stream_id)
+            good, bad, batches, dups = totals.good, totals.bad, totals.batches, totals.duplicates
             if good + bad != last_shown:
                 console.print(
                     f"    accounted {good + bad}/{sent} (good {good}, bad {bad}, batches {batches})"
@@ -175,7 +142,7 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
             time.sleep(1)
     finally:
         console.print("[bold]4/4[/] stopping the streaming job")
-        _stop(job)
+        stop_job(job)
 
     with psycopg.connect(cfg.warehouse_dsn) as conn:
         warehouse_rows = conn.execute(

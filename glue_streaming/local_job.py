@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
@@ -79,6 +80,28 @@ def _root_cause(message: str) -> str:
     help="Kinesis records (aggregates count once) read per micro-batch.",
 )
 @click.option(
+    "--alert-topic-arn",
+    default="",
+    envvar="MOVIESTREAM_ALERT_TOPIC_ARN",
+    show_default="the topic named in resources.json, in this account and region",
+    help="SNS topic for data-quality alerts.",
+)
+@click.option(
+    "--event-bus",
+    default="default",
+    show_default=True,
+    envvar="MOVIESTREAM_EVENT_BUS",
+    help="EventBridge bus for the alerts' events.",
+)
+@click.option(
+    "--failure-ratio-threshold",
+    type=click.FloatRange(min=0, max=1),
+    default=DEFAULT_FAILURE_RATIO,
+    show_default=True,
+    envvar="MOVIESTREAM_FAILURE_RATIO_THRESHOLD",
+    help="Alert when a batch's share of bad records exceeds this.",
+)
+@click.option(
     "--status-file",
     type=click.Path(path_type=Path),
     default=None,
@@ -94,6 +117,9 @@ def main(
     trigger_seconds: float,
     starting_position: str,
     max_records_per_batch: int,
+    alert_topic_arn: str,
+    event_bus: str,
+    failure_ratio_threshold: float,
     status_file: Path | None,
 ) -> None:
     """Run the streaming job locally until SIGTERM."""
@@ -129,6 +155,18 @@ def main(
         connect(warehouse_dsn).close()
     except WarehouseUnavailable as exc:
         _fail(str(exc))
+    if not alert_topic_arn:
+        try:
+            account = aws.client("sts").get_caller_identity()["Account"]
+        except Exception as exc:  # noqa: BLE001 - any failure here is "cannot name the topic"
+            _fail(f"cannot determine the AWS account for the alert topic: {str(exc).splitlines()[0]}")
+        alert_topic_arn = f"arn:aws:sns:{aws.region}:{account}:{NAMES['alert_topic_name']}"
+    alerts = AlertConfig(
+        topic_arn=alert_topic_arn,
+        event_source=NAMES["event_source"],
+        event_bus=event_bus,
+        failure_ratio_threshold=failure_ratio_threshold,
+    )
 
     spark = local_session(job_name)
     spark.dataSource.register(KinesisDataSource)
@@ -141,7 +179,12 @@ def main(
 
     pipeline = BatchPipeline(
         PipelineConfig(
-            job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws
+            job_name=job_name,
+            ruleset=ruleset,
+            bucket=bucket,
+            warehouse_dsn=warehouse_dsn,
+            aws=aws,
+            alerts=alerts,
         ),
         stream_id,
     )

@@ -18,9 +18,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from glue_streaming.alerts import AlertConfig, AlertPublisher, breach_message, dataset_level_rules
 from moviestream import logs
 from moviestream.batch import judge_records, newest_per_movie
 from moviestream.config import AwsSettings
+from moviestream.failpoints import failpoint
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL, rule_outcomes
 from moviestream.record import TYPED_COLUMNS
@@ -55,6 +57,7 @@ class PipelineConfig:
     bad_records_prefix: str = "bad_records"
     rule_outcomes_prefix: str = "rule_outcomes"
     aws: AwsSettings = field(default_factory=AwsSettings)
+    alerts: AlertConfig | None = None  # None: no alerts
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,26 @@ def s3_batch_keys(config: PipelineConfig, stream_id: str, batch_id: int, ingest_
     return bad, outcomes
 
 
+def _lags(committed_at: datetime, stats: Any) -> dict[str, float]:
+    """Seconds from production and from Kinesis arrival to commit, for the oldest and newest record."""
+    lags = {}
+    for name, oldest, newest in (
+        ("produced", stats["min_produced_at"], stats["max_produced_at"]),
+        ("arrival", stats["min_arrival_at"], stats["max_arrival_at"]),
+    ):
+        if oldest is not None:
+            lags[f"lag_{name}_max_s"] = round((committed_at - oldest).total_seconds(), 3)
+            lags[f"lag_{name}_min_s"] = round((committed_at - newest).total_seconds(), 3)
+    return lags
+
+
 class BatchPipeline:
     def __init__(self, config: PipelineConfig, stream_id: Callable[[], str]) -> None:
         self.config = config
         self._stream_id = stream_id
         self._s3 = None
+        self._alerts = AlertPublisher(config.alerts, config.aws) if config.alerts else None
+        self._dataset_rules = dataset_level_rules(config.ruleset)
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -175,6 +193,24 @@ class BatchPipeline:
             ContentType="application/json",
         )
         t_s3 = time.monotonic()
+        failpoint("after_s3", key.batch_id)
+
+        if self._alerts is not None:
+            alert = breach_message(
+                job=key.job_name,
+                stream_id=key.stream_id,
+                batch_id=key.batch_id,
+                good=stats["good"],
+                bad=stats["bad"],
+                duplicates=stats["duplicates"],
+                outcomes=outcomes,
+                dataset_rules=self._dataset_rules,
+                threshold=self.config.alerts.failure_ratio_threshold,
+                bad_records_uri=bad_uri,
+                rule_outcomes_uri=f"s3://{self.config.bucket}/{outcomes_key}",
+            )
+            if alert is not None:
+                self._alerts.publish(alert)
 
         movies, genres = self._warehouse_rows(unique.where(F.col("is_good")), key, started_at)
         ledger = {
@@ -186,15 +222,18 @@ class BatchPipeline:
             "bad_records_uri": bad_uri,
             "min_produced_at": stats["min_produced_at"],
             "max_produced_at": stats["max_produced_at"],
+            "min_arrival_at": stats["min_arrival_at"],
             "max_arrival_at": stats["max_arrival_at"],
             "started_at": started_at,
+            "seconds_judge": t_judge - t0,
+            "seconds_s3": t_s3 - t_judge,
             "seconds_total": time.monotonic() - t0,
         }
+        committed_at = datetime.now(UTC).replace(tzinfo=None)
         loaded = load_batch(
-            self.config.warehouse_dsn,
-            BatchLoad(key, movies, genres, ledger, outcomes),
-            committed_at=datetime.now(UTC).replace(tzinfo=None),
+            self.config.warehouse_dsn, BatchLoad(key, movies, genres, ledger, outcomes), committed_at
         )
+        failpoint("after_commit", key.batch_id)
         t_end = time.monotonic()
         result = BatchResult(
             key.batch_id,
@@ -218,6 +257,7 @@ class BatchPipeline:
             judge_s=round(t_judge - t0, 3),
             s3_s=round(t_s3 - t_judge, 3),
             warehouse_s=round(t_end - t_s3, 3),
+            **_lags(committed_at, stats),
             failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],
         )
         return result

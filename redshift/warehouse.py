@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from moviestream.failpoints import failpoint
 from moviestream.record import TYPED_COLUMNS
 from redshift.dialect import redshift_to_postgres
 
@@ -159,4 +160,5 @@ def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
                     for o in load.rule_outcomes
                 ],
             )
+        failpoint("in_transaction", load.key.batch_id)
     return True

@@ -1,0 +1,205 @@
+"""`make bench-stream`: the local streaming job's drain rate and end-to-end latency, in one run.
+
+1. Drain: 200,000 records (KPL-aggregated by the producer) are loaded into a fresh stream first;
+   the job then starts at TRIM_HORIZON and the clock runs from its query start until the ledger
+   accounts for every record (good + bad + duplicates). Spark's start-up is not counted.
+2. Latency: the producer paced at 1,000 records/s for 60 s into another fresh stream while the
+   job runs with a 1-second trigger; per record, commit time (the ledger's committed_at of the
+   batch that loaded it) minus produced_at, from the warehouse rows the run loaded.
+Writes bench/results/stream.json; the job's logs (per-batch step timings) are kept beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
+from moviestream.config import AwsSettings, warehouse_dsn
+from producer.generate import generate
+
+RESULTS = Path("bench/results/stream.json")
+WORK = Path(".local/bench/stream")
+
+
+def fresh_stream(shards: int = 2) -> str:
+    kinesis = AwsSettings().client("kinesis")
+    name = f"moviestream-bench-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=name, ShardCount=shards)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5})
+    return name
+
+
+def delete_stream(name: str) -> None:
+    AwsSettings().client("kinesis").delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def replay(csv_path: Path, stream: str, tag: str, *extra: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream, "--json"]
+        + ["--checkpoint", str(WORK / f"cp-{tag}.json"), "--rejects", str(WORK / f"rejects-{tag}.jsonl")]
+        + ["--dead-letter", str(WORK / f"dead-{tag}.jsonl"), *extra],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def job_args(stream: str, job_name: str, run_dir: Path, trigger_s: float) -> list[str]:
+    return [
+        "--stream-name", stream, "--job-name", job_name, "--checkpoint", str(run_dir / "checkpoint"),
+        "--starting-position", "trim_horizon", "--trigger-seconds", str(trigger_s),
+        "--status-file", str(run_dir / "status.json"),
+    ]  # fmt: skip
+
+
+def wait_accounted(proc, dsn: str, job_name: str, records: int, timeout_s: float, label: str) -> float:
+    """Seconds until the ledger accounts for ``records``; prints progress."""
+    started = time.monotonic()
+    shown = -1
+    while True:
+        done = ledger_totals(dsn, job_name).records_in
+        if done != shown and (done - shown >= records // 10 or done >= records):
+            print(f"  {label}: {done:,}/{records:,} records committed", flush=True)
+            shown = done
+        if done >= records:
+            return time.monotonic() - started
+        if proc.poll() is not None:
+            raise RuntimeError(f"the job exited with code {proc.returncode}")
+        if time.monotonic() - started > timeout_s:
+            raise RuntimeError(f"{label}: only {done:,} of {records:,} records after {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def batch_timings(dsn: str, job_name: str) -> dict:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT records_in, seconds_judge, seconds_s3, seconds_total,"
+            " EXTRACT(EPOCH FROM committed_at - started_at)"
+            " FROM movies.batch_ledger WHERE job_name = %s ORDER BY batch_id",
+            (job_name,),
+        ).fetchall()
+    return {
+        "batches": len(rows),
+        "records_per_batch_max": max(r[0] for r in rows),
+        "seconds_judge_sum": round(sum(r[1] for r in rows), 2),
+        "seconds_s3_sum": round(sum(r[2] for r in rows), 2),
+        "seconds_warehouse_sum": round(sum(float(r[4]) - r[3] for r in rows), 2),
+        "seconds_in_batches_sum": round(sum(float(r[4]) for r in rows), 2),
+    }
+
+
+def drain(dsn: str, rows: int) -> dict:
+    csv_path = WORK / f"drain-{rows}.csv"
+    if not csv_path.exists():
+        generate(csv_path, rows, seed=21, defect_rate=0.05)
+    stream = fresh_stream()
+    run_dir = WORK / f"drain-{uuid.uuid4().hex[:6]}"
+    job_name = f"bench-drain-{run_dir.name}"
+    try:
+        loaded = replay(csv_path, stream, run_dir.name)
+        records = loaded["user_records_sent"]
+        print(
+            f"drain: {records:,} records loaded in {loaded['kinesis_records']:,} Kinesis records", flush=True
+        )
+        proc = start_local_job(
+            job_args(stream, job_name, run_dir, 1.0), run_dir / "job.log", dict(os.environ)
+        )
+        try:
+            wait_for_status(proc, run_dir / "status.json")
+            seconds = wait_accounted(proc, dsn, job_name, records, 900, "drain")
+        finally:
+            stop_job(proc)
+    finally:
+        delete_stream(stream)
+    return {
+        "records": records,
+        "seconds": round(seconds, 2),
+        "drain_records_per_s": round(records / seconds),
+        **batch_timings(dsn, job_name),
+        "job_log": str(run_dir / "job.log"),
+    }
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[q - 1]
+
+
+def latency(dsn: str, rate: int, seconds: int) -> dict:
+    rows = rate * seconds
+    csv_path = WORK / f"latency-{rows}.csv"
+    if not csv_path.exists():
+        generate(csv_path, rows, seed=22, defect_rate=0.0)
+    stream = fresh_stream()
+    run_dir = WORK / f"latency-{uuid.uuid4().hex[:6]}"
+    job_name = f"bench-latency-{run_dir.name}"
+    try:
+        proc = start_local_job(
+            job_args(stream, job_name, run_dir, 1.0), run_dir / "job.log", dict(os.environ)
+        )
+        try:
+            wait_for_status(proc, run_dir / "status.json")
+            print(f"latency: producing {rate:,} records/s for {seconds} s ...", flush=True)
+            sent = replay(csv_path, stream, run_dir.name, "--rate", str(rate))["user_records_sent"]
+            wait_accounted(proc, dsn, job_name, sent, 300, "latency")
+        finally:
+            stop_job(proc)
+    finally:
+        delete_stream(stream)
+    with psycopg.connect(dsn) as conn:
+        lags = sorted(
+            float(r[0])
+            for r in conn.execute(
+                "SELECT EXTRACT(EPOCH FROM l.committed_at - m.event_produced_at)"
+                " FROM movies.imdb_movies_rating m JOIN movies.batch_ledger l"
+                " ON l.job_name = m.last_job AND l.batch_id = m.last_batch_id WHERE m.last_job = %s",
+                (job_name,),
+            )
+        )
+    return {
+        "records": sent,
+        "records_measured": len(lags),  # one per movie: its newest event
+        "latency_p50_s": round(percentile(lags, 50), 3),
+        "latency_p95_s": round(percentile(lags, 95), 3),
+        "latency_p99_s": round(percentile(lags, 99), 3),
+        "latency_max_s": round(lags[-1], 3),
+        **batch_timings(dsn, job_name),
+        "job_log": str(run_dir / "job.log"),
+    }
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    dsn = warehouse_dsn()
+    drained = drain(dsn, int(os.environ.get("BENCH_STREAM_DRAIN_RECORDS", "200000")))
+    paced = latency(dsn, rate=1000, seconds=int(os.environ.get("BENCH_STREAM_LATENCY_SECONDS", "60")))
+    report = {
+        "drain_records_per_s": drained["drain_records_per_s"],
+        "latency_p50_s": paced["latency_p50_s"],
+        "latency_p95_s": paced["latency_p95_s"],
+        "latency_p99_s": paced["latency_p99_s"],
+        "records": drained["records"],
+        "drain": drained,
+        "latency": paced,
+        "targets": {"latency_p50_s": "< 2", "latency_p99_s": "< 5", "drain_records_per_s": ">= 20000"},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    rate = drained["drain_records_per_s"]
+    print(f"\ndrain: {drained['records']:,} records in {drained['seconds']} s = {rate:,} records/s")
+    print(f"latency at 1,000 records/s: p50 {paced['latency_p50_s']} s, p95 {paced['latency_p95_s']} s, "
+          f"p99 {paced['latency_p99_s']} s (targets: p50 < 2, p99 < 5)")  # fmt: skip
+    print(f"written to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
