@@ -35,11 +35,12 @@ def message(good: int, bad: int, outcomes: list[dict], threshold: float = 0.05):
 
 
 def test_rules_every_row_must_pass_are_not_dataset_level():
-    assert DATASET_RULES == {
+    expected = {
         'Completeness "gross_usd" > 0.5',
         'ColumnValues "imdb_rating" between 0 and 10 with threshold > 0.9',
         "RowCount > 0",
     }
+    assert expected == DATASET_RULES
 
 
 def test_failure_ratio_at_the_threshold_does_not_alert_and_above_it_does():
