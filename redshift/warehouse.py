@@ -58,14 +58,44 @@ def _redact(dsn: str) -> str:
     return f"{info.get('host', '?')}:{info.get('port', '5432')}/{info.get('dbname', '?')}"
 
 
+def migrations() -> list[str]:
+    """Migration files (``migrations/NNNN_name.sql``) in the order they apply."""
+    folder = resources.files("redshift").joinpath("sql", "migrations")
+    return sorted(f"migrations/{f.name}" for f in folder.iterdir() if f.name.endswith(".sql"))
+
+
 def apply_schema(dsn: str) -> int:
-    """Create or update the schema and views (idempotent). Returns the number of statements run."""
+    """Create or update the schema and views (idempotent). Returns the number of statements run.
+
+    The base schema (CREATE ... IF NOT EXISTS) first, then every migration not yet recorded in
+    movies.schema_migrations, each in its own transaction with its record, then the views.
+    """
+    base, views = SCHEMA_FILES
     count = 0
     with connect(dsn) as conn:
-        for name in SCHEMA_FILES:
-            for stmt in postgres_statements(name):
-                conn.execute(stmt)
-                count += 1
+        for stmt in postgres_statements(base):
+            conn.execute(stmt)
+            count += 1
+        conn.commit()
+        for name in migrations():
+            version = name.removeprefix("migrations/").removesuffix(".sql")
+            with conn.transaction():
+                # One applier at a time: a second one waits here, then sees the version recorded.
+                conn.execute("LOCK TABLE movies.schema_migrations")
+                done = conn.execute(
+                    "SELECT 1 FROM movies.schema_migrations WHERE version = %s", (version,)
+                ).fetchone()
+                if done:
+                    continue
+                for stmt in postgres_statements(name):
+                    conn.execute(stmt)
+                    count += 1
+                conn.execute(
+                    "INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, now())", (version,)
+                )
+        for stmt in postgres_statements(views):
+            conn.execute(stmt)
+            count += 1
     return count
 
 

@@ -54,13 +54,9 @@ CREATE TABLE IF NOT EXISTS movies.batch_ledger (
     bad_records_uri     VARCHAR(2048),
     min_produced_at     TIMESTAMP,
     max_produced_at     TIMESTAMP,
-    min_arrival_at      TIMESTAMP,
     max_arrival_at      TIMESTAMP,
     started_at          TIMESTAMP     NOT NULL,
     committed_at        TIMESTAMP     NOT NULL,
-    -- seconds per step; lag to commit is committed_at minus min/max_produced_at or _arrival_at
-    seconds_judge       DOUBLE PRECISION NOT NULL,
-    seconds_s3          DOUBLE PRECISION NOT NULL,
     seconds_total       DOUBLE PRECISION NOT NULL,  -- until the warehouse transaction began
     PRIMARY KEY (job_name, stream_id, batch_id)
 ) DISTSTYLE ALL SORTKEY(committed_at);
@@ -76,3 +72,10 @@ CREATE TABLE IF NOT EXISTS movies.rule_outcomes (
     evaluated_metrics  VARCHAR(MAX),
     PRIMARY KEY (job_name, stream_id, batch_id, rule)
 ) DISTSTYLE ALL SORTKEY(batch_id);
+
+-- Numbered migrations applied so far (redshift/sql/migrations/NNNN_name.sql, in order, once each).
+CREATE TABLE IF NOT EXISTS movies.schema_migrations (
+    version     VARCHAR(128)  NOT NULL,
+    applied_at  TIMESTAMP     NOT NULL,
+    PRIMARY KEY (version)
+) DISTSTYLE ALL;

@@ -50,3 +50,33 @@ def test_status_of_a_stack_that_never_started(tmp_path):
         ("postgres", False, None),
         ("localstack", False, None),
     ]
+
+
+def test_migrations_apply_once_in_order_over_existing_rows(stack):
+    import uuid
+
+    import psycopg
+
+    from redshift.warehouse import apply_schema, migrations, postgres_statements
+
+    name = f"migrations_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = psycopg.conninfo.make_conninfo(stack.warehouse_dsn, dbname=name)
+    with psycopg.connect(dsn) as conn:  # a warehouse from before any migration, with a ledger row
+        for stmt in postgres_statements("001_schema.sql"):
+            conn.execute(stmt)
+        conn.execute(
+            "INSERT INTO movies.batch_ledger (job_name, stream_id, batch_id, records_in, duplicates_dropped,"
+            " good_records, bad_records, movies_upserted, started_at, committed_at, seconds_total)"
+            " VALUES ('old', 's', 0, 1, 0, 1, 0, 1, now(), now(), 0.5)"
+        )
+    apply_schema(dsn)
+    apply_schema(dsn)
+    with psycopg.connect(dsn) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM movies.schema_migrations ORDER BY 1")]
+        old = conn.execute(
+            "SELECT seconds_judge, seconds_s3, min_arrival_at FROM movies.batch_ledger"
+        ).fetchall()
+    assert versions == [m.removeprefix("migrations/").removesuffix(".sql") for m in migrations()]
+    assert old == [(0.0, 0.0, None)]
