@@ -90,9 +90,8 @@ def apply_schema(dsn: str) -> int:
                 for stmt in postgres_statements(name):
                     conn.execute(stmt)
                     count += 1
-                conn.execute(
-                    "INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, now())", (version,)
-                )
+                record = "INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, now())"
+                conn.execute(record, (version,))
         for stmt in postgres_statements(views):
             conn.execute(stmt)
             count += 1
