@@ -233,6 +233,12 @@ class LocalStack:
                 "OVERRIDE_IN_DOCKER": "0",
                 "FILESYSTEM_ROOT": str(fs_root),
                 "SKIP_SSL_CERT_DOWNLOAD": "1",
+                # kinesis-mock otherwise rewrites every stream's whole content to a JSON file every
+                # 5 s: its CPU time grows with the data held, and at ~200 MB it ran out of memory.
+                # The state is cleared on every start anyway.
+                "KINESIS_PERSISTENCE": "0",
+                # INFO logs a line per request from the mock's single event loop.
+                "KINESIS_MOCK_LOG_LEVEL": "WARN",
             }
         )
         for key in ("KINESIS_ERROR_PROBABILITY", "KINESIS_LATENCY"):

@@ -5,18 +5,24 @@ brings its own. Design:
 - one input partition per shard;
 - the offset is, per shard, the last sequence number delivered (or where to start), so Spark's
   checkpoint (offset log + commit log) records exactly how far each shard was consumed;
-- ``latestOffset`` prefetches up to ``max_records_per_batch`` records (Spark 4.1 has no admission
-  control for Python sources, so the reader enforces the cap) and keeps them in memory for
-  ``partitions``; after a restart, a batch in the offset log is re-read from Kinesis between its
-  start and end sequence numbers;
-- new shards (resharding) are discovered on every batch and read from TRIM_HORIZON, closed shards
+- a background thread polls every shard (one long-lived shard iterator each) into a bounded
+  buffer while Spark processes the previous batch, so reading Kinesis overlaps processing instead
+  of adding to it; ``latestOffset`` takes up to ``max_records_per_batch`` records and
+  ``max_bytes_per_batch`` bytes from the buffer (Spark 4.1 has no admission control for Python
+  sources, so the reader enforces the caps) and
+  hands them to ``partitions``; after a restart, a batch in the offset log is re-read from
+  Kinesis between its start and end sequence numbers;
+- new shards (resharding) are discovered periodically and read from TRIM_HORIZON; closed shards
   are kept with ``closed: true`` so they are not read again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +41,14 @@ SOURCE_SCHEMA = StructType(
 )
 
 GET_RECORDS_LIMIT = 10_000  # the Kinesis API maximum per call
+POLL_INTERVAL_S = 0.25  # idle wait between polls of a shard that had nothing new (5 reads/s/shard max)
+SHARD_DISCOVERY_S = 10.0  # how often the prefetcher looks for shards created by resharding
+BUFFER_BYTES = 128 * 1024 * 1024  # prefetched data held at most (a Kinesis record is up to 1 MB)
+# Per micro-batch: KPL aggregates make a record count alone a poor bound (20,000 records of 1 MB).
+DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+FIRST_POLL_WAIT_S = 5.0  # latestOffset waits this long at most for a poll when its buffer is empty
+
+log = logging.getLogger("moviestream.kinesis_source")
 
 
 def parse_starting_position(value: str) -> dict[str, Any]:
@@ -86,30 +100,173 @@ def _row(shard_id: str, rec: dict[str, Any]) -> tuple:
     )
 
 
+class _ShardCursor:
+    """Reads one shard forward with one long-lived iterator; renews it from the last position."""
+
+    def __init__(self, client_factory, stream_name: str, shard_id: str, position: dict[str, Any]) -> None:
+        self._client = client_factory
+        self.stream_name = stream_name
+        self.shard_id = shard_id
+        self.position = dict(position)  # after the last record read
+        self.closed = bool(position.get("closed"))
+        self._iterator: str | None = None
+
+    def poll(self, limit: int = GET_RECORDS_LIMIT) -> list[tuple]:
+        """One GetRecords call: the records after the position (possibly none)."""
+        if self.closed:
+            return []
+        client = self._client()
+        if self._iterator is None:
+            self._iterator = client.get_shard_iterator(
+                StreamName=self.stream_name, ShardId=self.shard_id, **_iterator_args(self.position)
+            )["ShardIterator"]
+        try:
+            resp = client.get_records(ShardIterator=self._iterator, Limit=limit)
+        except client.exceptions.ExpiredIteratorException:
+            self._iterator = None  # renewed from the position on the next poll
+            return []
+        except client.exceptions.ProvisionedThroughputExceededException:
+            time.sleep(0.2)  # the shard's read limit (5 calls/s, 2 MB/s): back off, same iterator
+            return []
+        rows = [_row(self.shard_id, rec) for rec in resp["Records"]]
+        if rows:
+            self.position = {"type": "AFTER_SEQUENCE_NUMBER", "seq": rows[-1][1]}
+        self._iterator = resp.get("NextShardIterator")
+        if self._iterator is None:
+            self.closed = True
+        return rows
+
+
+class _Prefetcher:
+    """Polls every open shard in a daemon thread into per-shard buffers, within BUFFER_BYTES."""
+
+    def __init__(self, reader: KinesisStreamReader, positions: dict[str, dict[str, Any]]) -> None:
+        self._reader = reader
+        self._cursors = {
+            sid: _ShardCursor(reader.client, reader.stream_name, sid, pos) for sid, pos in positions.items()
+        }
+        self._buffers: dict[str, deque[tuple]] = {sid: deque() for sid in positions}
+        self._buffered_bytes = 0
+        self._passes = 0  # completed polling rounds over all shards
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kinesis-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        discovered_at = time.monotonic()
+        while not self._stop.is_set():
+            got = 0
+            try:
+                if time.monotonic() - discovered_at > SHARD_DISCOVERY_S:
+                    self._discover()
+                    discovered_at = time.monotonic()
+                for sid, cursor in list(self._cursors.items()):
+                    if self._buffered_bytes >= BUFFER_BYTES:
+                        break  # Spark is behind: stop reading until it takes some
+                    rows = cursor.poll()
+                    got += len(rows)
+                    with self._changed:
+                        self._buffers[sid].extend(rows)
+                        self._buffered_bytes += sum(len(r[4]) for r in rows)
+            except Exception as exc:  # noqa: BLE001 - throttling, endpoint down: keep polling
+                log.warning(
+                    "kinesis poll failed, retrying: %s", str(exc).splitlines()[0] if str(exc) else exc
+                )
+                self._stop.wait(1.0)
+            with self._changed:
+                self._passes += 1
+                self._changed.notify_all()
+            if not got:
+                self._stop.wait(POLL_INTERVAL_S)
+
+    def _discover(self) -> None:
+        for sid in self._reader._list_shard_ids():
+            if sid not in self._cursors:
+                cursor = _ShardCursor(
+                    self._reader.client, self._reader.stream_name, sid, {"type": "TRIM_HORIZON"}
+                )
+                with self._changed:
+                    self._buffers[sid] = deque()
+                    self._cursors[sid] = cursor
+
+    def take(
+        self, positions: dict[str, dict[str, Any]], limit: int, limit_bytes: int
+    ) -> dict[str, list[tuple]]:
+        """Up to ``limit`` buffered records and about ``limit_bytes`` of data (at least one
+        record per shard that has any), shared fairly between shards; ``positions`` (the planned
+        offset) is advanced past them, and new or finished shards are noted in it."""
+        with self._changed:
+            if not any(self._buffers.values()):  # nothing yet: wait for one more polling round
+                seen = self._passes
+                self._changed.wait_for(lambda: self._passes > seen, timeout=FIRST_POLL_WAIT_S)
+            taken: dict[str, list[tuple]] = {}
+            shard_ids = sorted(self._buffers)
+            budget, budget_bytes = limit, limit_bytes
+            for i, sid in enumerate(shard_ids):
+                buffer = self._buffers[sid]
+                share = max(1, budget // (len(shard_ids) - i))
+                share_bytes = max(1, budget_bytes // (len(shard_ids) - i))
+                rows, size = [], 0
+                while buffer and len(rows) < share and (not rows or size + len(buffer[0][4]) <= share_bytes):
+                    rows.append(buffer.popleft())
+                    size += len(rows[-1][4])
+                budget -= len(rows)
+                budget_bytes -= size
+                self._buffered_bytes -= size
+                position = positions.setdefault(sid, {"type": "TRIM_HORIZON"})
+                if rows:
+                    taken[sid] = rows
+                    position.clear()
+                    position.update({"type": "AFTER_SEQUENCE_NUMBER", "seq": rows[-1][1]})
+                if self._cursors[sid].closed and not buffer:
+                    position["closed"] = True
+            return taken
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 class KinesisStreamReader(DataSourceStreamReader):
     def __init__(self, options: dict[str, str]) -> None:
         self.stream_name = options["stream_name"]
         self.region = options.get("region", "us-east-1")
         self.endpoint_url = options.get("endpoint_url") or None
         self.max_records = int(options.get("max_records_per_batch", "20000"))
+        self.max_bytes = int(options.get("max_bytes_per_batch", str(DEFAULT_BATCH_BYTES)))
         self.starting_position = json.loads(options.get("starting_position_json", '{"type": "TRIM_HORIZON"}'))
         self._client = None
+        self._client_lock = threading.Lock()
         self._position: dict[str, Any] | None = None  # what has been planned so far
+        self._prefetcher: _Prefetcher | None = None
         self._prefetched: dict[str, tuple[dict, dict, dict[str, list[tuple]]]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Spark pickles the reader to run ``read`` in its Python workers: what the planner side
+        # holds (client, lock, prefetch thread and buffers) stays behind.
+        state = dict(self.__dict__)
+        state.update(_client=None, _client_lock=None, _prefetcher=None, _prefetched={})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client_lock = threading.Lock()
 
     # -- Kinesis -------------------------------------------------------------------------------
     def client(self):  # noqa: ANN201
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
+        with self._client_lock:  # created once; boto3 clients may then be shared between threads
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
 
-            self._client = boto3.client(
-                "kinesis",
-                region_name=self.region,
-                endpoint_url=self.endpoint_url,
-                config=Config(retries={"mode": "standard", "max_attempts": 8}),
-            )
-        return self._client
+                self._client = boto3.client(
+                    "kinesis",
+                    region_name=self.region,
+                    endpoint_url=self.endpoint_url,
+                    config=Config(retries={"mode": "standard", "max_attempts": 8}),
+                )
+            return self._client
 
     def _list_shard_ids(self) -> list[str]:
         shards, token = [], None
@@ -121,47 +278,21 @@ class KinesisStreamReader(DataSourceStreamReader):
             if not token:
                 return shards
 
-    def _fetch(self, shard_id: str, position: dict[str, Any], limit: int, until_seq: str | None = None):
-        """Read up to ``limit`` records after ``position``; stop after ``until_seq`` if given.
-
-        Returns (rows, new_position). new_position marks the shard closed when Kinesis says so.
-        """
-        client = self.client()
-        iterator = client.get_shard_iterator(
-            StreamName=self.stream_name, ShardId=shard_id, **_iterator_args(position)
-        )["ShardIterator"]
+    def _fetch_range(self, shard_id: str, start: dict[str, Any], until_seq: str) -> list[tuple]:
+        """The records after ``start`` up to and including ``until_seq`` (re-reading a planned batch)."""
+        cursor = _ShardCursor(self.client, self.stream_name, shard_id, start)
         rows: list[tuple] = []
-        new_position = dict(position)
         empty_reads = 0
-        while iterator and len(rows) < limit:
-            try:
-                resp = client.get_records(
-                    ShardIterator=iterator, Limit=min(GET_RECORDS_LIMIT, limit - len(rows))
-                )
-            except client.exceptions.ProvisionedThroughputExceededException:
-                time.sleep(0.2)
-                continue
-            except client.exceptions.ExpiredIteratorException:
-                iterator = client.get_shard_iterator(
-                    StreamName=self.stream_name, ShardId=shard_id, **_iterator_args(new_position)
-                )["ShardIterator"]
-                continue
-            for rec in resp["Records"]:
-                rows.append(_row(shard_id, rec))
-                new_position = {"type": "AFTER_SEQUENCE_NUMBER", "seq": rec["SequenceNumber"]}
-                if until_seq is not None and int(rec["SequenceNumber"]) >= int(until_seq):
-                    return rows, new_position
-            iterator = resp.get("NextShardIterator")
-            if iterator is None:
-                new_position["closed"] = True
+        while not cursor.closed:
+            polled = cursor.poll()
+            for row in polled:
+                rows.append(row)
+                if int(row[1]) >= int(until_seq):
+                    return rows
+            empty_reads = 0 if polled else empty_reads + 1
+            if empty_reads > 50:  # the range's end is gone (trimmed by retention): return what exists
                 break
-            if until_seq is None and (not resp["Records"] and resp.get("MillisBehindLatest", 0) == 0):
-                break
-            if not resp["Records"]:
-                empty_reads += 1
-                if until_seq is None or empty_reads > 50:
-                    break
-        return rows, new_position
+        return rows
 
     # -- Spark streaming API -------------------------------------------------------------------
     def initialOffset(self) -> dict:
@@ -170,18 +301,13 @@ class KinesisStreamReader(DataSourceStreamReader):
     def latestOffset(self) -> dict:
         start = self._position if self._position is not None else self.initialOffset()
         shards = {sid: dict(pos) for sid, pos in start["shards"].items()}
-        for sid in self._list_shard_ids():  # shards created by resharding start at the beginning
-            shards.setdefault(sid, {"type": "TRIM_HORIZON"})
-        open_shards = [sid for sid in sorted(shards) if not shards[sid].get("closed")]
-        budget = self.max_records
-        rows_by_shard: dict[str, list[tuple]] = {}
-        for i, sid in enumerate(open_shards):
-            share = max(1, budget // (len(open_shards) - i))
-            rows, shards[sid] = self._fetch(sid, shards[sid], share)
-            rows_by_shard[sid] = rows
-            budget -= len(rows)
-        end = {"shards": shards}
-        if any(rows_by_shard.values()):
+        if self._prefetcher is None:
+            for sid in self._list_shard_ids():  # shards created by resharding start at the beginning
+                shards.setdefault(sid, {"type": "TRIM_HORIZON"})
+            self._prefetcher = _Prefetcher(self, shards)
+        rows_by_shard = self._prefetcher.take(shards, self.max_records, self.max_bytes)
+        end = {"shards": dict(sorted(shards.items()))}
+        if rows_by_shard:
             self._prefetched[json.dumps(end, sort_keys=True)] = (start, end, rows_by_shard)
         self._position = end
         return end
@@ -207,8 +333,7 @@ class KinesisStreamReader(DataSourceStreamReader):
         if partition.records is not None:
             yield from partition.records
             return
-        rows, _ = self._fetch(partition.shard_id, partition.start, 10**9, until_seq=partition.end_sequence)
-        yield from rows
+        yield from self._fetch_range(partition.shard_id, partition.start, partition.end_sequence)
 
     def commit(self, end: dict) -> None:
         if self._position is None:
@@ -219,6 +344,10 @@ class KinesisStreamReader(DataSourceStreamReader):
             del self._prefetched[k]
             if k == key:
                 break
+
+    def stop(self) -> None:
+        if self._prefetcher is not None:
+            self._prefetcher.stop()
 
 
 class KinesisDataSource(DataSource):

@@ -80,6 +80,13 @@ def _root_cause(message: str) -> str:
     help="Kinesis records (aggregates count once) read per micro-batch.",
 )
 @click.option(
+    "--max-mb-per-batch",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Kinesis data (MB) read per micro-batch; at least one record.",
+)
+@click.option(
     "--alert-topic-arn",
     default="",
     envvar="MOVIESTREAM_ALERT_TOPIC_ARN",
@@ -117,6 +124,7 @@ def main(
     trigger_seconds: float,
     starting_position: str,
     max_records_per_batch: int,
+    max_mb_per_batch: int,
     alert_topic_arn: str,
     event_bus: str,
     failure_ratio_threshold: float,
@@ -136,7 +144,7 @@ def main(
 
     from glue_streaming.kinesis_source import KinesisDataSource, parse_starting_position
     from glue_streaming.pipeline import BatchPipeline, PipelineConfig
-    from glue_streaming.spark import local_session
+    from glue_streaming.spark import ProgressLogger, local_session
     from redshift.warehouse import WarehouseUnavailable, connect
 
     try:
@@ -170,6 +178,7 @@ def main(
 
     spark = local_session(job_name)
     spark.dataSource.register(KinesisDataSource)
+    spark.streams.addListener(ProgressLogger(log))
     query_id: dict[str, str] = {}
     query_started = threading.Event()
 
@@ -195,6 +204,7 @@ def main(
         .option("region", aws.region)
         .option("endpoint_url", aws.endpoint_url or "")
         .option("max_records_per_batch", str(max_records_per_batch))
+        .option("max_bytes_per_batch", str(max_mb_per_batch * 1024 * 1024))
         .option("starting_position_json", json.dumps(start))
         .load()
     )

@@ -13,18 +13,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from glue_streaming.alerts import AlertConfig, AlertPublisher, breach_message, dataset_level_rules
 from moviestream import logs
-from moviestream.batch import judge_records, newest_per_movie
+from moviestream.batch import BatchJudge, newest_per_movie
 from moviestream.config import AwsSettings
 from moviestream.failpoints import failpoint
 from moviestream.quality.dqdl import Ruleset
-from moviestream.quality.evaluate import ROW_FAIL, rule_outcomes
+from moviestream.quality.evaluate import ROW_FAIL
 from moviestream.record import TYPED_COLUMNS
 from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, batch_committed, connect, load_batch
 
@@ -46,6 +48,9 @@ BAD_RECORD_FIELDS = (
     "missing_fields",
 )
 TYPED_FIELDS = TYPED_COLUMNS[1:]  # the typed movie columns, without the key
+PER_BATCH_COLUMNS = ("first_seen_at", "last_updated_at", "last_job", "last_batch_id")
+DATA_STAGE_COLUMNS = STAGE_COLUMNS[: -len(PER_BATCH_COLUMNS)]
+assert STAGE_COLUMNS[-len(PER_BATCH_COLUMNS) :] == PER_BATCH_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ class BatchPipeline:
         self._s3 = None
         self._alerts = AlertPublisher(config.alerts, config.aws) if config.alerts else None
         self._dataset_rules = dataset_level_rules(config.ruleset)
+        # Columns are built once and reused by every batch (see BatchJudge for why).
+        self._judge = BatchJudge(config.ruleset)
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -108,8 +115,9 @@ class BatchPipeline:
         return self._s3
 
     def warm_up(self, spark: SparkSession) -> float:
-        """Judge one synthetic record so Python workers and code paths are loaded before the
-        first real batch (the cold start otherwise lands on the first batch's latency)."""
+        """Run a synthetic batch through every step but the writes, so Python workers and code
+        paths are loaded before the first real batch (the cold start otherwise lands on the
+        first batch's latency). One record per core: each task slot starts its own workers."""
         from glue_streaming.kinesis_source import SOURCE_SCHEMA
         from moviestream.record import CSV_COLUMNS
 
@@ -124,10 +132,13 @@ class BatchPipeline:
                 "fields": dict.fromkeys(CSV_COLUMNS, "1"),
             }
         ).encode()
-        row = ("warm-up", "0", "warm-up", datetime(2000, 1, 1), envelope)
-        judged = judge_records(spark.createDataFrame([row], SOURCE_SCHEMA), self.config.ruleset)
-        judged.agg(F.count(F.lit(1))).collect()
-        rule_outcomes(judged, self.config.ruleset, columns=TYPED_COLUMNS)
+        slots = spark.sparkContext.defaultParallelism
+        rows = [(f"warm-up-{i}", "0", "warm-up", datetime(2000, 1, 1), envelope) for i in range(slots)]
+        judged = self._judge.judge(spark.createDataFrame(rows, SOURCE_SCHEMA).repartition(slots))
+        judged.agg(*self._stats_columns).collect()
+        self._judge.rules.outcomes(judged)
+        self._bad_record_lines(judged)
+        self._warehouse_rows(judged, BatchKey("warm-up", "warm-up", 0), datetime(2000, 1, 1))
         return time.monotonic() - t0
 
     def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:
@@ -141,7 +152,7 @@ class BatchPipeline:
                 )
                 return None
 
-        judged = judge_records(source, self.config.ruleset).persist()
+        judged = self._judge.judge(source).persist()
         try:
             return self._process_judged(judged, key, started_at, t0)
         finally:
@@ -150,16 +161,7 @@ class BatchPipeline:
     def _process_judged(
         self, judged: DataFrame, key: BatchKey, started_at: datetime, t0: float
     ) -> BatchResult:
-        stats = judged.agg(
-            F.count(F.lit(1)).alias("records_in"),
-            F.sum(F.col("is_duplicate").cast("int")).alias("duplicates"),
-            F.sum((~F.col("is_duplicate") & F.col("is_good")).cast("int")).alias("good"),
-            F.sum((~F.col("is_duplicate") & ~F.col("is_good")).cast("int")).alias("bad"),
-            F.min("produced_at").alias("min_produced_at"),
-            F.max("produced_at").alias("max_produced_at"),
-            F.min("approximate_arrival_timestamp").alias("min_arrival_at"),
-            F.max("approximate_arrival_timestamp").alias("max_arrival_at"),
-        ).collect()[0]
+        stats = judged.agg(*self._stats_columns).collect()[0]
         if not stats["records_in"]:
             log.info("batch_empty", batch_id=key.batch_id)
             return BatchResult(key.batch_id, False, 0, 0, 0, 0, 0, time.monotonic() - t0)
@@ -167,7 +169,7 @@ class BatchPipeline:
 
         unique = judged.where(~F.col("is_duplicate"))
         envelopes = unique.where(F.col("record_error").isNull())
-        outcomes = rule_outcomes(envelopes, self.config.ruleset, columns=TYPED_COLUMNS)
+        outcomes = self._judge.rules.outcomes(envelopes)
 
         ingest_date = (stats["min_arrival_at"] or started_at).strftime("%Y-%m-%d")
         bad_key, outcomes_key = s3_batch_keys(self.config, key.stream_id, key.batch_id, ingest_date)
@@ -229,10 +231,8 @@ class BatchPipeline:
             "seconds_s3": t_s3 - t_judge,
             "seconds_total": time.monotonic() - t0,
         }
-        committed_at = datetime.now(UTC).replace(tzinfo=None)
-        loaded = load_batch(
-            self.config.warehouse_dsn, BatchLoad(key, movies, genres, ledger, outcomes), committed_at
-        )
+        committed_at = load_batch(self.config.warehouse_dsn, BatchLoad(key, movies, genres, ledger, outcomes))
+        loaded = committed_at is not None
         failpoint("after_commit", key.batch_id)
         t_end = time.monotonic()
         result = BatchResult(
@@ -257,13 +257,26 @@ class BatchPipeline:
             judge_s=round(t_judge - t0, 3),
             s3_s=round(t_s3 - t_judge, 3),
             warehouse_s=round(t_end - t_s3, 3),
-            **_lags(committed_at, stats),
+            **(_lags(committed_at, stats) if loaded else {}),
             failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],
         )
         return result
 
-    @staticmethod
-    def _bad_record_lines(bad: DataFrame) -> list[str]:
+    @cached_property
+    def _stats_columns(self) -> list[Column]:
+        return [
+            F.count(F.lit(1)).alias("records_in"),
+            F.sum(F.col("is_duplicate").cast("int")).alias("duplicates"),
+            F.sum((~F.col("is_duplicate") & F.col("is_good")).cast("int")).alias("good"),
+            F.sum((~F.col("is_duplicate") & ~F.col("is_good")).cast("int")).alias("bad"),
+            F.min("produced_at").alias("min_produced_at"),
+            F.max("produced_at").alias("max_produced_at"),
+            F.min("approximate_arrival_timestamp").alias("min_arrival_at"),
+            F.max("approximate_arrival_timestamp").alias("max_arrival_at"),
+        ]
+
+    @cached_property
+    def _bad_record_json(self) -> Column:
         doc = F.struct(
             F.col("reasons"),
             F.col(ROW_FAIL).alias("failed_rules"),
@@ -272,23 +285,39 @@ class BatchPipeline:
             F.col("fields").alias("raw_fields"),
             F.when(F.col("record_error").isNotNull(), F.base64("payload")).alias("payload_base64"),
         )
-        return [r[0] for r in bad.select(F.to_json(doc)).collect()]
+        return F.to_json(doc)
 
-    @staticmethod
-    def _warehouse_rows(
-        good: DataFrame, key: BatchKey, started_at: datetime
-    ) -> tuple[list[tuple], list[tuple]]:
-        newest = newest_per_movie(good)
-        extra: dict[str, Any] = {
+    def _bad_record_lines(self, bad: DataFrame) -> list[str]:
+        return [r[0] for r in bad.select(self._bad_record_json).collect()]
+
+    @cached_property
+    def _movie_columns(self) -> list[Column]:
+        """The staged movie columns that come from the data, in STAGE_COLUMNS order; the rest
+        (PER_BATCH_COLUMNS) are the same for every row of a batch and are added on the driver."""
+        computed = {
             "genres": F.array_join("genres", ", "),
             "event_produced_at": F.coalesce("produced_at", "approximate_arrival_timestamp"),
-            "first_seen_at": F.lit(started_at),
-            "last_updated_at": F.lit(started_at),
-            "last_job": F.lit(key.job_name),
-            "last_batch_id": F.lit(key.batch_id),
         }
-        cols = [extra[c].alias(c) if c in extra else F.col(c) for c in STAGE_COLUMNS]
-        rows = newest.select(*cols, F.col("genres").alias("_genre_list")).collect()
-        movies = [tuple(r[:-1]) for r in rows]
-        genres = sorted({(r["movie_id"], g) for r in rows for g in (r["_genre_list"] or [])})
+        return [computed[c].alias(c) if c in computed else F.col(c) for c in DATA_STAGE_COLUMNS]
+
+    def _warehouse_rows(
+        self, good: DataFrame, key: BatchKey, started_at: datetime
+    ) -> tuple[list[tuple], list[tuple]]:
+        # Arrow rather than Row objects: a drain-sized batch has tens of thousands of rows.
+        table = (
+            newest_per_movie(good)
+            .select(*self._movie_columns, F.col("genres").alias("_genre_list"))
+            .toArrow()
+        )
+        columns = []
+        for name in DATA_STAGE_COLUMNS:
+            col = table.column(name)
+            if pa.types.is_timestamp(col.type):  # the warehouse's TIMESTAMPs are naive UTC
+                col = col.cast(pa.timestamp("us"))
+            columns.append(col.to_pylist())
+        per_batch = (started_at, started_at, key.job_name, key.batch_id)
+        movies = [(*values, *per_batch) for values in zip(*columns, strict=True)]
+        ids = table.column("movie_id").to_pylist()
+        genre_lists = table.column("_genre_list").to_pylist()
+        genres = sorted({(m, g) for m, gs in zip(ids, genre_lists, strict=True) for g in (gs or [])})
         return movies, genres

@@ -6,6 +6,7 @@ import os
 import sys
 
 from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQueryListener
 
 
 def local_session(app_name: str, cores: int = 2) -> SparkSession:
@@ -31,3 +32,30 @@ def local_session(app_name: str, cores: int = 2) -> SparkSession:
     )
     spark.sparkContext.setLogLevel(os.environ.get("MOVIESTREAM_SPARK_LOG_LEVEL", "ERROR"))
     return spark
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Logs Spark's own timings of each micro-batch (offsets, planning, the batch, the logs),
+    so the time around the pipeline's steps shows too."""
+
+    def __init__(self, log) -> None:  # noqa: ANN001 - a structlog logger
+        self._log = log
+
+    def onQueryStarted(self, event) -> None:  # noqa: ANN001, N802 - Spark's API
+        pass
+
+    def onQueryProgress(self, event) -> None:  # noqa: ANN001, N802
+        progress = event.progress
+        if progress.numInputRows:
+            self._log.info(
+                "batch_progress",
+                batch_id=progress.batchId,
+                rows=progress.numInputRows,
+                **{f"{k}_ms": v for k, v in progress.durationMs.items()},
+            )
+
+    def onQueryIdle(self, event) -> None:  # noqa: ANN001, N802
+        pass
+
+    def onQueryTerminated(self, event) -> None:  # noqa: ANN001, N802
+        pass

@@ -13,9 +13,14 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from moviestream.quality.dqdl import Ruleset
-from moviestream.quality.evaluate import ROW_REASONS, add_row_level_results
+from moviestream.quality.evaluate import ROW_REASONS, CompiledRuleset
 from moviestream.record import GENRE_BYTES, TYPED_COLUMNS, WAREHOUSE_TEXT_BYTES
-from moviestream.transform import expand_kinesis_records, parse_envelopes, type_movie_fields
+from moviestream.transform import (
+    envelope_columns,
+    expand_kinesis_records,
+    parsed_envelope,
+    typed_field_columns,
+)
 
 
 def kinesis_order() -> list:
@@ -56,45 +61,80 @@ def too_long_for_warehouse() -> Column:
     return F.array_compact(F.array(*checks))
 
 
-def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
-    typed = type_movie_fields(parse_envelopes(expand_kinesis_records(source)))
-    # The rules see the typed movie columns only (ColumnCount, CustomSql's primary, ...).
-    checked = add_row_level_results(typed, ruleset, columns=TYPED_COLUMNS)
-    first_delivery = Window.partitionBy("event_id").orderBy(*kinesis_order())
-    is_duplicate = F.col("event_id").isNotNull() & (F.row_number().over(first_delivery) > 1)
-    missing = F.when(
-        F.size("missing_fields") > 0,
-        F.concat(F.lit("envelope is missing CSV fields: "), F.array_join("missing_fields", ", ")),
-    )
-    parse_note = F.when(
-        F.size("parse_errors") > 0,
-        F.concat(F.lit("could not parse: "), F.array_join("parse_errors", ", ")),
-    )
-    too_long = too_long_for_warehouse()
-    reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
-        F.array_compact(
-            F.concat(
-                F.array(missing),
-                F.col(ROW_REASONS),
-                F.array(F.when(F.size(ROW_REASONS) > 0, parse_note)),
-                F.col("_too_long"),
+class BatchJudge:
+    """``judge_records`` for one ruleset, over many batches of one source schema.
+
+    Every Column (envelope parsing, typing, the compiled rules, reasons) is built on the first
+    batch and reused: building them costs thousands of calls into the JVM, which in a streaming
+    job would otherwise be paid again for every micro-batch.
+    """
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self._built = False
+
+    def _build(self, expanded: DataFrame) -> None:
+        self._envelope = parsed_envelope()
+        self._envelope_columns = envelope_columns([c for c in expanded.columns if c != "record_error"])
+        self._typed_columns = typed_field_columns()
+        typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
+        typed = typed.select("*", *self._typed_columns)
+        # The rules see the typed movie columns only (ColumnCount, CustomSql's primary, ...).
+        self.rules = CompiledRuleset(typed, self.ruleset, columns=TYPED_COLUMNS)
+        first_delivery = Window.partitionBy("event_id").orderBy(*kinesis_order())
+        is_duplicate = F.col("event_id").isNotNull() & (F.row_number().over(first_delivery) > 1)
+        missing = F.when(
+            F.size("missing_fields") > 0,
+            F.concat(F.lit("envelope is missing CSV fields: "), F.array_join("missing_fields", ", ")),
+        )
+        parse_note = F.when(
+            F.size("parse_errors") > 0,
+            F.concat(F.lit("could not parse: "), F.array_join("parse_errors", ", ")),
+        )
+        reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
+            F.array_compact(
+                F.concat(
+                    F.array(missing),
+                    F.col(ROW_REASONS),
+                    F.array(F.when(F.size(ROW_REASONS) > 0, parse_note)),
+                    F.col("_too_long"),
+                )
             )
         )
-    )
-    # Good: parsed, every CSV field present, no failure of a rule every row must pass
-    # (DataQualityFailureReasons; ratio rules like Completeness judge the batch, not the row),
-    # and every value fits its warehouse column.
-    good = (
-        F.col("record_error").isNull()
-        & (F.size("missing_fields") == 0)
-        & (F.size(ROW_REASONS) == 0)
-        & (F.size("_too_long") == 0)
-    )
-    return (
-        checked.withColumn("_too_long", too_long)
-        .select("*", is_duplicate.alias("is_duplicate"), good.alias("is_good"), reasons.alias("reasons"))
-        .drop("_too_long")
-    )
+        # Good: parsed, every CSV field present, no failure of a rule every row must pass
+        # (DataQualityFailureReasons; ratio rules like Completeness judge the batch, not the row),
+        # and every value fits its warehouse column.
+        good = (
+            F.col("record_error").isNull()
+            & (F.size("missing_fields") == 0)
+            & (F.size(ROW_REASONS) == 0)
+            & (F.size("_too_long") == 0)
+        )
+        self._too_long = too_long_for_warehouse()
+        self._verdict_columns = [
+            is_duplicate.alias("is_duplicate"),
+            good.alias("is_good"),
+            reasons.alias("reasons"),
+        ]
+        self._built = True
+
+    def judge(self, source: DataFrame) -> DataFrame:
+        expanded = expand_kinesis_records(source)
+        if not self._built:
+            self._build(expanded)
+        typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
+        typed = typed.select("*", *self._typed_columns)
+        checked = self.rules.add_row_level_results(typed)
+        return (
+            checked.withColumn("_too_long", self._too_long)
+            .select("*", *self._verdict_columns)
+            .drop("_too_long")
+        )
+
+
+def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
+    """Every user record of ``source``, judged (see the module's docstring)."""
+    return BatchJudge(ruleset).judge(source)
 
 
 def newest_per_movie(good: DataFrame) -> DataFrame:

@@ -1,7 +1,8 @@
 """movie_id: the deterministic key of a movie, from its normalised title and release year.
 
-One implementation, used as-is by the producer (partition key) and, wrapped in a vectorised
-UDF, by Spark: no second implementation exists that could drift from this one.
+One implementation, used as-is by the producer (partition key) and by the job, which calls it
+from the Python pass that expands Kinesis records (moviestream.transform.movie_key): no second
+implementation exists that could drift from this one.
 Two films with the same title and different years are two movies.
 """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -142,13 +142,14 @@ def batch_committed(conn: psycopg.Connection, key: BatchKey) -> bool:
     return row is not None
 
 
-def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
-    """Load one batch exactly once. Returns False (and changes nothing) if it was already loaded."""
+def load_batch(dsn: str, load: BatchLoad) -> datetime | None:
+    """Load one batch exactly once. Returns the ledger's ``committed_at`` (UTC, taken after the
+    MERGE, just before the commit), or None (and changes nothing) if it was already loaded."""
     with connect(dsn) as conn, conn.transaction():
         # The ledger row's primary key serialises concurrent attempts at the same batch: the
         # second one blocks here, then finds the row and skips.
         if batch_committed(conn, load.key):
-            return False
+            return None
         conn.execute("CREATE TEMPORARY TABLE stage_movies (LIKE movies.imdb_movies_rating) ON COMMIT DROP")
         conn.execute(
             "CREATE TEMPORARY TABLE stage_genres (movie_id VARCHAR(16), genre VARCHAR(128)) ON COMMIT DROP"
@@ -164,6 +165,7 @@ def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
                 copy.write_row(row)
         for stmt in postgres_statements("merge_movies.sql"):
             conn.execute(stmt)
+        committed_at = datetime.now(UTC).replace(tzinfo=None)
         ledger = dict(load.ledger)
         ledger.update(
             job_name=load.key.job_name,
@@ -190,4 +192,4 @@ def load_batch(dsn: str, load: BatchLoad, committed_at: datetime) -> bool:
                 ],
             )
         failpoint("in_transaction", load.key.batch_id)
-    return True
+    return committed_at

@@ -125,6 +125,7 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from glue_streaming.spark import local_session
+    from moviestream.movie_key import movie_id
     from moviestream.quality.evaluate import ROW_REASONS, ROW_RESULT, evaluate_in_one_pass
     from moviestream.transform import type_movie_fields
     from producer.csv_source import Reject, open_input, read_rows
@@ -145,6 +146,15 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
     spark = local_session("moviestream-quality-check")
     try:
         table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+        if columns:  # the key, as the producer and the job derive it
+            titles, years = columns.get("Series_Title"), columns.get("Released_Year")
+            keys = [
+                movie_id(t, y)
+                for t, y in zip(
+                    titles or [None] * table.num_rows, years or [None] * table.num_rows, strict=True
+                )
+            ]
+            table = table.append_column("__movie_id", pa.array(keys, pa.string()))
         raw = spark.createDataFrame(table.to_pandas()) if columns else None
         if raw is None:
             return {
@@ -157,7 +167,8 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
                 "rules": [],
             }
         fields = F.create_map(*[x for name in header for x in (F.lit(name), F.col(f"`{name}`"))])
-        typed = type_movie_fields(raw.select(fields.alias("fields"))).select(*TYPED_COLUMNS, "parse_errors")
+        typed = type_movie_fields(raw.select(fields.alias("fields"), F.col("__movie_id").alias("movie_id")))
+        typed = typed.select(*TYPED_COLUMNS, "parse_errors")
         # One pass: the row counts below are the action during which the rule metrics are observed.
         one_pass = evaluate_in_one_pass(typed, ruleset, options, columns=TYPED_COLUMNS)
         counts = one_pass.frame.agg(

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from moviestream.quality.catalog import DATA_TYPES
-from moviestream.quality.dqdl import Condition, DateValue, Node, Operand, Rule, Ruleset
+from moviestream.quality.dqdl import Composite, Condition, DateValue, Node, Operand, Rule, Ruleset
 
 ROW_PASS = "DataQualityRulesPass"
 ROW_FAIL = "DataQualityRulesFail"
@@ -867,6 +867,7 @@ class Evaluation:
     compiled: list[Compiled]
     ruleset: Ruleset
     options: EvaluationOptions
+    windows: dict[str, Column] = field(default_factory=dict)  # the window helper columns added
 
 
 def prepare(
@@ -888,7 +889,7 @@ def prepare(
         frame = frame.join(returned, on=on, how="left").drop(*keys)
     if ctx.windows:
         frame = frame.withColumns(ctx.windows)
-    return Evaluation(frame, compiled, ruleset, options)
+    return Evaluation(frame, compiled, ruleset, options, dict(ctx.windows))
 
 
 def row_level_columns(evaluation: Evaluation) -> tuple[dict[str, Column], dict[str, Column]]:
@@ -1068,3 +1069,72 @@ def rule_outcomes(
 ) -> list[dict[str, Any]]:
     """Dataset-level outcome of every rule, Glue's shape (Rule, Outcome, FailureReason, ...)."""
     return outcomes_from(prepare(df, ruleset, options, columns))
+
+
+# -- compiled once, applied to many frames ----------------------------------------------------
+
+
+def reads_data_or_clock(ruleset: Ruleset) -> bool:
+    """Whether compiling the ruleset reads the data (CustomSql runs its query then) or the clock
+    (DataFreshness, ``now()``): such a ruleset is compiled for each frame it judges."""
+
+    def uses_now(cond: Condition | None) -> bool:
+        return cond is not None and any(
+            isinstance(o.value, DateValue) and o.value.base == "now" for o in cond.operands
+        )
+
+    leaves = [
+        leaf for node in ruleset.rules for leaf in (node.leaves() if isinstance(node, Composite) else [node])
+    ]
+    return any(
+        r.rule_type in ("CustomSql", "DataFreshness") or uses_now(r.condition) or uses_now(r.threshold)
+        for r in leaves
+    )
+
+
+class CompiledRuleset:
+    """A ruleset compiled once for one schema, then applied to many frames of it.
+
+    Building a ruleset's Columns costs a few thousand calls into the JVM (a few hundred ms);
+    a streaming job judges every micro-batch with the same rules and schema, so it pays that
+    once here instead of per batch. Rulesets for which ``reads_data_or_clock`` holds are
+    compiled again for every frame, exactly as ``prepare`` would.
+    """
+
+    def __init__(
+        self,
+        template: DataFrame,
+        ruleset: Ruleset,
+        options: EvaluationOptions | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.options = options or EvaluationOptions()
+        self.columns = columns
+        self.per_frame = reads_data_or_clock(ruleset)
+        if not self.per_frame:
+            evaluation = prepare(template.limit(0), ruleset, self.options, columns)
+            self._evaluation = evaluation
+            self._verdicts, self._outputs = row_level_columns(evaluation)
+            self._aggs = [a.alias(k) for k, a in _all_aggs(evaluation).items()]
+
+    def _for(self, df: DataFrame) -> Evaluation:
+        if self.per_frame:
+            return prepare(df, self.ruleset, self.options, self.columns)
+        e = self._evaluation
+        return Evaluation(df.withColumns(e.windows) if e.windows else df, e.compiled, e.ruleset, e.options)
+
+    def add_row_level_results(self, df: DataFrame) -> DataFrame:
+        """As the module's ``add_row_level_results``."""
+        if self.per_frame:
+            return _with_row_level(self._for(df), df.columns)
+        helpers = [*self._evaluation.windows, *self._verdicts]
+        return self._for(df).frame.withColumns(self._verdicts).withColumns(self._outputs).drop(*helpers)
+
+    def outcomes(self, df: DataFrame) -> list[dict[str, Any]]:
+        """As ``rule_outcomes``: every rule's dataset-level outcome over ``df``, one aggregation."""
+        if self.per_frame:
+            return outcomes_from(self._for(df))
+        evaluation = self._for(df)
+        values = evaluation.frame.agg(*self._aggs).collect()[0].asDict() if self._aggs else {}
+        return _outcomes(evaluation, values)

@@ -10,17 +10,31 @@ from glue_streaming.kinesis_source import KinesisStreamReader, parse_starting_po
 from moviestream.config import AwsSettings
 
 
-def reader(name: str, cap: int) -> KinesisStreamReader:
+@pytest.fixture(autouse=True)
+def _stop_readers():
+    """Readers poll in a background thread: stop every one a test made."""
+    yield
+    while _READERS:
+        _READERS.pop().stop()
+
+
+_READERS: list[KinesisStreamReader] = []
+
+
+def reader(name: str, cap: int, cap_bytes: int = 64 * 1024 * 1024) -> KinesisStreamReader:
     aws = AwsSettings()
-    return KinesisStreamReader(
+    made = KinesisStreamReader(
         {
             "stream_name": name,
             "region": aws.region,
             "endpoint_url": aws.endpoint_url,
             "max_records_per_batch": str(cap),
+            "max_bytes_per_batch": str(cap_bytes),
             "starting_position_json": json.dumps({"type": "TRIM_HORIZON"}),
         }
     )
+    _READERS.append(made)
+    return made
 
 
 def put(client, name, n, start=0):
@@ -47,6 +61,23 @@ def test_batches_respect_the_cap_and_cover_every_record_once(stream):
         start = end
     assert sorted(seen) == sorted(f"r{i}".encode() for i in range(50))
     assert r.latestOffset() == start  # nothing new: the offset does not move
+
+
+def test_batches_respect_the_byte_cap(stream):
+    name, client = stream
+    records = [{"Data": bytes([65 + i]) * 1000, "PartitionKey": f"k{i}"} for i in range(12)]
+    assert client.put_records(StreamName=name, Records=records)["FailedRecordCount"] == 0
+    r = reader(name, cap=1000, cap_bytes=2500)
+    start = r.initialOffset()
+    seen: list[bytes] = []
+    for _ in range(20):
+        end = r.latestOffset()
+        batch = read_batch(r, start, end)
+        assert sum(len(b) for b in batch) <= 2500
+        seen.extend(batch)
+        r.commit(end)
+        start = end
+    assert sorted(seen) == sorted(rec["Data"] for rec in records)
 
 
 def test_a_restarted_reader_re_reads_a_planned_batch_from_kinesis(stream):

@@ -213,7 +213,7 @@ def test_interrupt_flushes_and_resume_sends_exactly_the_rest(stream, movies_csv,
         "--json",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "producer", "replay", *args, "--rate", "400"],
+        [sys.executable, "-m", "producer", "replay", *args, "--rate", "150"],  # ~10 s for the file
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -151,3 +151,46 @@ def test_one_pass_equals_rows_then_aggregation(spark, label):
     outcomes = {o["Rule"]: o["Outcome"] for o in one_pass.outcomes()}
     assert outcomes['DistinctValuesCount "year" >= 2'] == "Passed"  # the separate DISTINCT pass
     assert outcomes['IsUnique "title"'] == "Failed"
+
+
+def test_a_ruleset_compiled_once_judges_other_frames_like_a_fresh_compile(spark):
+    """The streaming job compiles once and applies the rules to every batch: same rows and
+    outcomes as compiling for each frame, on frames with other data (and other row counts)."""
+    from moviestream.quality.evaluate import CompiledRuleset
+
+    schema = "title string, year int, rating decimal(3,1)"
+    first = spark.createDataFrame([("a", 1985, Decimal("7.5"))], schema)
+    other = spark.createDataFrame(
+        [("bb", 1995, Decimal("9.5")), ("bb", 1995, None), (None, 2001, Decimal("3.0")), ("c", None, None)],
+        schema,
+    )
+    rs = parse_ruleset(BROAD_RULESET)
+    compiled = CompiledRuleset(first, rs)
+    assert not compiled.per_frame
+    for df in (other, first):
+        assert compiled.outcomes(df) == rule_outcomes(df, rs)
+        expected = sorted(add_row_level_results(df, rs).collect(), key=repr)
+        assert sorted(compiled.add_row_level_results(df).collect(), key=repr) == expected
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'CustomSql "select count(*) from primary" > 2',
+        'DataFreshness "seen" <= 24 hours',
+        'ColumnValues "seen" > (now() - 1 days)',
+    ],
+)
+def test_rules_that_read_the_data_or_the_clock_compile_for_each_frame(spark, rule):
+    from datetime import datetime
+
+    from moviestream.quality.evaluate import CompiledRuleset
+
+    schema = "title string, seen timestamp"
+    old = datetime(2000, 1, 1)
+    first = spark.createDataFrame([("a", old)], schema)
+    other = spark.createDataFrame([("a", old), ("b", old), ("c", old)], schema)
+    rs = parse_ruleset(f"Rules = [ {rule} ]")
+    compiled = CompiledRuleset(first, rs)
+    assert compiled.per_frame
+    assert compiled.outcomes(other) == rule_outcomes(other, rs)

@@ -1,3 +1,5 @@
+import orjson
+
 from moviestream.movie_key import movie_id, normalise_text
 
 
@@ -23,16 +25,14 @@ def test_key_is_16_hex_characters_and_stable():
     assert movie_id("", "") == movie_id(None, None)
 
 
-def test_spark_udf_agrees_with_python(spark):
-    from moviestream.spark_udfs import movie_id_udf
+def test_the_job_derives_the_producers_key_from_the_envelope():
+    from moviestream.transform import movie_key
 
-    pairs = [
-        ("The Godfather", "1972"),
-        ("Amélie", "2001"),
-        ("千と千尋の神隠し", "2001"),
-        (None, "PG"),
-        ("  x ", None),
-    ]
-    df = spark.createDataFrame(pairs, "title string, year string")
-    got = [r[0] for r in df.select(movie_id_udf("title", "year")).collect()]
-    assert got == [movie_id(t, y) for t, y in pairs]
+    pairs = [("The Godfather", "1972"), ("Amélie", "2001"), ("千と千尋の神隠し", "2001"), (None, "PG")]
+    for title, year in pairs:
+        doc = {"schema_version": 1, "fields": {"Series_Title": title, "Released_Year": year}}
+        assert movie_key(orjson.dumps(doc)) == movie_id(title, year)
+    # A number where a string belongs reads as its JSON text, as Spark's map<string,string> does.
+    assert movie_key(b'{"fields": {"Series_Title": "x", "Released_Year": 1999}}') == movie_id("x", "1999")
+    for not_an_envelope in (b"", b"not json", b"[1, 2]", b'{"fields": "x"}', b'{"a": 1}', b"\xff{}"):
+        assert movie_key(not_an_envelope) is None

@@ -108,3 +108,21 @@ def test_typed_frame_equals_an_explicit_expected_frame(spark):
         "parse_errors array<string>",
     )
     assert_df_equality(actual, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_a_payload_spark_reads_but_strict_json_does_not_has_no_movie_id(spark):
+    # Invalid UTF-8 in a value: Spark's string cast replaces it and parses the envelope, the
+    # strict parser that derives movie_id refuses it; the record must be bad, not keyless.
+    payload = envelope("e1", movie_fields(Series_Title="TITLE")).replace(b"TITLE", b"T\xffT")
+    df = spark.createDataFrame(source_rows([payload]), SOURCE_SCHEMA)
+    row = type_movie_fields(parse_envelopes(expand_kinesis_records(df))).collect()[0]
+    assert row["movie_id"] is None
+    assert row["record_error"] == "movie_id cannot be derived: the payload is not strict UTF-8 JSON"
+
+
+def test_envelopes_must_be_strict_json(spark):
+    payload = envelope("e1", movie_fields()).replace(b'"schema_version"', b"'schema_version'")
+    df = spark.createDataFrame(source_rows([payload]), SOURCE_SCHEMA)
+    assert parse_envelopes(expand_kinesis_records(df)).collect()[0]["record_error"] == (
+        "payload is not a JSON envelope"
+    )
