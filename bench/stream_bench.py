@@ -80,11 +80,49 @@ def wait_accounted(proc, dsn: str, job_name: str, records: int, timeout_s: float
         time.sleep(0.2)
 
 
+def endpoint_read_ceiling(stream: str) -> dict:
+    """The local endpoint's ceiling for one reader: the whole stream read back with a plain
+    GetRecords loop (no Spark, nothing done with the data), in the same run as the drain."""
+    kinesis = AwsSettings().client("kinesis")
+    started = time.monotonic()
+    records = size = calls = 0
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            resp = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            calls += 1
+            records += len(resp["Records"])
+            size += sum(len(r["Data"]) for r in resp["Records"])
+            if not resp["Records"] and resp.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = resp.get("NextShardIterator")
+    seconds = time.monotonic() - started
+    return {
+        "kinesis_records": records,
+        "mb": round(size / 1e6, 1),
+        "seconds": round(seconds, 2),
+        "calls": calls,
+    }
+
+
+def spark_timings(job_log: Path) -> dict:
+    """Sums of Spark's own per-batch timings (the job's batch_progress log lines), in seconds."""
+    sums: dict[str, float] = {}
+    for line in job_log.read_text().splitlines():
+        if '"batch_progress"' not in line:
+            continue
+        event = json.loads(line)
+        for key, value in event.items():
+            if key.endswith("_ms"):
+                sums[key] = sums.get(key, 0) + value
+    return {f"spark_{k.removesuffix('_ms')}_s_sum": round(v / 1000, 2) for k, v in sorted(sums.items())}
+
+
 def batch_timings(dsn: str, job_name: str) -> dict:
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
-            # committed_at is taken as the warehouse transaction begins, so the transaction's own
-            # time is in the job's log (warehouse_s), not here.
             "SELECT records_in, seconds_judge, seconds_s3, seconds_total,"
             " EXTRACT(EPOCH FROM committed_at - started_at)"
             " FROM movies.batch_ledger WHERE job_name = %s ORDER BY batch_id",
@@ -126,13 +164,17 @@ def drain(dsn: str, rows: int) -> dict:
             seconds = wait_accounted(proc, dsn, job_name, records, 900, "drain")
         finally:
             stop_job(proc)
+        print("drain: reading the stream back without Spark (the endpoint's ceiling) ...", flush=True)
+        ceiling = endpoint_read_ceiling(stream)
     finally:
         delete_stream(stream)
     return {
         "records": records,
         "seconds": round(seconds, 2),
         "drain_records_per_s": round(records / seconds),
+        "endpoint_read_ceiling": {**ceiling, "records_per_s": round(records / ceiling["seconds"])},
         **batch_timings(dsn, job_name),
+        **spark_timings(run_dir / "job.log"),
         "job_log": str(run_dir / "job.log"),
     }
 
@@ -177,6 +219,7 @@ def latency(dsn: str, rate: int, seconds: int) -> dict:
         "latency_p99_s": round(percentile(lags, 99), 3),
         "latency_max_s": round(lags[-1], 3),
         **batch_timings(dsn, job_name),
+        **spark_timings(run_dir / "job.log"),
         "job_log": str(run_dir / "job.log"),
     }
 
@@ -199,7 +242,9 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     rate = drained["drain_records_per_s"]
+    ceiling = drained["endpoint_read_ceiling"]["records_per_s"]
     print(f"\ndrain: {drained['records']:,} records in {drained['seconds']} s = {rate:,} records/s")
+    print(f"       reading the same stream without Spark: {ceiling:,} records/s (the endpoint's ceiling)")
     print(f"latency at 1,000 records/s: p50 {paced['latency_p50_s']} s, p95 {paced['latency_p95_s']} s, "
           f"p99 {paced['latency_p99_s']} s (targets: p50 < 2, p99 < 5)")  # fmt: skip
     print(f"written to {RESULTS}")

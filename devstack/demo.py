@@ -75,6 +75,9 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
             str(status_file),
             "--trigger-seconds",
             "1",
+            # One synthetic round: the demo's few batches are not worth a longer warm-up.
+            "--warm-up-rounds",
+            "1",
         ],
         job_log,
         env,

@@ -109,6 +109,14 @@ def _root_cause(message: str) -> str:
     help="Alert when a batch's share of bad records exceeds this.",
 )
 @click.option(
+    "--warm-up-rounds",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    envvar="MOVIESTREAM_WARM_UP_ROUNDS",
+    help="Synthetic batches run before the query starts, so the first real ones are not cold.",
+)
+@click.option(
     "--status-file",
     type=click.Path(path_type=Path),
     default=None,
@@ -128,6 +136,7 @@ def main(
     alert_topic_arn: str,
     event_bus: str,
     failure_ratio_threshold: float,
+    warm_up_rounds: int,
     status_file: Path | None,
 ) -> None:
     """Run the streaming job locally until SIGTERM."""
@@ -197,7 +206,12 @@ def main(
         ),
         stream_id,
     )
-    log.info("workers_warmed", seconds=round(pipeline.warm_up(spark), 3))
+    if warm_up_rounds:
+        log.info(
+            "warmed_up",
+            rounds=warm_up_rounds,
+            seconds=round(pipeline.warm_up(spark, rounds=warm_up_rounds), 3),
+        )
     source = (
         spark.readStream.format("moviestream_kinesis")
         .option("stream_name", stream_name)

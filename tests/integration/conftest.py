@@ -34,6 +34,8 @@ def stack(tmp_path_factory):
     state = tmp_path_factory.mktemp("stack")
     # Reuse the checkout's LocalStack virtualenv (same lock file) instead of installing it per run.
     os.environ.setdefault("MOVIESTREAM_LOCALSTACK_VENV", str(REPO_ROOT / ".local" / "localstack-venv"))
+    # Jobs started by tests: one warm-up round (the default's extra rounds only tune latency).
+    os.environ.setdefault("MOVIESTREAM_WARM_UP_ROUNDS", "1")
     cfg = StackConfig(
         state_dir=Path(state), localstack_port=_free_port(), postgres_port=_free_port(), start_timeout_s=180
     )
