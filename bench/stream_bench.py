@@ -2,7 +2,9 @@
 
 1. Drain: 200,000 records (KPL-aggregated by the producer) are loaded into a fresh stream first;
    the job then starts at TRIM_HORIZON and the clock runs from its query start until the ledger
-   accounts for every record (good + bad + duplicates). Spark's start-up is not counted.
+   accounts for every record (good + bad + duplicates). Spark's start-up is not counted. Then
+   the same stream is read back by a plain GetRecords loop: the local endpoint's ceiling for one
+   reader, which bounds the drain.
 2. Latency: the producer paced at 1,000 records/s for 60 s into another fresh stream while the
    job runs with a 1-second trigger; per record, commit time (the ledger's committed_at of the
    batch that loaded it) minus produced_at, from the warehouse rows the run loaded.
