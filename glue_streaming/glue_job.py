@@ -8,7 +8,7 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --stream_arn            the Kinesis stream
   --bucket                bad records and rule outcomes
   --ruleset_s3_uri        the DQDL file (uploaded by Terraform beside the code)
-  --warehouse_dsn_secret  Secrets Manager secret holding the warehouse DSN
+  --warehouse_dsn_secret  Secrets Manager secret holding the warehouse DSN (redshift://...)
   --checkpoint_location   s3://... Spark checkpoint (the stream id lives there)
   --window_size           micro-batch trigger, e.g. "10 seconds"
   --starting_position     trim_horizon | latest | an ISO-8601 timestamp with offset
@@ -19,7 +19,8 @@ arrival time (``addRecordTimestamp``) and without schema inference, so every pay
 pipeline as it was written, poison included. AWS does not document whether this source expands
 KPL aggregates; the pipeline detects the aggregate magic bytes itself, so either way works.
 Warehouse: the same stage + MERGE + ledger transaction as locally, on a DSN read from Secrets
-Manager (see docs/ARCHITECTURE.md, "Glue entry").
+Manager: ``redshift://...`` loads Redshift through redshift_connector, staging each batch in S3
+for COPY (redshift/redshift_target.py; see docs/ARCHITECTURE.md, "Glue entry").
 """
 
 from __future__ import annotations

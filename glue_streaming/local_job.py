@@ -154,7 +154,7 @@ def main(
     from glue_streaming.kinesis_source import KinesisDataSource, parse_starting_position
     from glue_streaming.pipeline import BatchPipeline, PipelineConfig
     from glue_streaming.spark import ProgressLogger, local_session
-    from redshift.warehouse import WarehouseUnavailable, connect
+    from redshift.warehouse import WarehouseUnavailable, open_warehouse
 
     try:
         start = parse_starting_position(starting_position)
@@ -169,8 +169,8 @@ def main(
             f"{str(exc).splitlines()[0]}"
         )
     try:
-        connect(warehouse_dsn).close()
-    except WarehouseUnavailable as exc:
+        open_warehouse(warehouse_dsn, lambda: aws.client("s3")).check_reachable()
+    except (WarehouseUnavailable, ValueError) as exc:
         _fail(str(exc))
     if not alert_topic_arn:
         try:

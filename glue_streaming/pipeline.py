@@ -29,7 +29,7 @@ from moviestream.failpoints import failpoint
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL
 from moviestream.record import TYPED_COLUMNS
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, batch_committed, connect, load_batch
+from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, open_warehouse
 
 log = logs.get("pipeline")
 
@@ -140,6 +140,7 @@ class BatchPipeline:
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
         self._steps = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-step")
+        self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -179,12 +180,9 @@ class BatchPipeline:
         t0 = time.monotonic()
         started_at = datetime.now(UTC).replace(tzinfo=None)
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        with connect(self.config.warehouse_dsn, autocommit=True) as conn:
-            if batch_committed(conn, key):
-                log.info(
-                    "batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id
-                )
-                return None
+        if self._warehouse.batch_committed(key):
+            log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
+            return None
 
         judged = self._judge.judge(source).persist()
         try:
@@ -274,7 +272,7 @@ class BatchPipeline:
             "seconds_s3": t_s3 - t_judge,
             "seconds_total": time.monotonic() - t0,
         }
-        committed_at = load_batch(self.config.warehouse_dsn, BatchLoad(key, movies, genres, ledger, outcomes))
+        committed_at = self._warehouse.load_batch(BatchLoad(key, movies, genres, ledger, outcomes))
         loaded = committed_at is not None
         failpoint("after_commit", key.batch_id)
         t_end = time.monotonic()

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 import psycopg
+import sqlglot
 from psycopg import sql
 
 from moviestream.failpoints import failpoint
@@ -35,10 +36,22 @@ STAGE_COLUMNS: tuple[str, ...] = (
 )
 
 
+def sql_text(name: str) -> str:
+    """One of the package's SQL files (Redshift dialect), by its path under redshift/sql/."""
+    return resources.files("redshift").joinpath("sql", name).read_text(encoding="utf-8")
+
+
 @cache
 def postgres_statements(name: str) -> tuple[str, ...]:
-    text = resources.files("redshift").joinpath("sql", name).read_text(encoding="utf-8")
-    return tuple(redshift_to_postgres(text))
+    return tuple(redshift_to_postgres(sql_text(name)))
+
+
+@cache
+def redshift_statements(name: str) -> tuple[str, ...]:
+    """The file's statements as Redshift runs them, one string each (split by sqlglot's parser)."""
+    return tuple(
+        tree.sql(dialect="redshift") for tree in sqlglot.parse(sql_text(name), read="redshift") if tree
+    )
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -125,6 +138,34 @@ OUTCOME_COLUMNS = (
 )
 
 
+def ledger_row(load: BatchLoad) -> dict[str, Any]:
+    """The batch's movies.batch_ledger row, committed_at taken now (just before the commit)."""
+    return {
+        **load.ledger,
+        "job_name": load.key.job_name,
+        "stream_id": load.key.stream_id,
+        "batch_id": load.key.batch_id,
+        "committed_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def outcome_rows(load: BatchLoad) -> list[tuple]:
+    """The batch's rule outcomes as movies.rule_outcomes rows, in OUTCOME_COLUMNS order."""
+    key = load.key
+    return [
+        (
+            key.job_name,
+            key.stream_id,
+            key.batch_id,
+            o["Rule"],
+            o["Outcome"],
+            o["FailureReason"],
+            json.dumps(o["EvaluatedMetrics"]),
+        )
+        for o in load.rule_outcomes
+    ]
+
+
 def _insert(table: str, columns: Sequence[str]) -> sql.Composed:
     """INSERT INTO movies.<table> (<columns>) VALUES (%s, ...), identifiers quoted by psycopg."""
     return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
@@ -150,10 +191,8 @@ def load_batch(dsn: str, load: BatchLoad) -> datetime | None:
         # second one blocks here, then finds the row and skips.
         if batch_committed(conn, load.key):
             return None
-        conn.execute("CREATE TEMPORARY TABLE stage_movies (LIKE movies.imdb_movies_rating) ON COMMIT DROP")
-        conn.execute(
-            "CREATE TEMPORARY TABLE stage_genres (movie_id VARCHAR(16), genre VARCHAR(128)) ON COMMIT DROP"
-        )
+        for stmt in postgres_statements("stage.sql"):
+            conn.execute(stmt)
         copy_stage = sql.SQL("COPY stage_movies ({}) FROM STDIN").format(
             sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
         )
@@ -165,31 +204,38 @@ def load_batch(dsn: str, load: BatchLoad) -> datetime | None:
                 copy.write_row(row)
         for stmt in postgres_statements("merge_movies.sql"):
             conn.execute(stmt)
-        committed_at = datetime.now(UTC).replace(tzinfo=None)
-        ledger = dict(load.ledger)
-        ledger.update(
-            job_name=load.key.job_name,
-            stream_id=load.key.stream_id,
-            batch_id=load.key.batch_id,
-            committed_at=committed_at,
-        )
+        ledger = ledger_row(load)
+        committed_at = ledger["committed_at"]
         columns = list(ledger)
         conn.execute(_insert("batch_ledger", columns), [ledger[c] for c in columns])
         with conn.cursor() as cur:
-            cur.executemany(
-                _insert("rule_outcomes", OUTCOME_COLUMNS),
-                [
-                    (
-                        load.key.job_name,
-                        load.key.stream_id,
-                        load.key.batch_id,
-                        o["Rule"],
-                        o["Outcome"],
-                        o["FailureReason"],
-                        json.dumps(o["EvaluatedMetrics"]),
-                    )
-                    for o in load.rule_outcomes
-                ],
-            )
+            cur.executemany(_insert("rule_outcomes", OUTCOME_COLUMNS), outcome_rows(load))
         failpoint("in_transaction", load.key.batch_id)
     return committed_at
+
+
+class PostgresWarehouse:
+    """The warehouse as the local stack has it: PostgreSQL, the Redshift SQL translated."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    def check_reachable(self) -> None:
+        connect(self.dsn).close()
+
+    def batch_committed(self, key: BatchKey) -> bool:
+        with connect(self.dsn, autocommit=True) as conn:
+            return batch_committed(conn, key)
+
+    def load_batch(self, load: BatchLoad) -> datetime | None:
+        return load_batch(self.dsn, load)
+
+
+def open_warehouse(dsn: str, s3_client_factory=None):  # noqa: ANN001, ANN201 - see the two classes
+    """The warehouse a DSN names: ``redshift://`` is Amazon Redshift (redshift/redshift_target.py),
+    anything else PostgreSQL. ``s3_client_factory`` makes the S3 client Redshift stages through."""
+    if dsn.startswith("redshift://"):
+        from redshift.redshift_target import RedshiftWarehouse
+
+        return RedshiftWarehouse.from_dsn(dsn, s3_client_factory)
+    return PostgresWarehouse(dsn)

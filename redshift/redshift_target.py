@@ -1,0 +1,223 @@
+"""Amazon Redshift as the warehouse of the Glue job: the same batch contract as PostgreSQL locally.
+
+One micro-batch = one transaction on one redshift_connector connection:
+1. the staged rows go to S3 first (gzipped JSON lines under deterministic keys per batch, so a
+   replay overwrites them), because Redshift loads bulk data with COPY from S3, not from the client;
+2. ``LOCK movies.batch_ledger``: Redshift does not enforce primary keys, so the ledger key cannot
+   serialise two attempts at the same batch as it does in PostgreSQL; the lock does;
+3. skip the batch if the ledger has it; else create the temporary staging tables (stage.sql),
+   COPY into them, run merge_movies.sql as written (Redshift dialect, untranslated), insert the
+   ledger row and the rule outcomes with parameters, commit.
+
+The DSN: ``redshift://USER:PASSWORD@HOST:5439/DATABASE?iam_role=ARN&staging_uri=s3://BUCKET/PREFIX``
+(the role is the one Redshift assumes to read the staging prefix). Redshift itself does not run
+here: tests check the statements against a recording connection and the staging files in LocalStack.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from moviestream.failpoints import failpoint
+from redshift.warehouse import (
+    OUTCOME_COLUMNS,
+    STAGE_COLUMNS,
+    BatchKey,
+    BatchLoad,
+    WarehouseUnavailable,
+    ledger_row,
+    outcome_rows,
+    redshift_statements,
+)
+
+_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*()=/-]*)?$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,126}$")
+LEDGER_CHECK = "SELECT 1 FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s AND batch_id = %s"
+
+
+@dataclass(frozen=True)
+class RedshiftSettings:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+    iam_role: str
+    staging_uri: str  # s3://bucket/prefix, no trailing slash
+
+    @classmethod
+    def from_dsn(cls, dsn: str) -> RedshiftSettings:
+        parts = urlsplit(dsn)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        missing = [
+            name
+            for name, value in (
+                ("host", parts.hostname),
+                ("database", parts.path.lstrip("/")),
+                ("user", parts.username),
+                ("iam_role", query.get("iam_role")),
+                ("staging_uri", query.get("staging_uri")),
+            )
+            if not value
+        ]
+        if parts.scheme != "redshift" or missing:
+            raise ValueError(
+                "a Redshift DSN is redshift://USER:PASSWORD@HOST:PORT/DATABASE"
+                f"?iam_role=ARN&staging_uri=s3://BUCKET/PREFIX (missing: {', '.join(missing) or 'scheme'})"
+            )
+        if not _ROLE.match(query["iam_role"]):
+            raise ValueError(f"iam_role is not an IAM role ARN: {query['iam_role']!r}")
+        staging = query["staging_uri"].rstrip("/")
+        if not _S3_URI.match(staging):
+            raise ValueError(f"staging_uri is not an s3://bucket/prefix URI: {staging!r}")
+        return cls(
+            host=parts.hostname or "",
+            port=parts.port or 5439,
+            database=parts.path.lstrip("/"),
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            iam_role=query["iam_role"],
+            staging_uri=staging,
+        )
+
+
+def _identifier(name: str) -> str:
+    """A column name safe to write into SQL unquoted (names come from code, never from data)."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")  # COPY ... TIMEFORMAT 'auto'
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def staging_file(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """Gzipped JSON lines, one object per row keyed by column name (COPY's JSON 'auto')."""
+    lines = (json.dumps({c: _json_value(v) for c, v in zip(columns, row, strict=True)}) for row in rows)
+    return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def copy_statement(table: str, columns: Sequence[str], uri: str, iam_role: str) -> str:
+    """COPY from S3. Its source and role must be literals in Redshift; both come from validated
+    configuration (never from data), and are checked again here."""
+    if not _S3_URI.match(uri) or not _ROLE.match(iam_role):
+        raise ValueError("refusing to build a COPY from an unvalidated S3 URI or role")
+    return (
+        f"COPY {table} ({', '.join(columns)}) FROM '{uri}' IAM_ROLE '{iam_role}' "
+        "FORMAT AS JSON 'auto' GZIP TIMEFORMAT 'auto'"
+    )
+
+
+class RedshiftWarehouse:
+    def __init__(
+        self,
+        settings: RedshiftSettings,
+        s3_client_factory: Callable[[], Any],
+        connect: Callable[..., Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._s3 = s3_client_factory
+        self._connect_fn = connect
+
+    @classmethod
+    def from_dsn(cls, dsn: str, s3_client_factory: Callable[[], Any]) -> RedshiftWarehouse:
+        return cls(RedshiftSettings.from_dsn(dsn), s3_client_factory)
+
+    def _connect(self):  # noqa: ANN202 - a redshift_connector.Connection
+        connect = self._connect_fn
+        if connect is None:
+            import redshift_connector
+
+            connect = redshift_connector.connect
+        s = self.settings
+        try:
+            return connect(host=s.host, port=s.port, database=s.database, user=s.user, password=s.password)
+        except Exception as exc:  # noqa: BLE001 - any failure to connect is "unavailable"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise WarehouseUnavailable(
+                f"cannot connect to Redshift at {s.host}:{s.port}/{s.database}: {first}"
+            ) from exc
+
+    def check_reachable(self) -> None:
+        self._connect().close()
+
+    def batch_committed(self, key: BatchKey) -> bool:
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(LEDGER_CHECK, (key.job_name, key.stream_id, key.batch_id))
+            return cur.fetchone() is not None
+        finally:
+            conn.close()
+
+    def staging_uris(self, key: BatchKey) -> tuple[str, str]:
+        base = (
+            f"{self.settings.staging_uri}/job={key.job_name}/stream={key.stream_id}/batch={key.batch_id:010d}"
+        )
+        return f"{base}/movies.jsonl.gz", f"{base}/genres.jsonl.gz"
+
+    def _upload(self, uri: str, body: bytes) -> None:
+        bucket, object_key = uri.removeprefix("s3://").split("/", 1)
+        self._s3().put_object(Bucket=bucket, Key=object_key, Body=body, ContentType="application/x-ndjson")
+
+    def load_batch(self, load: BatchLoad) -> datetime | None:
+        """Load one batch exactly once; the ledger's committed_at, or None if it was loaded before."""
+        movies_uri, genres_uri = self.staging_uris(load.key)
+        genres = list(load.genres)
+        if load.movies:
+            self._upload(movies_uri, staging_file(STAGE_COLUMNS, load.movies))
+        if genres:
+            self._upload(genres_uri, staging_file(("movie_id", "genre"), genres))
+        conn = self._connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("LOCK movies.batch_ledger")
+            cur.execute(LEDGER_CHECK, (load.key.job_name, load.key.stream_id, load.key.batch_id))
+            if cur.fetchone() is not None:
+                conn.rollback()
+                return None
+            for stmt in redshift_statements("stage.sql"):
+                cur.execute(stmt)
+            role = self.settings.iam_role
+            if load.movies:
+                cur.execute(copy_statement("stage_movies", STAGE_COLUMNS, movies_uri, role))
+            if genres:
+                cur.execute(copy_statement("stage_genres", ("movie_id", "genre"), genres_uri, role))
+            for stmt in redshift_statements("merge_movies.sql"):
+                cur.execute(stmt)
+            ledger = ledger_row(load)
+            columns = [_identifier(c) for c in ledger]
+            placeholders = ", ".join(["%s"] * len(columns))
+            cur.execute(
+                f"INSERT INTO movies.batch_ledger ({', '.join(columns)}) VALUES ({placeholders})",
+                [ledger[c] for c in columns],
+            )
+            if load.rule_outcomes:
+                columns_sql = ", ".join(OUTCOME_COLUMNS)
+                placeholders = ", ".join(["%s"] * len(OUTCOME_COLUMNS))
+                cur.executemany(
+                    f"INSERT INTO movies.rule_outcomes ({columns_sql}) VALUES ({placeholders})",
+                    outcome_rows(load),
+                )
+            failpoint("in_transaction", load.key.batch_id)
+            conn.commit()
+            return ledger["committed_at"]
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
