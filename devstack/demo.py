@@ -24,6 +24,7 @@ from devstack.stack import StackConfig
 from moviestream.config import resource_names
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
+from redshift.catalog import VIEWS_BY_NAME
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
 
@@ -152,9 +153,10 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
             "SELECT COUNT(DISTINCT movie_id) FROM movies.imdb_movies_rating"
         ).fetchone()[0]
         top = conn.execute(
-            "SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated LIMIT 5"
+            "SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated"
+            f" ORDER BY {VIEWS_BY_NAME['top_rated'].order_by} LIMIT 5"
         ).fetchall()
-    table = Table(title="movies.top_rated (first 5)")
+    table = Table(title="movies.top_rated (first 5; more: make query VIEW=top_rated)")
     for col in ("title", "year", "rating", "votes"):
         table.add_column(col)
     for r in top:

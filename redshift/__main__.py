@@ -1,13 +1,36 @@
-"""``python -m redshift apply``: create or update the warehouse schema and views."""
+"""``python -m redshift``: apply the schema, list and query the views, check a loaded warehouse.
+
+python -m redshift apply
+python -m redshift views
+python -m redshift query top_rated --limit 20 [--json | --csv]
+python -m redshift check
+"""
 
 from __future__ import annotations
 
+import csv
+import json
 import sys
+from datetime import date, datetime
+from decimal import Decimal
 
 import click
 
 from moviestream.config import warehouse_dsn
-from redshift.warehouse import WarehouseUnavailable, apply_schema
+from redshift.catalog import CHECKS, VIEWS, VIEWS_BY_NAME
+from redshift.warehouse import WarehouseUnavailable, apply_schema, query_rows
+
+DSN_OPTION = click.option(
+    "--dsn",
+    default=warehouse_dsn,
+    show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
+    help="Warehouse DSN: postgresql://... (local) or redshift://... (docs/ARCHITECTURE.md).",
+)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
 
 
 @click.group()
@@ -16,20 +39,89 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--dsn",
-    default=warehouse_dsn,
-    show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
-    help="PostgreSQL DSN of the warehouse.",
-)
+@DSN_OPTION
 def apply(dsn: str) -> None:
-    """Apply the schema and views (idempotent)."""
+    """Apply the schema, pending migrations and the views (idempotent)."""
     try:
         n = apply_schema(dsn)
     except WarehouseUnavailable as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     click.echo(f"applied {n} statements")
+
+
+@cli.command()
+def views() -> None:
+    """List the views people query."""
+    width = max(len(v.name) for v in VIEWS)
+    for v in VIEWS:
+        click.echo(f"{v.name.ljust(width)}  {v.description}")
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@DSN_OPTION
+def query(name: str, limit: int, as_json: bool, as_csv: bool, dsn: str) -> None:
+    """Print a view (NAME as listed by `views`) as an aligned table."""
+    view = VIEWS_BY_NAME.get(name)
+    if view is None:
+        _fail(f"unknown view {name!r}; one of: {', '.join(VIEWS_BY_NAME)}")
+    if as_json and as_csv:
+        _fail("--json and --csv exclude each other")
+    try:
+        # The name and order come from the catalog, never from the user's text; the limit is a parameter.
+        columns, rows = query_rows(
+            dsn, f"SELECT * FROM movies.{view.name} ORDER BY {view.order_by} LIMIT %s", [limit]
+        )
+    except WarehouseUnavailable as exc:
+        _fail(str(exc))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps({c: _plain(v) for c, v in zip(columns, row, strict=True)}))
+    elif as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows([_plain(v) for v in row] for row in rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, box=None, header_style="bold")
+        for row in rows:
+            table.add_row(*["" if v is None else str(_plain(v)) for v in row])
+        Console(width=max(120, len(columns) * 14)).print(table)
+        click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
+
+
+@cli.command()
+@DSN_OPTION
+def check(dsn: str) -> None:
+    """Check what must hold after any load; exit 1 naming each violation."""
+    failed = 0
+    for c in CHECKS:
+        try:
+            _, rows = query_rows(dsn, c.sql)
+        except WarehouseUnavailable as exc:
+            _fail(str(exc))
+        count = rows[0][0]
+        if count:
+            failed += 1
+            click.echo(f"FAIL {c.name}: {c.violation} ({count})")
+        else:
+            click.echo(f"ok   {c.name}")
+    if failed:
+        click.echo(f"{failed} of {len(CHECKS)} checks failed", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
 Each rewrite below removes or maps one Redshift-only construct; a Redshift construct we have no
 rewrite for raises UnsupportedRedshiftConstruct naming it, rather than producing wrong SQL.
+sqlglot's own transpiler maps Redshift functions it knows (DATEDIFF, DATEADD, NVL, ...).
+
+Materialized views become plain views: locally a view is always current and costs the load
+nothing, where a PostgreSQL materialized view would need a refresh inside every batch. Redshift
+refreshes its own (AUTO REFRESH YES).
 """
 
 from __future__ import annotations
@@ -9,12 +14,14 @@ from __future__ import annotations
 import sqlglot
 from sqlglot import exp
 
-# Physical-design properties: meaningful to Redshift, irrelevant to PostgreSQL's results.
+# Physical-design and refresh properties: meaningful to Redshift, irrelevant to PostgreSQL's
+# results (MaterializedProperty: see the module docstring).
 _DROPPED_PROPERTIES = (
     exp.DistKeyProperty,
     exp.DistStyleProperty,
     exp.SortKeyProperty,
     exp.AutoRefreshProperty,
+    exp.MaterializedProperty,
 )
 
 
@@ -25,6 +32,13 @@ class UnsupportedRedshiftConstruct(ValueError):
 def _rewrite(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, _DROPPED_PROPERTIES):
         return None
+    if isinstance(node, exp.Drop) and node.args.get("materialized"):
+        node.set("materialized", None)  # DROP MATERIALIZED VIEW -> DROP VIEW, as created here
+        return node
+    if isinstance(node, exp.CurrentTimestamp) and not isinstance(node.parent, exp.AtTimeZone):
+        # GETDATE()/SYSDATE are UTC without a time zone in Redshift; PostgreSQL's
+        # CURRENT_TIMESTAMP is in the session's zone.
+        return exp.AtTimeZone(this=node, zone=exp.Literal.string("UTC"))
     if isinstance(node, exp.ColumnConstraint) and isinstance(
         node.args.get("kind"), exp.EncodeColumnConstraint
     ):

@@ -137,7 +137,7 @@ class RedshiftWarehouse:
     def from_dsn(cls, dsn: str, s3_client_factory: Callable[[], Any]) -> RedshiftWarehouse:
         return cls(RedshiftSettings.from_dsn(dsn), s3_client_factory)
 
-    def _connect(self):  # noqa: ANN202 - a redshift_connector.Connection
+    def connect(self):  # noqa: ANN201 - a redshift_connector.Connection
         connect = self._connect_fn
         if connect is None:
             import redshift_connector
@@ -153,10 +153,10 @@ class RedshiftWarehouse:
             ) from exc
 
     def check_reachable(self) -> None:
-        self._connect().close()
+        self.connect().close()
 
     def batch_committed(self, key: BatchKey) -> bool:
-        conn = self._connect()
+        conn = self.connect()
         try:
             cur = conn.cursor()
             cur.execute(LEDGER_CHECK, (key.job_name, key.stream_id, key.batch_id))
@@ -182,7 +182,7 @@ class RedshiftWarehouse:
             self._upload(movies_uri, staging_file(STAGE_COLUMNS, load.movies))
         if genres:
             self._upload(genres_uri, staging_file(("movie_id", "genre"), genres))
-        conn = self._connect()
+        conn = self.connect()
         try:
             cur = conn.cursor()
             cur.execute("LOCK movies.batch_ledger")

@@ -239,3 +239,22 @@ def open_warehouse(dsn: str, s3_client_factory=None):  # noqa: ANN001, ANN201 - 
 
         return RedshiftWarehouse.from_dsn(dsn, s3_client_factory)
     return PostgresWarehouse(dsn)
+
+
+def query_rows(dsn: str, redshift_sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
+    """Run one Redshift-dialect query (values as %s parameters) on the warehouse a DSN names:
+    translated for PostgreSQL, as written for Redshift. Returns (column names, rows)."""
+    if dsn.startswith("redshift://"):
+        from redshift.redshift_target import RedshiftWarehouse
+
+        conn = RedshiftWarehouse.from_dsn(dsn, lambda: None).connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(redshift_sql, list(params))
+            return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+    (postgres_sql,) = redshift_to_postgres(redshift_sql)
+    with connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(postgres_sql, list(params))
+        return [d.name for d in cur.description], cur.fetchall()

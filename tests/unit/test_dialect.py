@@ -19,9 +19,18 @@ def test_varchar_max_becomes_text():
     assert sql == "CREATE TABLE t (a TEXT, b VARCHAR(10))"
 
 
-def test_auto_refresh_is_removed_from_materialized_views():
-    (sql,) = redshift_to_postgres("CREATE MATERIALIZED VIEW v AUTO REFRESH YES AS SELECT 1 AS x;")
-    assert sql == "CREATE MATERIALIZED VIEW v AS SELECT 1 AS x"
+def test_materialized_views_become_plain_views():
+    (create,) = redshift_to_postgres("CREATE MATERIALIZED VIEW v AUTO REFRESH YES AS SELECT 1 AS x;")
+    assert create == "CREATE VIEW v AS SELECT 1 AS x"
+    (drop,) = redshift_to_postgres("DROP MATERIALIZED VIEW IF EXISTS movies.v;")
+    assert drop == "DROP VIEW IF EXISTS movies.v"
+
+
+def test_getdate_is_utc_without_a_time_zone():
+    (sql,) = redshift_to_postgres("SELECT GETDATE() AS now;")
+    assert sql == "SELECT CURRENT_TIMESTAMP AT TIME ZONE 'UTC' AS now"
+    (sql,) = redshift_to_postgres("SELECT DATEDIFF(second, t, GETDATE()) AS age FROM x;")
+    assert "CURRENT_TIMESTAMP AT TIME ZONE 'UTC'" in sql and "EXTRACT(epoch FROM" in sql
 
 
 def test_unknown_command_fails_loudly():
@@ -71,3 +80,27 @@ def test_the_jobs_byte_limits_equal_the_warehouse_column_widths():
     assert {c: widths[("imdb_movies_rating", c)] for c in WAREHOUSE_TEXT_BYTES} == WAREHOUSE_TEXT_BYTES
     assert widths[("movie_genres", "genre")] == GENRE_BYTES
     assert widths[("imdb_movies_rating", "event_id")] == EVENT_ID_BYTES
+
+
+def test_the_query_catalog_names_exactly_the_views_the_sql_creates():
+    from importlib import resources
+
+    from sqlglot import exp
+
+    from redshift.catalog import VIEWS
+
+    text = resources.files("redshift").joinpath("sql", "010_views.sql").read_text()
+    created = {
+        tree.this.name
+        for tree in sqlglot.parse(text, read="redshift")
+        if isinstance(tree, exp.Create) and tree.kind == "VIEW"
+    }
+    assert created == {v.name for v in VIEWS}
+
+
+def test_every_post_load_check_is_redshift_sql_that_translates():
+    from redshift.catalog import CHECKS
+
+    for check in CHECKS:
+        assert sqlglot.parse_one(check.sql, read="redshift") is not None
+        assert len(redshift_to_postgres(check.sql)) == 1
