@@ -158,7 +158,7 @@ class _Prefetcher:
         while not self._stop.is_set():
             got = 0
             try:
-                if time.monotonic() - discovered_at > SHARD_DISCOVERY_S:
+                if time.monotonic() - discovered_at > self._reader.shard_discovery_s:
                     self._discover()
                     discovered_at = time.monotonic()
                 for sid, cursor in list(self._cursors.items()):
@@ -235,6 +235,7 @@ class KinesisStreamReader(DataSourceStreamReader):
         self.endpoint_url = options.get("endpoint_url") or None
         self.max_records = int(options.get("max_records_per_batch", "20000"))
         self.max_bytes = int(options.get("max_bytes_per_batch", str(DEFAULT_BATCH_BYTES)))
+        self.shard_discovery_s = float(options.get("shard_discovery_seconds", str(SHARD_DISCOVERY_S)))
         self.starting_position = json.loads(options.get("starting_position_json", '{"type": "TRIM_HORIZON"}'))
         self._client = None
         self._client_lock = threading.Lock()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -21,7 +22,9 @@ def _stop_readers():
 _READERS: list[KinesisStreamReader] = []
 
 
-def reader(name: str, cap: int, cap_bytes: int = 64 * 1024 * 1024) -> KinesisStreamReader:
+def reader(
+    name: str, cap: int, cap_bytes: int = 64 * 1024 * 1024, discovery_s: float = 10
+) -> KinesisStreamReader:
     aws = AwsSettings()
     made = KinesisStreamReader(
         {
@@ -30,6 +33,7 @@ def reader(name: str, cap: int, cap_bytes: int = 64 * 1024 * 1024) -> KinesisStr
             "endpoint_url": aws.endpoint_url,
             "max_records_per_batch": str(cap),
             "max_bytes_per_batch": str(cap_bytes),
+            "shard_discovery_seconds": str(discovery_s),
             "starting_position_json": json.dumps({"type": "TRIM_HORIZON"}),
         }
     )
@@ -78,6 +82,40 @@ def test_batches_respect_the_byte_cap(stream):
         r.commit(end)
         start = end
     assert sorted(seen) == sorted(rec["Data"] for rec in records)
+
+
+def test_resharding_reads_parents_to_the_end_and_children_from_the_start(stream):
+    name, client = stream
+    put(client, name, 40)
+    r = reader(name, cap=1000, discovery_s=0.5)
+    start = r.initialOffset()
+    parents = set(start["shards"])
+    seen: list[bytes] = []
+    end = r.latestOffset()
+    seen.extend(read_batch(r, start, end))
+    r.commit(end)
+    start = end
+
+    client.update_shard_count(StreamName=name, TargetShardCount=4, ScalingType="UNIFORM_SCALING")
+    deadline = time.monotonic() + 60
+    while (
+        client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+        != "ACTIVE"
+    ):
+        assert time.monotonic() < deadline, "the stream did not finish resharding"
+        time.sleep(0.5)
+    put(client, name, 40, start=40)  # these go to the child shards
+
+    expected = sorted(f"r{i}".encode() for i in range(80))
+    while sorted(seen) != expected or not all(start["shards"][p].get("closed") for p in parents):
+        assert time.monotonic() < deadline, f"read {len(seen)} of 80 records; offsets {start}"
+        end = r.latestOffset()
+        seen.extend(read_batch(r, start, end))
+        r.commit(end)
+        start = end
+        time.sleep(0.2)
+    assert sorted(seen) == expected  # every record once: nothing lost or repeated across the split
+    assert set(start["shards"]) > parents  # the children were found and read
 
 
 def test_a_restarted_reader_re_reads_a_planned_batch_from_kinesis(stream):
