@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: bench bench-producer bench-quality bench-stream help setup prereqs lock up down status bootstrap demo job query test test-unit test-integration lint format clean
+.PHONY: bench bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -72,13 +72,16 @@ test-unit: setup ## Unit tests only (no services)
 test-integration: setup ## Integration tests only (fixtures start their own stack)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-bench: bench-producer bench-quality bench-stream ## Run every benchmark (figures in bench/results/*.json)
+bench: bench-producer bench-quality bench-stream bench-warehouse ## Run every benchmark (figures in bench/results/*.json)
 
 bench-producer: up ## Producer throughput: CPU path, aggregated vs plain replay, endpoint ceiling
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.producer_bench
 
 bench-stream: up ## Streaming job: drain rate of 200k records, latency at 1,000 records/s
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.stream_bench
+
+bench-warehouse: up ## Warehouse: 400k typed rows through stage + MERGE vs a raw COPY of the same CSV
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.warehouse_bench
 
 bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
 	@$(UV) pip install --quiet --python $(PY) -r bench/quality-requirements.lock

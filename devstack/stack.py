@@ -383,7 +383,7 @@ class Postgres:
                 raise StackError(f"postgres: initdb failed, see {self.log_file}")
         options = (
             f"-p {self.cfg.postgres_port} -k {self.cfg.pg_socket_dir} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=512MB"
         )
         result = subprocess.run(
             self._as_owner(

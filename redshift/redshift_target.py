@@ -6,7 +6,7 @@ One micro-batch = one transaction on one redshift_connector connection:
 2. ``LOCK movies.batch_ledger``: Redshift does not enforce primary keys, so the ledger key cannot
    serialise two attempts at the same batch as it does in PostgreSQL; the lock does;
 3. skip the batch if the ledger has it; else create the temporary staging tables (stage.sql),
-   COPY into them, run merge_movies.sql as written (Redshift dialect, untranslated), insert the
+   COPY into them, run merge_movies.sql and refresh_bridges.sql as written (Redshift dialect), insert the
    ledger row and the rule outcomes with parameters, commit.
 
 The DSN: ``redshift://USER:PASSWORD@HOST:5439/DATABASE?iam_role=ARN&staging_uri=s3://BUCKET/PREFIX``
@@ -118,7 +118,8 @@ def copy_statement(table: str, columns: Sequence[str], uri: str, iam_role: str) 
         raise ValueError("refusing to build a COPY from an unvalidated S3 URI or role")
     return (
         f"COPY {table} ({', '.join(columns)}) FROM '{uri}' IAM_ROLE '{iam_role}' "
-        "FORMAT AS JSON 'auto' GZIP TIMEFORMAT 'auto'"
+        # STATUPDATE ON: the staging table gets statistics for the MERGE's plan (see warehouse.py).
+        "FORMAT AS JSON 'auto' GZIP TIMEFORMAT 'auto' STATUPDATE ON"
     )
 
 
@@ -197,7 +198,10 @@ class RedshiftWarehouse:
                 cur.execute(copy_statement("stage_movies", STAGE_COLUMNS, movies_uri, role))
             if genres:
                 cur.execute(copy_statement("stage_genres", ("movie_id", "genre"), genres_uri, role))
-            for stmt in redshift_statements("merge_movies.sql"):
+            for stmt in (
+                *redshift_statements("merge_movies.sql"),
+                *redshift_statements("refresh_bridges.sql"),
+            ):
                 cur.execute(stmt)
             ledger = ledger_row(load)
             columns = [_identifier(c) for c in ledger]

@@ -7,11 +7,13 @@ redshift/dialect.py; the statements are the same ones Redshift runs.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -138,6 +140,16 @@ OUTCOME_COLUMNS = (
 )
 
 
+def _column_types(conn: psycopg.Connection, table: str, columns: Sequence[str]) -> list[int]:
+    """The type OIDs of ``columns`` of ``table``, in that order (what a binary COPY needs)."""
+    rows = conn.execute(
+        "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+        (table,),
+    ).fetchall()
+    oids = dict(rows)
+    return [oids[c] for c in columns]
+
+
 def ledger_row(load: BatchLoad) -> dict[str, Any]:
     """The batch's movies.batch_ledger row, committed_at taken now (just before the commit)."""
     return {
@@ -183,9 +195,14 @@ def batch_committed(conn: psycopg.Connection, key: BatchKey) -> bool:
     return row is not None
 
 
-def load_batch(dsn: str, load: BatchLoad) -> datetime | None:
+LOAD_STEPS = ("stage", "merge", "bridges", "ledger")
+
+
+def load_batch(dsn: str, load: BatchLoad, timings: dict[str, float] | None = None) -> datetime | None:
     """Load one batch exactly once. Returns the ledger's ``committed_at`` (UTC, taken after the
-    MERGE, just before the commit), or None (and changes nothing) if it was already loaded."""
+    MERGE, just before the commit), or None (and changes nothing) if it was already loaded.
+    ``timings``, when given, receives the seconds of each of LOAD_STEPS."""
+    clock = _StepClock(timings)
     with connect(dsn) as conn, conn.transaction():
         # The ledger row's primary key serialises concurrent attempts at the same batch: the
         # second one blocks here, then finds the row and skips.
@@ -193,17 +210,33 @@ def load_batch(dsn: str, load: BatchLoad) -> datetime | None:
             return None
         for stmt in postgres_statements("stage.sql"):
             conn.execute(stmt)
-        copy_stage = sql.SQL("COPY stage_movies ({}) FROM STDIN").format(
+        # Binary COPY (3x faster than text for typed rows), in movie_id order (the MERGE then
+        # grows the primary key's index in order).
+        copy_stage = sql.SQL("COPY stage_movies ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.SQL(", ").join(map(sql.Identifier, STAGE_COLUMNS))
         )
+        types = _column_types(conn, "stage_movies", STAGE_COLUMNS)
         with conn.cursor().copy(copy_stage) as copy:
-            for row in load.movies:
+            copy.set_types(types)
+            for row in sorted(load.movies, key=itemgetter(0)):  # movie_id is the first column
                 copy.write_row(row)
         with conn.cursor().copy("COPY stage_genres (movie_id, genre) FROM STDIN") as copy:
             for row in load.genres:
                 copy.write_row(row)
+        # Temporary tables are never auto-analyzed: without statistics the planner takes the
+        # stage for a few rows and, with an empty target, joins them by a nested loop over the
+        # target's heap as the MERGE grows it (400,000 rows did not finish in 14 minutes).
+        # The plan needs little more than row counts: a small sample is enough and quicker.
+        conn.execute("SET LOCAL default_statistics_target = 10")
+        conn.execute("ANALYZE stage_movies")
+        conn.execute("ANALYZE stage_genres")
+        clock.lap("stage")
         for stmt in postgres_statements("merge_movies.sql"):
             conn.execute(stmt)
+        clock.lap("merge")
+        for stmt in postgres_statements("refresh_bridges.sql"):
+            conn.execute(stmt)
+        clock.lap("bridges")
         ledger = ledger_row(load)
         committed_at = ledger["committed_at"]
         columns = list(ledger)
@@ -211,7 +244,22 @@ def load_batch(dsn: str, load: BatchLoad) -> datetime | None:
         with conn.cursor() as cur:
             cur.executemany(_insert("rule_outcomes", OUTCOME_COLUMNS), outcome_rows(load))
         failpoint("in_transaction", load.key.batch_id)
+    clock.lap("ledger")  # with the commit
     return committed_at
+
+
+class _StepClock:
+    """Seconds since the previous lap, recorded by step name (nothing when not asked for)."""
+
+    def __init__(self, into: dict[str, float] | None) -> None:
+        self.into = into
+        self.last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[step] = now - self.last
+        self.last = now
 
 
 class PostgresWarehouse:

@@ -43,26 +43,3 @@ WHEN NOT MATCHED THEN INSERT (
     s.overview, s.meta_score, s.director, s.star1, s.star2, s.star3, s.star4, s.no_of_votes, s.gross_usd,
     s.poster_link, s.event_id, s.event_produced_at, s.first_seen_at, s.last_updated_at, s.last_job, s.last_batch_id
 );
-
--- Genre bridge for the movies this batch actually changed.
-DELETE FROM movies.movie_genres
-USING stage_movies
-WHERE movies.movie_genres.movie_id = stage_movies.movie_id;
-
-INSERT INTO movies.movie_genres (movie_id, genre)
-SELECT DISTINCT movie_id, genre FROM stage_genres
-WHERE movie_id IN (SELECT movie_id FROM stage_movies);
-
--- Cast bridge for the same movies, from the staged Star1..Star4 (billing order 1..4).
-DELETE FROM movies.movie_cast
-USING stage_movies
-WHERE movies.movie_cast.movie_id = stage_movies.movie_id;
-
-INSERT INTO movies.movie_cast (movie_id, billing_order, actor)
-SELECT movie_id, 1, star1 FROM stage_movies WHERE star1 IS NOT NULL
-UNION ALL
-SELECT movie_id, 2, star2 FROM stage_movies WHERE star2 IS NOT NULL
-UNION ALL
-SELECT movie_id, 3, star3 FROM stage_movies WHERE star3 IS NOT NULL
-UNION ALL
-SELECT movie_id, 4, star4 FROM stage_movies WHERE star4 IS NOT NULL;

@@ -104,7 +104,7 @@ def test_a_batch_is_staged_in_s3_then_copied_merged_and_ledgered_in_one_transact
     sql = [s for s, _ in conn.statements]
     assert sql[:2] == ["LOCK movies.batch_ledger", LEDGER_CHECK]
     stage = list(redshift_statements("stage.sql"))
-    merge = list(redshift_statements("merge_movies.sql"))
+    merge = [*redshift_statements("merge_movies.sql"), *redshift_statements("refresh_bridges.sql")]
     assert sql[2 : 2 + len(stage)] == stage  # untranslated Redshift SQL
     copies = sql[2 + len(stage) : 4 + len(stage)]
     assert copies[0].startswith("COPY stage_movies (movie_id, ") and f"FROM '{movies_uri}'" in copies[0]

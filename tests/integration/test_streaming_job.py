@@ -25,8 +25,8 @@ from devstack.jobs import kill_group, ledger_totals, start_local_job, stop_job, 
 from moviestream.config import AwsSettings, resource_names
 from moviestream.failpoints import ENV as FAILPOINT_ENV
 from producer.generate import generate
-from redshift.warehouse import apply_schema
 from tests.helpers import envelope, movie_fields
+from tests.integration.databases import fresh_warehouse
 
 JOB_TIMEOUT_S = 240
 MOVIE_COLUMNS = (
@@ -104,10 +104,7 @@ class RunResult:
 
 def _fresh_target(stack, name: str) -> tuple[str, str]:
     """A warehouse database and a bucket of this run's own."""
-    with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = psycopg.conninfo.make_conninfo(stack.warehouse_dsn, dbname=name)
-    apply_schema(dsn)
+    dsn = fresh_warehouse(stack, name)
     AwsSettings().client("s3").create_bucket(Bucket=name)
     return dsn, name
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
-import psycopg
 import pytest
 
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, apply_schema, load_batch
+from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, load_batch
+from tests.integration.databases import fresh_warehouse
 
 ROOT = __import__("pathlib").Path(__file__).parents[2]
 
@@ -20,12 +19,7 @@ ROOT = __import__("pathlib").Path(__file__).parents[2]
 @pytest.fixture
 def warehouse(stack):
     """A fresh warehouse database with the schema applied."""
-    name = f"wh_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    dsn = stack.warehouse_dsn.rsplit("/", 1)[0] + f"/{name}"
-    apply_schema(dsn)
-    return dsn
+    return fresh_warehouse(stack)
 
 
 def cli(dsn: str, *args: str) -> subprocess.CompletedProcess:
@@ -102,3 +96,43 @@ def test_unknown_view_is_one_clear_line(warehouse):
         "error: unknown view 'no_such_view'; one of: "
         + ", ".join(__import__("redshift.catalog", fromlist=["VIEWS_BY_NAME"]).VIEWS_BY_NAME)
     ]
+
+
+def test_bridges_follow_the_newest_event_of_a_movie(warehouse):
+    """A newer event replaces a movie's genres and billing (only the rows that differ); an older
+    one, arriving late, changes nothing."""
+    from redshift.warehouse import query_rows
+
+    def event(batch_id: int, produced: datetime, genres: list[str], stars: list[str | None]) -> BatchLoad:
+        row = dict(zip(STAGE_COLUMNS, movie("c" * 16, "Heat", "8.3", 600_000, ["x", "y"]), strict=True))
+        row.update(event_produced_at=produced, last_batch_id=batch_id, genres=", ".join(genres))
+        row.update(star1=stars[0], star2=stars[1], star3=stars[2], star4=stars[3])
+        ledger = {"records_in": 1, "duplicates_dropped": 0, "good_records": 1, "bad_records": 0,
+                  "movies_upserted": 1, "started_at": produced, "seconds_total": 0.1}  # fmt: skip
+        return BatchLoad(
+            BatchKey("job", "s", batch_id),
+            [tuple(row[c] for c in STAGE_COLUMNS)],
+            [("c" * 16, g) for g in genres],
+            ledger,
+            [],
+        )
+
+    def bridges() -> tuple[list, list]:
+        genres = query_rows(warehouse, "SELECT genre FROM movies.movie_genres ORDER BY genre")[1]
+        cast = query_rows(warehouse, "SELECT billing_order, actor FROM movies.movie_cast ORDER BY 1")[1]
+        return [g for (g,) in genres], cast
+
+    first = datetime(2026, 11, 22, 10, 0)
+    assert load_batch(
+        warehouse, event(0, first, ["Action", "Crime"], ["Al Pacino", "Val Kilmer", "Jon Voight", None])
+    )
+    newer = first.replace(hour=11)
+    assert load_batch(
+        warehouse, event(1, newer, ["Crime", "Drama"], ["Al Pacino", "Robert De Niro", None, None])
+    )
+    expected = (["Crime", "Drama"], [(1, "Al Pacino"), (2, "Robert De Niro")])
+    assert bridges() == expected
+    late = first.replace(hour=9)  # older than what the warehouse has: loses
+    assert load_batch(warehouse, event(2, late, ["Western"], ["Nobody", None, None, None]))
+    assert bridges() == expected
+    assert cli(warehouse, "check").returncode == 0

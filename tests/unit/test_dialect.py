@@ -38,7 +38,9 @@ def test_unknown_command_fails_loudly():
         redshift_to_postgres("VACUUM movies.t;")
 
 
-@pytest.mark.parametrize("name", [*SCHEMA_FILES, "merge_movies.sql", *migrations()])
+@pytest.mark.parametrize(
+    "name", [*SCHEMA_FILES, "stage.sql", "merge_movies.sql", "refresh_bridges.sql", *migrations()]
+)
 def test_every_sql_file_parses_as_redshift_and_translates(name):
     from importlib import resources
 

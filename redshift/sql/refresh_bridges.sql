@@ -1,0 +1,58 @@
+-- Refresh the genre and cast bridges for the movies a batch changed (Redshift dialect). Runs in
+-- the batch's transaction right after merge_movies.sql, whose newer-wins DELETE has already
+-- removed the staged rows the warehouse superseded, so only changed movies are touched. Only the
+-- bridge rows that differ are deleted or inserted: an update that keeps a movie's genres and cast
+-- (a new vote count, say) writes no bridge row at all.
+
+-- Genres the staged movies no longer have.
+DELETE FROM movies.movie_genres
+USING stage_movies
+WHERE movies.movie_genres.movie_id = stage_movies.movie_id
+  AND NOT EXISTS (
+      SELECT 1 FROM stage_genres
+      WHERE stage_genres.movie_id = movies.movie_genres.movie_id
+        AND stage_genres.genre = movies.movie_genres.genre
+  );
+
+-- Genres they gain, in key order (the primary key's index then grows in order, not at random).
+INSERT INTO movies.movie_genres (movie_id, genre)
+SELECT DISTINCT sg.movie_id, sg.genre
+FROM stage_genres AS sg
+JOIN stage_movies AS s ON s.movie_id = sg.movie_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM movies.movie_genres AS g WHERE g.movie_id = sg.movie_id AND g.genre = sg.genre
+)
+ORDER BY sg.movie_id, sg.genre;
+
+-- Cast: Star1..Star4 of the staged movies as (billing_order, actor) rows.
+CREATE TEMP TABLE stage_cast AS
+SELECT movie_id, 1 AS billing_order, star1 AS actor FROM stage_movies WHERE star1 IS NOT NULL
+UNION ALL
+SELECT movie_id, 2, star2 FROM stage_movies WHERE star2 IS NOT NULL
+UNION ALL
+SELECT movie_id, 3, star3 FROM stage_movies WHERE star3 IS NOT NULL
+UNION ALL
+SELECT movie_id, 4, star4 FROM stage_movies WHERE star4 IS NOT NULL;
+
+-- Billings that changed or went away.
+DELETE FROM movies.movie_cast
+USING stage_movies
+WHERE movies.movie_cast.movie_id = stage_movies.movie_id
+  AND NOT EXISTS (
+      SELECT 1 FROM stage_cast AS sc
+      WHERE sc.movie_id = movies.movie_cast.movie_id
+        AND sc.billing_order = movies.movie_cast.billing_order
+        AND sc.actor = movies.movie_cast.actor
+  );
+
+-- Billings that are new or changed, in key order.
+INSERT INTO movies.movie_cast (movie_id, billing_order, actor)
+SELECT sc.movie_id, sc.billing_order, sc.actor
+FROM stage_cast AS sc
+WHERE NOT EXISTS (
+    SELECT 1 FROM movies.movie_cast AS c
+    WHERE c.movie_id = sc.movie_id AND c.billing_order = sc.billing_order
+)
+ORDER BY sc.movie_id, sc.billing_order;
+
+DROP TABLE stage_cast;

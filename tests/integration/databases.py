@@ -1,0 +1,19 @@
+"""Warehouse databases of a test's own on the session's PostgreSQL (not fixtures: functions)."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+
+from redshift.warehouse import apply_schema
+
+
+def fresh_warehouse(stack, name: str | None = None) -> str:
+    """Create a database with the schema applied; returns its DSN."""
+    name = name or f"wh_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = psycopg.conninfo.make_conninfo(stack.warehouse_dsn, dbname=name)
+    apply_schema(dsn)
+    return dsn
