@@ -24,7 +24,8 @@ from devstack.stack import StackConfig
 from moviestream.config import resource_names
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
-from redshift.catalog import VIEWS_BY_NAME
+from redshift.catalog import CHECKS, VIEWS_BY_NAME
+from redshift.warehouse import query_rows
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
 
@@ -162,12 +163,20 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
     for r in top:
         table.add_row(*[str(v) for v in r])
     console.print(table)
+    # The warehouse's post-load checks (what `python -m redshift check` runs).
+    failed_checks = [c.name for c in CHECKS if query_rows(cfg.warehouse_dsn, c.sql)[1][0][0]]
+    console.print(
+        f"post-load checks: {len(CHECKS) - len(failed_checks)}/{len(CHECKS)} ok"
+        + (f" (failed: {', '.join(failed_checks)})" if failed_checks else "")
+    )
     # Records the producer could not deliver after every retry are in the dead-letter file, not
     # lost, but they did not reach the pipeline: the run is not OK.
-    ok = good + bad == sent and summary["dead_lettered"] == 0
+    ok = good + bad == sent and summary["dead_lettered"] == 0 and not failed_checks
     notes = []
     if good + bad != sent:
         notes.append(f"unaccounted {sent - good - bad}")
+    if failed_checks:
+        notes.append(f"post-load checks failed: {', '.join(failed_checks)}")
     if summary["dead_lettered"]:
         notes.append(f"{summary['dead_lettered']} not delivered, see {run_dir / 'dead-letter.jsonl'}")
     if summary["rows_rejected"]:

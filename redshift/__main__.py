@@ -44,7 +44,7 @@ def apply(dsn: str) -> None:
     """Apply the schema, pending migrations and the views (idempotent)."""
     try:
         n = apply_schema(dsn)
-    except WarehouseUnavailable as exc:
+    except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
         _fail(str(exc))
     click.echo(f"applied {n} statements")
 
@@ -83,7 +83,7 @@ def query(name: str, limit: int, as_json: bool, as_csv: bool, dsn: str) -> None:
         columns, rows = query_rows(
             dsn, f"SELECT * FROM movies.{view.name} ORDER BY {view.order_by} LIMIT %s", [limit]
         )
-    except WarehouseUnavailable as exc:
+    except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
         _fail(str(exc))
     if as_json:
         for row in rows:
@@ -111,7 +111,7 @@ def check(dsn: str) -> None:
     for c in CHECKS:
         try:
             _, rows = query_rows(dsn, c.sql)
-        except WarehouseUnavailable as exc:
+        except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
             _fail(str(exc))
         count = rows[0][0]
         if count:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -80,36 +80,56 @@ def migrations() -> list[str]:
 
 
 def apply_schema(dsn: str) -> int:
-    """Create or update the schema and views (idempotent). Returns the number of statements run.
+    """Create or update the schema and views (idempotent) on the warehouse a DSN names: the
+    files translated for PostgreSQL, or as written for Redshift (``redshift://``). Returns the
+    number of statements run."""
+    if dsn.startswith("redshift://"):
+        from redshift.redshift_target import RedshiftWarehouse
 
-    The base schema (CREATE ... IF NOT EXISTS) first, then every migration not yet recorded in
-    movies.schema_migrations, each in its own transaction with its record, then the views.
-    """
-    base, views = SCHEMA_FILES
-    count = 0
+        conn = RedshiftWarehouse.from_dsn(dsn, lambda: None).connect()
+        try:
+            return apply_statements(conn, redshift_statements)
+        finally:
+            conn.close()
     with connect(dsn) as conn:
-        for stmt in postgres_statements(base):
-            conn.execute(stmt)
-            count += 1
-        conn.commit()
-        for name in migrations():
-            version = name.removeprefix("migrations/").removesuffix(".sql")
-            with conn.transaction():
-                # One applier at a time: a second one waits here, then sees the version recorded.
-                conn.execute("LOCK TABLE movies.schema_migrations")
-                done = conn.execute(
-                    "SELECT 1 FROM movies.schema_migrations WHERE version = %s", (version,)
-                ).fetchone()
-                if done:
-                    continue
-                for stmt in postgres_statements(name):
-                    conn.execute(stmt)
-                    count += 1
-                record = "INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, now())"
-                conn.execute(record, (version,))
-        for stmt in postgres_statements(views):
-            conn.execute(stmt)
-            count += 1
+        return apply_statements(conn, postgres_statements)
+
+
+def apply_statements(conn: Any, statements: Callable[[str], Sequence[str]]) -> int:
+    """The apply algorithm on a DB-API connection (psycopg or redshift_connector): the base
+    schema (CREATE ... IF NOT EXISTS), then every migration not yet recorded in
+    movies.schema_migrations, each in its own transaction with its record (a table lock keeps
+    two appliers apart: the second waits, then sees the version recorded), then the views."""
+    base, views = SCHEMA_FILES
+    cur = conn.cursor()
+    count = 0
+    for stmt in statements(base):
+        cur.execute(stmt)
+        count += 1
+    conn.commit()
+    for name in migrations():
+        version = name.removeprefix("migrations/").removesuffix(".sql")
+        try:
+            cur.execute("LOCK TABLE movies.schema_migrations")
+            cur.execute("SELECT 1 FROM movies.schema_migrations WHERE version = %s", (version,))
+            if cur.fetchone() is not None:
+                conn.rollback()
+                continue
+            for stmt in statements(name):
+                cur.execute(stmt)
+                count += 1
+            cur.execute(
+                "INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, %s)",
+                (version, datetime.now(UTC).replace(tzinfo=None)),
+            )
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    for stmt in statements(views):
+        cur.execute(stmt)
+        count += 1
+    conn.commit()
     return count
 
 

@@ -79,3 +79,20 @@ def test_job_with_missing_ruleset(tmp_path):
     one_line_error(
         run("glue_streaming.local_job", "--ruleset", str(tmp_path / "x.dqdl")), "ruleset file not found"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("apply",), "cannot connect to the warehouse"),
+        (("apply", "--dsn", "redshift://u:p@h/dev?iam_role=admin&staging_uri=s3://b1x/p"), "not an IAM role ARN"),
+        (
+            ("check", "--dsn", "redshift://u:p@127.0.0.1:9/dev?iam_role=arn:aws:iam::123456789012:role/r"
+             "&staging_uri=s3://b1x/p"),
+            "cannot connect to Redshift",
+        ),
+        (("query", "nope"), "unknown view 'nope'"),
+    ],
+)  # fmt: skip
+def test_warehouse_cli_errors(args, fragment):
+    one_line_error(run("redshift", *args), fragment)
