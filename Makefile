@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: bench bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job query test test-unit test-integration lint format clean
+.PHONY: bench bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ demo: up ## Run the whole pipeline on DATA (default: the sample) with RULES; las
 
 job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch)
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)"
+
+backfill: up ## Load historical files: make backfill FILE=path-or-s3-uri (a CSV, a folder, an s3://…/prefix/)
+	@test -n "$(FILE)" || { echo "error: give FILE=path-or-s3-uri" >&2; exit 2; }
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m batch_backfill "$(FILE)"
 
 VIEW ?= top_rated
 LIMIT ?= 20

@@ -21,7 +21,7 @@ import click
 from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
-from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
+from moviestream.quality.dqdl import read_ruleset
 
 NAMES = resource_names()
 DEFAULT_RULESET = Path(__file__).parent / "rules" / "movies.dqdl"
@@ -142,14 +142,10 @@ def main(
     """Run the streaming job locally until SIGTERM."""
     logs.configure()
     log = logs.get("local_job")
-    if not ruleset_path.is_file():
-        _fail(f"ruleset file not found: {ruleset_path}")
     try:
-        ruleset = parse_ruleset(ruleset_path.read_text(encoding="utf-8"))
-    except DqdlSyntaxError as exc:
-        _fail(f"{ruleset_path}: {exc}")
-    except UnicodeDecodeError:
-        _fail(f"{ruleset_path}: not a UTF-8 text file")
+        ruleset = read_ruleset(ruleset_path)
+    except ValueError as exc:
+        _fail(str(exc))
 
     from glue_streaming.kinesis_source import KinesisDataSource, parse_starting_position
     from glue_streaming.pipeline import BatchPipeline, PipelineConfig

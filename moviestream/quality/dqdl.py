@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from moviestream.quality.catalog import DATA_TYPES, SUPPORTED, UNSUPPORTED, ConditionKind, RuleSpec
 
@@ -650,3 +651,16 @@ _RESERVED = frozenset(
 def parse_ruleset(text: str) -> Ruleset:
     """Parse a DQDL document; raises DqdlSyntaxError naming line, column and what was expected."""
     return replace(_Parser(text).document(), source=text)
+
+
+def read_ruleset(path: Path) -> Ruleset:
+    """A ruleset file, parsed; ValueError with one clear line when it is missing, not UTF-8 text,
+    or not valid DQDL (what the jobs' command lines report)."""
+    if not path.is_file():
+        raise ValueError(f"ruleset file not found: {path}")
+    try:
+        return parse_ruleset(path.read_text(encoding="utf-8"))
+    except DqdlSyntaxError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None

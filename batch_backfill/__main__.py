@@ -1,0 +1,95 @@
+"""``python -m batch_backfill FILE-OR-PREFIX``: load historical movie files into the warehouse
+through the streaming job's pipeline (see batch_backfill/backfill.py). Prints a JSON summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from moviestream import logs
+from moviestream.config import AwsSettings, resource_names, warehouse_dsn
+
+NAMES = resource_names()
+DEFAULT_RULESET = Path(__file__).parents[1] / "glue_streaming" / "rules" / "movies.dqdl"
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("location")
+@click.option("--job-name", default="moviestream-backfill", show_default=True)
+@click.option("--bucket", default=NAMES["bucket_name"], show_default=True, envvar="MOVIESTREAM_BUCKET")
+@click.option(
+    "--ruleset", "ruleset_path", type=click.Path(path_type=Path), default=DEFAULT_RULESET, show_default=True
+)
+@click.option(
+    "--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack"
+)
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")
+@click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
+def main(
+    location: str,
+    job_name: str,
+    bucket: str,
+    ruleset_path: Path,
+    warehouse_dsn: str,
+    chunk_rows: int,
+    as_of: str | None,
+    force: bool,
+) -> None:
+    """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
+    logs.configure()
+    from batch_backfill.inputs import list_inputs
+    from moviestream.quality.dqdl import read_ruleset
+    from producer.csv_source import InputError
+    from redshift.warehouse import WarehouseUnavailable, open_warehouse
+
+    try:
+        when = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else None
+    except ValueError:
+        _fail(f"--as-of is not an ISO-8601 time: {as_of!r}")
+    if when is not None and when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    try:
+        ruleset = read_ruleset(ruleset_path)
+    except ValueError as exc:
+        _fail(str(exc))
+    aws = AwsSettings()
+    try:
+        files = list_inputs(location)
+        open_warehouse(warehouse_dsn, lambda: aws.client("s3")).check_reachable()
+    except (InputError, WarehouseUnavailable, ValueError) as exc:
+        _fail(str(exc))
+
+    from batch_backfill.backfill import Backfill
+    from glue_streaming.pipeline import PipelineConfig
+    from glue_streaming.spark import local_session
+
+    spark = local_session(job_name)
+    config = PipelineConfig(
+        job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws
+    )
+    backfill = Backfill(spark, config, chunk_rows=chunk_rows)
+
+    def progress(file, index: int) -> None:  # noqa: ANN001
+        click.echo(f"  {file.name}: chunk {index + 1} done", err=True)
+
+    try:
+        summary = backfill.run(files, as_of=when, force=force, progress=progress)
+    except InputError as exc:  # a manifest mismatch, an unreadable file
+        _fail(str(exc))
+    finally:
+        spark.stop()
+    click.echo(json.dumps(summary.as_dict()))
+
+
+if __name__ == "__main__":
+    main()
