@@ -29,12 +29,12 @@ def generated(tmp_path_factory):
 
 
 def backfill(
-    dsn: str, bucket: str, location: Path, *extra: str, as_of: str = "2020-01-01T00:00:00Z"
+    dsn: str, bucket: str, location: Path, *extra: str, as_of: str = "2020-01-01T00:00:00Z", env=None
 ) -> tuple[int, dict]:
     out = subprocess.run(
         [sys.executable, "-m", "batch_backfill", str(location), "--warehouse-dsn", dsn, "--bucket", bucket,
          "--chunk-rows", "1000", "--as-of", as_of, *extra],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        capture_output=True, text=True, cwd=ROOT, timeout=600, env=env,
     )  # fmt: skip
     lines = out.stdout.strip().splitlines()
     return out.returncode, (json.loads(lines[-1]) if lines else {"stderr": out.stderr})
@@ -94,3 +94,23 @@ def test_history_never_overwrites_newer_values(stack, generated):
         times = conn.execute("SELECT DISTINCT event_produced_at FROM movies.imdb_movies_rating").fetchall()
     assert [t.year for (t,) in times] == [2026]
     assert warehouse_state(dsn)[0] == newer
+
+
+@pytest.mark.parametrize("point", ["after_commit@1", "in_transaction@2"])
+def test_a_run_killed_mid_way_resumes_to_the_same_warehouse(stack, generated, point):
+    """SIGKILL after chunk 1 committed, or inside chunk 2's transaction; the rerun loads only
+    what is missing and ends where an uninterrupted run ends."""
+    import os
+
+    clean = fresh_warehouse(stack)
+    bucket = f"bf-{uuid.uuid4().hex[:8]}"
+    AwsSettings().client("s3").create_bucket(Bucket=bucket)
+    assert backfill(clean, bucket, generated)[0] == 0
+
+    crashed = fresh_warehouse(stack)
+    code, _ = backfill(crashed, bucket, generated, env={**os.environ, "MOVIESTREAM_FAILPOINT": point})
+    assert code == -9  # killed by the failpoint
+    code, resumed = backfill(crashed, bucket, generated)
+    assert code == 0
+    assert resumed["chunks_skipped"] + resumed["chunks_loaded"] == 3 and resumed["chunks_skipped"] >= 1
+    assert warehouse_state(crashed) == warehouse_state(clean)  # movies, genre rows, ledger totals
