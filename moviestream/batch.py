@@ -16,10 +16,10 @@ from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_REASONS, CompiledRuleset
 from moviestream.record import GENRE_BYTES, TYPED_COLUMNS, WAREHOUSE_TEXT_BYTES
 from moviestream.transform import (
+    FieldTyping,
     envelope_columns,
     expand_kinesis_records,
     parsed_envelope,
-    typed_field_columns,
 )
 
 
@@ -28,9 +28,26 @@ def kinesis_order() -> list:
     return [F.col("shard_id"), F.lpad("sequence_number", 64, "0"), F.col("sub_sequence_number")]
 
 
+def _utf8_sized(text: Column) -> Column:
+    """``text`` with each non-ASCII character replaced by one 'x' per UTF-8 byte it takes, so that
+    character counts (what regular expressions see) become byte counts."""
+    for pattern, width in (
+        (r"[\x{10000}-\x{10FFFF}]", 4),
+        (r"[\x{800}-\x{FFFF}]", 3),
+        (r"[\x{80}-\x{7FF}]", 2),
+    ):
+        text = F.regexp_replace(text, pattern, "x" * width)
+    return text
+
+
 def too_long_for_warehouse() -> Column:
     """One reason per text value longer (in UTF-8 bytes) than its warehouse column: loading it
-    would fail the whole batch's transaction, so the record is bad instead."""
+    would fail the whole batch's transaction, so the record is bad instead.
+
+    Built without lambdas (filter, transform, array_compact), which would cost the projection
+    Spark's generated code: unused slots hold "" and are removed, and the genre test is a regular
+    expression over the genres joined by commas (see _utf8_sized).
+    """
 
     def over(name: str, value: Column, limit: int) -> Column:
         size = F.octet_length(value)
@@ -41,24 +58,27 @@ def too_long_for_warehouse() -> Column:
                 size.cast("string"),
                 F.lit(f" bytes, over the warehouse limit of {limit}"),
             ),
-        )
+        ).otherwise(F.lit(""))
 
     checks = [
         over(name, F.col(name), limit) for name, limit in WAREHOUSE_TEXT_BYTES.items() if name != "genres"
     ]
     checks.append(over("genres", F.array_join("genres", ", "), WAREHOUSE_TEXT_BYTES["genres"]))
-    longest_genre = F.array_max(F.transform("genres", lambda g: F.octet_length(g)))
+    # A genre (no commas, no spaces at either end) of more than GENRE_BYTES bytes: the first such
+    # genre of the list is the regular expression's first match.
+    too_long_genre = f"([^, ][^,]{{{GENRE_BYTES - 1},}}[^, ])"
+    sized = _utf8_sized(F.array_join("genres", ","))
     checks.append(
         F.when(
-            longest_genre > GENRE_BYTES,
+            sized.rlike(too_long_genre),
             F.concat(
                 F.lit("a genre is "),
-                longest_genre.cast("string"),
+                F.length(F.regexp_extract(sized, too_long_genre, 1)).cast("string"),
                 F.lit(f" bytes, over the warehouse limit of {GENRE_BYTES}"),
             ),
-        )
+        ).otherwise(F.lit(""))
     )
-    return F.array_compact(F.array(*checks))
+    return F.array_remove(F.array(*checks), "")
 
 
 class BatchJudge:
@@ -76,9 +96,9 @@ class BatchJudge:
     def _build(self, expanded: DataFrame) -> None:
         self._envelope = parsed_envelope()
         self._envelope_columns = envelope_columns([c for c in expanded.columns if c != "record_error"])
-        self._typed_columns = typed_field_columns()
+        self._typing = FieldTyping()
         typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
-        typed = typed.select("*", *self._typed_columns)
+        typed = self._typing.apply(typed)
         # The rules see the typed movie columns only (ColumnCount, CustomSql's primary, ...).
         self.rules = CompiledRuleset(typed, self.ruleset, columns=TYPED_COLUMNS)
         first_delivery = Window.partitionBy("event_id").orderBy(*kinesis_order())
@@ -91,14 +111,16 @@ class BatchJudge:
             F.size("parse_errors") > 0,
             F.concat(F.lit("could not parse: "), F.array_join("parse_errors", ", ")),
         )
+        # array_remove of "" rather than array_compact: no lambda (see too_long_for_warehouse).
         reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
-            F.array_compact(
+            F.array_remove(
                 F.concat(
-                    F.array(missing),
+                    F.array(F.coalesce(missing, F.lit(""))),
                     F.col(ROW_REASONS),
-                    F.array(F.when(F.size(ROW_REASONS) > 0, parse_note)),
+                    F.array(F.coalesce(F.when(F.size(ROW_REASONS) > 0, parse_note), F.lit(""))),
                     F.col("_too_long"),
-                )
+                ),
+                "",
             )
         )
         # Good: parsed, every CSV field present, no failure of a rule every row must pass
@@ -119,11 +141,15 @@ class BatchJudge:
         self._built = True
 
     def judge(self, source: DataFrame) -> DataFrame:
-        expanded = expand_kinesis_records(source)
+        """Judge raw Kinesis rows (SOURCE_SCHEMA): KPL aggregates are expanded first."""
+        return self.judge_expanded(expand_kinesis_records(source))
+
+    def judge_expanded(self, expanded: DataFrame) -> DataFrame:
+        """Judge user records already one per row (EXPANDED_SCHEMA), as a file's rows are."""
         if not self._built:
             self._build(expanded)
         typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
-        typed = typed.select("*", *self._typed_columns)
+        typed = self._typing.apply(typed)
         checked = self.rules.add_row_level_results(typed)
         return (
             checked.withColumn("_too_long", self._too_long)

@@ -88,3 +88,24 @@ def test_values_too_long_for_the_warehouse_are_bad_records_with_the_size(spark):
     assert by_row[3]["reasons"] == ["a genre is 129 bytes, over the warehouse limit of 128"]
     assert by_row[4]["reasons"] == ["event_id is longer than 64 bytes"]
     assert not any(by_row[n]["is_good"] for n in (1, 3, 4))
+
+
+def test_a_genre_is_measured_in_utf8_bytes_whatever_its_characters(spark):
+    genres = {
+        1: "Drama,  " + "é" * 64 + "  , Crime",  # 128 bytes in 64 characters: fits
+        2: "€" * 43,  # 129 bytes in 43 characters
+        3: "War, " + "🎬" * 33,  # 132 bytes in 33 characters (outside the Basic Multilingual Plane)
+        4: "Sci " + "x" * 120 + " Fi",  # spaces inside a genre count, 127 bytes: fits
+        5: "x" * 100 + ", " + "y" * 100,  # two genres of 100 bytes: each fits
+    }
+    rows = [
+        envelope(f"g{n}", movie_fields(Series_Title=f"G{n}", Genre=g), row_number=n)
+        for n, g in genres.items()
+    ]
+    df = spark.createDataFrame(source_rows(rows), SOURCE_SCHEMA)
+    by_row = {r["row_number"]: r for r in judge_records(df, SEED).collect()}
+    limit = " bytes, over the warehouse limit of 128"
+    assert by_row[1]["is_good"] and by_row[1]["genres"] == ["Drama", "é" * 64, "Crime"]
+    assert by_row[2]["reasons"] == ["a genre is 129" + limit]
+    assert by_row[3]["reasons"] == ["a genre is 132" + limit]
+    assert by_row[4]["is_good"] and by_row[5]["is_good"]
