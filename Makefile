@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: bench bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
+.PHONY: bench bench-backfill bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -66,17 +66,23 @@ LIMIT ?= 20
 query: up ## Print a warehouse view: make query VIEW=top_rated (python -m redshift views lists them)
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m redshift query "$(VIEW)" --limit "$(LIMIT)"
 
-test: setup ## Install what tests need and run the whole suite (lint, unit, integration)
+ASL_STAMP := tools/asl/node_modules/.installed
+$(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json
+	@bash scripts/prereqs
+	@npm ci --prefix tools/asl --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $(ASL_STAMP)
+
+test: setup $(ASL_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup ## Unit tests only (no services)
+test-unit: setup $(ASL_STAMP) ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: setup ## Integration tests only (fixtures start their own stack)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-bench: bench-producer bench-quality bench-stream bench-warehouse ## Run every benchmark (figures in bench/results/*.json)
+bench: bench-producer bench-quality bench-stream bench-warehouse bench-backfill ## Run every benchmark (figures in bench/results/*.json)
 
 bench-producer: up ## Producer throughput: CPU path, aggregated vs plain replay, endpoint ceiling
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.producer_bench
@@ -86,6 +92,9 @@ bench-stream: up ## Streaming job: drain rate of 200k records, latency at 1,000 
 
 bench-warehouse: up ## Warehouse: 400k typed rows through stage + MERGE vs a raw COPY of the same CSV
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.warehouse_bench
+
+bench-backfill: up ## Backfill: a 400k-row CSV to the warehouse end to end vs a raw COPY of the same file
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.backfill_bench
 
 bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
 	@$(UV) pip install --quiet --python $(PY) -r bench/quality-requirements.lock

@@ -70,6 +70,7 @@ def main(
         _fail(str(exc))
 
     from batch_backfill.backfill import Backfill
+    from batch_backfill.progress import ChunkProgress
     from glue_streaming.pipeline import PipelineConfig
     from glue_streaming.spark import local_session
 
@@ -78,15 +79,13 @@ def main(
         job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws
     )
     backfill = Backfill(spark, config, chunk_rows=chunk_rows)
-
-    def progress(file, index: int) -> None:  # noqa: ANN001
-        click.echo(f"  {file.name}: chunk {index + 1} done", err=True)
-
     try:
-        summary = backfill.run(files, as_of=when, force=force, progress=progress)
+        with ChunkProgress() as progress:
+            summary = backfill.run(files, as_of=when, force=force, progress=progress)
     except InputError as exc:  # a manifest mismatch, an unreadable file
         _fail(str(exc))
     finally:
+        backfill.close()
         spark.stop()
     click.echo(json.dumps(summary.as_dict()))
 

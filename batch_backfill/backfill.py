@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
-from batch_backfill.inputs import InputFile, rows_of, verify
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
-from glue_streaming.pipeline import BatchPipeline, PipelineConfig
+from batch_backfill.inputs import InputFile, ReadMeter, rows_of, stored_size, verify
+from glue_streaming.pipeline import BatchPipeline, BatchResult, PipelineConfig
 from moviestream import logs
+from moviestream.transform import EXPANDED_SCHEMA
 from producer.csv_source import Reject, Row
 from producer.envelope import EnvelopeEncoder
 
@@ -48,6 +49,8 @@ class FileResult:
     bad_records: int = 0
     duplicates_dropped: int = 0
     rejected_rows: int = 0
+    size_bytes: int = 0  # stored, as read
+    bytes_read: int = 0
 
 
 @dataclass
@@ -87,21 +90,34 @@ def _chunks(items: Iterator[Row | Reject], size: int) -> Iterator[list[Row | Rej
         yield chunk
 
 
+ChunkProgress = Callable[[InputFile, int, FileResult], None]
+
+
 class Backfill:
+    """Loads files through ``BatchPipeline`` chunk by chunk.
+
+    Two chunks are in flight: while one commits (its S3 writes and warehouse transaction, in a
+    background thread), Spark judges the next. Commits stay in chunk order, one at a time, so
+    resuming, skipping and newer-wins behave as if the chunks ran one after the other.
+    """
+
     def __init__(self, spark, config: PipelineConfig, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:  # noqa: ANN001
         self.spark = spark
         self.config = config
         self.chunk_rows = chunk_rows
         self._stream_id = ""
         self.pipeline = BatchPipeline(config, lambda: self._stream_id)
+        self._committer = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-commit")
 
     def run(
         self,
         files: list[InputFile],
         as_of: datetime | None = None,
         force: bool = False,
-        progress=None,  # noqa: ANN001 - called with (file, chunk index) after each chunk
+        progress: ChunkProgress | None = None,
     ) -> BackfillSummary:
+        """Load every file; ``progress`` is called after each chunk with the file, the chunk's
+        index and the file's result so far."""
         started = time.monotonic()
         summary = BackfillSummary()
         for file in files:
@@ -109,41 +125,87 @@ class Backfill:
         summary.seconds = time.monotonic() - started
         return summary
 
-    def _load_file(self, file: InputFile, as_of: datetime, force: bool, progress) -> FileResult:  # noqa: ANN001
+    def _load_file(
+        self, file: InputFile, as_of: datetime, force: bool, progress: ChunkProgress | None
+    ) -> FileResult:
         checksum = verify(file)  # refuses a file that disagrees with its manifest
         stream_id = f"file-{checksum[:40]}" + (f"-{int(time.time())}" if force else "")
-        result = FileResult(file.uri, checksum, stream_id)
+        result = FileResult(file.uri, checksum, stream_id, size_bytes=stored_size(file))
         self._stream_id = stream_id
         produced_at = as_of.strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_of.microsecond // 1000:03d}Z"
+        arrival = as_of.replace(tzinfo=UTC)
         encoder: EnvelopeEncoder | None = None
-        for index, chunk in enumerate(_chunks(rows_of(file), self.chunk_rows)):
-            rows = [item for item in chunk if isinstance(item, Row)]
-            rejects = [item for item in chunk if isinstance(item, Reject)]
-            if encoder is None and rows:
-                encoder = EnvelopeEncoder(file.name, rows[0].header)
-            records = []
-            for row in rows:
-                key, envelope = encoder.encode(row.row_number, row.values, produced_at)
-                records.append(("backfill", str(row.row_number), key, as_of, envelope))
-            if rejects:  # first, and every time: the key is deterministic, so a rerun overwrites
-                self._write_rejects(file, stream_id, index, rejects)
-            batch = self.pipeline.process(self.spark.createDataFrame(records, SOURCE_SCHEMA), index)
-            if batch is None or (batch.records_in and not batch.loaded):
-                result.chunks_skipped += 1  # in the ledger already (this run's or an earlier one)
-            elif not batch.records_in:
-                result.chunks_empty += 1  # only unreadable rows: nothing for the warehouse
-                result.rejected_rows += len(rejects)
-            else:
-                result.chunks_loaded += 1
-                result.records += batch.records_in
-                result.good_records += batch.good_records
-                result.bad_records += batch.bad_records
-                result.duplicates_dropped += batch.duplicates_dropped
-                result.rejected_rows += len(rejects)
-            if progress is not None:
-                progress(file, index)
+        committing: futures.Future | None = None
+        meter = ReadMeter()
+        try:
+            for index, chunk in enumerate(_chunks(rows_of(file, meter), self.chunk_rows)):
+                rows = [item for item in chunk if isinstance(item, Row)]
+                rejects = [item for item in chunk if isinstance(item, Reject)]
+                if rejects:  # first, and every time: the key is deterministic, so a rerun overwrites
+                    self._write_rejects(file, stream_id, index, rejects)
+                if not rows:  # only unreadable rows: nothing for the warehouse, no ledger row
+                    result.chunks_empty += 1
+                    result.rejected_rows += len(rejects)
+                elif self.pipeline.committed(index):  # this run's earlier attempt, or an earlier run
+                    result.chunks_skipped += 1
+                else:
+                    if encoder is None:
+                        encoder = EnvelopeEncoder(file.name, rows[0].header)
+                    records = []
+                    for row in rows:
+                        key, envelope = encoder.encode(row.row_number, row.values, produced_at)
+                        # One user record per row: the shape of a de-aggregated Kinesis record.
+                        records.append(
+                            ("backfill", str(row.row_number), 0, key, arrival, envelope, None, key)
+                        )
+                    extra = {
+                        "source_uri": file.uri,
+                        "source_sha256": checksum,
+                        "source_first_row": chunk[0].row_number,
+                        "source_last_row": chunk[-1].row_number,
+                    }
+                    prepared = self.pipeline.prepare(
+                        self.spark.createDataFrame(records, EXPANDED_SCHEMA, verifySchema=False),
+                        index,
+                        file_records=True,
+                        ledger_extra=extra,
+                    )
+                    if committing is not None:
+                        self._count(result, committing.result())
+                    if prepared is None:
+                        result.chunks_skipped += 1
+                        committing = None
+                    else:
+                        result.rejected_rows += len(rejects)
+                        committing = self._committer.submit(self.pipeline.commit, prepared)
+                result.bytes_read = meter.bytes_read
+                if progress is not None:
+                    progress(file, index, result)
+            if committing is not None:
+                self._count(result, committing.result())
+                committing = None
+        finally:
+            if committing is not None:  # let the chunk that is committing finish (or fail) first
+                futures.wait([committing])
+        if result.chunks_skipped and not result.chunks_loaded:
+            log.info("file_skipped", file=file.uri, reason="loaded before (same sha256); --force reloads it")
         log.info("file_done", **{k: v for k, v in result.__dict__.items()})
         return result
+
+    @staticmethod
+    def _count(result: FileResult, batch: BatchResult) -> None:
+        if not batch.loaded:  # another run committed it meanwhile
+            result.chunks_skipped += 1
+            return
+        result.chunks_loaded += 1
+        result.records += batch.records_in
+        result.good_records += batch.good_records
+        result.bad_records += batch.bad_records
+        result.duplicates_dropped += batch.duplicates_dropped
+
+    def close(self) -> None:
+        self._committer.shutdown(wait=True)
+        self.pipeline.close()
 
     def _write_rejects(self, file: InputFile, stream_id: str, index: int, rejects: list[Reject]) -> None:
         """Unreadable rows, as bad records under a key deterministic per (file, chunk)."""

@@ -94,10 +94,57 @@ def sha256_of(file: InputFile) -> str:
     return digest.hexdigest()
 
 
+class ReadMeter:
+    """How many of a file's stored bytes were read so far (the progress of reading it)."""
+
+    def __init__(self) -> None:
+        self.bytes_read = 0
+
+
+class _Metered(io.BufferedIOBase):
+    """A buffered binary stream that counts the bytes read through it into a ReadMeter."""
+
+    def __init__(self, inner: BinaryIO, meter: ReadMeter) -> None:
+        self._inner = inner
+        self._meter = meter
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self, size: int = 0) -> bytes:
+        return self._inner.peek(size)
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._inner.read(size)
+        self._meter.bytes_read += len(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        data = self._inner.read1(size)
+        self._meter.bytes_read += len(data)
+        return data
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def stored_size(file: InputFile) -> int:
+    """The file's size in bytes as stored."""
+    if file.uri.startswith("s3://"):
+        from moviestream.config import AwsSettings
+
+        bucket, _, key = file.uri[5:].partition("/")
+        return AwsSettings().client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"]
+    return Path(file.uri).stat().st_size
+
+
 @contextmanager
-def open_csv(file: InputFile) -> Iterator[BinaryIO]:
-    """The CSV bytes of a file: gzip and zip (one member) are recognised by their magic bytes."""
-    with open_input(file.uri) as raw:
+def open_csv(file: InputFile, meter: ReadMeter | None = None) -> Iterator[BinaryIO]:
+    """The CSV bytes of a file: gzip and zip (one member) are recognised by their magic bytes.
+    ``meter`` counts the stored bytes read."""
+    with open_input(file.uri) as opened:
+        raw = _Metered(opened, meter) if meter is not None else opened
         head = raw.peek(4)[:4]
         if head.startswith(_GZIP_MAGIC):
             with gzip.GzipFile(fileobj=raw) as unzipped:
@@ -113,9 +160,9 @@ def open_csv(file: InputFile) -> Iterator[BinaryIO]:
             yield raw
 
 
-def rows_of(file: InputFile) -> Iterator[Row | Reject]:
+def rows_of(file: InputFile, meter: ReadMeter | None = None) -> Iterator[Row | Reject]:
     """The file's data rows and rejects (producer.csv_source's reading: quoting, BOM, bad bytes)."""
-    with open_csv(file) as stream:
+    with open_csv(file, meter) as stream:
         yield from read_rows(stream, file.uri)
 
 

@@ -80,11 +80,14 @@ def typed_rows(csv_path: Path, produced_at: datetime, batch_id: int) -> tuple[li
     return list(movies.values()), [(m, g) for m, gs in genres.items() for g in sorted(set(gs))]
 
 
-def fresh_database(admin_dsn: str) -> str:
+def fresh_database(admin_dsn: str) -> tuple[str, str]:
+    """(name, DSN) of a new, empty database beside the one ``admin_dsn`` names, schema applied."""
     name = f"bench_wh_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
-    return name
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    apply_schema(dsn)
+    return name, dsn
 
 
 def drop_database(admin_dsn: str, name: str) -> None:
@@ -140,10 +143,8 @@ def main() -> None:
         print(f"generating {rows:,} rows ...", flush=True)
         generate(csv_path, rows, seed=31, defect_rate=0.0)
     admin = warehouse_dsn()
-    name = fresh_database(admin)
-    dsn = admin.rsplit("/", 1)[0] + f"/{name}"
+    name, dsn = fresh_database(admin)
     try:
-        apply_schema(dsn)
         started = time.perf_counter()
         first = datetime(2026, 1, 1)
         movies, genres = typed_rows(csv_path, first, 0)

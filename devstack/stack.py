@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCALSTACK_SERVICES = "kinesis,s3,sns,sqs,events,iam,sts,cloudwatch,logs"
+LOCALSTACK_SERVICES = "kinesis,s3,sns,sqs,events,iam,sts,cloudwatch,logs,stepfunctions"
 LOCALSTACK_LOCK = REPO_ROOT / "devstack" / "localstack-requirements.lock"
 DATABASE = "moviestream"
 

@@ -58,13 +58,18 @@ SPARK_SQL_CONF = {
 GET_RECORDS_LIMIT = 10_000
 
 
-def resolve_arguments(argv: list[str], get_resolved_options) -> dict[str, str]:  # noqa: ANN001
+def resolve_arguments(
+    argv: list[str],
+    get_resolved_options,  # noqa: ANN001 - awsglue.utils.getResolvedOptions
+    required: tuple[str, ...] = REQUIRED_ARGUMENTS,
+    optional: Mapping[str, str] = OPTIONAL_ARGUMENTS,
+) -> dict[str, str]:
     """Glue's getResolvedOptions for the required names, plus each optional one that was passed
     (getResolvedOptions fails on a missing name, so optional ones are only asked for if present)."""
     passed = {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
-    names = [*REQUIRED_ARGUMENTS, *(n for n in OPTIONAL_ARGUMENTS if n in passed)]
+    names = [*required, *(n for n in optional if n in passed)]
     resolved = get_resolved_options(argv, names)
-    return {**OPTIONAL_ARGUMENTS, **{k: v for k, v in resolved.items() if k in names}}
+    return {**optional, **{k: v for k, v in resolved.items() if k in names}}
 
 
 def kinesis_connection_options(args: Mapping[str, str]) -> dict[str, str]:
@@ -157,12 +162,33 @@ def streaming_query_id(spark: SparkSession) -> str:
     return ids.pop()
 
 
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the Glue runtime
-    import boto3
+def start_glue_job(args: Mapping[str, str]):  # noqa: ANN201  # pragma: no cover - needs the Glue runtime
+    """(GlueContext, its SparkSession with SPARK_SQL_CONF set, the initialised Job): the start
+    both Glue entries share (this one and batch_backfill/glue_job.py)."""
     from awsglue.context import GlueContext
     from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
+
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    spark = glue_context.spark_session
+    for key, value in SPARK_SQL_CONF.items():
+        spark.conf.set(key, value)
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    return glue_context, spark, job
+
+
+def s3_text(uri: str) -> str:  # pragma: no cover - used by the Glue entries
+    """The UTF-8 text of an s3://bucket/key object (the ruleset the job runs)."""
+    import boto3
+
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the Glue runtime
+    import boto3
+    from awsglue.utils import getResolvedOptions
 
     from glue_streaming.alerts import AlertConfig
     from glue_streaming.pipeline import BatchPipeline, PipelineConfig
@@ -173,16 +199,8 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the
     argv = sys.argv if argv is None else argv
     args = resolve_arguments(argv, getResolvedOptions)
     logs.configure()
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    spark = glue_context.spark_session
-    for key, value in SPARK_SQL_CONF.items():
-        spark.conf.set(key, value)
-    job = Job(glue_context)
-    job.init(args["JOB_NAME"], args)
-
-    bucket, key = args["ruleset_s3_uri"].removeprefix("s3://").split("/", 1)
-    s3 = boto3.client("s3")
-    ruleset = parse_ruleset(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+    glue_context, spark, job = start_glue_job(args)
+    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"]))
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=args["warehouse_dsn_secret"])
     names = resource_names()
     aws = AwsSettings(endpoint_url=None)

@@ -78,6 +78,23 @@ class BatchResult:
     seconds: float
 
 
+@dataclass
+class PreparedBatch:
+    """A judged batch, ready for BatchPipeline.commit: its counts, rule outcomes and bad-record
+    lines, and (still being read when prepare returns) its warehouse rows."""
+
+    key: BatchKey
+    started_at: datetime
+    t0: float
+    stats: Any
+    t_judge: float = 0.0
+    t_read: float = 0.0
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    bad_lines: list[str] = field(default_factory=list)
+    rows_job: futures.Future | None = None
+    ledger_extra: dict[str, Any] = field(default_factory=dict)
+
+
 WARM_UP_RECORDS = 2_000
 
 
@@ -142,6 +159,13 @@ class BatchPipeline:
         self._steps = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-step")
         self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
 
+    def committed(self, batch_id: int) -> bool:
+        """Whether the ledger has this batch of the current stream (it would be skipped)."""
+        return self._warehouse.batch_committed(BatchKey(self.config.job_name, self._stream_id(), batch_id))
+
+    def close(self) -> None:
+        self._steps.shutdown(wait=True)
+
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
             self._s3 = self.config.aws.client("s3")
@@ -177,6 +201,24 @@ class BatchPipeline:
         return time.monotonic() - t0
 
     def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:
+        """One micro-batch of raw Kinesis rows, end to end (None: already in the ledger)."""
+        prepared = self.prepare(source, batch_id)
+        return None if prepared is None else self.commit(prepared)
+
+    def prepare(
+        self,
+        source: DataFrame,
+        batch_id: int,
+        file_records: bool = False,
+        ledger_extra: dict[str, Any] | None = None,
+    ) -> PreparedBatch | None:
+        """The Spark half of a batch: judge it and read out what the writes need. Nothing is
+        written. None when the ledger has the batch already.
+
+        ``file_records``: ``source`` holds a file's records, one per row (EXPANDED_SCHEMA), not
+        raw Kinesis rows; no event id can repeat among them. ``ledger_extra``: more columns of
+        the batch's ledger row (the backfill's file, checksum and row range).
+        """
         t0 = time.monotonic()
         started_at = datetime.now(UTC).replace(tzinfo=None)
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
@@ -184,36 +226,62 @@ class BatchPipeline:
             log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
             return None
 
-        judged = self._judge.judge(source).persist()
+        # A file's expanded rows cannot repeat an event id (see BatchJudge.judge_expanded).
+        judged = (
+            self._judge.judge_expanded(source, redelivery_possible=False)
+            if file_records
+            else self._judge.judge(source)
+        )
+        judged = judged.persist()
         try:
-            return self._process_judged(judged, key, started_at, t0)
-        finally:
+            stats = judged.agg(*self._stats_columns).collect()[0]
+            if not stats["records_in"]:
+                judged.unpersist()
+                return PreparedBatch(key, started_at, t0, stats, ledger_extra=ledger_extra or {})
+            t_judge = time.monotonic()
+            unique = judged.where(~F.col("is_duplicate"))
+            envelopes = unique.where(F.col("record_error").isNull())
+            # Three independent reads of the persisted batch: submitted together, the driver-side
+            # planning of one overlaps the others' execution (and the warehouse rows are ready by
+            # the time the S3 writes and alerts are done). Nothing here writes anything.
+            rows_job = self._steps.submit(
+                self._warehouse_rows, unique.where(F.col("is_good")), key, started_at
+            )
+            bad_job = self._steps.submit(self._bad_record_lines, unique.where(~F.col("is_good")))
+            try:
+                outcomes = self._judge.rules.outcomes(envelopes)
+                bad_lines = bad_job.result()
+            except BaseException:
+                futures.wait([rows_job, bad_job])  # not unpersisting under a running job
+                raise
+        except BaseException:
             judged.unpersist()
+            raise
+        rows_job.add_done_callback(lambda _: judged.unpersist())
+        return PreparedBatch(
+            key,
+            started_at,
+            t0,
+            stats,
+            t_judge,
+            time.monotonic(),
+            outcomes,
+            bad_lines,
+            rows_job,
+            ledger_extra or {},
+        )
 
-    def _process_judged(
-        self, judged: DataFrame, key: BatchKey, started_at: datetime, t0: float
-    ) -> BatchResult:
-        stats = judged.agg(*self._stats_columns).collect()[0]
+    def commit(self, batch: PreparedBatch) -> BatchResult:
+        """The writing half: bad records and rule outcomes to S3, the alert if any, then the
+        warehouse transaction (stage + MERGE + ledger). Safe to run in another thread than the
+        next batch's ``prepare``; batches must still commit in order."""
+        key, stats, t0 = batch.key, batch.stats, batch.t0
         if not stats["records_in"]:
             log.info("batch_empty", batch_id=key.batch_id)
             return BatchResult(key.batch_id, False, 0, 0, 0, 0, 0, time.monotonic() - t0)
-        t_judge = time.monotonic()
-
-        unique = judged.where(~F.col("is_duplicate"))
-        envelopes = unique.where(F.col("record_error").isNull())
-        # Three independent reads of the persisted batch: submitted together, the driver-side
-        # planning of one overlaps the others' execution (and the warehouse rows are ready by
-        # the time the S3 writes and alerts are done). Nothing here writes anything.
-        rows_job = self._steps.submit(self._warehouse_rows, unique.where(F.col("is_good")), key, started_at)
-        bad_job = self._steps.submit(self._bad_record_lines, unique.where(~F.col("is_good")))
-        try:
-            outcomes = self._judge.rules.outcomes(envelopes)
-            bad_lines = bad_job.result()
-        except BaseException:
-            futures.wait([rows_job, bad_job])  # not unpersisting under a running job
-            raise
-
-        ingest_date = (stats["min_arrival_at"] or started_at).strftime("%Y-%m-%d")
+        outcomes, bad_lines = batch.outcomes, batch.bad_lines
+        t_write = time.monotonic()
+        ingest_date = (stats["min_arrival_at"] or batch.started_at).strftime("%Y-%m-%d")
         bad_key, outcomes_key = s3_batch_keys(self.config, key.stream_id, key.batch_id, ingest_date)
         bad_uri = None
         if bad_lines:
@@ -255,7 +323,7 @@ class BatchPipeline:
             if alert is not None:
                 self._alerts.publish(alert)
 
-        movies, genres = rows_job.result()
+        movies, genres = batch.rows_job.result()
         ledger = {
             "records_in": stats["records_in"],
             "duplicates_dropped": stats["duplicates"],
@@ -267,10 +335,12 @@ class BatchPipeline:
             "max_produced_at": stats["max_produced_at"],
             "min_arrival_at": stats["min_arrival_at"],
             "max_arrival_at": stats["max_arrival_at"],
-            "started_at": started_at,
-            "seconds_judge": t_judge - t0,
-            "seconds_s3": t_s3 - t_judge,
+            "started_at": batch.started_at,
+            "seconds_judge": batch.t_judge - t0,
+            # outcomes and bad records read out, then written (not the wait between the two halves)
+            "seconds_s3": (batch.t_read - batch.t_judge) + (t_s3 - t_write),
             "seconds_total": time.monotonic() - t0,
+            **batch.ledger_extra,
         }
         committed_at = self._warehouse.load_batch(BatchLoad(key, movies, genres, ledger, outcomes))
         loaded = committed_at is not None
@@ -295,8 +365,8 @@ class BatchPipeline:
             bad=result.bad_records,
             duplicates=result.duplicates_dropped,
             movies=result.movies_upserted,
-            judge_s=round(t_judge - t0, 3),
-            s3_s=round(t_s3 - t_judge, 3),
+            judge_s=round(batch.t_judge - t0, 3),
+            s3_s=round((batch.t_read - batch.t_judge) + (t_s3 - t_write), 3),
             warehouse_s=round(t_end - t_s3, 3),
             **(_lags(committed_at, stats) if loaded else {}),
             failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],

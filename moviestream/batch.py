@@ -138,24 +138,27 @@ class BatchJudge:
             good.alias("is_good"),
             reasons.alias("reasons"),
         ]
+        self._verdicts_without_redelivery = [F.lit(False).alias("is_duplicate"), *self._verdict_columns[1:]]
         self._built = True
 
     def judge(self, source: DataFrame) -> DataFrame:
         """Judge raw Kinesis rows (SOURCE_SCHEMA): KPL aggregates are expanded first."""
         return self.judge_expanded(expand_kinesis_records(source))
 
-    def judge_expanded(self, expanded: DataFrame) -> DataFrame:
-        """Judge user records already one per row (EXPANDED_SCHEMA), as a file's rows are."""
+    def judge_expanded(self, expanded: DataFrame, redelivery_possible: bool = True) -> DataFrame:
+        """Judge user records already one per row (EXPANDED_SCHEMA), as a file's rows are.
+
+        ``redelivery_possible=False`` says no event id can occur twice (a file's rows: the event
+        id hashes the row's number), so the duplicate search, a shuffle and sort of every
+        record, is skipped and ``is_duplicate`` is false throughout.
+        """
         if not self._built:
             self._build(expanded)
         typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
         typed = self._typing.apply(typed)
         checked = self.rules.add_row_level_results(typed)
-        return (
-            checked.withColumn("_too_long", self._too_long)
-            .select("*", *self._verdict_columns)
-            .drop("_too_long")
-        )
+        verdicts = self._verdict_columns if redelivery_possible else self._verdicts_without_redelivery
+        return checked.withColumn("_too_long", self._too_long).select("*", *verdicts).drop("_too_long")
 
 
 def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:

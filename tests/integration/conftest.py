@@ -12,6 +12,8 @@ import pytest
 
 from devstack.stack import REPO_ROOT, StackConfig, down, up
 
+SFN_MOCK_CONFIG_NAME = "sfn-mock-config.json"
+
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
@@ -37,7 +39,13 @@ def stack(tmp_path_factory):
     # Jobs started by tests: one warm-up round (the default's extra rounds only tune latency).
     os.environ.setdefault("MOVIESTREAM_WARM_UP_ROUNDS", "1")
     cfg = StackConfig(
-        state_dir=Path(state), localstack_port=_free_port(), postgres_port=_free_port(), start_timeout_s=180
+        state_dir=Path(state),
+        localstack_port=_free_port(),
+        postgres_port=_free_port(),
+        start_timeout_s=180,
+        # Step Functions' mocked service integrations (the Glue task in test_backfill_state_machine);
+        # LocalStack rereads the file when it changes, so tests write it when they need it.
+        localstack_env=(("SFN_MOCK_CONFIG", str(Path(state) / SFN_MOCK_CONFIG_NAME)),),
     )
     saved = {k: os.environ.get(k) for k in cfg.env()}
     # A SIGTERM (a CI timeout, a kill) would end pytest without finalizers and leave the stack

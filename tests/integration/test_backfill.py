@@ -1,12 +1,15 @@
-"""The backfill on the local stack: exact counts, a second run loads nothing, a run killed
-mid-way resumes to the same warehouse, and history never overwrites newer streamed values."""
+"""The backfill on the local stack, on a 10,000-row generated file: exact counts, a second run
+loads nothing, a run killed mid-way resumes to the same warehouse, and history never overwrites
+newer streamed values."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -17,12 +20,14 @@ from producer.generate import generate
 from tests.integration.databases import fresh_warehouse
 
 ROOT = Path(__file__).parents[2]
+ROWS = 10_000
+CHUNK = "2500"  # four chunks of records, and a fifth holding only the unreadable last row
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     path = tmp_path_factory.mktemp("backfill") / "history.csv"
-    generate(path, 3000, seed=5, defect_rate=0.1)
+    generate(path, ROWS, seed=5, defect_rate=0.1)
     with path.open("ab") as fh:  # one unreadable row (bad bytes), which never reaches Spark
         fh.write(b"\xff\xfe" + b"," * 15 + b"\n")
     return path
@@ -33,7 +38,7 @@ def backfill(
 ) -> tuple[int, dict]:
     out = subprocess.run(
         [sys.executable, "-m", "batch_backfill", str(location), "--warehouse-dsn", dsn, "--bucket", bucket,
-         "--chunk-rows", "1000", "--as-of", as_of, *extra],
+         "--chunk-rows", CHUNK, "--as-of", as_of, *extra],
         capture_output=True, text=True, cwd=ROOT, timeout=600, env=env,
     )  # fmt: skip
     lines = out.stdout.strip().splitlines()
@@ -57,43 +62,104 @@ def test_a_file_loads_with_exact_counts_and_a_second_run_loads_nothing(stack, ge
 
     code, first = backfill(dsn, bucket, generated)
     assert code == 0, first
-    # 3,001 rows in chunks of 1,000: three with records, and a fourth holding only the unreadable row
-    assert (first["chunks_loaded"], first["chunks_empty"], first["rejected_rows"]) == (3, 1, 1)
+    assert (first["chunks_loaded"], first["chunks_empty"], first["rejected_rows"]) == (4, 1, 1)
     accounted = (
         first["good_records"] + first["bad_records"] + first["duplicates_dropped"] + first["rejected_rows"]
     )
-    assert accounted == 3001 and first["records"] == 3000
+    assert accounted == ROWS + 1 and first["records"] == ROWS and first["duplicates_dropped"] == 0
     before = warehouse_state(dsn)
-    assert before[2] == (3, 3000)
+    assert before[2] == (4, ROWS)
+    assert 0 < len(before[0]) <= first["good_records"]  # the generator repeats some movies
+    with psycopg.connect(dsn) as conn:
+        ledger = conn.execute(
+            "SELECT batch_id, source_uri, source_sha256, source_first_row, source_last_row, stream_id"
+            " FROM movies.batch_ledger ORDER BY batch_id"
+        ).fetchall()
+    checksum = hashlib.sha256(generated.read_bytes()).hexdigest()
+    assert [row[:5] for row in ledger] == [
+        (i, str(generated), checksum, i * 2500 + 1, (i + 1) * 2500) for i in range(4)
+    ]
+    assert {row[5] for row in ledger} == {f"file-{checksum[:40]}"}
+    bad_objects = AwsSettings().client("s3").list_objects_v2(Bucket=bucket, Prefix="bad_records/")
+    assert len(bad_objects["Contents"]) == 5  # four chunks' bad records, the unreadable row
 
     code, again = backfill(dsn, bucket, generated)
     assert (
         code == 0
         and again["chunks_loaded"] == 0
-        and again["chunks_skipped"] == 3
+        and again["chunks_skipped"] == 4
         and again["files_skipped"] == 1
     )
     assert warehouse_state(dsn) == before
 
     code, forced = backfill(dsn, bucket, generated, "--force")
-    assert code == 0 and forced["chunks_loaded"] == 3
+    assert code == 0 and forced["chunks_loaded"] == 4
     movies, genres, _ = warehouse_state(dsn)
     assert (movies, genres) == before[:2]  # reloaded by MERGE: the same rows, none twice
 
 
-def test_history_never_overwrites_newer_values(stack, generated):
+def stream_newer_versions(dsn: str, bucket: str, source: Path, rows: int) -> dict[str, int]:
+    """The first ``rows`` movies of ``source`` with more votes, produced now, through the
+    streaming job's per-batch pipeline (what its foreachBatch runs on Kinesis rows). Returns
+    movie_id -> streamed votes."""
+    from glue_streaming.kinesis_source import SOURCE_SCHEMA
+    from glue_streaming.pipeline import BatchPipeline, PipelineConfig
+    from glue_streaming.spark import local_session
+    from moviestream.quality.dqdl import read_ruleset
+    from producer.csv_source import Row, read_rows
+    from producer.envelope import EnvelopeEncoder
+
+    with source.open("rb") as fh:
+        good = [r for r in read_rows(fh, str(source)) if isinstance(r, Row)][: rows * 2]
+    encoder = EnvelopeEncoder("stream", good[0].header)
+    votes_at = good[0].header.index("No_of_Votes")
+    spark = local_session("test-stream-newer")
+    pipeline = BatchPipeline(
+        PipelineConfig(
+            job_name="moviestream-streaming",
+            ruleset=read_ruleset(ROOT / "glue_streaming" / "rules" / "movies.dqdl"),
+            bucket=bucket,
+            warehouse_dsn=dsn,
+        ),
+        lambda: "stream-test",
+    )
+    records, streamed = [], {}
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for row in good:
+        values = list(row.values)
+        values[votes_at] = "7,654,321"
+        key, envelope = encoder.encode(row.row_number, values, now.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        records.append(("shardId-000000000000", str(row.row_number), key, now, envelope))
+    result = pipeline.process(spark.createDataFrame(records, SOURCE_SCHEMA), 0)
+    pipeline.close()
+    with psycopg.connect(dsn) as conn:
+        streamed = dict(
+            conn.execute("SELECT movie_id, no_of_votes FROM movies.imdb_movies_rating").fetchall()
+        )
+    assert result is not None and result.loaded and len(streamed) >= rows
+    return streamed
+
+
+def test_history_never_overwrites_newer_streamed_values(stack, generated):
     dsn = fresh_warehouse(stack)
     bucket = f"bf-{uuid.uuid4().hex[:8]}"
     AwsSettings().client("s3").create_bucket(Bucket=bucket)
-    assert backfill(dsn, bucket, generated, as_of="2026-01-01T00:00:00Z")[0] == 0
-    newer = warehouse_state(dsn)[0]
-    # The same file again, as of an older time: every row is older than what the warehouse has.
-    code, older = backfill(dsn, bucket, generated, "--force", as_of="2019-01-01T00:00:00Z")
-    assert code == 0 and older["chunks_loaded"] == 3
+    streamed = stream_newer_versions(dsn, bucket, generated, 500)
+    assert set(streamed.values()) == {7654321}
+
+    code, summary = backfill(dsn, bucket, generated, as_of="2020-01-01T00:00:00Z")
+    assert code == 0 and summary["chunks_loaded"] == 4
     with psycopg.connect(dsn) as conn:
-        times = conn.execute("SELECT DISTINCT event_produced_at FROM movies.imdb_movies_rating").fetchall()
-    assert [t.year for (t,) in times] == [2026]
-    assert warehouse_state(dsn)[0] == newer
+        now = dict(conn.execute("SELECT movie_id, no_of_votes FROM movies.imdb_movies_rating").fetchall())
+        years = dict(
+            conn.execute(
+                "SELECT EXTRACT(YEAR FROM event_produced_at)::int, COUNT(*) FROM movies.imdb_movies_rating"
+                " GROUP BY 1"
+            ).fetchall()
+        )
+    assert {m: now[m] for m in streamed} == streamed  # the streamed (newer) values stayed
+    assert years == {datetime.now(UTC).year: len(streamed), 2020: len(now) - len(streamed)}
+    assert len(now) > len(streamed)  # the other movies came from the file
 
 
 @pytest.mark.parametrize("point", ["after_commit@1", "in_transaction@2"])
@@ -112,5 +178,5 @@ def test_a_run_killed_mid_way_resumes_to_the_same_warehouse(stack, generated, po
     assert code == -9  # killed by the failpoint
     code, resumed = backfill(crashed, bucket, generated)
     assert code == 0
-    assert resumed["chunks_skipped"] + resumed["chunks_loaded"] == 3 and resumed["chunks_skipped"] >= 1
+    assert resumed["chunks_skipped"] + resumed["chunks_loaded"] == 4 and resumed["chunks_skipped"] >= 1
     assert warehouse_state(crashed) == warehouse_state(clean)  # movies, genre rows, ledger totals

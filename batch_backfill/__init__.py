@@ -1,0 +1,1 @@
+"""The backfill: historical movie files through the streaming job's per-batch pipeline."""

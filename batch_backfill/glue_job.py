@@ -1,0 +1,113 @@
+"""AWS Glue 6.0 entry of the backfill (job type ``glueetl``): files in S3 -> per-batch pipeline.
+
+Like glue_streaming/glue_job.py, the only backfill module that imports ``awsglue``, and only
+inside ``main``; the argument handling is pure and unit-tested without Glue. The Step Functions
+state machine (batch_backfill/aws/state_machine.asl.json) starts it with ``--input_uri`` set to
+the object that arrived under raw/; a scheduled or manual run passes a prefix instead.
+
+Job arguments (Terraform's glue_jobs module sets the fixed ones):
+  --JOB_NAME              Glue's own
+  --input_uri             s3://bucket/key of one file, or s3://bucket/prefix/ for every file under it
+  --bucket                bad records and rule outcomes
+  --ruleset_s3_uri        the DQDL file
+  --warehouse_dsn_secret  Secrets Manager secret holding the warehouse DSN (redshift://...)
+  --chunk_rows            rows per ledger batch (default 50000)
+  --as_of                 event time of the rows, ISO-8601 with offset (default: each file's
+                          LastModified)
+  --force                 "true" loads files again that were loaded before
+A run that fails raises, so Glue marks it FAILED and the state machine reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from batch_backfill.backfill import DEFAULT_CHUNK_ROWS
+
+REQUIRED_ARGUMENTS = ("JOB_NAME", "input_uri", "bucket", "ruleset_s3_uri", "warehouse_dsn_secret")
+OPTIONAL_ARGUMENTS: dict[str, str] = {
+    "chunk_rows": str(DEFAULT_CHUNK_ROWS),
+    "as_of": "",
+    "force": "false",
+}
+
+
+@dataclass(frozen=True)
+class BackfillOptions:
+    input_uri: str
+    chunk_rows: int
+    as_of: datetime | None  # naive UTC
+    force: bool
+
+
+def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
+    """The run's options from the job arguments; ValueError naming the argument that is wrong."""
+    uri = args["input_uri"].strip()
+    if not uri.startswith("s3://") or len(uri) <= 5:
+        raise ValueError(f"--input_uri must be an s3:// URI, not {uri!r}")
+    try:
+        chunk_rows = int(args["chunk_rows"])
+    except ValueError:
+        raise ValueError(f"--chunk_rows must be a whole number, not {args['chunk_rows']!r}") from None
+    if chunk_rows < 1:
+        raise ValueError("--chunk_rows must be at least 1")
+    as_of = None
+    if args["as_of"].strip():
+        try:
+            as_of = datetime.fromisoformat(args["as_of"].strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"--as_of is not an ISO-8601 time: {args['as_of']!r}") from None
+        if as_of.tzinfo is None:
+            raise ValueError(
+                f"--as_of needs a UTC offset, e.g. 2026-01-01T00:00:00+00:00, not {args['as_of']!r}"
+            )
+        as_of = as_of.astimezone(UTC).replace(tzinfo=None)
+    force = args["force"].strip().lower()
+    if force not in ("true", "false"):
+        raise ValueError(f"--force must be true or false, not {args['force']!r}")
+    return BackfillOptions(uri, chunk_rows, as_of, force == "true")
+
+
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the Glue runtime
+    import boto3
+    from awsglue.utils import getResolvedOptions
+
+    from batch_backfill.backfill import Backfill
+    from batch_backfill.inputs import list_inputs
+    from glue_streaming.glue_job import resolve_arguments, s3_text, start_glue_job
+    from glue_streaming.pipeline import PipelineConfig
+    from moviestream import logs
+    from moviestream.config import AwsSettings
+    from moviestream.quality.dqdl import parse_ruleset
+
+    argv = sys.argv if argv is None else argv
+    args = resolve_arguments(argv, getResolvedOptions, REQUIRED_ARGUMENTS, OPTIONAL_ARGUMENTS)
+    options = backfill_options(args)
+    logs.configure()
+    log = logs.get("backfill")
+    _, spark, job = start_glue_job(args)
+    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"]))
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=args["warehouse_dsn_secret"])
+    config = PipelineConfig(
+        job_name=args["JOB_NAME"],
+        ruleset=ruleset,
+        bucket=args["bucket"],
+        warehouse_dsn=secret["SecretString"],
+        aws=AwsSettings(endpoint_url=None),
+    )
+    backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)
+    try:
+        summary = backfill.run(list_inputs(options.input_uri), as_of=options.as_of, force=options.force)
+    finally:
+        backfill.close()
+    log.info("backfill_summary", **summary.as_dict())
+    print(json.dumps(summary.as_dict()))  # the run's output log ends with the demo-style summary
+    job.commit()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,132 @@
+"""The backfill's Glue entry without Glue: its arguments, and the state machine that starts it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from batch_backfill.glue_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, backfill_options
+from batch_backfill.state_machine import PLACEHOLDERS, render, template
+from glue_streaming.glue_job import resolve_arguments
+
+
+def args(**overrides: str) -> dict[str, str]:
+    return {**OPTIONAL_ARGUMENTS, "input_uri": "s3://data/raw/movies.csv", **overrides}
+
+
+def test_defaults_read_each_file_as_of_its_modification_time_in_chunks_of_50000():
+    options = backfill_options(args())
+    assert (options.input_uri, options.chunk_rows, options.as_of, options.force) == (
+        "s3://data/raw/movies.csv",
+        50_000,
+        None,
+        False,
+    )
+
+
+def test_as_of_is_converted_to_utc_and_force_is_a_boolean():
+    options = backfill_options(args(as_of="2020-01-01T02:00:00+02:00", force="TRUE", chunk_rows="10"))
+    assert options.as_of == datetime(2020, 1, 1) and options.force and options.chunk_rows == 10
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"input_uri": "raw/movies.csv"}, "--input_uri must be an s3:// URI"),
+        ({"chunk_rows": "many"}, "--chunk_rows must be a whole number"),
+        ({"chunk_rows": "0"}, "--chunk_rows must be at least 1"),
+        ({"as_of": "yesterday"}, "--as_of is not an ISO-8601 time"),
+        ({"as_of": "2020-01-01T00:00:00"}, "--as_of needs a UTC offset"),
+        ({"force": "yes"}, "--force must be true or false"),
+    ],
+)
+def test_a_wrong_argument_is_named(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        backfill_options(args(**overrides))
+
+
+def test_only_optional_arguments_that_were_passed_are_asked_of_glue():
+    asked = []
+
+    def get_resolved_options(argv, names):
+        asked.append(names)
+        return {n: f"value of {n}" for n in names}
+
+    argv = ["script.py", "--JOB_NAME", "j", "--input_uri", "s3://b/k", "--force", "true"]
+    resolved = resolve_arguments(argv, get_resolved_options, REQUIRED_ARGUMENTS, OPTIONAL_ARGUMENTS)
+    assert asked == [[*REQUIRED_ARGUMENTS, "force"]]
+    assert (
+        resolved["chunk_rows"] == OPTIONAL_ARGUMENTS["chunk_rows"] and resolved["force"] == "value of force"
+    )
+
+
+def test_the_state_machine_template_has_exactly_the_placeholders_terraform_fills():
+    text = template()
+    for name in PLACEHOLDERS:
+        assert "${" + name + "}" in text
+    rendered = json.loads(render("moviestream-backfill", 'arn:aws:sns:eu-west-1:123456789012:alerts"x'))
+    assert "${" not in json.dumps(rendered)
+    states = rendered["States"]
+    run = states["RunBackfill"]
+    assert run["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
+    assert run["Parameters"]["JobName"] == "moviestream-backfill"
+    assert set(run["Parameters"]["Arguments"]) == {"--input_uri.$"}
+    assert states["NotifyFailure"]["Parameters"]["TopicArn"].endswith('alerts"x')  # escaped, not broken
+
+
+def test_every_state_is_reachable_and_every_path_ends():
+    states = json.loads(render("job", "arn:aws:sns:us-east-1:000000000000:t"))
+    graph = {}
+    for name, state in states["States"].items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+        graph[name] = {t for t in targets if t}
+        assert state.get("End") or state["Type"] in ("Succeed", "Fail") or graph[name], name
+    seen, todo = set(), [states["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(graph[name])
+    assert seen == set(states["States"])
+
+
+def test_a_rendered_template_with_an_unknown_placeholder_is_refused(monkeypatch):
+    import batch_backfill.state_machine as sm
+
+    monkeypatch.setattr(sm, "template", lambda: '{"x": "${region}"}')
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        sm.render("job", "topic")
+
+
+ASL_VALIDATOR = Path(__file__).parents[2] / "tools" / "asl" / "node_modules" / ".bin" / "asl-validator"
+
+
+def asl_validate(definition: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    assert ASL_VALIDATOR.exists(), (
+        "asl-validator is not installed: run `make test` (it runs npm ci in tools/asl)"
+    )
+    path = tmp_path / "definition.json"
+    path.write_text(json.dumps(definition))
+    return subprocess.run(
+        [str(ASL_VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_state_machine_passes_asl_validator(tmp_path):
+    """asl-validator: the States Language's JSON schema plus transition and reachability checks."""
+    definition = json.loads(render("moviestream-backfill", "arn:aws:sns:us-east-1:000000000000:alerts"))
+    checked = asl_validate(definition, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_asl_validator_would_catch_a_broken_transition(tmp_path):
+    definition = json.loads(render("moviestream-backfill", "arn:aws:sns:us-east-1:000000000000:alerts"))
+    definition["States"]["RunBackfill"]["Next"] = "NotifySucess"  # a typo'd state name
+    checked = asl_validate(definition, tmp_path)
+    assert checked.returncode != 0
+    assert "MISSING_TRANSITION_TARGET" in checked.stdout + checked.stderr
