@@ -224,8 +224,13 @@ def load_batch(dsn: str, load: BatchLoad, timings: dict[str, float] | None = Non
     ``timings``, when given, receives the seconds of each of LOAD_STEPS."""
     clock = _StepClock(timings)
     with connect(dsn) as conn, conn.transaction():
-        # The ledger row's primary key serialises concurrent attempts at the same batch: the
-        # second one blocks here, then finds the row and skips.
+        # One batch load at a time, whichever job (the stream and a backfill may run together):
+        # the newer-wins DELETE and the MERGE are two statements, and a movie committed by
+        # another load between them would be overwritten by an older event. The lock also makes
+        # a concurrent second attempt at the same batch wait, then find the ledger row and skip.
+        # Readers are not blocked (SHARE ROW EXCLUSIVE conflicts with writers only). Redshift
+        # takes the same precaution with LOCK (redshift_target.py).
+        conn.execute("LOCK TABLE movies.batch_ledger IN SHARE ROW EXCLUSIVE MODE")
         if batch_committed(conn, load.key):
             return None
         for stmt in postgres_statements("stage.sql"):
