@@ -1,0 +1,8 @@
+# terraform plan -var-file=envs/dev.tfvars
+environment                   = "dev"
+stream_mode                   = "ON_DEMAND"
+stream_retention_hours        = 24
+bad_records_expiration_days   = 30
+rule_outcomes_expiration_days = 90
+force_destroy_bucket          = true
+kms_deletion_window_days      = 7

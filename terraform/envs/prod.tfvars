@@ -1,0 +1,9 @@
+# terraform plan -var-file=envs/prod.tfvars
+environment                   = "prod"
+stream_mode                   = "PROVISIONED"
+shard_count                   = 4
+stream_retention_hours        = 168
+bad_records_expiration_days   = 180
+rule_outcomes_expiration_days = 730
+force_destroy_bucket          = false
+kms_deletion_window_days      = 30

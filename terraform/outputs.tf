@@ -1,0 +1,29 @@
+output "region" {
+  description = "Region of the deployment (AWS_REGION for the producer and the CLIs)."
+  value       = var.region
+}
+
+output "stream_name" {
+  description = "Kinesis stream (the producer's --stream)."
+  value       = module.kinesis.stream_name
+}
+
+output "stream_arn" {
+  description = "Kinesis stream ARN (the streaming job's --stream_arn)."
+  value       = module.kinesis.stream_arn
+}
+
+output "bucket_name" {
+  description = "Data bucket (the jobs' --bucket; historical files go under raw/)."
+  value       = module.storage.bucket_name
+}
+
+output "raw_prefix" {
+  description = "Prefix under which a new file starts the backfill."
+  value       = "s3://${module.storage.bucket_name}/${local.names.raw_prefix}/"
+}
+
+output "kms_key_arn" {
+  description = "The pipeline's KMS key (data at rest)."
+  value       = aws_kms_key.pipeline.arn
+}

@@ -1,0 +1,90 @@
+# Names default to null and then come from moviestream/resources.json, the file the local
+# bootstrap reads too, so an applied stack and the local one have the same names.
+
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "us-east-1"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as us-east-1 or eu-west-2."
+  }
+}
+
+variable "environment" {
+  description = "Deployment environment, used in tags (dev, staging or prod)."
+  type        = string
+  default     = "dev"
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be dev, staging or prod."
+  }
+}
+
+variable "stream_name" {
+  description = "Kinesis stream name; null takes stream_name from moviestream/resources.json."
+  type        = string
+  default     = null
+}
+
+variable "bucket_name" {
+  description = "Data bucket name (globally unique in S3); null takes bucket_name from moviestream/resources.json."
+  type        = string
+  default     = null
+}
+
+variable "stream_mode" {
+  description = "ON_DEMAND or PROVISIONED."
+  type        = string
+  default     = "ON_DEMAND"
+  validation {
+    condition     = contains(["ON_DEMAND", "PROVISIONED"], var.stream_mode)
+    error_message = "stream_mode must be ON_DEMAND or PROVISIONED."
+  }
+}
+
+variable "shard_count" {
+  description = "Shards when stream_mode is PROVISIONED; null takes stream_shards from moviestream/resources.json."
+  type        = number
+  default     = null
+}
+
+variable "stream_retention_hours" {
+  description = "Hours records stay in the stream (24 to 8760)."
+  type        = number
+  default     = 24
+}
+
+variable "bad_records_expiration_days" {
+  description = "Days bad records are kept in S3."
+  type        = number
+  default     = 90
+}
+
+variable "rule_outcomes_expiration_days" {
+  description = "Days rule-outcome files are kept in S3."
+  type        = number
+  default     = 365
+}
+
+variable "force_destroy_bucket" {
+  description = "Allow terraform destroy to delete the data bucket with its objects (throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "kms_deletion_window_days" {
+  description = "Days a scheduled deletion of the pipeline's KMS key waits (7 to 30)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be between 7 and 30."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}

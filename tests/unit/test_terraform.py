@@ -1,0 +1,185 @@
+"""Static checks of terraform/ (the AWS provider cannot be downloaded on these machines, so no
+plan can be made here): formatting, module structure, every reference resolves, module calls
+pass exactly what the modules declare, variables are typed and validated with messages, and the
+default names are the local stack's (moviestream/resources.json)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import hcl2
+import pytest
+
+ROOT = Path(__file__).parents[2]
+TERRAFORM = ROOT / "terraform"
+MODULE_DIRS = [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
+MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
+NAMES = json.loads((ROOT / "moviestream" / "resources.json").read_text())
+
+
+def unquote(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+@cache
+def parsed(module: Path) -> dict[str, list]:
+    """Every block of a module's .tf files, merged by block type (python-hcl2's lists)."""
+    merged: dict[str, list] = {}
+    for path in sorted(module.glob("*.tf")):
+        with path.open() as fh:
+            for kind, blocks in hcl2.load(fh).items():
+                merged.setdefault(kind, []).extend(blocks)
+    return merged
+
+
+def named(blocks: list[dict]) -> dict[str, dict]:
+    """{name: body} of single-label blocks (variable, output, module)."""
+    return {unquote(k): v for block in blocks for k, v in block.items()}
+
+
+def bodies(blocks: list[dict]) -> dict[str, dict]:
+    """{"type.name": body} of two-label blocks (resource, data)."""
+    return {
+        f"{unquote(t)}.{unquote(n)}": body
+        for block in blocks
+        for t, by_name in block.items()
+        for n, body in by_name.items()
+    }
+
+
+def typed_named(blocks: list[dict]) -> set[str]:
+    return set(bodies(blocks))
+
+
+def expressions(value: object) -> list[str]:
+    """Every string in a parsed body (comments left out)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() if not k.startswith("__") for s in expressions(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in expressions(v)]
+    return []
+
+
+def references(module: Path, prefix: str) -> set[str]:
+    pattern = re.compile(rf"(?<![.\w]){prefix}\.([A-Za-z_][A-Za-z0-9_]*)")
+    return {m for text in expressions(parsed(module)) for m in pattern.findall(text)}
+
+
+@pytest.mark.parametrize("module", MODULE_DIRS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_module_has_its_files(module):
+    assert [f for f in MODULE_FILES if not (module / f).exists()] == []
+
+
+def test_terraform_fmt_check_passes():
+    terraform = shutil.which("terraform")
+    assert terraform, "terraform is not on PATH (ENVIRONMENT.md: Terraform 1.11 is on these machines)"
+    result = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("module", MODULE_DIRS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_reference_resolves(module):
+    blocks = parsed(module)
+    variables = set(named(blocks.get("variable", [])))
+    locals_ = {k for block in blocks.get("locals", []) for k in block if not k.startswith("__")}
+    modules = set(named(blocks.get("module", [])))
+    resources = typed_named(blocks.get("resource", []))
+    data = typed_named(blocks.get("data", []))
+    assert references(module, "var") - variables == set()
+    assert references(module, "local") - locals_ == set()
+    assert references(module, "module") - modules == set()
+    assert references(module, "data") - {d.split(".")[0] for d in data} == set()
+    resource_refs = {
+        f"{t}.{n}"
+        for text in expressions(blocks)
+        for t, n in re.findall(r"(?<![.\w])(aws_[a-z0-9_]+)\.([a-z_][a-z0-9_]*)", text)
+    }
+    assert resource_refs - resources == set()
+    assert variables - references(module, "var") == set(), "declared but never used"
+
+
+@pytest.mark.parametrize("module", MODULE_DIRS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_variables_are_typed_described_and_validated_with_messages(module):
+    for name, body in named(parsed(module).get("variable", [])).items():
+        assert "type" in body and unquote(body.get("description", "")), name
+        for rule in body.get("validation", []):
+            message = unquote(rule["error_message"])
+            assert message.endswith(".") and len(message) > 20, (name, message)
+
+
+@pytest.mark.parametrize("module", MODULE_DIRS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_outputs_are_described(module):
+    for name, body in named(parsed(module).get("output", [])).items():
+        assert unquote(body.get("description", "")), name
+
+
+def test_module_calls_pass_exactly_the_declared_variables():
+    for name, call in named(parsed(TERRAFORM).get("module", [])).items():
+        source = TERRAFORM / unquote(call["source"])
+        declared = named(parsed(source.resolve()).get("variable", []))
+        required = {v for v, body in declared.items() if "default" not in body}
+        passed = {
+            k for k in call if not k.startswith("__") and k not in ("source", "depends_on", "providers")
+        }
+        assert passed - set(declared) == set(), f"module {name} passes undeclared variables"
+        assert required - passed == set(), f"module {name} misses required variables"
+
+
+def test_default_names_are_the_local_stacks():
+    """Name variables default to null, and the locals take them from resources.json."""
+    blocks = parsed(TERRAFORM)
+    variables = named(blocks["variable"])
+    locals_ = {k: v for block in blocks["locals"] for k, v in block.items() if not k.startswith("__")}
+    assert "moviestream/resources.json" in locals_["names"]
+    for variable, key in (
+        ("stream_name", "stream_name"),
+        ("bucket_name", "bucket_name"),
+        ("shard_count", "stream_shards"),
+    ):
+        assert variables[variable]["default"] is None
+        assert key in NAMES
+        assert locals_[variable] == f"${{coalesce(var.{variable}, local.names.{key})}}"
+    kinesis = named(blocks["module"])["kinesis"]
+    storage = named(blocks["module"])["storage"]
+    assert kinesis["name"] == "${local.stream_name}" and storage["bucket_name"] == "${local.bucket_name}"
+    assert storage["bad_records_prefix"] == "${local.names.bad_records_prefix}"
+    assert storage["rule_outcomes_prefix"] == "${local.names.rule_outcomes_prefix}"
+
+
+def test_data_at_rest_is_encrypted_with_the_pipelines_rotating_key():
+    root = parsed(TERRAFORM)
+    key = bodies(root["resource"])["aws_kms_key.pipeline"]
+    assert key["enable_key_rotation"] is True
+    stream = bodies(parsed(TERRAFORM / "modules" / "kinesis")["resource"])["aws_kinesis_stream.this"]
+    assert unquote(stream["encryption_type"]) == "KMS" and stream["kms_key_id"] == "${var.kms_key_arn}"
+    for module in ("kinesis", "storage"):
+        assert named(root["module"])[module]["kms_key_arn"] == "${aws_kms_key.pipeline.arn}"
+
+
+def test_the_bucket_is_private_tls_only_versioned_and_expires_what_it_should():
+    storage = parsed(TERRAFORM / "modules" / "storage")
+    resources = bodies(storage["resource"])
+    block = resources["aws_s3_bucket_public_access_block.data"]
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    sse = resources["aws_s3_bucket_server_side_encryption_configuration.data"]["rule"][0]
+    assert unquote(sse["apply_server_side_encryption_by_default"][0]["sse_algorithm"]) == "aws:kms"
+    versioning = resources["aws_s3_bucket_versioning.data"]["versioning_configuration"][0]
+    assert unquote(versioning["status"]) == "Enabled"
+    rules = {unquote(r["id"]): r for r in resources["aws_s3_bucket_lifecycle_configuration.data"]["rule"]}
+    assert rules["expire-bad-records"]["filter"][0]["prefix"] == '"${var.bad_records_prefix}/"'
+    assert rules["expire-rule-outcomes"]["filter"][0]["prefix"] == '"${var.rule_outcomes_prefix}/"'
+    statement = bodies(storage["data"])["aws_iam_policy_document.tls_only"]["statement"][0]
+    assert unquote(statement["effect"]) == "Deny" and statement["condition"][0]["values"] == ['"false"']
+    assert resources["aws_s3_bucket_notification.data"]["eventbridge"] is True
