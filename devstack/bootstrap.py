@@ -10,6 +10,7 @@ import json
 import time
 
 from moviestream.config import AwsSettings, resource_names
+from moviestream.event_patterns import ALERT_PATTERNS, pattern
 from redshift.warehouse import apply_schema
 
 
@@ -47,18 +48,28 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
         )
     _allow_send(sqs, queue_url, queue_arn, "sns.amazonaws.com", topic_arn)
 
-    # The pipeline's own EventBridge events (source moviestream.pipeline) land in a queue, so they
-    # can be seen locally (terraform/ defines the AWS side).
+    # The pipeline's own EventBridge events (data-quality breaches) land in a queue, so they can
+    # be seen locally; the patterns are terraform/event_patterns/'s, as on AWS.
     events_queue_url, events_queue_arn = _queue(sqs, names["event_queue_name"])
     events = aws.client("events")
     rule_arn = events.put_rule(
         Name=names["event_rule_name"],
-        EventPattern=json.dumps({"source": [names["event_source"]]}),
+        EventPattern=json.dumps(pattern("pipeline_breach", names)),
         State="ENABLED",
         Description="moviestream pipeline events (data-quality breaches)",
     )["RuleArn"]
     events.put_targets(Rule=names["event_rule_name"], Targets=[{"Id": "tap", "Arn": events_queue_arn}])
     _allow_send(sqs, events_queue_url, events_queue_arn, "events.amazonaws.com", rule_arn)
+    # Alerts: Glue job failures, Data Quality results and breaches, to the alert topic.
+    for name in ALERT_PATTERNS:
+        alert_rule = f"{names['project']}-{name.replace('_', '-')}"
+        events.put_rule(
+            Name=alert_rule,
+            EventPattern=json.dumps(pattern(name, names)),
+            State="ENABLED",
+            Description=f"moviestream alerts: terraform/event_patterns/{name}.json",
+        )
+        events.put_targets(Rule=alert_rule, Targets=[{"Id": "alerts", "Arn": topic_arn}])
 
     statements = apply_schema(warehouse_dsn)
     return {

@@ -80,3 +80,37 @@ def test_migrations_apply_once_in_order_over_existing_rows(stack):
         ).fetchall()
     assert versions == [m.removeprefix("migrations/").removesuffix(".sql") for m in migrations()]
     assert old == [(0.0, 0.0, None)]
+
+
+def test_bootstrap_routes_a_glue_job_failure_to_the_alert_topic(stack):
+    """The bootstrap's alert rules use terraform/event_patterns/ (the same files as Terraform)."""
+    import json
+    import time
+    import uuid
+
+    from moviestream.config import AwsSettings, resource_names
+
+    names = resource_names()
+    aws = AwsSettings()
+    sqs = aws.client("sqs")
+    marker = uuid.uuid4().hex
+    detail = {"jobName": names["backfill_job_name"], "state": "FAILED", "jobRunId": marker}
+    sent = aws.client("events").put_events(
+        Entries=[{"Source": "aws.glue", "DetailType": "Glue Job State Change", "Detail": json.dumps(detail)}]
+    )
+    assert sent["FailedEntryCount"] == 0
+    queue_url = sqs.get_queue_url(QueueName=names["alert_queue_name"])["QueueUrl"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            if marker in message["Body"]:  # raw delivery: the body is the EventBridge event
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                assert json.loads(message["Body"])["detail"]["jobRunId"] == marker
+                return
+            # another test's alert: leave it for that test
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+    raise AssertionError("the Glue job failure did not reach the alert topic's queue")

@@ -183,3 +183,14 @@ def test_the_bucket_is_private_tls_only_versioned_and_expires_what_it_should():
     statement = bodies(storage["data"])["aws_iam_policy_document.tls_only"]["statement"][0]
     assert unquote(statement["effect"]) == "Deny" and statement["condition"][0]["values"] == ['"false"']
     assert resources["aws_s3_bucket_notification.data"]["eventbridge"] is True
+
+
+def test_every_event_pattern_file_fills_from_the_resource_names():
+    from moviestream.event_patterns import ALERT_PATTERNS, BACKFILL_PATTERN, PATTERN_DIR, pattern
+
+    files = {p.stem for p in PATTERN_DIR.glob("*.json")}
+    assert files == {*ALERT_PATTERNS, BACKFILL_PATTERN}
+    for name in files:
+        assert "${" not in json.dumps(pattern(name)), name
+    with pytest.raises(ValueError, match="not in moviestream/resources.json"):
+        pattern("pipeline_breach", {})

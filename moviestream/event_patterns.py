@@ -1,0 +1,34 @@
+"""The pipeline's EventBridge event patterns (terraform/event_patterns/*.json), filled in.
+
+The files are templates whose ``${name}`` placeholders are keys of moviestream/resources.json;
+Terraform fills them with templatefile() and the same names, the local bootstrap with this
+module, so the local bus and a deployed one route the same events.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from moviestream.config import resource_names
+
+PATTERN_DIR = Path(__file__).parents[1] / "terraform" / "event_patterns"
+ALERT_PATTERNS = ("glue_job_failed", "data_quality_results", "pipeline_breach")
+BACKFILL_PATTERN = "raw_object_created"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def pattern(name: str, names: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pattern ``name`` (a file name without .json) with its placeholders filled from
+    ``names`` (default: resources.json); ValueError for a placeholder that is not a name."""
+    values = resource_names() if names is None else names
+
+    def fill(match: re.Match) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise ValueError(f"event pattern {name}: ${{{key}}} is not in moviestream/resources.json")
+        return json.dumps(str(values[key]))[1:-1]
+
+    return json.loads(_PLACEHOLDER.sub(fill, (PATTERN_DIR / f"{name}.json").read_text("utf-8")))
