@@ -1,5 +1,6 @@
 # moviestream on AWS: the root module composing the pipeline's modules. Issue 8 builds it in
-# steps; this step has the KMS key, the stream (modules/kinesis) and the bucket (modules/storage).
+# steps; so far: the KMS key, the stream (modules/kinesis), the bucket (modules/storage), alerts
+# and the backfill trigger (modules/alerts) with their roles (modules/iam).
 
 locals {
   # The single source of resource names, shared with the local stack (moviestream.config).
@@ -8,6 +9,20 @@ locals {
   stream_name = coalesce(var.stream_name, local.names.stream_name)
   bucket_name = coalesce(var.bucket_name, local.names.bucket_name)
   shard_count = coalesce(var.shard_count, local.names.stream_shards)
+
+  account_id         = data.aws_caller_identity.current.account_id
+  partition          = data.aws_partition.current.partition
+  region             = data.aws_region.current.region
+  state_machine_name = "${local.names.backfill_job_name}-trigger"
+  # Built from names (not from the resources) so the roles and what they act on do not depend
+  # on each other in a cycle.
+  backfill_job_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.names.backfill_job_name}"
+  state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  # The event pattern files' placeholders, with this deployment's bucket.
+  pattern_values = merge(
+    { for key, value in local.names : key => tostring(value) if !startswith(key, "_") },
+    { bucket_name = local.bucket_name },
+  )
 
   tags = merge(
     {
@@ -20,6 +35,8 @@ locals {
 }
 
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 # One customer managed key for the pipeline's data at rest (stream, bucket; later the topic and
 # the warehouse secret). The account's administrators manage it through IAM; services get
@@ -32,7 +49,39 @@ data "aws_iam_policy_document" "pipeline_key" {
     resources = ["*"] # in a key policy, "*" is this key
     principals {
       type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+  statement {
+    # The alert topic is encrypted with this key: EventBridge and CloudWatch alarms publishing to
+    # it need a data key.
+    sid       = "EventBridgeAndAlarmsPublishToTheEncryptedTopic"
+    effect    = "Allow"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+  statement {
+    sid       = "CloudWatchLogsEncryptsThePipelinesLogGroups"
+    effect    = "Allow"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
     }
   }
 }
@@ -57,6 +106,7 @@ module "kinesis" {
   shard_count     = local.shard_count
   retention_hours = var.stream_retention_hours
   kms_key_arn     = aws_kms_key.pipeline.arn
+  alarm_topic_arn = module.alerts.topic_arn
   tags            = local.tags
 }
 
@@ -71,4 +121,31 @@ module "storage" {
   rule_outcomes_expiration_days = var.rule_outcomes_expiration_days
   force_destroy                 = var.force_destroy_bucket
   tags                          = local.tags
+}
+
+module "iam" {
+  source = "./modules/iam"
+
+  name_prefix       = local.names.project
+  backfill_job_arn  = local.backfill_job_arn
+  state_machine_arn = local.state_machine_arn
+  alert_topic_arn   = module.alerts.topic_arn
+  kms_key_arn       = aws_kms_key.pipeline.arn
+  account_id        = local.account_id
+  tags              = local.tags
+}
+
+module "alerts" {
+  source = "./modules/alerts"
+
+  name_prefix            = local.names.project
+  topic_name             = local.names.alert_topic_name
+  kms_key_arn            = aws_kms_key.pipeline.arn
+  pattern_values         = local.pattern_values
+  backfill_job_name      = local.names.backfill_job_name
+  state_machine_name     = local.state_machine_name
+  state_machine_role_arn = module.iam.backfill_states_role_arn
+  trigger_role_arn       = module.iam.backfill_trigger_role_arn
+  alert_email            = var.alert_email
+  tags                   = local.tags
 }

@@ -27,3 +27,13 @@ output "kms_key_arn" {
   description = "The pipeline's KMS key (data at rest)."
   value       = aws_kms_key.pipeline.arn
 }
+
+output "alert_topic_arn" {
+  description = "Alert topic (the streaming job's --alert_topic_arn; subscribe here)."
+  value       = module.alerts.topic_arn
+}
+
+output "backfill_state_machine_arn" {
+  description = "The backfill state machine a file under raw/ starts."
+  value       = module.alerts.state_machine_arn
+}

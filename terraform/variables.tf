@@ -88,3 +88,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "alert_email" {
+  description = "Email address subscribed to the alert topic; null for none."
+  type        = string
+  default     = null
+}

@@ -194,3 +194,71 @@ def test_every_event_pattern_file_fills_from_the_resource_names():
         assert "${" not in json.dumps(pattern(name)), name
     with pytest.raises(ValueError, match="not in moviestream/resources.json"):
         pattern("pipeline_breach", {})
+
+
+def policy_documents() -> dict[str, dict]:
+    """Every aws_iam_policy_document in terraform/, by "module/name"."""
+    return {
+        f"{module.name}/{key.split('.', 1)[1]}": body
+        for module in MODULE_DIRS
+        for key, body in bodies(parsed(module).get("data", [])).items()
+        if key.startswith("aws_iam_policy_document.")
+    }
+
+
+def test_no_statement_allows_every_action_on_every_resource():
+    documents = policy_documents()
+    assert len(documents) >= 6
+    for name, document in documents.items():
+        for statement in document["statement"]:
+            if unquote(statement.get("effect", "Allow")) == "Deny":
+                continue  # a Deny of s3:* (the TLS-only policy) grants nothing
+            actions = [unquote(a) for a in statement.get("actions", [])]
+            resources = [unquote(r) for r in statement.get("resources", [])]
+            assert not ("*" in actions and "*" in resources), name
+            if name != "terraform/pipeline_key":  # the key policy's admin statement is the documented default
+                assert not any(a.endswith(":*") for a in actions), (name, actions)
+
+
+def test_roles_can_be_assumed_only_by_their_service_from_this_account():
+    for name in ("iam/states_assume", "iam/events_assume"):
+        (statement,) = policy_documents()[name]["statement"]
+        assert [unquote(a) for a in statement["actions"]] == ["sts:AssumeRole"]
+        assert statement["principals"][0]["type"] == '"Service"'
+        assert unquote(statement["condition"][0]["variable"]) == "aws:SourceAccount"
+
+
+def test_the_role_policies_scope_their_resources_to_this_deployment():
+    states = policy_documents()["iam/backfill_states"]["statement"]
+    by_sid = {unquote(s["sid"]): s for s in states}
+    assert by_sid["RunTheBackfillJobAndWaitForIt"]["resources"] == ["${var.backfill_job_arn}"]
+    assert by_sid["ReportToTheAlertTopic"]["resources"] == ["${var.alert_topic_arn}"]
+    trigger = policy_documents()["iam/backfill_trigger"]["statement"]
+    assert trigger[0]["resources"] == ["${var.state_machine_arn}"]
+
+
+def test_templatefile_targets_exist_and_get_their_placeholders():
+    alerts = TERRAFORM / "modules" / "alerts"
+    text = "\n".join(p.read_text() for p in alerts.glob("*.tf"))
+    locals_ = {k: v for block in parsed(alerts)["locals"] for k, v in block.items() if not k.startswith("__")}
+    patterns_dir = (alerts / "../../event_patterns").resolve()
+    assert unquote(locals_["patterns_dir"]) == "${path.module}/../../event_patterns"
+    for pattern_file in [*locals_["alert_patterns"].values(), "raw_object_created"]:
+        assert (patterns_dir / f"{unquote(pattern_file)}.json").exists(), pattern_file
+    assert 'templatefile("${path.module}/../../../batch_backfill/aws/state_machine.asl.json"' in text
+    from batch_backfill.state_machine import PLACEHOLDERS
+
+    machine = bodies(parsed(alerts)["resource"])["aws_sfn_state_machine.backfill"]
+    for placeholder in PLACEHOLDERS:
+        assert f"{placeholder} = " in machine["definition"], placeholder
+    # every placeholder of every pattern file is a key the root passes in pattern_values
+    root_locals = {
+        k: v for block in parsed(TERRAFORM)["locals"] for k, v in block.items() if not k.startswith("__")
+    }
+    assert (
+        "local.names" in root_locals["pattern_values"]
+        and "bucket_name = local.bucket_name" in root_locals["pattern_values"]
+    )
+    for path in patterns_dir.glob("*.json"):
+        for placeholder in re.findall(r"\$\{(\w+)\}", path.read_text()):
+            assert placeholder in NAMES, (path.name, placeholder)

@@ -1,0 +1,59 @@
+variable "name_prefix" {
+  description = "Prefix of the role names (the project's name)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9+=,.@_-]{1,40}$", var.name_prefix))
+    error_message = "name_prefix must be 1 to 40 characters valid in IAM role names (letters, digits, +=,.@_-)."
+  }
+}
+
+variable "backfill_job_arn" {
+  description = "ARN of the backfill Glue job the state machine runs."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:glue:[a-z0-9-]+:[0-9]{12}:job/.+$", var.backfill_job_arn))
+    error_message = "backfill_job_arn must be a Glue job ARN (arn:aws:glue:REGION:ACCOUNT:job/NAME)."
+  }
+}
+
+variable "state_machine_arn" {
+  description = "ARN of the backfill state machine EventBridge starts."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:stateMachine:.+$", var.state_machine_arn))
+    error_message = "state_machine_arn must be a Step Functions state machine ARN."
+  }
+}
+
+variable "alert_topic_arn" {
+  description = "ARN of the alert topic the state machine publishes to."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sns:", var.alert_topic_arn))
+    error_message = "alert_topic_arn must be an SNS topic ARN (arn:aws:sns:...)."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "ARN of the pipeline's KMS key (the alert topic is encrypted with it)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+  }
+}
+
+variable "account_id" {
+  description = "The AWS account the roles may be assumed from (aws:SourceAccount condition)."
+  type        = string
+  validation {
+    condition     = can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be a 12-digit AWS account id."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}
