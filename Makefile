@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: tf-check bench bench-backfill bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
+.PHONY: package tf-check bench bench-backfill bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -99,6 +99,9 @@ bench-backfill: up ## Backfill: a 400k-row CSV to the warehouse end to end vs a 
 bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
 	@$(UV) pip install --quiet --python $(PY) -r bench/quality-requirements.lock
 	@$(PY) -m bench.quality_bench
+
+package: setup ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins)
+	@$(PY) scripts/package_glue.py
 
 tf-check: setup ## Static checks of terraform/: fmt, structure and references (python-hcl2), names
 	@terraform fmt -check -recursive terraform

@@ -1,6 +1,7 @@
 # moviestream on AWS: the root module composing the pipeline's modules. Issue 8 builds it in
-# steps; so far: the KMS key, the stream (modules/kinesis), the bucket (modules/storage), alerts
-# and the backfill trigger (modules/alerts) with their roles (modules/iam).
+# steps; so far: the KMS key, the stream (modules/kinesis), the bucket (modules/storage), the
+# Glue jobs (modules/glue_jobs), alerts and the backfill trigger (modules/alerts), their roles
+# (modules/iam), and the secret that will hold the warehouse DSN.
 
 locals {
   # The single source of resource names, shared with the local stack (moviestream.config).
@@ -9,6 +10,9 @@ locals {
   stream_name = coalesce(var.stream_name, local.names.stream_name)
   bucket_name = coalesce(var.bucket_name, local.names.bucket_name)
   shard_count = coalesce(var.shard_count, local.names.stream_shards)
+
+  artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/../dist/glue")
+  ruleset_file  = coalesce(var.ruleset_file, "${path.module}/../glue_streaming/rules/movies.dqdl")
 
   account_id         = data.aws_caller_identity.current.account_id
   partition          = data.aws_partition.current.partition
@@ -123,6 +127,15 @@ module "storage" {
   tags                          = local.tags
 }
 
+# The warehouse DSN the jobs read (redshift://...). Its value is set by the Redshift step of
+# issue 8, or by hand: aws secretsmanager put-secret-value --secret-id <arn> --secret-string ...
+resource "aws_secretsmanager_secret" "warehouse_dsn" {
+  name                    = "${local.names.project}/warehouse-dsn"
+  description             = "DSN of the warehouse the Glue jobs load (redshift://...)."
+  kms_key_id              = aws_kms_key.pipeline.arn
+  recovery_window_in_days = 7
+}
+
 module "iam" {
   source = "./modules/iam"
 
@@ -132,7 +145,33 @@ module "iam" {
   alert_topic_arn   = module.alerts.topic_arn
   kms_key_arn       = aws_kms_key.pipeline.arn
   account_id        = local.account_id
-  tags              = local.tags
+  bucket_arn        = module.storage.bucket_arn
+  prefixes = {
+    raw     = local.names.raw_prefix
+    code    = "glue"
+    outputs = [local.names.bad_records_prefix, local.names.rule_outcomes_prefix, "checkpoints", "staging"]
+  }
+  stream_arn               = module.kinesis.stream_arn
+  warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
+  tags                     = local.tags
+}
+
+module "glue_jobs" {
+  source = "./modules/glue_jobs"
+
+  name_prefix              = local.names.project
+  streaming_job_name       = local.names.streaming_job_name
+  backfill_job_name        = local.names.backfill_job_name
+  job_role_arn             = module.iam.glue_jobs_role_arn
+  bucket_name              = module.storage.bucket_name
+  kms_key_arn              = aws_kms_key.pipeline.arn
+  artifacts_dir            = local.artifacts_dir
+  ruleset_file             = local.ruleset_file
+  stream_arn               = module.kinesis.stream_arn
+  warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
+  alert_topic_arn          = module.alerts.topic_arn
+  window_size              = var.window_size
+  tags                     = local.tags
 }
 
 module "alerts" {

@@ -37,3 +37,18 @@ output "backfill_state_machine_arn" {
   description = "The backfill state machine a file under raw/ starts."
   value       = module.alerts.state_machine_arn
 }
+
+output "streaming_job_name" {
+  description = "Start the streaming job: aws glue start-job-run --job-name <this>."
+  value       = module.glue_jobs.streaming_job_name
+}
+
+output "backfill_job_name" {
+  description = "The backfill job (a file under raw/ starts it through the state machine)."
+  value       = module.glue_jobs.backfill_job_name
+}
+
+output "warehouse_dsn_secret_arn" {
+  description = "Secret holding the warehouse DSN the jobs read."
+  value       = aws_secretsmanager_secret.warehouse_dsn.arn
+}

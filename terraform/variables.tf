@@ -94,3 +94,21 @@ variable "alert_email" {
   type        = string
   default     = null
 }
+
+variable "artifacts_dir" {
+  description = "Where `make package` wrote the Glue artifacts; null for the checkout's dist/glue."
+  type        = string
+  default     = null
+}
+
+variable "ruleset_file" {
+  description = "The DQDL ruleset the jobs run; null for glue_streaming/rules/movies.dqdl."
+  type        = string
+  default     = null
+}
+
+variable "window_size" {
+  description = "Micro-batch trigger of the streaming job, e.g. \"10 seconds\"."
+  type        = string
+  default     = "10 seconds"
+}

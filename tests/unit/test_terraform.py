@@ -262,3 +262,92 @@ def test_templatefile_targets_exist_and_get_their_placeholders():
     for path in patterns_dir.glob("*.json"):
         for placeholder in re.findall(r"\$\{(\w+)\}", path.read_text()):
             assert placeholder in NAMES, (path.name, placeholder)
+
+
+def glue_jobs() -> dict[str, dict]:
+    return {
+        key.split(".", 1)[1]: body
+        for key, body in bodies(parsed(TERRAFORM / "modules" / "glue_jobs")["resource"]).items()
+        if key.startswith("aws_glue_job.")
+    }
+
+
+def test_the_glue_jobs_are_glue_6_with_explicit_capacity_and_timeouts():
+    jobs = glue_jobs()
+    assert set(jobs) == {"streaming", "backfill"}
+    assert {name: unquote(job["command"][0]["name"]) for name, job in jobs.items()} == {
+        "streaming": "gluestreaming",
+        "backfill": "glueetl",
+    }
+    for name, job in jobs.items():
+        assert unquote(job["glue_version"]) == "6.0", name
+        assert all(
+            job.get(k) for k in ("worker_type", "number_of_workers", "timeout", "security_configuration")
+        ), name
+        assert "aws_s3_object.code" in job["command"][0]["script_location"], name
+
+
+def test_the_glue_jobs_get_the_code_the_pins_and_the_pipelines_arguments():
+    glue = parsed(TERRAFORM / "modules" / "glue_jobs")
+    locals_ = {k: v for block in glue["locals"] for k, v in block.items() if not k.startswith("__")}
+    common = {unquote(k): v for k, v in locals_["common_arguments"].items() if not k.startswith("__")}
+    assert 'aws_s3_object.code["core"]' in common["--extra-py-files"]
+    assert common["--additional-python-modules"] == "${local.additional_python_modules}"
+    assert "additional_python_modules.txt" in locals_["additional_python_modules"]
+    # what both entries read (glue_job.REQUIRED_ARGUMENTS, minus Glue's own and the per-run input)
+    from batch_backfill.glue_job import REQUIRED_ARGUMENTS as BACKFILL
+    from glue_streaming.glue_job import REQUIRED_ARGUMENTS as STREAMING
+
+    jobs = glue_jobs()
+
+    def arguments(job: str) -> set[str]:
+        merged = jobs[job]["default_arguments"]  # merge(local.common_arguments, {...})
+        assert merged.startswith("${merge(local.common_arguments,")
+        return set(common) | set(re.findall(r'"(--[a-z_]+)"', merged))
+
+    assert {f"--{a}" for a in STREAMING if a != "JOB_NAME"} <= arguments("streaming")
+    assert {f"--{a}" for a in BACKFILL if a not in ("JOB_NAME", "input_uri")} <= arguments("backfill")
+    # every uploaded file tracks its source's hash, so a change is a new upload and a redeploy
+    objects = {k: v for k, v in bodies(glue["resource"]).items() if k.startswith("aws_s3_object.")}
+    assert set(objects) == {"aws_s3_object.code", "aws_s3_object.ruleset"}
+    for body in objects.values():
+        assert (
+            body["source_hash"].startswith("${filemd5(")
+            and unquote(body["server_side_encryption"]) == "aws:kms"
+        )
+    ruleset = bodies(glue["resource"])["aws_glue_data_quality_ruleset.movies"]
+    assert ruleset["ruleset"] == "${file(var.ruleset_file)}"
+
+
+def test_make_package_builds_the_artifacts_terraform_uploads(tmp_path):
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("package_glue", ROOT / "scripts" / "package_glue.py")
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    first = package.build(tmp_path / "a")
+    second = package.build(tmp_path / "b")
+    assert first["core"].read_bytes() == second["core"].read_bytes()  # deterministic: hash follows source
+    names = zipfile.ZipFile(first["core"]).namelist()
+    for module in (
+        "glue_streaming/glue_job.py",
+        "batch_backfill/glue_job.py",
+        "moviestream/resources.json",
+        "redshift/sql/merge_movies.sql",
+        "glue_streaming/rules/movies.dqdl",
+        "producer/csv_source.py",
+    ):
+        assert module in names, module
+    assert not any(n.startswith(("tests/", "devstack/", "bench/")) or "__pycache__" in n for n in names)
+    pins = first["modules"].read_text().strip().split(",")
+    assert "orjson==3.11.5" in pins and all("==" in p for p in pins)
+    assert not any(p.startswith(("pyspark", "pandas", "pyarrow", "boto3")) for p in pins)
+    assert "from batch_backfill.glue_job import main" in first["backfill_job.py"].read_text()
+    locals_ = {
+        k: v for block in parsed(TERRAFORM / "modules" / "glue_jobs")["locals"] for k, v in block.items()
+    }
+    for key in ("core", "streaming", "backfill"):
+        assert Path(unquote(locals_["artifacts"][key]).split("/")[-1]).name in {
+            p.name for p in first.values()
+        }

@@ -116,3 +116,98 @@ resource "aws_iam_role_policy" "backfill_trigger" {
   role   = aws_iam_role.backfill_trigger.id
   policy = data.aws_iam_policy_document.backfill_trigger.json
 }
+
+# The Glue jobs' role (streaming and backfill run the same pipeline, so they share it).
+data "aws_iam_policy_document" "glue_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["glue.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [var.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "glue_jobs" {
+  name               = "${var.name_prefix}-glue-jobs"
+  description        = "The streaming and backfill Glue jobs."
+  assume_role_policy = data.aws_iam_policy_document.glue_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "glue_jobs" {
+  statement {
+    sid       = "ListTheDataBucket" # listing raw/ prefixes and the checkpoint folder
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+  }
+  statement {
+    sid       = "ReadCodeAndInputs"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.bucket_arn}/${var.prefixes.code}/*", "${var.bucket_arn}/${var.prefixes.raw}/*"]
+  }
+  statement {
+    sid       = "WriteOutputs"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = [for prefix in var.prefixes.outputs : "${var.bucket_arn}/${prefix}/*"]
+  }
+  statement {
+    sid = "ReadTheStream"
+    actions = [
+      "kinesis:DescribeStream",
+      "kinesis:DescribeStreamSummary",
+      "kinesis:GetRecords",
+      "kinesis:GetShardIterator",
+      "kinesis:ListShards",
+    ]
+    resources = [var.stream_arn]
+  }
+  statement {
+    sid       = "UseThePipelineKey" # S3 objects, the stream, the topic, logs
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+  }
+  statement {
+    sid       = "ReadTheWarehouseDsn"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.warehouse_dsn_secret_arn]
+  }
+  statement {
+    sid       = "PublishBreaches"
+    actions   = ["sns:Publish"]
+    resources = [var.alert_topic_arn]
+  }
+  statement {
+    sid       = "PutPipelineEvents"
+    actions   = ["events:PutEvents"]
+    resources = ["arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.region}:${var.account_id}:event-bus/default"]
+  }
+  statement {
+    sid       = "WriteJobLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${var.account_id}:log-group:/aws-glue/*"]
+  }
+  statement {
+    sid       = "PutJobMetrics" # PutMetricData has no resource-level permissions: limited by namespace
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "glue_jobs" {
+  name   = "pipeline"
+  role   = aws_iam_role.glue_jobs.id
+  policy = data.aws_iam_policy_document.glue_jobs.json
+}
+
+data "aws_partition" "current" {}

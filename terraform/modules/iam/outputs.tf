@@ -11,3 +11,9 @@ output "backfill_trigger_role_arn" {
   value       = aws_iam_role.backfill_trigger.arn
   depends_on  = [aws_iam_role_policy.backfill_trigger]
 }
+
+output "glue_jobs_role_arn" {
+  description = "Role of the streaming and backfill Glue jobs."
+  value       = aws_iam_role.glue_jobs.arn
+  depends_on  = [aws_iam_role_policy.glue_jobs]
+}

@@ -57,3 +57,39 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "bucket_arn" {
+  description = "ARN of the data bucket (the Glue jobs' code, inputs and outputs)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", var.bucket_arn))
+    error_message = "bucket_arn must be an S3 bucket ARN (arn:aws:s3:::NAME)."
+  }
+}
+
+variable "prefixes" {
+  description = "The bucket's prefixes by role: raw (read), outputs (read and write: bad records, rule outcomes, checkpoints, warehouse staging), code (read)."
+  type = object({
+    raw     = string
+    outputs = list(string)
+    code    = string
+  })
+}
+
+variable "stream_arn" {
+  description = "ARN of the Kinesis stream the streaming job reads."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kinesis:", var.stream_arn))
+    error_message = "stream_arn must be a Kinesis stream ARN (arn:aws:kinesis:...)."
+  }
+}
+
+variable "warehouse_dsn_secret_arn" {
+  description = "ARN of the secret holding the warehouse DSN."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:secretsmanager:", var.warehouse_dsn_secret_arn))
+    error_message = "warehouse_dsn_secret_arn must be a Secrets Manager secret ARN."
+  }
+}

@@ -1,0 +1,134 @@
+# The two Glue jobs and what they run: the code `make package` builds and the DQDL ruleset, as S3
+# objects whose source_hash follows the files (a code change is a new upload and a redeploy),
+# a security configuration encrypting everything the jobs write, and the ruleset as a Glue Data
+# Quality ruleset too (the same DQDL file, so AWS's own evaluator can be pointed at it).
+
+locals {
+  code_prefix = "glue"
+  artifacts = {
+    core      = "${var.artifacts_dir}/moviestream_core.zip"
+    streaming = "${var.artifacts_dir}/streaming_job.py"
+    backfill  = "${var.artifacts_dir}/backfill_job.py"
+  }
+  additional_python_modules = trimspace(file("${var.artifacts_dir}/additional_python_modules.txt"))
+  s3                        = "s3://${var.bucket_name}"
+
+  # Arguments both jobs take (glue_streaming/glue_job.py, batch_backfill/glue_job.py).
+  common_arguments = {
+    "--job-language"                     = "python"
+    "--extra-py-files"                   = "${local.s3}/${aws_s3_object.code["core"].key}"
+    "--additional-python-modules"        = local.additional_python_modules
+    "--bucket"                           = var.bucket_name
+    "--ruleset_s3_uri"                   = "${local.s3}/${aws_s3_object.ruleset.key}"
+    "--warehouse_dsn_secret"             = var.warehouse_dsn_secret_arn
+    "--enable-metrics"                   = "true"
+    "--enable-continuous-cloudwatch-log" = "true"
+    "--enable-observability-metrics"     = "true"
+    # The local session's setting (glue_streaming/spark.py): generated methods small enough to JIT.
+    "--conf" = "spark.sql.codegen.hugeMethodLimit=8000"
+  }
+}
+
+resource "aws_s3_object" "code" {
+  for_each               = local.artifacts
+  bucket                 = var.bucket_name
+  key                    = "${local.code_prefix}/${basename(each.value)}"
+  source                 = each.value
+  source_hash            = filemd5(each.value)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_s3_object" "ruleset" {
+  bucket                 = var.bucket_name
+  key                    = "${local.code_prefix}/rules/${basename(var.ruleset_file)}"
+  source                 = var.ruleset_file
+  source_hash            = filemd5(var.ruleset_file)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_glue_data_quality_ruleset" "movies" {
+  name        = "${var.name_prefix}-movies"
+  description = "moviestream's rules (${basename(var.ruleset_file)}), the same DQDL the jobs evaluate."
+  ruleset     = file(var.ruleset_file)
+  tags        = var.tags
+}
+
+resource "aws_glue_security_configuration" "jobs" {
+  name = "${var.name_prefix}-jobs"
+  encryption_configuration {
+    cloudwatch_encryption {
+      cloudwatch_encryption_mode = "SSE-KMS"
+      kms_key_arn                = var.kms_key_arn
+    }
+    job_bookmarks_encryption {
+      job_bookmarks_encryption_mode = "CSE-KMS"
+      kms_key_arn                   = var.kms_key_arn
+    }
+    s3_encryption {
+      s3_encryption_mode = "SSE-KMS"
+      kms_key_arn        = var.kms_key_arn
+    }
+  }
+}
+
+resource "aws_glue_job" "streaming" {
+  name                   = var.streaming_job_name
+  description            = "moviestream: Kinesis -> DQDL rules -> bad records to S3, good rows to Redshift exactly once."
+  role_arn               = var.job_role_arn
+  glue_version           = "6.0"
+  worker_type            = var.streaming_worker_type
+  number_of_workers      = var.streaming_workers
+  timeout                = var.streaming_timeout_minutes
+  security_configuration = aws_glue_security_configuration.jobs.name
+
+  command {
+    name            = "gluestreaming"
+    script_location = "${local.s3}/${aws_s3_object.code["streaming"].key}"
+    python_version  = "3"
+  }
+
+  default_arguments = merge(local.common_arguments, {
+    "--stream_arn"          = var.stream_arn
+    "--checkpoint_location" = "${local.s3}/checkpoints/${var.streaming_job_name}/"
+    "--window_size"         = var.window_size
+    "--alert_topic_arn"     = var.alert_topic_arn
+  })
+
+  execution_property {
+    max_concurrent_runs = 1 # one reader per checkpoint
+  }
+
+  tags = var.tags
+}
+
+resource "aws_glue_job" "backfill" {
+  name                   = var.backfill_job_name
+  description            = "moviestream: historical files (--input_uri) through the same pipeline, in resumable chunks."
+  role_arn               = var.job_role_arn
+  glue_version           = "6.0"
+  worker_type            = var.backfill_worker_type
+  number_of_workers      = var.backfill_workers
+  timeout                = var.backfill_timeout_minutes
+  security_configuration = aws_glue_security_configuration.jobs.name
+
+  command {
+    name            = "glueetl"
+    script_location = "${local.s3}/${aws_s3_object.code["backfill"].key}"
+    python_version  = "3"
+  }
+
+  # --input_uri comes with each run (the state machine passes the new file).
+  default_arguments = merge(local.common_arguments, {
+    "--chunk_rows" = tostring(var.backfill_chunk_rows)
+  })
+
+  execution_property {
+    max_concurrent_runs = 2 # files arriving together queue in the state machine beyond this
+  }
+
+  tags = var.tags
+}

@@ -1,0 +1,19 @@
+output "streaming_job_name" {
+  description = "The streaming job (start it with aws glue start-job-run --job-name ...)."
+  value       = aws_glue_job.streaming.name
+}
+
+output "backfill_job_name" {
+  description = "The backfill job."
+  value       = aws_glue_job.backfill.name
+}
+
+output "ruleset_s3_uri" {
+  description = "The DQDL ruleset the jobs run, as uploaded."
+  value       = "${local.s3}/${aws_s3_object.ruleset.key}"
+}
+
+output "data_quality_ruleset_name" {
+  description = "The same ruleset in AWS Glue Data Quality."
+  value       = aws_glue_data_quality_ruleset.movies.name
+}

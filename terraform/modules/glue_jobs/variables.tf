@@ -1,0 +1,156 @@
+variable "name_prefix" {
+  description = "Prefix of the security configuration's name (the project's name)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,40}$", var.name_prefix))
+    error_message = "name_prefix must be 1 to 40 letters, digits, '_' or '-'."
+  }
+}
+
+variable "streaming_job_name" {
+  description = "Name of the streaming Glue job."
+  type        = string
+}
+
+variable "backfill_job_name" {
+  description = "Name of the backfill Glue job (the state machine runs it by this name)."
+  type        = string
+}
+
+variable "job_role_arn" {
+  description = "Role both jobs run as (modules/iam)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.job_role_arn))
+    error_message = "job_role_arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)."
+  }
+}
+
+variable "bucket_name" {
+  description = "Data bucket: the jobs' code and ruleset under glue/, their checkpoints, bad records and rule outcomes."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "The pipeline's KMS key (uploaded code, the jobs' S3 writes, logs and bookmarks)."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:...)."
+  }
+}
+
+variable "artifacts_dir" {
+  description = "Folder `make package` writes: moviestream_core.zip, streaming_job.py, backfill_job.py, additional_python_modules.txt."
+  type        = string
+}
+
+variable "ruleset_file" {
+  description = "The DQDL ruleset both jobs run; uploaded beside the code and also created as a Glue Data Quality ruleset."
+  type        = string
+}
+
+variable "stream_arn" {
+  description = "Kinesis stream the streaming job reads."
+  type        = string
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kinesis:", var.stream_arn))
+    error_message = "stream_arn must be a Kinesis stream ARN (arn:aws:kinesis:...)."
+  }
+}
+
+variable "warehouse_dsn_secret_arn" {
+  description = "Secrets Manager secret whose value is the warehouse DSN (redshift://...)."
+  type        = string
+}
+
+variable "alert_topic_arn" {
+  description = "SNS topic the streaming job publishes data-quality breaches to."
+  type        = string
+}
+
+variable "streaming_worker_type" {
+  description = "Worker type of the streaming job."
+  type        = string
+  default     = "G.1X"
+  validation {
+    condition     = contains(["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"], var.streaming_worker_type)
+    error_message = "streaming_worker_type must be one of G.025X, G.1X, G.2X, G.4X or G.8X."
+  }
+}
+
+variable "streaming_workers" {
+  description = "Workers of the streaming job (at least 2: a driver and an executor)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.streaming_workers >= 2
+    error_message = "streaming_workers must be at least 2."
+  }
+}
+
+variable "streaming_timeout_minutes" {
+  description = "Minutes before Glue stops a streaming run (at most 10080, AWS's limit for streaming jobs); the next run resumes from the checkpoint."
+  type        = number
+  default     = 10080
+  validation {
+    condition     = var.streaming_timeout_minutes >= 60 && var.streaming_timeout_minutes <= 10080
+    error_message = "streaming_timeout_minutes must be between 60 and 10080."
+  }
+}
+
+variable "window_size" {
+  description = "Micro-batch trigger of the streaming job, e.g. \"10 seconds\"."
+  type        = string
+  default     = "10 seconds"
+  validation {
+    condition     = can(regex("^[0-9]+ (second|seconds|minute|minutes)$", var.window_size))
+    error_message = "window_size must look like \"10 seconds\" or \"1 minute\"."
+  }
+}
+
+variable "backfill_worker_type" {
+  description = "Worker type of the backfill job."
+  type        = string
+  default     = "G.1X"
+  validation {
+    condition     = contains(["G.1X", "G.2X", "G.4X", "G.8X"], var.backfill_worker_type)
+    error_message = "backfill_worker_type must be one of G.1X, G.2X, G.4X or G.8X."
+  }
+}
+
+variable "backfill_workers" {
+  description = "Workers of the backfill job."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.backfill_workers >= 2
+    error_message = "backfill_workers must be at least 2."
+  }
+}
+
+variable "backfill_timeout_minutes" {
+  description = "Minutes before Glue stops a backfill run (a stopped run resumes at its first uncommitted chunk when run again)."
+  type        = number
+  default     = 120
+  validation {
+    condition     = var.backfill_timeout_minutes >= 5 && var.backfill_timeout_minutes <= 2880
+    error_message = "backfill_timeout_minutes must be between 5 and 2880."
+  }
+}
+
+variable "backfill_chunk_rows" {
+  description = "Rows per ledger batch of the backfill."
+  type        = number
+  default     = 50000
+  validation {
+    condition     = var.backfill_chunk_rows >= 1000
+    error_message = "backfill_chunk_rows must be at least 1000."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}
