@@ -38,6 +38,8 @@ lock: ## Re-resolve pinned dependencies into the lock files
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.13 --generate-hashes -o requirements.lock
 	$(UV) pip compile devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
 	    -o devstack/localstack-requirements.lock
+	$(UV) pip compile tools/checkov/requirements.in --python-version 3.13 --generate-hashes \
+	    -o tools/checkov/requirements.lock
 
 up: setup ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
 	@$(PY) -m devstack up
@@ -72,7 +74,16 @@ $(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json
 	@npm ci --prefix tools/asl --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $(ASL_STAMP)
 
-test: setup $(ASL_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
+CHECKOV_VENV  := .local/checkov-venv
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_ARGS  := -d terraform --framework terraform --compact --quiet --skip-download
+$(CHECKOV_STAMP): tools/checkov/requirements.lock $(STAMP)
+	@PY313=$$(scripts/find-python313) || exit 1; \
+	 if [ ! -x $(CHECKOV_VENV)/bin/python ]; then $$PY313 -m venv $(CHECKOV_VENV) || exit 1; fi
+	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/checkov/requirements.lock
+	@touch $(CHECKOV_STAMP)
+
+test: setup $(ASL_STAMP) $(CHECKOV_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -103,8 +114,9 @@ bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k 
 package: setup ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins)
 	@$(PY) scripts/package_glue.py
 
-tf-check: setup ## Static checks of terraform/: fmt, structure and references (python-hcl2), names
+tf-check: setup $(CHECKOV_STAMP) ## Static checks of terraform/: fmt, checkov, structure and references (python-hcl2)
 	@terraform fmt -check -recursive terraform
+	@$(CHECKOV_VENV)/bin/checkov $(CHECKOV_ARGS)
 	@$(PY) -m pytest -q tests/unit/test_terraform.py
 
 lint: setup ## Lint and check formatting
