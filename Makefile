@@ -38,8 +38,8 @@ lock: ## Re-resolve pinned dependencies into the lock files
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.13 --generate-hashes -o requirements.lock
 	$(UV) pip compile devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
 	    -o devstack/localstack-requirements.lock
-	$(UV) pip compile tools/checkov/requirements.in --python-version 3.13 --generate-hashes \
-	    -o tools/checkov/requirements.lock
+	$(UV) pip compile tools/terraform-checks/requirements.in --python-version 3.13 --generate-hashes \
+	    -o tools/terraform-checks/requirements.lock
 
 up: setup ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
 	@$(PY) -m devstack up
@@ -74,13 +74,13 @@ $(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json
 	@npm ci --prefix tools/asl --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $(ASL_STAMP)
 
-CHECKOV_VENV  := .local/checkov-venv
+CHECKOV_VENV  := .local/terraform-checks-venv
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_ARGS  := -d terraform --framework terraform --compact --quiet --skip-download
-$(CHECKOV_STAMP): tools/checkov/requirements.lock $(STAMP)
+$(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@PY313=$$(scripts/find-python313) || exit 1; \
 	 if [ ! -x $(CHECKOV_VENV)/bin/python ]; then $$PY313 -m venv $(CHECKOV_VENV) || exit 1; fi
-	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/checkov/requirements.lock
+	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
 
 test: setup $(ASL_STAMP) $(CHECKOV_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
@@ -117,7 +117,7 @@ package: setup ## Build the Glue artifacts terraform/ uploads (dist/glue/: core 
 tf-check: setup $(CHECKOV_STAMP) ## Static checks of terraform/: fmt, checkov, structure and references (python-hcl2)
 	@terraform fmt -check -recursive terraform
 	@$(CHECKOV_VENV)/bin/checkov $(CHECKOV_ARGS)
-	@$(PY) -m pytest -q tests/unit/test_terraform.py
+	@$(PY) -m pytest -q -rs tests/unit/test_terraform.py
 
 lint: setup ## Lint and check formatting
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
