@@ -425,3 +425,29 @@ def test_terraform_compliance_features_pass_against_a_plan(tmp_path):
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_localstack_override_has_an_endpoint_for_every_service_the_stack_uses():
+    with (TERRAFORM / "localstack" / "localstack_providers_override.tf").open() as fh:
+        (provider,) = hcl2.load(fh)["provider"]
+    aws = provider['"aws"'] if '"aws"' in provider else provider["aws"]
+    endpoints = {k: unquote(v) for k, v in aws["endpoints"][0].items() if not k.startswith("__")}
+    assert all(":4566" in url for url in endpoints.values())
+    prefixes = {
+        "aws_kinesis": "kinesis", "aws_s3": "s3", "aws_kms": "kms", "aws_iam": "iam", "aws_sns": "sns",
+        "aws_cloudwatch_event": "events", "aws_sfn": "sfn", "aws_glue": "glue", "aws_cloudwatch_log": "logs",
+        "aws_cloudwatch_metric": "cloudwatch", "aws_secretsmanager": "secretsmanager",
+    }  # fmt: skip
+    used = {
+        service
+        for module in MODULE_DIRS
+        for kind in ("resource", "data")
+        for key in bodies(parsed(module).get(kind, []))
+        for prefix, service in prefixes.items()
+        if key.split(".")[0].startswith(prefix)
+    }
+    assert used - set(endpoints) == set()
+    assert "sts" in endpoints  # aws_caller_identity
+    assert not (TERRAFORM / "localstack_providers_override.tf").exists(), (
+        "never commit the override into terraform/"
+    )
