@@ -194,3 +194,22 @@ module "alerts" {
   alert_email            = var.alert_email
   tags                   = local.tags
 }
+
+module "catalog" {
+  source = "./modules/catalog"
+
+  database_name      = replace(local.names.project, "-", "_")
+  bucket_name        = module.storage.bucket_name
+  raw_prefix         = local.names.raw_prefix
+  bad_records_prefix = local.names.bad_records_prefix
+  # moviestream.record.CSV_COLUMNS (tests/unit/test_terraform.py keeps the two equal)
+  csv_columns = [
+    "Poster_Link", "Series_Title", "Released_Year", "Certificate", "Runtime", "Genre", "IMDB_Rating",
+    "Overview", "Meta_score", "Director", "Star1", "Star2", "Star3", "Star4", "No_of_Votes", "Gross",
+  ]
+  backfill_schedule = var.backfill_schedule
+  state_machine_arn = module.alerts.state_machine_arn
+  trigger_role_arn  = module.iam.backfill_trigger_role_arn
+  name_prefix       = local.names.project
+  tags              = local.tags
+}

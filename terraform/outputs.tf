@@ -52,3 +52,8 @@ output "warehouse_dsn_secret_arn" {
   description = "Secret holding the warehouse DSN the jobs read."
   value       = aws_secretsmanager_secret.warehouse_dsn.arn
 }
+
+output "athena_database" {
+  description = "Glue database with the raw_movies and bad_records tables (query with Athena)."
+  value       = module.catalog.database_name
+}

@@ -112,3 +112,9 @@ variable "window_size" {
   type        = string
   default     = "10 seconds"
 }
+
+variable "backfill_schedule" {
+  description = "Schedule that backfills all of raw/ (e.g. \"cron(0 3 * * ? *)\"); null for none."
+  type        = string
+  default     = null
+}

@@ -451,3 +451,42 @@ def test_the_localstack_override_has_an_endpoint_for_every_service_the_stack_use
     assert not (TERRAFORM / "localstack_providers_override.tf").exists(), (
         "never commit the override into terraform/"
     )
+
+
+def test_the_catalog_tables_match_the_files_the_pipeline_writes():
+    from glue_streaming.pipeline import BAD_RECORD_FIELDS, TYPED_FIELDS
+    from moviestream.record import CSV_COLUMNS
+
+    catalog_call = named(parsed(TERRAFORM)["module"])["catalog"]
+    assert [unquote(c) for c in catalog_call["csv_columns"]] == list(CSV_COLUMNS)
+    catalog = parsed(TERRAFORM / "modules" / "catalog")
+    locals_ = {k: v for block in catalog["locals"] for k, v in block.items() if not k.startswith("__")}
+    columns = {unquote(k) for k in locals_["bad_record_columns"] if not k.startswith("__")}
+    assert columns == {"reasons", "failed_rules", "typed", "raw_fields", "payload_base64", *BAD_RECORD_FIELDS}
+    typed = re.findall(
+        r"(\w+):",
+        " ".join(
+            locals_["typed_struct"]
+            if isinstance(locals_["typed_struct"], list)
+            else [locals_["typed_struct"]]
+        ),
+    )
+    assert typed == list(TYPED_FIELDS)
+    table = bodies(catalog["resource"])["aws_glue_catalog_table.bad_records"]
+    assert unquote(table["partition_keys"][0]["name"]) == "ingest_date"
+    parameters = {
+        unquote(k): unquote(str(v)) for k, v in table["parameters"].items() if not k.startswith("__")
+    }
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["storage.location.template"].endswith("/ingest_date=$${ingest_date}/")
+
+
+def test_the_backfill_schedule_sends_what_the_state_machine_reads():
+    catalog = parsed(TERRAFORM / "modules" / "catalog")
+    target = bodies(catalog["resource"])["aws_cloudwatch_event_target.backfill_schedule"]
+    assert "detail = {bucket = {name = var.bucket_name}, object = {key =" in target["input"]
+    from batch_backfill.state_machine import render
+
+    machine = json.loads(render("job", "arn:aws:sns:us-east-1:000000000000:t"))
+    reads = machine["States"]["RunBackfill"]["Parameters"]["Arguments"]["--input_uri.$"]
+    assert "$.detail.bucket.name" in reads and "$.detail.object.key" in reads
