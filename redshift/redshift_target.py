@@ -49,21 +49,23 @@ class RedshiftSettings:
     host: str
     port: int
     database: str
-    user: str
+    user: str  # empty with IAM authentication (workgroup)
     password: str
     iam_role: str
     staging_uri: str  # s3://bucket/prefix, no trailing slash
+    workgroup: str = ""  # Redshift Serverless workgroup: IAM authentication, no password
 
     @classmethod
     def from_dsn(cls, dsn: str) -> RedshiftSettings:
         parts = urlsplit(dsn)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        workgroup = query.get("workgroup", "")
         missing = [
             name
             for name, value in (
                 ("host", parts.hostname),
                 ("database", parts.path.lstrip("/")),
-                ("user", parts.username),
+                ("user or workgroup", parts.username or workgroup),
                 ("iam_role", query.get("iam_role")),
                 ("staging_uri", query.get("staging_uri")),
             )
@@ -72,7 +74,9 @@ class RedshiftSettings:
         if parts.scheme != "redshift" or missing:
             raise ValueError(
                 "a Redshift DSN is redshift://USER:PASSWORD@HOST:PORT/DATABASE"
-                f"?iam_role=ARN&staging_uri=s3://BUCKET/PREFIX (missing: {', '.join(missing) or 'scheme'})"
+                "?iam_role=ARN&staging_uri=s3://BUCKET/PREFIX, or for IAM authentication to Redshift"
+                " Serverless redshift://HOST:PORT/DATABASE?workgroup=NAME&iam_role=ARN&staging_uri=..."
+                f" (missing: {', '.join(missing) or 'scheme'})"
             )
         if not _ROLE.match(query["iam_role"]):
             raise ValueError(f"iam_role is not an IAM role ARN: {query['iam_role']!r}")
@@ -87,6 +91,7 @@ class RedshiftSettings:
             password=unquote(parts.password or ""),
             iam_role=query["iam_role"],
             staging_uri=staging,
+            workgroup=workgroup,
         )
 
 
@@ -146,6 +151,15 @@ class RedshiftWarehouse:
             connect = redshift_connector.connect
         s = self.settings
         try:
+            if s.workgroup:  # temporary credentials for the caller's IAM identity (GetCredentials)
+                return connect(
+                    iam=True,
+                    is_serverless=True,
+                    serverless_work_group=s.workgroup,
+                    host=s.host,
+                    port=s.port,
+                    database=s.database,
+                )
             return connect(host=s.host, port=s.port, database=s.database, user=s.user, password=s.password)
         except Exception as exc:  # noqa: BLE001 - any failure to connect is "unavailable"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

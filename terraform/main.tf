@@ -1,7 +1,6 @@
-# moviestream on AWS: the root module composing the pipeline's modules. Issue 8 builds it in
-# steps; so far: the KMS key, the stream (modules/kinesis), the bucket (modules/storage), the
-# Glue jobs (modules/glue_jobs), alerts and the backfill trigger (modules/alerts), their roles
-# (modules/iam), and the secret that will hold the warehouse DSN.
+# moviestream on AWS: the root module composing the pipeline's modules: the stream (kinesis), the bucket (storage), the Glue jobs (glue_jobs), the warehouse
+# (redshift), alerts and the backfill trigger (alerts), roles (iam), Athena tables (catalog);
+# here: the pipeline's KMS key and the secret holding the warehouse DSN.
 
 locals {
   # The single source of resource names, shared with the local stack (moviestream.config).
@@ -132,10 +131,10 @@ module "storage" {
   tags                          = local.tags
 }
 
-# The warehouse DSN the jobs read (redshift://...). Its value is set by the Redshift step of
-# issue 8, or by hand: aws secretsmanager put-secret-value --secret-id <arn> --secret-string ...
+# The warehouse DSN the jobs read (redshift://...; modules/redshift writes it, without a
+# password: the jobs authenticate with IAM).
 resource "aws_secretsmanager_secret" "warehouse_dsn" {
-  #checkov:skip=CKV2_AWS_57:holds the DSN the Redshift step writes; rotating it belongs with the Redshift credentials (issue 8, Redshift step), not a rotation Lambda here
+  #checkov:skip=CKV2_AWS_57:holds no credential: the DSN names the workgroup and the jobs authenticate with IAM; the admin password is Redshift's own, rotated by Redshift
   name                    = "${local.names.project}/warehouse-dsn"
   description             = "DSN of the warehouse the Glue jobs load (redshift://...)."
   kms_key_id              = aws_kms_key.pipeline.arn
@@ -177,7 +176,25 @@ module "glue_jobs" {
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   alert_topic_arn          = module.alerts.topic_arn
   window_size              = var.window_size
+  connections              = [module.redshift.glue_connection_name]
   tags                     = local.tags
+}
+
+module "redshift" {
+  source = "./modules/redshift"
+
+  name           = local.names.project
+  database_name  = replace(local.names.project, "-", "_")
+  kms_key_arn    = aws_kms_key.pipeline.arn
+  vpc_id         = var.vpc_id
+  subnet_ids     = var.subnet_ids
+  base_capacity  = var.redshift_base_capacity
+  bucket_arn     = module.storage.bucket_arn
+  bucket_name    = module.storage.bucket_name
+  dsn_secret_id  = aws_secretsmanager_secret.warehouse_dsn.id
+  glue_role_name = module.iam.glue_jobs_role_name
+  account_id     = local.account_id
+  tags           = local.tags
 }
 
 module "alerts" {

@@ -57,3 +57,13 @@ output "athena_database" {
   description = "Glue database with the raw_movies and bad_records tables (query with Athena)."
   value       = module.catalog.database_name
 }
+
+output "warehouse_endpoint" {
+  description = "Redshift Serverless workgroup host (private)."
+  value       = module.redshift.workgroup_endpoint
+}
+
+output "warehouse_admin_secret_arn" {
+  description = "Secret with the Redshift admin password (Redshift rotates it); for applying the schema."
+  value       = module.redshift.admin_secret_arn
+}

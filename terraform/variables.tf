@@ -118,3 +118,19 @@ variable "backfill_schedule" {
   type        = string
   default     = null
 }
+
+variable "vpc_id" {
+  description = "VPC for Redshift Serverless and the Glue jobs (needs an S3 gateway endpoint and a NAT gateway or interface endpoints)."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets of vpc_id in at least three Availability Zones."
+  type        = list(string)
+}
+
+variable "redshift_base_capacity" {
+  description = "Base RPUs of the Redshift Serverless workgroup (8 to 512, steps of 8)."
+  type        = number
+  default     = 8
+}

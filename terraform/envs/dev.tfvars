@@ -6,3 +6,6 @@ bad_records_expiration_days   = 30
 rule_outcomes_expiration_days = 90
 force_destroy_bucket          = true
 kms_deletion_window_days      = 7
+# Your VPC: private subnets in three Availability Zones (see modules/redshift/README.md)
+# vpc_id     = "vpc-0123456789abcdef0"
+# subnet_ids = ["subnet-aaaa", "subnet-bbbb", "subnet-cccc"]

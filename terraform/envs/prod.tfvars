@@ -7,3 +7,6 @@ bad_records_expiration_days   = 180
 rule_outcomes_expiration_days = 730
 force_destroy_bucket          = false
 kms_deletion_window_days      = 30
+# Your VPC: private subnets in three Availability Zones (see modules/redshift/README.md)
+# vpc_id     = "vpc-0123456789abcdef0"
+# subnet_ids = ["subnet-aaaa", "subnet-bbbb", "subnet-cccc"]

@@ -21,9 +21,30 @@ def test_settings_from_a_dsn():
     assert s.iam_role == ROLE and s.staging_uri == "s3://moviestream-data/redshift-staging"
 
 
+def test_a_workgroup_dsn_connects_with_iam_credentials_and_no_password():
+    from redshift.redshift_target import RedshiftWarehouse
+
+    dsn = f"redshift://wg.example:5439/dev?workgroup=moviestream&iam_role={ROLE}&staging_uri=s3://b1x/p"
+    settings = RedshiftSettings.from_dsn(dsn)
+    assert (settings.user, settings.password, settings.workgroup) == ("", "", "moviestream")
+    calls = []
+    RedshiftWarehouse(settings, lambda: None, connect=lambda **kw: calls.append(kw)).connect()
+    assert calls == [
+        {
+            "iam": True,
+            "is_serverless": True,
+            "serverless_work_group": "moviestream",
+            "host": "wg.example",
+            "port": 5439,
+            "database": "dev",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     ("dsn", "message"),
     [
+        (f"redshift://h:5439/dev?iam_role={ROLE}&staging_uri=s3://b1x/p", "missing: user or workgroup"),
         ("redshift://u:p@h:5439/dev?staging_uri=s3://b1x/p", "missing: iam_role"),
         (f"redshift://u:p@h/dev?iam_role={ROLE}", "missing: staging_uri"),
         ("redshift://u:p@h/dev?iam_role=admin&staging_uri=s3://b1x/p", "not an IAM role ARN"),

@@ -490,3 +490,30 @@ def test_the_backfill_schedule_sends_what_the_state_machine_reads():
     machine = json.loads(render("job", "arn:aws:sns:us-east-1:000000000000:t"))
     reads = machine["States"]["RunBackfill"]["Parameters"]["Arguments"]["--input_uri.$"]
     assert "$.detail.bucket.name" in reads and "$.detail.object.key" in reads
+
+
+def test_the_warehouse_is_private_encrypted_and_the_dsn_it_writes_is_one_the_jobs_read():
+    from redshift.redshift_target import RedshiftSettings
+
+    resources = bodies(parsed(TERRAFORM / "modules" / "redshift")["resource"])
+    workgroup = resources["aws_redshiftserverless_workgroup.warehouse"]
+    assert workgroup["publicly_accessible"] is False and workgroup["enhanced_vpc_routing"] is True
+    assert [
+        (unquote(p["parameter_key"]), unquote(p["parameter_value"])) for p in workgroup["config_parameter"]
+    ] == [("require_ssl", "true")]
+    namespace = resources["aws_redshiftserverless_namespace.warehouse"]
+    assert namespace["manage_admin_password"] is True and namespace["kms_key_id"] == "${var.kms_key_arn}"
+    secret = resources["aws_secretsmanager_secret_version.dsn"]["secret_string"]
+    template = re.search(r'format\("([^"]+)"', secret).group(1)
+    sample = template % (
+        "moviestream.123456789012.us-east-1.redshift-serverless.amazonaws.com", 5439, "moviestream",
+        "moviestream", "arn:aws:iam::123456789012:role/moviestream-redshift-copy", "my-bucket", "staging",
+    )  # fmt: skip
+    settings = RedshiftSettings.from_dsn(sample)
+    assert (
+        settings.workgroup == "moviestream"
+        and settings.password == ""
+        and settings.staging_uri.endswith("/staging")
+    )
+    jobs = glue_jobs()
+    assert all(job["connections"] == "${var.connections}" for job in jobs.values())

@@ -84,6 +84,7 @@ resource "aws_glue_job" "streaming" {
   number_of_workers      = var.streaming_workers
   timeout                = var.streaming_timeout_minutes
   security_configuration = aws_glue_security_configuration.jobs.name
+  connections            = var.connections
 
   command {
     name            = "gluestreaming"
@@ -114,6 +115,7 @@ resource "aws_glue_job" "backfill" {
   number_of_workers      = var.backfill_workers
   timeout                = var.backfill_timeout_minutes
   security_configuration = aws_glue_security_configuration.jobs.name
+  connections            = var.connections
 
   command {
     name            = "glueetl"

@@ -154,3 +154,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "connections" {
+  description = "Glue connections the jobs use (the warehouse's VPC network connection)."
+  type        = list(string)
+  default     = []
+}

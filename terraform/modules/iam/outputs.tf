@@ -17,3 +17,8 @@ output "glue_jobs_role_arn" {
   value       = aws_iam_role.glue_jobs.arn
   depends_on  = [aws_iam_role_policy.glue_jobs]
 }
+
+output "glue_jobs_role_name" {
+  description = "Name of the Glue jobs' role (other modules attach grants to it)."
+  value       = aws_iam_role.glue_jobs.name
+}
