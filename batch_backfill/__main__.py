@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -47,17 +46,16 @@ def main(
 ) -> None:
     """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
     logs.configure()
+    from batch_backfill.backfill import parse_as_of
     from batch_backfill.inputs import list_inputs
     from moviestream.quality.dqdl import read_ruleset
     from producer.csv_source import InputError
     from redshift.warehouse import WarehouseUnavailable, open_warehouse
 
     try:
-        when = datetime.fromisoformat(as_of.replace("Z", "+00:00")) if as_of else None
-    except ValueError:
-        _fail(f"--as-of is not an ISO-8601 time: {as_of!r}")
-    if when is not None and when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
+        when = parse_as_of(as_of, "--as-of") if as_of else None
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         ruleset = read_ruleset(ruleset_path)
     except ValueError as exc:

@@ -85,6 +85,20 @@ def file_as_of(file: InputFile) -> datetime:
     return datetime.fromtimestamp(Path(file.uri).stat().st_mtime, UTC).replace(tzinfo=None)
 
 
+def parse_as_of(text: str, flag: str, require_offset: bool = False) -> datetime:
+    """An ``--as-of`` time as naive UTC; without an offset it is taken as UTC unless
+    ``require_offset``. ValueError naming ``flag`` when the text is not such a time."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{flag} is not an ISO-8601 time: {text!r}") from None
+    if when.tzinfo is None:
+        if require_offset:
+            raise ValueError(f"{flag} needs a UTC offset, e.g. 2026-01-01T00:00:00+00:00, not {text!r}")
+        return when
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
 def _chunks(items: Iterator[Row | Reject], size: int) -> Iterator[list[Row | Reject]]:
     while chunk := list(islice(items, size)):
         yield chunk

@@ -24,9 +24,9 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from batch_backfill.backfill import DEFAULT_CHUNK_ROWS
+from batch_backfill.backfill import DEFAULT_CHUNK_ROWS, parse_as_of
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "input_uri", "bucket", "ruleset_s3_uri", "warehouse_dsn_secret")
 OPTIONAL_ARGUMENTS: dict[str, str] = {
@@ -55,17 +55,7 @@ def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
         raise ValueError(f"--chunk_rows must be a whole number, not {args['chunk_rows']!r}") from None
     if chunk_rows < 1:
         raise ValueError("--chunk_rows must be at least 1")
-    as_of = None
-    if args["as_of"].strip():
-        try:
-            as_of = datetime.fromisoformat(args["as_of"].strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"--as_of is not an ISO-8601 time: {args['as_of']!r}") from None
-        if as_of.tzinfo is None:
-            raise ValueError(
-                f"--as_of needs a UTC offset, e.g. 2026-01-01T00:00:00+00:00, not {args['as_of']!r}"
-            )
-        as_of = as_of.astimezone(UTC).replace(tzinfo=None)
+    as_of = parse_as_of(args["as_of"], "--as_of", require_offset=True) if args["as_of"].strip() else None
     force = args["force"].strip().lower()
     if force not in ("true", "false"):
         raise ValueError(f"--force must be true or false, not {args['force']!r}")

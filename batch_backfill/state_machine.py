@@ -7,12 +7,11 @@ for anyone creating the state machine without Terraform.
 
 from __future__ import annotations
 
-import json
-import re
 from importlib import resources
 
+from moviestream.templates import fill_json_template
+
 PLACEHOLDERS = ("glue_job_name", "topic_arn")
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def template() -> str:
@@ -21,12 +20,8 @@ def template() -> str:
 
 def render(glue_job_name: str, topic_arn: str) -> str:
     """The definition with its placeholders filled; ValueError for a placeholder we do not know."""
-    values = {"glue_job_name": glue_job_name, "topic_arn": topic_arn}
-
-    def fill(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise ValueError(f"state machine template has an unknown placeholder ${{{name}}}")
-        return json.dumps(values[name])[1:-1]  # escaped for a JSON string
-
-    return _PLACEHOLDER.sub(fill, template())
+    return fill_json_template(
+        template(),
+        {"glue_job_name": glue_job_name, "topic_arn": topic_arn},
+        lambda name: f"state machine template has an unknown placeholder ${{{name}}}",
+    )

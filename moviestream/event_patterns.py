@@ -8,27 +8,23 @@ module, so the local bus and a deployed one route the same events.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from moviestream.config import resource_names
+from moviestream.templates import fill_json_template
 
 PATTERN_DIR = Path(__file__).parents[1] / "terraform" / "event_patterns"
 ALERT_PATTERNS = ("glue_job_failed", "data_quality_results", "pipeline_breach")
 BACKFILL_PATTERN = "raw_object_created"
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def pattern(name: str, names: dict[str, Any] | None = None) -> dict[str, Any]:
     """The pattern ``name`` (a file name without .json) with its placeholders filled from
     ``names`` (default: resources.json); ValueError for a placeholder that is not a name."""
-    values = resource_names() if names is None else names
-
-    def fill(match: re.Match) -> str:
-        key = match.group(1)
-        if key not in values:
-            raise ValueError(f"event pattern {name}: ${{{key}}} is not in moviestream/resources.json")
-        return json.dumps(str(values[key]))[1:-1]
-
-    return json.loads(_PLACEHOLDER.sub(fill, (PATTERN_DIR / f"{name}.json").read_text("utf-8")))
+    text = fill_json_template(
+        (PATTERN_DIR / f"{name}.json").read_text("utf-8"),
+        resource_names() if names is None else names,
+        lambda key: f"event pattern {name}: ${{{key}}} is not in moviestream/resources.json",
+    )
+    return json.loads(text)

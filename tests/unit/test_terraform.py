@@ -57,6 +57,13 @@ def typed_named(blocks: list[dict]) -> set[str]:
     return set(bodies(blocks))
 
 
+def locals_of(module: Path) -> dict[str, object]:
+    """A module's locals, merged over its locals blocks."""
+    return {
+        k: v for block in parsed(module).get("locals", []) for k, v in block.items() if not k.startswith("__")
+    }
+
+
 def expressions(value: object) -> list[str]:
     """Every string in a parsed body (comments left out)."""
     if isinstance(value, str):
@@ -91,7 +98,7 @@ def test_terraform_fmt_check_passes():
 def test_every_reference_resolves(module):
     blocks = parsed(module)
     variables = set(named(blocks.get("variable", [])))
-    locals_ = {k for block in blocks.get("locals", []) for k in block if not k.startswith("__")}
+    locals_ = set(locals_of(module))
     modules = set(named(blocks.get("module", [])))
     resources = typed_named(blocks.get("resource", []))
     data = typed_named(blocks.get("data", []))
@@ -139,7 +146,7 @@ def test_default_names_are_the_local_stacks():
     """Name variables default to null, and the locals take them from resources.json."""
     blocks = parsed(TERRAFORM)
     variables = named(blocks["variable"])
-    locals_ = {k: v for block in blocks["locals"] for k, v in block.items() if not k.startswith("__")}
+    locals_ = locals_of(TERRAFORM)
     assert "moviestream/resources.json" in locals_["names"]
     for variable, key in (
         ("stream_name", "stream_name"),
@@ -241,7 +248,7 @@ def test_the_role_policies_scope_their_resources_to_this_deployment():
 def test_templatefile_targets_exist_and_get_their_placeholders():
     alerts = TERRAFORM / "modules" / "alerts"
     text = "\n".join(p.read_text() for p in alerts.glob("*.tf"))
-    locals_ = {k: v for block in parsed(alerts)["locals"] for k, v in block.items() if not k.startswith("__")}
+    locals_ = locals_of(alerts)
     patterns_dir = (alerts / "../../event_patterns").resolve()
     assert unquote(locals_["patterns_dir"]) == "${path.module}/../../event_patterns"
     for pattern_file in [*locals_["alert_patterns"].values(), "raw_object_created"]:
@@ -253,9 +260,7 @@ def test_templatefile_targets_exist_and_get_their_placeholders():
     for placeholder in PLACEHOLDERS:
         assert f"{placeholder} = " in machine["definition"], placeholder
     # every placeholder of every pattern file is a key the root passes in pattern_values
-    root_locals = {
-        k: v for block in parsed(TERRAFORM)["locals"] for k, v in block.items() if not k.startswith("__")
-    }
+    root_locals = locals_of(TERRAFORM)
     assert (
         "local.names" in root_locals["pattern_values"]
         and "bucket_name = local.bucket_name" in root_locals["pattern_values"]
@@ -290,7 +295,7 @@ def test_the_glue_jobs_are_glue_6_with_explicit_capacity_and_timeouts():
 
 def test_the_glue_jobs_get_the_code_the_pins_and_the_pipelines_arguments():
     glue = parsed(TERRAFORM / "modules" / "glue_jobs")
-    locals_ = {k: v for block in glue["locals"] for k, v in block.items() if not k.startswith("__")}
+    locals_ = locals_of(TERRAFORM / "modules" / "glue_jobs")
     common = {unquote(k): v for k, v in locals_["common_arguments"].items() if not k.startswith("__")}
     assert 'aws_s3_object.code["core"]' in common["--extra-py-files"]
     assert common["--additional-python-modules"] == "${local.additional_python_modules}"
@@ -345,9 +350,7 @@ def test_make_package_builds_the_artifacts_terraform_uploads(tmp_path):
     assert "orjson==3.11.5" in pins and all("==" in p for p in pins)
     assert not any(p.startswith(("pyspark", "pandas", "pyarrow", "boto3")) for p in pins)
     assert "from batch_backfill.glue_job import main" in first["backfill_job.py"].read_text()
-    locals_ = {
-        k: v for block in parsed(TERRAFORM / "modules" / "glue_jobs")["locals"] for k, v in block.items()
-    }
+    locals_ = locals_of(TERRAFORM / "modules" / "glue_jobs")
     for key in ("core", "streaming", "backfill"):
         assert Path(unquote(locals_["artifacts"][key]).split("/")[-1]).name in {
             p.name for p in first.values()
@@ -460,7 +463,7 @@ def test_the_catalog_tables_match_the_files_the_pipeline_writes():
     catalog_call = named(parsed(TERRAFORM)["module"])["catalog"]
     assert [unquote(c) for c in catalog_call["csv_columns"]] == list(CSV_COLUMNS)
     catalog = parsed(TERRAFORM / "modules" / "catalog")
-    locals_ = {k: v for block in catalog["locals"] for k, v in block.items() if not k.startswith("__")}
+    locals_ = locals_of(TERRAFORM / "modules" / "catalog")
     columns = {unquote(k) for k in locals_["bad_record_columns"] if not k.startswith("__")}
     assert columns == {"reasons", "failed_rules", "typed", "raw_fields", "payload_base64", *BAD_RECORD_FIELDS}
     typed = re.findall(
