@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -29,7 +30,7 @@ from moviestream.failpoints import failpoint
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL
 from moviestream.record import TYPED_COLUMNS
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, open_warehouse
+from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, BatchLoad, open_warehouse
 
 log = logs.get("pipeline")
 
@@ -329,7 +330,7 @@ class BatchPipeline:
             "duplicates_dropped": stats["duplicates"],
             "good_records": stats["good"],
             "bad_records": stats["bad"],
-            "movies_upserted": len(movies),
+            "movies_upserted": movies.num_rows,
             "bad_records_uri": bad_uri,
             "min_produced_at": stats["min_produced_at"],
             "max_produced_at": stats["max_produced_at"],
@@ -353,7 +354,7 @@ class BatchPipeline:
             stats["duplicates"],
             stats["good"],
             stats["bad"],
-            len(movies),
+            movies.num_rows,
             t_end - t0,
         )
         log.info(
@@ -413,22 +414,47 @@ class BatchPipeline:
 
     def _warehouse_rows(
         self, good: DataFrame, key: BatchKey, started_at: datetime
-    ) -> tuple[list[tuple], list[tuple]]:
-        # Arrow rather than Row objects: a drain-sized batch has tens of thousands of rows.
-        table = (
-            newest_per_movie(good)
-            .select(*self._movie_columns, F.col("genres").alias("_genre_list"))
-            .toArrow()
+    ) -> tuple[pa.Table, pa.Table]:
+        """(movies in STAGE_COLUMNS, genres as GENRE_COLUMNS) for the warehouse: the newest good
+        event of each movie, read out once as Arrow and never turned into Python objects."""
+        collected = good.select(
+            *self._movie_columns, F.col("genres").alias("_genre_list"), *NEWEST_ORDER_COLUMNS
+        ).toArrow()
+        return stage_tables(newest_per_movie(collected), key, started_at)
+
+
+NEWEST_ORDER_COLUMNS = ("produced_at", "shard_id", "sequence_number", "sub_sequence_number")
+
+
+def stage_tables(newest: pa.Table, key: BatchKey, started_at: datetime) -> tuple[pa.Table, pa.Table]:
+    """The warehouse's two staged tables from one row per movie (DATA_STAGE_COLUMNS and
+    ``_genre_list``): the movies with this batch's columns added, and one row per movie and genre."""
+    newest = newest.combine_chunks()  # list_parent_indices below counts from the first chunk
+    rows = newest.num_rows
+    columns = []
+    for name in DATA_STAGE_COLUMNS:
+        column = newest[name]
+        if pa.types.is_timestamp(column.type):  # the warehouse's TIMESTAMPs are naive UTC
+            column = column.cast(pa.timestamp("us"))
+        columns.append(column)
+    when = pa.scalar(started_at, pa.timestamp("us"))
+    columns += [
+        pa.repeat(when, rows),  # first_seen_at (the MERGE keeps an existing movie's own)
+        pa.repeat(when, rows),  # last_updated_at
+        pa.repeat(pa.scalar(key.job_name), rows),
+        pa.repeat(pa.scalar(key.batch_id, pa.int64()), rows),
+    ]
+    movies = pa.Table.from_arrays(columns, names=list(STAGE_COLUMNS))
+    lists = newest["_genre_list"]
+    genres = (
+        pa.table(
+            {
+                "movie_id": newest["movie_id"].take(pc.list_parent_indices(lists)),
+                "genre": pc.list_flatten(lists),
+            }
         )
-        columns = []
-        for name in DATA_STAGE_COLUMNS:
-            col = table.column(name)
-            if pa.types.is_timestamp(col.type):  # the warehouse's TIMESTAMPs are naive UTC
-                col = col.cast(pa.timestamp("us"))
-            columns.append(col.to_pylist())
-        per_batch = (started_at, started_at, key.job_name, key.batch_id)
-        movies = [(*values, *per_batch) for values in zip(*columns, strict=True)]
-        ids = table.column("movie_id").to_pylist()
-        genre_lists = table.column("_genre_list").to_pylist()
-        genres = sorted({(m, g) for m, gs in zip(ids, genre_lists, strict=True) for g in (gs or [])})
-        return movies, genres
+        .group_by(list(GENRE_COLUMNS), use_threads=False)  # a genre listed twice is one row
+        .aggregate([])
+        .sort_by([(c, "ascending") for c in GENRE_COLUMNS])
+    )
+    return movies, genres

@@ -9,6 +9,8 @@ Nothing is filtered out here, so the counts add up by construction: good + bad +
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -166,9 +168,31 @@ def judge_records(source: DataFrame, ruleset: Ruleset) -> DataFrame:
     return BatchJudge(ruleset).judge(source)
 
 
-def newest_per_movie(good: DataFrame) -> DataFrame:
-    """Keep the newest event of each movie in the batch (by produced_at, then stream position)."""
-    newest_first = Window.partitionBy("movie_id").orderBy(
-        F.col("produced_at").desc_nulls_last(), *[c.desc() for c in kinesis_order()]
+def newest_per_movie(good: pa.Table) -> pa.Table:
+    """The newest event of each movie (by produced_at, then stream position), in movie_id order.
+
+    ``good`` holds a batch's good records with at least movie_id, produced_at, shard_id,
+    sequence_number and sub_sequence_number. It runs on the driver over the rows the warehouse
+    load collects anyway: in Spark the same choice is a window, a shuffle and a sort of every
+    record of the batch. Nulls sort last, as in Spark's descending order.
+    """
+    if good.num_rows == 0:
+        return good
+    position = pc.utf8_lpad(good["sequence_number"], 64, "0")  # decimal strings, compared as text
+    keyed = good.append_column("_position", position)
+    order = pc.sort_indices(
+        keyed,
+        sort_keys=[
+            ("movie_id", "ascending"),
+            ("produced_at", "descending"),
+            ("shard_id", "descending"),
+            ("_position", "descending"),
+            ("sub_sequence_number", "descending"),
+        ],
+        null_placement="at_end",
     )
-    return good.withColumn("_rank", F.row_number().over(newest_first)).where("_rank = 1").drop("_rank")
+    ordered = good.take(order)
+    ids = ordered["movie_id"].combine_chunks()
+    # The first row of each run of equal movie_ids is that movie's newest.
+    first = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).fill_null(True)
+    return ordered.filter(pa.concat_arrays([pa.array([True]), first]))

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from moviestream.failpoints import failpoint
 from redshift.warehouse import (
+    GENRE_COLUMNS,
     OUTCOME_COLUMNS,
     STAGE_COLUMNS,
     BatchKey,
@@ -36,6 +37,7 @@ from redshift.warehouse import (
     ledger_row,
     outcome_rows,
     redshift_statements,
+    table_rows,
 )
 
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -192,11 +194,11 @@ class RedshiftWarehouse:
     def load_batch(self, load: BatchLoad) -> datetime | None:
         """Load one batch exactly once; the ledger's committed_at, or None if it was loaded before."""
         movies_uri, genres_uri = self.staging_uris(load.key)
-        genres = list(load.genres)
-        if load.movies:
-            self._upload(movies_uri, staging_file(STAGE_COLUMNS, load.movies))
+        movies, genres = load.movies.num_rows, load.genres.num_rows
+        if movies:
+            self._upload(movies_uri, staging_file(STAGE_COLUMNS, table_rows(load.movies)))
         if genres:
-            self._upload(genres_uri, staging_file(("movie_id", "genre"), genres))
+            self._upload(genres_uri, staging_file(GENRE_COLUMNS, table_rows(load.genres)))
         conn = self.connect()
         try:
             cur = conn.cursor()
@@ -208,10 +210,10 @@ class RedshiftWarehouse:
             for stmt in redshift_statements("stage.sql"):
                 cur.execute(stmt)
             role = self.settings.iam_role
-            if load.movies:
+            if movies:
                 cur.execute(copy_statement("stage_movies", STAGE_COLUMNS, movies_uri, role))
             if genres:
-                cur.execute(copy_statement("stage_genres", ("movie_id", "genre"), genres_uri, role))
+                cur.execute(copy_statement("stage_genres", GENRE_COLUMNS, genres_uri, role))
             for stmt in (
                 *redshift_statements("merge_movies.sql"),
                 *redshift_statements("refresh_bridges.sql"),

@@ -9,6 +9,16 @@ USING movies.imdb_movies_rating
 WHERE stage_movies.movie_id = movies.imdb_movies_rating.movie_id
   AND stage_movies.event_produced_at < movies.imdb_movies_rating.event_produced_at;
 
+-- The staged movies the warehouse has already, before this MERGE. Only their genre and cast
+-- rows can need deleting or comparing (refresh_bridges.sql): a movie new to the warehouse has
+-- none, since bridge rows are only ever written with their movie, in the same transaction.
+CREATE TEMP TABLE stage_existing AS
+SELECT s.movie_id
+FROM stage_movies AS s
+WHERE EXISTS (SELECT 1 FROM movies.imdb_movies_rating AS m WHERE m.movie_id = s.movie_id);
+
+ANALYZE stage_existing;
+
 MERGE INTO movies.imdb_movies_rating
 USING stage_movies AS s
 ON movies.imdb_movies_rating.movie_id = s.movie_id

@@ -1,5 +1,8 @@
 """judge_records: every record comes out exactly once, good or bad with a reason, and counts add up."""
 
+from datetime import datetime
+
+import pyarrow as pa
 from aws_kinesis_agg.aggregator import RecordAggregator
 from pyspark.sql import functions as F
 
@@ -66,12 +69,10 @@ def test_newest_event_per_movie_wins(spark):
     other = envelope("c", movie_fields(Released_Year="1990"))  # same title, other year: another movie
     df = spark.createDataFrame(source_rows([newer, older, other]), SOURCE_SCHEMA)
     judged = judge_records(df, SEED).where("is_good AND NOT is_duplicate")
-    rows = {
-        r["movie_id"]: r["no_of_votes"]
-        for r in newest_per_movie(judged).select("movie_id", "no_of_votes").collect()
-    }
+    newest = newest_per_movie(judged.toArrow())
+    rows = dict(zip(newest["movie_id"].to_pylist(), newest["no_of_votes"].to_pylist(), strict=True))
     assert rows == {movie_id("The Godfather", "1972"): 200, movie_id("The Godfather", "1990"): 1620367}
-    assert newest_per_movie(judged).count() == 2
+    assert newest.num_rows == 2
     assert judged.agg(F.count("*")).collect()[0][0] == 3
 
 
@@ -109,3 +110,38 @@ def test_a_genre_is_measured_in_utf8_bytes_whatever_its_characters(spark):
     assert by_row[2]["reasons"] == ["a genre is 129" + limit]
     assert by_row[3]["reasons"] == ["a genre is 132" + limit]
     assert by_row[4]["is_good"] and by_row[5]["is_good"]
+
+
+def _events(*rows):
+    names = ("movie_id", "produced_at", "shard_id", "sequence_number", "sub_sequence_number", "tag")
+    return pa.table(dict(zip(names, map(list, zip(*rows, strict=True)), strict=True)))
+
+
+def test_newest_per_movie_orders_by_time_then_stream_position():
+    t1, t2 = datetime(2026, 1, 1, 10), datetime(2026, 1, 1, 11)
+    newest = newest_per_movie(
+        _events(
+            ("m1", t1, "shard-0", "900", 0, "older"),
+            ("m1", t2, "shard-0", "100", 0, "newer by time"),
+            ("m2", t1, "shard-0", "99", 0, "lower sequence number (fewer digits)"),
+            ("m2", t1, "shard-0", "100", 0, "higher sequence number"),
+            ("m3", t1, "shard-0", "5", 1, "earlier in the aggregate"),
+            ("m3", t1, "shard-0", "5", 2, "later in the aggregate"),
+            ("m4", None, "shard-0", "7", 0, "no time"),
+            ("m4", t1, "shard-0", "1", 0, "a time beats none"),
+            ("m0", t1, "shard-0", "1", 0, "alone"),
+        )
+    )
+    assert dict(zip(newest["movie_id"].to_pylist(), newest["tag"].to_pylist(), strict=True)) == {
+        "m0": "alone",
+        "m1": "newer by time",
+        "m2": "higher sequence number",
+        "m3": "later in the aggregate",
+        "m4": "a time beats none",
+    }
+    assert newest["movie_id"].to_pylist() == ["m0", "m1", "m2", "m3", "m4"]  # movie_id order
+
+
+def test_newest_per_movie_of_nothing_is_nothing():
+    empty = _events(("m", datetime(2026, 1, 1), "s", "1", 0, "x")).slice(0, 0)
+    assert newest_per_movie(empty).num_rows == 0
