@@ -219,7 +219,6 @@ class Backfill:
 
     def close(self) -> None:
         self._committer.shutdown(wait=True)
-        self.pipeline.close()
 
     def _write_rejects(self, file: InputFile, stream_id: str, index: int, rejects: list[Reject]) -> None:
         """Unreadable rows, as bad records under a key deterministic per (file, chunk)."""

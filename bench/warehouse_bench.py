@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psycopg
 
+from devstack.stack import create_database_sql
 from moviestream.config import warehouse_dsn
 from moviestream.movie_key import movie_id
 from moviestream.record import CSV_COLUMNS
@@ -84,7 +85,7 @@ def fresh_database(admin_dsn: str) -> tuple[str, str]:
     """(name, DSN) of a new, empty database beside the one ``admin_dsn`` names, schema applied."""
     name = f"bench_wh_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
+        conn.execute(create_database_sql(name))
     dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
     apply_schema(dsn)
     return name, dsn

@@ -30,6 +30,14 @@ LOCALSTACK_LOCK = REPO_ROOT / "devstack" / "localstack-requirements.lock"
 DATABASE = "moviestream"
 
 
+def create_database_sql(name: str) -> str:
+    """CREATE DATABASE for a warehouse stand-in: UTF-8 with the C collation, so text compares
+    byte by byte as in Redshift (and sorts and indexes by memcmp: the bridges' primary keys
+    took a fifth longer to grow under C.UTF-8). Explicit rather than inherited, so a cluster
+    created with another default still gets it."""
+    return f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"
+
+
 class StackError(RuntimeError):
     """A component could not be started; the message names it and its log."""
 
@@ -371,6 +379,7 @@ class Postgres:
                         "postgres",
                         "-E",
                         "UTF8",
+                        "--lc-collate=C",  # see create_database_sql
                         "--no-sync",
                     ]
                 ),
@@ -418,7 +427,7 @@ class Postgres:
             f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres", autocommit=True
         ) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(create_database_sql(DATABASE))
 
     def stop(self) -> str:
         pid = self.pid()

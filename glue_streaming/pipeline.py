@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -81,18 +80,19 @@ class BatchResult:
 
 @dataclass
 class PreparedBatch:
-    """A judged batch, ready for BatchPipeline.commit: its counts, rule outcomes and bad-record
-    lines, and (still being read when prepare returns) its warehouse rows."""
+    """A judged batch, ready for BatchPipeline.commit: its counts, rule outcomes, bad-record
+    lines and warehouse rows, all read out of Spark."""
 
     key: BatchKey
     started_at: datetime
     t0: float
-    stats: Any
+    stats: dict[str, Any]
     t_judge: float = 0.0
     t_read: float = 0.0
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     bad_lines: list[str] = field(default_factory=list)
-    rows_job: futures.Future | None = None
+    movies: pa.Table | None = None  # STAGE_COLUMNS
+    genres: pa.Table | None = None  # GENRE_COLUMNS
     ledger_extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -157,15 +157,11 @@ class BatchPipeline:
         self._dataset_rules = dataset_level_rules(config.ruleset)
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
-        self._steps = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-step")
         self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
 
     def committed(self, batch_id: int) -> bool:
         """Whether the ledger has this batch of the current stream (it would be skipped)."""
         return self._warehouse.batch_committed(BatchKey(self.config.job_name, self._stream_id(), batch_id))
-
-    def close(self) -> None:
-        self._steps.shutdown(wait=True)
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -191,14 +187,17 @@ class BatchPipeline:
         source = spark.createDataFrame(rows, SOURCE_SCHEMA).repartition(slots, "shard_id")
         for _ in range(rounds):
             judged = self._judge.judge(source).persist()
-            judged.agg(*self._stats_columns).collect()
-            unique = judged.where(~F.col("is_duplicate"))
-            self._judge.rules.outcomes(unique.where(F.col("record_error").isNull()))
-            self._bad_record_lines(unique.where(~F.col("is_good")))
-            self._warehouse_rows(
-                unique.where(F.col("is_good")), BatchKey("warm-up", "warm-up", 0), datetime(2000, 1, 1)
+            try:
+                table = self._read_out(judged)
+                self._judge.rules.outcomes(self._envelopes(judged))
+            finally:
+                judged.unpersist()
+            unique = table.filter(pc.invert(table["is_duplicate"]))
+            stage_tables(
+                newest_per_movie(unique.filter(unique["is_good"])),
+                BatchKey("warm-up", "warm-up", 0),
+                datetime(2000, 1, 1),
             )
-            judged.unpersist()
         return time.monotonic() - t0
 
     def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:
@@ -233,32 +232,23 @@ class BatchPipeline:
             if file_records
             else self._judge.judge(source)
         )
+        # Two Spark jobs per batch over the judged batch, cached: one reads out everything the
+        # writes need (counts, bad records, warehouse rows) as Arrow, the other aggregates the
+        # rule outcomes. Each job costs planning and scheduling besides its work, and reading
+        # the same rows out in three jobs cost more than the rows themselves.
         judged = judged.persist()
         try:
-            stats = judged.agg(*self._stats_columns).collect()[0]
+            table = self._read_out(judged)
+            stats = batch_stats(table)
             if not stats["records_in"]:
-                judged.unpersist()
                 return PreparedBatch(key, started_at, t0, stats, ledger_extra=ledger_extra or {})
             t_judge = time.monotonic()
-            unique = judged.where(~F.col("is_duplicate"))
-            envelopes = unique.where(F.col("record_error").isNull())
-            # Three independent reads of the persisted batch: submitted together, the driver-side
-            # planning of one overlaps the others' execution (and the warehouse rows are ready by
-            # the time the S3 writes and alerts are done). Nothing here writes anything.
-            rows_job = self._steps.submit(
-                self._warehouse_rows, unique.where(F.col("is_good")), key, started_at
-            )
-            bad_job = self._steps.submit(self._bad_record_lines, unique.where(~F.col("is_good")))
-            try:
-                outcomes = self._judge.rules.outcomes(envelopes)
-                bad_lines = bad_job.result()
-            except BaseException:
-                futures.wait([rows_job, bad_job])  # not unpersisting under a running job
-                raise
-        except BaseException:
+            outcomes = self._judge.rules.outcomes(self._envelopes(judged))
+        finally:
             judged.unpersist()
-            raise
-        rows_job.add_done_callback(lambda _: judged.unpersist())
+        unique = table.filter(pc.invert(table["is_duplicate"]))
+        bad_lines = unique.filter(pc.invert(unique["is_good"]))["bad_record"].to_pylist()
+        movies, genres = stage_tables(newest_per_movie(unique.filter(unique["is_good"])), key, started_at)
         return PreparedBatch(
             key,
             started_at,
@@ -268,7 +258,8 @@ class BatchPipeline:
             time.monotonic(),
             outcomes,
             bad_lines,
-            rows_job,
+            movies,
+            genres,
             ledger_extra or {},
         )
 
@@ -324,7 +315,7 @@ class BatchPipeline:
             if alert is not None:
                 self._alerts.publish(alert)
 
-        movies, genres = batch.rows_job.result()
+        movies, genres = batch.movies, batch.genres
         ledger = {
             "records_in": stats["records_in"],
             "duplicates_dropped": stats["duplicates"],
@@ -374,17 +365,27 @@ class BatchPipeline:
         )
         return result
 
+    @staticmethod
+    def _envelopes(judged: DataFrame) -> DataFrame:
+        """The records the rule outcomes are about: delivered once, and parsed."""
+        return judged.where(~F.col("is_duplicate") & F.col("record_error").isNull())
+
+    def _read_out(self, judged: DataFrame) -> pa.Table:
+        """Every judged record as Arrow (see batch_stats and READ_OUT_COLUMNS): the batch's
+        counts, a bad record's JSON line, and a good record's warehouse columns."""
+        return judged.select(*self._read_out_columns).toArrow()
+
     @cached_property
-    def _stats_columns(self) -> list[Column]:
+    def _read_out_columns(self) -> list[Column]:
+        unique_bad = ~F.col("is_duplicate") & ~F.col("is_good")
         return [
-            F.count(F.lit(1)).alias("records_in"),
-            F.sum(F.col("is_duplicate").cast("int")).alias("duplicates"),
-            F.sum((~F.col("is_duplicate") & F.col("is_good")).cast("int")).alias("good"),
-            F.sum((~F.col("is_duplicate") & ~F.col("is_good")).cast("int")).alias("bad"),
-            F.min("produced_at").alias("min_produced_at"),
-            F.max("produced_at").alias("max_produced_at"),
-            F.min("approximate_arrival_timestamp").alias("min_arrival_at"),
-            F.max("approximate_arrival_timestamp").alias("max_arrival_at"),
+            F.col("is_duplicate"),
+            F.col("is_good"),
+            F.when(unique_bad, self._bad_record_json).alias("bad_record"),
+            F.col("approximate_arrival_timestamp"),
+            *[F.col(c) for c in NEWEST_ORDER_COLUMNS],
+            *self._movie_columns,
+            F.col("genres").alias("_genre_list"),
         ]
 
     @cached_property
@@ -399,9 +400,6 @@ class BatchPipeline:
         )
         return F.to_json(doc)
 
-    def _bad_record_lines(self, bad: DataFrame) -> list[str]:
-        return [r[0] for r in bad.select(self._bad_record_json).collect()]
-
     @cached_property
     def _movie_columns(self) -> list[Column]:
         """The staged movie columns that come from the data, in STAGE_COLUMNS order; the rest
@@ -412,15 +410,30 @@ class BatchPipeline:
         }
         return [computed[c].alias(c) if c in computed else F.col(c) for c in DATA_STAGE_COLUMNS]
 
-    def _warehouse_rows(
-        self, good: DataFrame, key: BatchKey, started_at: datetime
-    ) -> tuple[pa.Table, pa.Table]:
-        """(movies in STAGE_COLUMNS, genres as GENRE_COLUMNS) for the warehouse: the newest good
-        event of each movie, read out once as Arrow and never turned into Python objects."""
-        collected = good.select(
-            *self._movie_columns, F.col("genres").alias("_genre_list"), *NEWEST_ORDER_COLUMNS
-        ).toArrow()
-        return stage_tables(newest_per_movie(collected), key, started_at)
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def batch_stats(table: pa.Table) -> dict[str, Any]:
+    """The batch's counts and time range from its read-out records: every record for the count
+    and the times, re-deliveries apart for good and bad. Times are naive UTC."""
+    duplicate = table["is_duplicate"]
+    unique_good = pc.and_(pc.invert(duplicate), table["is_good"])
+    unique_bad = pc.and_(pc.invert(duplicate), pc.invert(table["is_good"]))
+    stats: dict[str, Any] = {
+        "records_in": table.num_rows,
+        "duplicates": pc.sum(duplicate.cast(pa.int64())).as_py() or 0,
+        "good": pc.sum(unique_good.cast(pa.int64())).as_py() or 0,
+        "bad": pc.sum(unique_bad.cast(pa.int64())).as_py() or 0,
+    }
+    for name, column in (("produced_at", "produced_at"), ("arrival_at", "approximate_arrival_timestamp")):
+        span = pc.min_max(table[column])
+        stats[f"min_{name}"] = _naive_utc(span["min"].as_py())
+        stats[f"max_{name}"] = _naive_utc(span["max"].as_py())
+    return stats
 
 
 NEWEST_ORDER_COLUMNS = ("produced_at", "shard_id", "sequence_number", "sub_sequence_number")

@@ -189,9 +189,11 @@ def _raw(name: str) -> Column:
 
 
 def _int_from(raw: Column, pattern: str, dtype: str) -> Column:
-    """Cast when the whole value matches ``pattern`` (group 1 holds the digits), else NULL."""
-    digits = F.regexp_replace(F.regexp_extract(raw, pattern, 1), ",", "")
-    return F.when(raw.rlike(pattern), digits.try_cast(dtype))
+    """Cast when the whole value matches ``pattern``, else NULL. Group 1 of every pattern here
+    holds the digits (with thousands commas) and is never empty on a match, so one regular
+    expression both tests and extracts; commas go by a plain replace, which needs none."""
+    digits = F.replace(F.regexp_extract(raw, pattern, 1), F.lit(","), F.lit(""))
+    return F.when(digits != "", digits.try_cast(dtype))
 
 
 _DECIMAL = r"^([0-9]+(\.[0-9]+)?)$"

@@ -6,6 +6,7 @@ import uuid
 
 import psycopg
 
+from devstack.stack import create_database_sql
 from redshift.warehouse import apply_schema
 
 
@@ -13,7 +14,7 @@ def fresh_warehouse(stack, name: str | None = None) -> str:
     """Create a database with the schema applied; returns its DSN."""
     name = name or f"wh_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(create_database_sql(name))
     dsn = psycopg.conninfo.make_conninfo(stack.warehouse_dsn, dbname=name)
     apply_schema(dsn)
     return dsn

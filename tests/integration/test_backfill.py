@@ -131,7 +131,6 @@ def stream_newer_versions(dsn: str, bucket: str, source: Path, rows: int) -> dic
         key, envelope = encoder.encode(row.row_number, values, now.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
         records.append(("shardId-000000000000", str(row.row_number), key, now, envelope))
     result = pipeline.process(spark.createDataFrame(records, SOURCE_SCHEMA), 0)
-    pipeline.close()
     with psycopg.connect(dsn) as conn:
         streamed = dict(
             conn.execute("SELECT movie_id, no_of_votes FROM movies.imdb_movies_rating").fetchall()
