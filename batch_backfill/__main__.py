@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from batch_backfill import DEFAULT_CHUNK_ROWS
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 
@@ -31,7 +32,7 @@ def _fail(message: str) -> None:
 @click.option(
     "--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack"
 )
-@click.option("--chunk-rows", type=click.IntRange(min=1), default=50_000, show_default=True)
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ROWS, show_default=True)
 @click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
 def main(

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+from batch_backfill import DEFAULT_CHUNK_ROWS
 from batch_backfill.inputs import InputFile, ReadMeter, rows_of, stored_size, verify
 from glue_streaming.pipeline import BatchPipeline, BatchResult, PipelineConfig
 from moviestream import logs
@@ -33,7 +34,6 @@ from producer.csv_source import Reject, Row
 from producer.envelope import EnvelopeEncoder
 
 log = logs.get("backfill")
-DEFAULT_CHUNK_ROWS = 50_000
 
 
 @dataclass

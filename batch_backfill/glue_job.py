@@ -11,7 +11,7 @@ Job arguments (Terraform's glue_jobs module sets the fixed ones):
   --bucket                bad records and rule outcomes
   --ruleset_s3_uri        the DQDL file
   --warehouse_dsn_secret  Secrets Manager secret holding the warehouse DSN (redshift://...)
-  --chunk_rows            rows per ledger batch (default 50000)
+  --chunk_rows            rows per ledger batch (default 100000)
   --as_of                 event time of the rows, ISO-8601 with offset (default: each file's
                           LastModified)
   --force                 "true" loads files again that were loaded before
@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from batch_backfill.backfill import DEFAULT_CHUNK_ROWS, parse_as_of
+from batch_backfill import DEFAULT_CHUNK_ROWS
+from batch_backfill.backfill import parse_as_of
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "input_uri", "bucket", "ruleset_s3_uri", "warehouse_dsn_secret")
 OPTIONAL_ARGUMENTS: dict[str, str] = {

@@ -18,11 +18,11 @@ def args(**overrides: str) -> dict[str, str]:
     return {**OPTIONAL_ARGUMENTS, "input_uri": "s3://data/raw/movies.csv", **overrides}
 
 
-def test_defaults_read_each_file_as_of_its_modification_time_in_chunks_of_50000():
+def test_defaults_read_each_file_as_of_its_modification_time_in_chunks_of_100000():
     options = backfill_options(args())
     assert (options.input_uri, options.chunk_rows, options.as_of, options.force) == (
         "s3://data/raw/movies.csv",
-        50_000,
+        100_000,
         None,
         False,
     )

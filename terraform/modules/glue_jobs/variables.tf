@@ -142,7 +142,7 @@ variable "backfill_timeout_minutes" {
 variable "backfill_chunk_rows" {
   description = "Rows per ledger batch of the backfill."
   type        = number
-  default     = 50000
+  default     = 100000
   validation {
     condition     = var.backfill_chunk_rows >= 1000
     error_message = "backfill_chunk_rows must be at least 1000."
