@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, load_batch
@@ -136,3 +137,32 @@ def test_bridges_follow_the_newest_event_of_a_movie(warehouse):
     assert load_batch(warehouse, event(2, late, ["Western"], ["Nobody", None, None, None]))
     assert bridges() == expected
     assert cli(warehouse, "check").returncode == 0
+
+
+def test_text_values_survive_the_csv_stage_exactly(warehouse):
+    """The stage is a CSV COPY written by Arrow: NULL and "" stay apart, and quotes, commas,
+    newlines, backslashes and non-ASCII text arrive unchanged."""
+    awkward = 'He said "no", then\nleft; C:\\path\\ é 猫 \\N'
+    row = dict(zip(STAGE_COLUMNS, movie("c" * 16, awkward, "7.5", 10, ["", None]), strict=True))
+    row["overview"] = ""
+    ledger = {
+        "records_in": 1,
+        "duplicates_dropped": 0,
+        "good_records": 1,
+        "bad_records": 0,
+        "movies_upserted": 1,
+        "started_at": datetime(2026, 11, 22, 10, 0, 1),
+        "seconds_total": 0.5,
+    }
+    movies = [tuple(row[c] for c in STAGE_COLUMNS)]
+    assert load_batch(
+        warehouse, BatchLoad(BatchKey("job", "s", 0), movies, [("c" * 16, "Drama")], ledger, [])
+    )
+    with psycopg.connect(warehouse) as conn:
+        title, overview, star1, star2, certificate, rating = conn.execute(
+            "SELECT series_title, overview, star1, star2, certificate, imdb_rating"
+            " FROM movies.imdb_movies_rating"
+        ).fetchone()
+    assert title == awkward
+    assert (overview, star1, star2, certificate) == ("", "", None, None)
+    assert rating == Decimal("7.5")

@@ -1,0 +1,88 @@
+"""The pipeline's driver-side pure functions over the Arrow read-out: counts and staged tables."""
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from glue_streaming.pipeline import DATA_STAGE_COLUMNS, batch_stats, stage_tables
+from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey
+
+T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
+T1 = datetime(2026, 1, 1, 11, tzinfo=UTC)
+
+
+def _read_out(rows):
+    names = ("is_duplicate", "is_good", "produced_at", "approximate_arrival_timestamp")
+    return pa.table(
+        {
+            "is_duplicate": pa.array([r[0] for r in rows], pa.bool_()),
+            "is_good": pa.array([r[1] for r in rows], pa.bool_()),
+            "produced_at": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
+            "approximate_arrival_timestamp": pa.array([r[3] for r in rows], pa.timestamp("us", tz="UTC")),
+        },
+    ).select(list(names))
+
+
+def test_batch_stats_count_every_record_once_and_times_are_naive_utc():
+    stats = batch_stats(
+        _read_out(
+            [
+                (False, True, T0, T1),
+                (False, False, None, T0),  # bad, no produced_at
+                (True, True, T1, T1),  # a re-delivery: counted in, not good
+                (False, True, T1, T1),
+            ]
+        )
+    )
+    assert (stats["records_in"], stats["duplicates"], stats["good"], stats["bad"]) == (4, 1, 2, 1)
+    assert stats["records_in"] == stats["duplicates"] + stats["good"] + stats["bad"]
+    assert stats["min_produced_at"] == datetime(2026, 1, 1, 10)  # naive, UTC wall time
+    assert stats["max_produced_at"] == datetime(2026, 1, 1, 11)
+    assert (stats["min_arrival_at"], stats["max_arrival_at"]) == (
+        datetime(2026, 1, 1, 10),
+        datetime(2026, 1, 1, 11),
+    )
+
+
+def test_batch_stats_of_an_empty_batch():
+    stats = batch_stats(_read_out([]))
+    assert stats["records_in"] == 0 and stats["min_produced_at"] is None
+
+
+def _newest(movies):
+    columns = {c: pa.array([m.get(c) for m in movies], pa.string()) for c in DATA_STAGE_COLUMNS}
+    columns["event_produced_at"] = pa.array([T0 for _ in movies], pa.timestamp("us", tz="UTC"))
+    columns["_genre_list"] = pa.array([m["_genre_list"] for m in movies], pa.list_(pa.string()))
+    return pa.table(columns)
+
+
+def test_stage_tables_add_the_batch_columns_and_one_row_per_movie_and_genre():
+    started = datetime(2026, 2, 1, 12)
+    movies, genres = stage_tables(
+        _newest(
+            [
+                {"movie_id": "b", "_genre_list": ["Drama", "Crime", "Drama"]},
+                {"movie_id": "a", "_genre_list": None},
+                {"movie_id": "c", "_genre_list": []},
+            ]
+        ),
+        BatchKey("job", "stream", 7),
+        started,
+    )
+    assert movies.column_names == list(STAGE_COLUMNS)
+    assert movies["event_produced_at"].type == pa.timestamp("us")  # the warehouse's naive UTC
+    assert movies["event_produced_at"].to_pylist() == [datetime(2026, 1, 1, 10)] * 3
+    row = movies.slice(0, 1).to_pylist()[0]
+    assert (row["first_seen_at"], row["last_updated_at"], row["last_job"], row["last_batch_id"]) == (
+        started,
+        started,
+        "job",
+        7,
+    )
+    assert genres.column_names == list(GENRE_COLUMNS)
+    assert genres.to_pylist() == [{"movie_id": "b", "genre": "Crime"}, {"movie_id": "b", "genre": "Drama"}]
+
+
+def test_stage_tables_of_no_movies_are_empty():
+    movies, genres = stage_tables(_newest([]), BatchKey("job", "stream", 0), datetime(2026, 1, 1))
+    assert movies.num_rows == 0 and genres.num_rows == 0
