@@ -166,3 +166,11 @@ def test_text_values_survive_the_csv_stage_exactly(warehouse):
     assert title == awkward
     assert (overview, star1, star2, certificate) == ("", "", None, None)
     assert rating == Decimal("7.5")
+
+
+def test_warehouse_databases_compare_text_byte_by_byte_as_redshift_does(warehouse):
+    with psycopg.connect(warehouse) as conn:
+        collation = conn.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        assert collation.fetchone()[0] == "C"
+        ordered = conn.execute("SELECT x FROM (VALUES ('b'), ('B'), ('é'), ('e')) AS v(x) ORDER BY x")
+        assert [r[0] for r in ordered] == ["B", "b", "e", "é"]

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from glue_streaming.pipeline import DATA_STAGE_COLUMNS, batch_stats, stage_tables
+from glue_streaming.pipeline import DATA_STAGE_COLUMNS, batch_stats, split_read_out, stage_tables
 from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey
 
 T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
@@ -86,3 +86,27 @@ def test_stage_tables_add_the_batch_columns_and_one_row_per_movie_and_genre():
 def test_stage_tables_of_no_movies_are_empty():
     movies, genres = stage_tables(_newest([]), BatchKey("job", "stream", 0), datetime(2026, 1, 1))
     assert movies.num_rows == 0 and genres.num_rows == 0
+
+
+def test_split_read_out_leaves_re_deliveries_out_of_both_sides():
+    table = _newest(
+        [
+            {"movie_id": "a", "_genre_list": ["Drama"]},
+            {"movie_id": "b", "_genre_list": ["Crime"]},
+            {"movie_id": "b", "_genre_list": ["Crime"]},
+            {"movie_id": None, "_genre_list": None},
+        ]
+    )
+    table = (
+        table.append_column("is_duplicate", pa.array([False, False, True, True]))
+        .append_column("is_good", pa.array([True, True, True, False]))
+        .append_column("bad_record", pa.array([None, None, None, '{"reasons": []}']))
+        .append_column("produced_at", pa.array([T0] * 4, pa.timestamp("us", tz="UTC")))
+        .append_column("shard_id", pa.array(["s"] * 4))
+        .append_column("sequence_number", pa.array(["1", "2", "3", "4"]))
+        .append_column("sub_sequence_number", pa.array([0] * 4, pa.int32()))
+    )
+    bad_lines, movies, genres = split_read_out(table, BatchKey("job", "stream", 1), datetime(2026, 1, 1))
+    assert bad_lines == []  # the only bad record was a re-delivery
+    assert movies["movie_id"].to_pylist() == ["a", "b"]
+    assert genres.num_rows == 2
