@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: package tf-check bench bench-backfill bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
+.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -74,6 +74,18 @@ $(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json
 	@npm ci --prefix tools/asl --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $(ASL_STAMP)
 
+# The AWS provider's schema for tf-check (no provider can be downloaded here): the pinned npm package,
+# installed once into .local/, extracted into one compact JSON; offline afterwards.
+TF_SCHEMA := .local/terraform-schema/aws-provider.json
+$(TF_SCHEMA): tools/terraform-schema/package.json tools/terraform-schema/package-lock.json scripts/terraform_schema.py $(STAMP)
+	@bash scripts/prereqs
+	@mkdir -p .local/terraform-schema
+	@cp tools/terraform-schema/package.json tools/terraform-schema/package-lock.json .local/terraform-schema/
+	@npm ci --prefix .local/terraform-schema --legacy-peer-deps --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@$(PY) scripts/terraform_schema.py extract
+
+tf-schema: $(TF_SCHEMA) ## Install and extract the AWS provider's schema (hashicorp/aws 6.25.0) for tf-check
+
 CHECKOV_VENV  := .local/terraform-checks-venv
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_ARGS  := -d terraform --framework terraform --compact --quiet --skip-download
@@ -83,11 +95,11 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
 
-test: setup $(ASL_STAMP) $(CHECKOV_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
+test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) ## Install what tests need and run the whole suite (lint, unit, integration)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup $(ASL_STAMP) ## Unit tests only (no services)
+test-unit: setup $(ASL_STAMP) $(TF_SCHEMA) ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: setup ## Integration tests only (fixtures start their own stack)
@@ -114,10 +126,11 @@ bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k 
 package: setup ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins)
 	@$(PY) scripts/package_glue.py
 
-tf-check: setup $(CHECKOV_STAMP) ## Static checks of terraform/: fmt, checkov, structure and references (python-hcl2)
+tf-check: setup $(CHECKOV_STAMP) $(TF_SCHEMA) ## Static checks of terraform/: fmt, provider schema, checkov, structure and references
 	@terraform fmt -check -recursive terraform
+	@$(PY) scripts/terraform_schema.py check terraform
 	@$(CHECKOV_VENV)/bin/checkov $(CHECKOV_ARGS)
-	@$(PY) -m pytest -q -rs tests/unit/test_terraform.py
+	@$(PY) -m pytest -q -rs tests/unit/test_terraform.py tests/unit/test_terraform_schema.py
 
 lint: setup ## Lint and check formatting
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

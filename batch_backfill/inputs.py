@@ -73,12 +73,12 @@ def _list_s3(location: str) -> list[InputFile]:
     from moviestream.config import AwsSettings
 
     bucket, _, key = location[5:].partition("/")
-    s3 = AwsSettings().client("s3")
     if key and not key.endswith("/"):
         return [InputFile(location)]
     keys: list[str] = []
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        pages = AwsSettings().client("s3").get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=bucket, Prefix=key):
             keys.extend(o["Key"] for o in page.get("Contents", []) if _is_data_file(o["Key"]))
     except Exception as exc:  # noqa: BLE001 - botocore raises many types; all mean "cannot list"
         raise InputError(f"cannot list {location}: {str(exc).splitlines()[0]}") from exc

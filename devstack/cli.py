@@ -15,6 +15,9 @@ from devstack.stack import StackConfig, StackError, down, status, up
 @click.group()
 def cli() -> None:
     """Manage the local stack (LocalStack + PostgreSQL) under .local/."""
+    # A local entry point: what it runs in-process talks to the local stack (library code itself
+    # uses boto3's normal chains and never assumes LocalStack).
+    os.environ.update(StackConfig.from_env().env())
 
 
 @cli.command("up")
@@ -41,7 +44,6 @@ def _bootstrap(cfg: StackConfig) -> None:
     from devstack.bootstrap import bootstrap
     from moviestream.config import AwsSettings
 
-    os.environ.update(cfg.env())
     try:
         created = bootstrap(AwsSettings(), cfg.warehouse_dsn)
     except Exception as exc:  # noqa: BLE001 - report any bootstrap failure in one line

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LOCALSTACK_SERVICES = "kinesis,s3,sns,sqs,events,iam,sts,cloudwatch,logs,stepfunctions"
+LOCALSTACK_SERVICES = "kinesis,s3,sns,sqs,events,iam,sts,cloudwatch,logs,stepfunctions,secretsmanager"
 LOCALSTACK_LOCK = REPO_ROOT / "devstack" / "localstack-requirements.lock"
 DATABASE = "moviestream"
 
@@ -91,9 +91,12 @@ class StackConfig:
         return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{DATABASE}"
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point the project's components at this stack."""
+        """Environment variables that point the project's components at this stack: the one place
+        (with ``python -m devstack env``, which prints them) that LocalStack's endpoint and test
+        credentials come from. Library code never assumes them."""
         return {
             "AWS_ENDPOINT_URL": self.aws_endpoint,
+            "AWS_REGION": "us-east-1",
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",

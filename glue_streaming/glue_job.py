@@ -93,7 +93,6 @@ def kinesis_connection_options(args: Mapping[str, str]) -> dict[str, str]:
         "avoidEmptyBatches": "true",
         "addRecordTimestamp": "true",  # __src_timestamp: Kinesis arrival time, for lag metrics
         "emitConsumerLagMetrics": "true",  # CloudWatch glue.driver.streaming.maxConsumerLagInMs
-        "failOnDataLoss": "false",  # expired records are reported by the lag alarm, not a crash loop
         "numRetries": "5",
         "retryIntervalMs": "1000",
         "maxRetryIntervalMs": "10000",

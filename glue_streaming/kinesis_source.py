@@ -231,7 +231,7 @@ class _Prefetcher:
 class KinesisStreamReader(DataSourceStreamReader):
     def __init__(self, options: dict[str, str]) -> None:
         self.stream_name = options["stream_name"]
-        self.region = options.get("region", "us-east-1")
+        self.region = options.get("region") or None  # None: boto3's chain
         self.endpoint_url = options.get("endpoint_url") or None
         self.max_records = int(options.get("max_records_per_batch", "20000"))
         self.max_bytes = int(options.get("max_bytes_per_batch", str(DEFAULT_BATCH_BYTES)))

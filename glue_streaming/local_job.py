@@ -20,7 +20,7 @@ import click
 
 from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
 from moviestream import logs
-from moviestream.config import AwsSettings, resource_names, warehouse_dsn
+from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names, warehouse_dsn
 from moviestream.quality.dqdl import read_ruleset
 
 NAMES = resource_names()
@@ -158,10 +158,14 @@ def main(
         _fail(str(exc))
     aws = AwsSettings()
     try:
-        aws.client("kinesis").describe_stream_summary(StreamName=stream_name)
+        kinesis = aws.client("kinesis")
+    except AwsConfigError as exc:
+        _fail(str(exc))
+    try:
+        kinesis.describe_stream_summary(StreamName=stream_name)
     except Exception as exc:  # noqa: BLE001 - any failure here is "cannot use the stream"
         _fail(
-            f"Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
+            f"Kinesis stream {stream_name!r} is not reachable at {describe_endpoint(kinesis)}: "
             f"{str(exc).splitlines()[0]}"
         )
     try:
@@ -173,7 +177,7 @@ def main(
             account = aws.client("sts").get_caller_identity()["Account"]
         except Exception as exc:  # noqa: BLE001 - any failure here is "cannot name the topic"
             _fail(f"cannot determine the AWS account for the alert topic: {str(exc).splitlines()[0]}")
-        alert_topic_arn = f"arn:aws:sns:{aws.region}:{account}:{NAMES['alert_topic_name']}"
+        alert_topic_arn = f"arn:aws:sns:{kinesis.meta.region_name}:{account}:{NAMES['alert_topic_name']}"
     alerts = AlertConfig(
         topic_arn=alert_topic_arn,
         event_source=NAMES["event_source"],
@@ -211,7 +215,7 @@ def main(
     source = (
         spark.readStream.format("moviestream_kinesis")
         .option("stream_name", stream_name)
-        .option("region", aws.region)
+        .option("region", kinesis.meta.region_name)
         .option("endpoint_url", aws.endpoint_url or "")
         .option("max_records_per_batch", str(max_records_per_batch))
         .option("max_bytes_per_batch", str(max_mb_per_batch * 1024 * 1024))

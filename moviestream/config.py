@@ -1,9 +1,13 @@
 """Configuration shared by every component.
 
 Resource names come from ``resources.json`` (the one source Terraform's defaults also read).
-Endpoints and credentials come from environment variables whose defaults point at the local
-stack started by ``make up``. boto3 itself honours ``AWS_ENDPOINT_URL``; we pass it explicitly
-only so that one value can be shown in logs and errors.
+
+AWS: library code uses boto3's normal chains and assumes nothing about where it runs. The
+region is ``AWS_REGION`` or ``AWS_DEFAULT_REGION`` (else boto3's config file); the endpoint is
+boto3's own resolution (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, the config file, or
+AWS itself); credentials come from the provider chain. Nothing here writes to the environment.
+The local stack's endpoint and its test credentials are exported only by the local entry points
+(``python -m devstack env``, which the make targets evaluate, and the devstack commands).
 """
 
 from __future__ import annotations
@@ -15,8 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_AWS_ENDPOINT = "http://127.0.0.1:4566"
+# The local stack's PostgreSQL (make up): the default of the command-line tools' --warehouse-dsn.
 DEFAULT_WAREHOUSE_DSN = "postgresql://postgres@127.0.0.1:5433/moviestream"
 
 
@@ -32,31 +35,57 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def region_from_env() -> str | None:
+    """``AWS_REGION`` (what AWS runtimes such as Glue and Lambda set), then ``AWS_DEFAULT_REGION``;
+    None lets boto3 read its config file."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+class AwsConfigError(ValueError):
+    """The AWS configuration is incomplete (no region): a user error, reported in one line."""
+
+
 @dataclass(frozen=True)
 class AwsSettings:
-    region: str = field(default_factory=lambda: _env("AWS_DEFAULT_REGION", DEFAULT_REGION))
-    # None means "real AWS": boto3 then resolves endpoints itself.
-    endpoint_url: str | None = field(
-        default_factory=lambda: os.environ.get("AWS_ENDPOINT_URL", DEFAULT_AWS_ENDPOINT) or None
-    )
+    """How the project's boto3 clients are made. The defaults are boto3's own chains."""
+
+    region: str | None = field(default_factory=region_from_env)
+    # None: boto3 resolves the endpoint (AWS_ENDPOINT_URL and friends, or AWS). Set only by callers
+    # that must pin one endpoint, such as a fault test's second LocalStack.
+    endpoint_url: str | None = None
 
     def client(self, service: str):  # noqa: ANN201 - boto3 clients have no common base type
         import boto3  # imported lazily: the core must import without side effects
-
-        # LocalStack accepts any credentials; on AWS the normal credential chain applies.
-        if self.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
-            os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-            os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
         from botocore.config import Config
+        from botocore.exceptions import NoRegionError
 
-        return boto3.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
-            ),
-        )
+        try:
+            return boto3.client(
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=Config(
+                    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
+                ),
+            )
+        except NoRegionError:
+            raise AwsConfigError(
+                "no AWS region: set AWS_REGION (or a region in ~/.aws/config); for the local stack run "
+                'eval "$(.venv/bin/python -m devstack env)" first'
+            ) from None
+
+
+def describe_endpoint(client: Any) -> str:
+    """Where a boto3 client sends its calls, for one-line errors: "AWS (eu-west-1)" or the URL
+    of a custom endpoint such as the local stack's."""
+    url = client.meta.endpoint_url
+    if url.endswith(".amazonaws.com") or ".amazonaws.com/" in url or url.endswith(".amazonaws.com.cn"):
+        return f"AWS ({client.meta.region_name})"
+    return url
 
 
 def warehouse_dsn() -> str:

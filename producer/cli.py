@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from moviestream import logs
-from moviestream.config import AwsSettings, resource_names
+from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names
 
 
 class ExitCode(IntEnum):
@@ -142,12 +142,15 @@ def replay_cmd(
         except InputError as exc:
             _fail(str(exc))
     aws = AwsSettings()
-    client = aws.client("kinesis")
+    try:
+        client = aws.client("kinesis")
+    except AwsConfigError as exc:
+        _fail(str(exc))
     try:
         client.describe_stream_summary(StreamName=stream_name)
     except Exception as exc:  # noqa: BLE001 - any failure here means the stream is unusable
         _fail(
-            f"Kinesis stream {stream_name!r} is not reachable at {aws.endpoint_url or 'AWS'}: "
+            f"Kinesis stream {stream_name!r} is not reachable at {describe_endpoint(client)}: "
             f"{str(exc).splitlines()[0]}"
         )
 

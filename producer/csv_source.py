@@ -63,9 +63,8 @@ def open_input(location: str) -> BinaryIO:
         from moviestream.config import AwsSettings
 
         bucket, _, key = location[5:].partition("/")
-        s3 = AwsSettings().client("s3")
         try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            body = AwsSettings().client("s3").get_object(Bucket=bucket, Key=key)["Body"]
         except Exception as exc:  # noqa: BLE001 - botocore raises many types; all mean "cannot read"
             raise InputError(f"cannot read {location}: {str(exc).splitlines()[0]}") from exc
         # A buffered stream over the HTTP body: read in chunks, never the whole object.

@@ -14,6 +14,7 @@ import pytest
 from moviestream.config import AwsSettings
 from redshift.redshift_target import LEDGER_CHECK, RedshiftSettings, RedshiftWarehouse
 from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, redshift_statements
+from tests.redshift_grammar import parse_problems
 
 ROLE = "arn:aws:iam::000000000000:role/moviestream-redshift-copy"
 
@@ -115,6 +116,17 @@ def test_a_batch_is_staged_in_s3_then_copied_merged_and_ledgered_in_one_transact
     assert ledger_params[-4:-1] == ["job", "stream-1", 7]  # values travel as parameters
     assert sql[-1].startswith("INSERT INTO movies.rule_outcomes")
     assert conn.committed and conn.closed and not conn.rolled_back
+
+
+def test_every_statement_sent_parses_as_redshift(bucket):
+    """What the target sends (COPY, LOCK, the ledger and outcome INSERTs, the SQL files as sent)
+    parses with sqlfluff's Redshift grammar, which sqlglot does not share."""
+    conn = RecordingConnection(ledger=set())
+    assert warehouse(bucket, conn).load_batch(a_load(BatchKey("job", "stream-g", 1))) is not None
+    assert len(conn.statements) > 5
+    for sql, _ in conn.statements:
+        count, problems = parse_problems(sql + ";")
+        assert count == 1 and not problems, f"{problems}\n{sql}"
 
 
 def test_a_batch_already_in_the_ledger_changes_nothing(bucket):

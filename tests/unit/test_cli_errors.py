@@ -13,13 +13,21 @@ from moviestream.record import CSV_COLUMNS
 ROOT = Path(__file__).parents[2]
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
+UNREACHABLE_AWS = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+}
+
+
+def run(*args: str, aws: dict[str, str] = UNREACHABLE_AWS) -> subprocess.CompletedProcess:
     # An unreachable endpoint: nothing here may need a service to report an input error.
     env = {
         "PATH": "/usr/bin:/bin",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "HOME": "/tmp",
         "MOVIESTREAM_WAREHOUSE_DSN": "postgresql://postgres@127.0.0.1:9/x",
+        **aws,
     }
     return subprocess.run(
         [sys.executable, "-m", *args],
@@ -60,6 +68,16 @@ def test_producer_unreachable_endpoint(tmp_path):
     path = tmp_path / "ok.csv"
     path.write_text(",".join(CSV_COLUMNS) + "\n")
     one_line_error(run("producer", "replay", str(path)), "is not reachable at http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("module", ["producer", "glue_streaming.local_job"])
+def test_no_region_is_one_line(tmp_path, module):
+    """Without a region nothing falls back to the local stack's: the user is told what to set."""
+    path = tmp_path / "ok.csv"
+    path.write_text(",".join(CSV_COLUMNS) + "\n")
+    args = ("replay", str(path)) if module == "producer" else ()
+    proc = run(module, *args, aws={"AWS_CONFIG_FILE": "/nonexistent", "HOME": str(tmp_path)})
+    one_line_error(proc, "no AWS region: set AWS_REGION")
 
 
 def test_demo_rejects_bad_inputs_before_starting_anything(missing_column_csv, tmp_path):

@@ -3,7 +3,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 6.0, < 7.0"
+      version = "~> 6.25" # the release line make tf-check validates against (tools/terraform-schema)
     }
   }
 }
