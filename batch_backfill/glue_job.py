@@ -63,13 +63,12 @@ def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
     return BackfillOptions(uri, chunk_rows, as_of, force == "true")
 
 
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the Glue runtime
-    import boto3
+def main(argv: list[str] | None = None) -> None:
     from awsglue.utils import getResolvedOptions
 
     from batch_backfill.backfill import Backfill
     from batch_backfill.inputs import list_inputs
-    from glue_streaming.glue_job import resolve_arguments, s3_text, start_glue_job
+    from glue_streaming.glue_job import resolve_arguments, s3_text, secret_text, start_glue_job
     from glue_streaming.pipeline import PipelineConfig
     from moviestream import logs
     from moviestream.config import AwsSettings
@@ -81,14 +80,14 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the
     logs.configure()
     log = logs.get("backfill")
     _, spark, job = start_glue_job(args)
-    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"]))
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=args["warehouse_dsn_secret"])
+    aws = AwsSettings()  # boto3's chains: Glue's AWS_REGION and the job role's credentials
+    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"], aws))
     config = PipelineConfig(
         job_name=args["JOB_NAME"],
         ruleset=ruleset,
         bucket=args["bucket"],
-        warehouse_dsn=secret["SecretString"],
-        aws=AwsSettings(endpoint_url=None),
+        warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
+        aws=aws,
     )
     backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)
     try:
@@ -100,5 +99,5 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the
     job.commit()
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":
     main()

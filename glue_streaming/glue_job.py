@@ -161,7 +161,7 @@ def streaming_query_id(spark: SparkSession) -> str:
     return ids.pop()
 
 
-def start_glue_job(args: Mapping[str, str]):  # noqa: ANN201  # pragma: no cover - needs the Glue runtime
+def start_glue_job(args: Mapping[str, str]):  # noqa: ANN201
     """(GlueContext, its SparkSession with SPARK_SQL_CONF set, the initialised Job): the start
     both Glue entries share (this one and batch_backfill/glue_job.py)."""
     from awsglue.context import GlueContext
@@ -177,16 +177,18 @@ def start_glue_job(args: Mapping[str, str]):  # noqa: ANN201  # pragma: no cover
     return glue_context, spark, job
 
 
-def s3_text(uri: str) -> str:  # pragma: no cover - used by the Glue entries
+def s3_text(uri: str, aws) -> str:  # noqa: ANN001 - moviestream.config.AwsSettings
     """The UTF-8 text of an s3://bucket/key object (the ruleset the job runs)."""
-    import boto3
-
     bucket, key = uri.removeprefix("s3://").split("/", 1)
-    return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
 
 
-def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the Glue runtime
-    import boto3
+def secret_text(secret_id: str, aws) -> str:  # noqa: ANN001 - moviestream.config.AwsSettings
+    """A Secrets Manager secret's string (the warehouse DSN)."""
+    return aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+def main(argv: list[str] | None = None) -> None:
     from awsglue.utils import getResolvedOptions
 
     from glue_streaming.alerts import AlertConfig
@@ -199,10 +201,9 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the
     args = resolve_arguments(argv, getResolvedOptions)
     logs.configure()
     glue_context, spark, job = start_glue_job(args)
-    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"]))
-    secret = boto3.client("secretsmanager").get_secret_value(SecretId=args["warehouse_dsn_secret"])
+    aws = AwsSettings()  # boto3's chains: Glue's AWS_REGION and the job role's credentials
+    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"], aws))
     names = resource_names()
-    aws = AwsSettings(endpoint_url=None)
     alerts = AlertConfig(
         topic_arn=args["alert_topic_arn"] or None,
         event_source=names["event_source"],
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the
         job_name=args["JOB_NAME"],
         ruleset=ruleset,
         bucket=args["bucket"],
-        warehouse_dsn=secret["SecretString"],
+        warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
         alerts=alerts,
     )
@@ -231,5 +232,5 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - needs the
     job.commit()
 
 
-if __name__ == "__main__":  # pragma: no cover
+if __name__ == "__main__":
     main()

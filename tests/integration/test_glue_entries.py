@@ -1,0 +1,374 @@
+"""Both Glue entries' ``main()`` as they run on AWS, on the local stack.
+
+Each job script that ``make package`` builds runs in a subprocess, with the core zip on its path
+as ``--extra-py-files`` puts it there, and the ``awsglue`` stand-in (tests/glue_standin/) on local
+Spark. The process gets what a Glue job gets and nothing of the local stack's defaults:
+- no ``AWS_ENDPOINT_URL`` and no access keys in its environment: credentials come from a
+  provider (``credential_process`` in its own AWS config file), the region from ``AWS_REGION``;
+- the AWS SDK reaches LocalStack only through per-service endpoint variables;
+- a listener on 127.0.0.1:4566, the local stack's default port, fails the test on any connection,
+  so a fallback to a LocalStack default cannot hide;
+- its arguments are the job arguments Terraform sets; the warehouse DSN comes from Secrets Manager.
+The effects asserted are ones only ``main()`` produces: ``job.commit()`` reached, ledger rows under
+the ``JOB_NAME`` argument, the alert on the topic's queue. Every call into ``awsglue`` is bound to
+the signature of AWS's own package (AWSGlueDataplanePython).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from devstack.jobs import ledger_totals
+from devstack.stack import REPO_ROOT
+from moviestream.config import AwsSettings
+from producer.generate import generate
+from tests.integration.databases import fresh_warehouse
+
+STANDIN = REPO_ROOT / "tests" / "glue_standin"
+LOCALSTACK_DEFAULT_PORT = 4566
+RULESET = REPO_ROOT / "glue_streaming" / "rules" / "movies.dqdl"
+# boto3's per-service endpoint variables (AWS_ENDPOINT_URL_<service id>) for what the jobs call.
+SERVICES = ("S3", "KINESIS", "SECRETS_MANAGER", "SNS", "EVENTBRIDGE", "STS", "CLOUDWATCH")
+RUN_TIMEOUT_S = 300
+
+
+class PortTrap:
+    """Accepts and records every connection to 127.0.0.1:4566 while the entries run."""
+
+    def __init__(self) -> None:
+        self.connections: list[str] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", LOCALSTACK_DEFAULT_PORT))
+        self._sock.listen(16)
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, peer = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections.append(f"{peer[0]}:{peer[1]}")
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+
+@dataclass
+class GlueWorld:
+    env: dict[str, str]
+    dist: Path
+    calls: Path
+    trap: PortTrap
+    bucket: str
+    secret: str
+    dsn: str
+    topic_arn: str
+    queue_url: str
+
+
+@pytest.fixture(scope="module")
+def glue_world(stack, tmp_path_factory) -> GlueWorld:
+    work = tmp_path_factory.mktemp("glue")
+    try:
+        trap = PortTrap()
+    except OSError:
+        pytest.skip(f"port {LOCALSTACK_DEFAULT_PORT} is in use (a local stack is up?): cannot trap fallbacks")
+    try:
+        yield _world(stack, work, trap)
+    finally:
+        trap.close()
+
+
+def _world(stack, work: Path, trap: PortTrap) -> GlueWorld:
+    # The job's package, as make package builds it for Terraform to upload.
+    spec = importlib.util.spec_from_file_location("package_glue", REPO_ROOT / "scripts" / "package_glue.py")
+    package_glue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package_glue)
+    dist = work / "dist"
+    package_glue.build(dist)
+
+    aws = AwsSettings()  # the test's own clients use the stack's environment
+    name = f"glue-{uuid.uuid4().hex[:8]}"
+    aws.client("s3").create_bucket(Bucket=name)
+    aws.client("s3").upload_file(str(RULESET), name, "code/movies.dqdl")
+    dsn = f"postgresql://postgres@127.0.0.1:{stack.postgres_port}/{name.replace('-', '_')}"
+    fresh_warehouse(stack, name.replace("-", "_"))
+    secret = f"{name}/warehouse-dsn"
+    aws.client("secretsmanager").create_secret(Name=secret, SecretString=dsn)
+    topic_arn = aws.client("sns").create_topic(Name=f"{name}-alerts")["TopicArn"]
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"{name}-alerts-tap")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    aws.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+
+    # Credentials from a provider, as on Glue (the job's role), never from the environment.
+    creds = work / "credentials.py"
+    creds.write_text(
+        "import json\nprint(json.dumps({'Version': 1, 'AccessKeyId': 'test', 'SecretAccessKey': 'test'}))\n"
+    )
+    config = work / "aws-config"
+    config.write_text(f"[default]\ncredential_process = {sys.executable} {creds}\n")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "MOVIESTREAM_WAREHOUSE_DSN"
+    }
+    env |= {f"AWS_ENDPOINT_URL_{service}": stack.aws_endpoint for service in SERVICES}
+    env |= {
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(work / "no-credentials"),
+        "HOME": str(work),
+        # --extra-py-files puts the core zip on the job's path; the stand-in plays the runtime.
+        "PYTHONPATH": f"{STANDIN}{os.pathsep}{dist / 'moviestream_core.zip'}",
+        "GLUE_STANDIN_CALLS": str(work / "calls.jsonl"),
+        "GLUE_STANDIN_CHECKPOINT_ROOT": str(work / "s3-checkpoints"),
+    }
+    return GlueWorld(env, dist, work / "calls.jsonl", trap, name, secret, dsn, topic_arn, queue_url)
+
+
+def _start(world: GlueWorld, script: str, args: dict[str, str], log: Path) -> subprocess.Popen:
+    argv = [sys.executable, str(STANDIN / "run_script.py"), str(world.dist / script)]
+    for key, value in args.items():
+        argv += [f"--{key}", value]
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            argv, env=world.env, stdout=out, stderr=subprocess.STDOUT, cwd=world.dist, start_new_session=True
+        )
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def _calls(world: GlueWorld) -> list[dict]:
+    if not world.calls.exists():
+        return []
+    return [json.loads(line) for line in world.calls.read_text().splitlines()]
+
+
+def _ledger_job_names(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        return {r[0] for r in conn.execute("SELECT DISTINCT job_name FROM movies.batch_ledger")}
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass
+class Run:
+    job_name: str
+    args: dict[str, str]
+    exit_code: int
+    log: Path
+    expected_records: int
+
+
+@pytest.fixture(scope="module")
+def streaming_run(glue_world, tmp_path_factory) -> Run:
+    """The streaming entry over a stream of 300 generated rows, stopped with SIGTERM once the
+    ledger accounts for every record."""
+    world = glue_world
+    tmp_path = tmp_path_factory.mktemp("glue-streaming")
+    kinesis = AwsSettings().client("kinesis")
+    stream = f"{world.bucket}-stream"
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.5})
+    csv_path = tmp_path / "movies.csv"
+    generate(csv_path, rows=300, seed=11, defect_rate=0.2)
+    # Plain records: Glue's source hands the payload over as a string (see docs/ARCHITECTURE.md).
+    replay = subprocess.run(
+        [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream, "--json"]
+        + ["--no-aggregate", "--workers", "1", "--checkpoint", str(tmp_path / "cp.json")]
+        + ["--rejects", str(tmp_path / "rejects.jsonl"), "--dead-letter", str(tmp_path / "dead.jsonl")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sent = json.loads(replay.stdout.strip().splitlines()[-1])["user_records_sent"]
+    job_name = f"glue-streaming-{uuid.uuid4().hex[:6]}"
+    args = {
+        "JOB_NAME": job_name,
+        "stream_arn": f"arn:aws:kinesis:us-east-1:000000000000:stream/{stream}",
+        "bucket": world.bucket,
+        "ruleset_s3_uri": f"s3://{world.bucket}/code/movies.dqdl",
+        "warehouse_dsn_secret": world.secret,
+        "checkpoint_location": f"s3://{world.bucket}/checkpoints/{job_name}/",
+        "window_size": "2 seconds",
+        "starting_position": "trim_horizon",
+        "max_fetch_records_per_shard": "100",
+        "alert_topic_arn": world.topic_arn,
+    }
+    log = tmp_path / "streaming.log"
+    proc = _start(world, "streaming_job.py", args, log)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while ledger_totals(world.dsn, job_name).records_in < sent:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # Glue stops a streaming run the same way
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=120)
+    finally:
+        _stop_group(proc)
+    return Run(job_name, args, proc.returncode, log, sent)
+
+
+def test_streaming_entry_main_runs_as_on_glue(glue_world, streaming_run):
+    world, run = glue_world, streaming_run
+    job_name = run.job_name
+    assert run.exit_code == 0, _tail(run.log)
+    totals = ledger_totals(world.dsn, job_name)
+    assert totals.records_in == run.expected_records == totals.good + totals.bad + totals.duplicates
+    assert run.expected_records > 250
+    assert totals.bad > 0 and totals.good > 0
+    assert job_name in _ledger_job_names(world.dsn)
+    apis = [c["api"] for c in _calls(world)]
+    assert "awsglue.context.GlueContext.forEachBatch" in apis
+    assert "awsglue.job.Job.commit" in apis  # main() went on to job.commit() after the stream stopped
+    objects = AwsSettings().client("s3").list_objects_v2(Bucket=world.bucket, Prefix="bad_records/")
+    assert any(f"/job={job_name}/" in o["Key"] for o in objects.get("Contents", []))
+    assert _alerts(world, job_name), "no breach alert reached the topic's queue"
+    assert not world.trap.connections, f"something fell back to 127.0.0.1:4566: {world.trap.connections}"
+
+
+def _alerts(world: GlueWorld, job_name: str) -> list[dict]:
+    sqs = AwsSettings().client("sqs")
+    found = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not found:
+        messages = sqs.receive_message(QueueUrl=world.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in messages.get("Messages", []):
+            body = json.loads(message["Body"])
+            if body.get("job") == job_name:
+                found.append(body)
+    return found
+
+
+@pytest.fixture(scope="module")
+def backfill_run(glue_world, tmp_path_factory) -> Run:
+    """The backfill entry over a 250-row file under raw/, in chunks of 100 rows."""
+    world = glue_world
+    tmp_path = tmp_path_factory.mktemp("glue-backfill")
+    csv_path = tmp_path / "history.csv"
+    generate(csv_path, rows=250, seed=12, defect_rate=0.1)
+    AwsSettings().client("s3").upload_file(str(csv_path), world.bucket, "raw/history.csv")
+    job_name = f"glue-backfill-{uuid.uuid4().hex[:6]}"
+    args = {
+        "JOB_NAME": job_name,
+        "input_uri": f"s3://{world.bucket}/raw/history.csv",
+        "bucket": world.bucket,
+        "ruleset_s3_uri": f"s3://{world.bucket}/code/movies.dqdl",
+        "warehouse_dsn_secret": world.secret,
+        "chunk_rows": "100",
+    }
+    log = tmp_path / "backfill.log"
+    proc = _start(world, "backfill_job.py", args, log)
+    try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=RUN_TIMEOUT_S)
+    finally:
+        _stop_group(proc)
+    return Run(job_name, args, proc.returncode, log, 250)
+
+
+def test_backfill_entry_main_runs_as_on_glue(glue_world, backfill_run):
+    world, run = glue_world, backfill_run
+    assert run.exit_code == 0, _tail(run.log)
+    summary = json.loads(
+        next(line for line in reversed(run.log.read_text().splitlines()) if line.startswith('{"files"'))
+    )
+    totals = ledger_totals(world.dsn, run.job_name)
+    assert summary["chunks_loaded"] == totals.batches == 3
+    assert totals.records_in + summary["rejected_rows"] == run.expected_records
+    assert totals.records_in == totals.good + totals.bad + totals.duplicates
+    assert run.job_name in _ledger_job_names(world.dsn)
+    assert "awsglue.job.Job.commit" in [c["api"] for c in _calls(world)]
+    assert not world.trap.connections, f"something fell back to 127.0.0.1:4566: {world.trap.connections}"
+
+
+# -- the calls against AWS's own awsglue package ---------------------------------------------------
+
+REAL_APIS = {
+    "awsglue.utils.getResolvedOptions": ("awsglue.utils", "getResolvedOptions", False),
+    "awsglue.context.GlueContext.__init__": ("awsglue.context", "GlueContext.__init__", True),
+    "awsglue.context.GlueContext.forEachBatch": ("awsglue.context", "GlueContext.forEachBatch", True),
+    "awsglue.dataframereader.DataFrameReader.from_options": (
+        "awsglue.dataframereader",
+        "DataFrameReader.from_options",
+        True,
+    ),
+    "awsglue.job.Job.__init__": ("awsglue.job", "Job.__init__", True),
+    "awsglue.job.Job.init": ("awsglue.job", "Job.init", True),
+    "awsglue.job.Job.commit": ("awsglue.job", "Job.commit", True),
+}
+
+
+def _real(module: str, qualname: str):
+    """The function in AWS's awsglue package (installed from PyPI; the stand-in is only on the
+    subprocesses' path)."""
+    imported = __import__(module, fromlist=["_"])
+    assert "glue_standin" not in (imported.__file__ or ""), imported.__file__
+    target = imported
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def test_every_awsglue_call_binds_to_aws_own_signatures(glue_world, streaming_run, backfill_run):
+    calls = _calls(glue_world)
+    seen = set()
+    for call in calls:
+        module, qualname, method = REAL_APIS[call["api"]]
+        signature = inspect.signature(_real(module, qualname))
+        args = ([object()] if method else []) + call["args"]
+        signature.bind(*args, **call["kwargs"])  # TypeError if the entries' call would not bind
+        seen.add(call["api"])
+    assert seen == set(REAL_APIS)
+
+
+def test_aws_own_parser_resolves_the_entries_arguments(glue_world, streaming_run, backfill_run):
+    """AWS's getResolvedOptions (pure Python) resolves every argument the entries asked for to the
+    value the job was given: what the stand-in answered."""
+    from awsglue.utils import getResolvedOptions as real
+
+    calls = [c for c in _calls(glue_world) if c["api"] == "awsglue.utils.getResolvedOptions"]
+    for run in (streaming_run, backfill_run):
+        (call,) = [c for c in calls if run.job_name in c["args"][0]]
+        argv, names = call["args"]
+        resolved = real(argv, names)
+        assert {k: resolved[k] for k in names} == {k: run.args[k] for k in names}
+        assert set(names) >= {"JOB_NAME"} and set(names) <= set(run.args)
