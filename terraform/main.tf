@@ -176,25 +176,41 @@ module "glue_jobs" {
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   alert_topic_arn          = module.alerts.topic_arn
   window_size              = var.window_size
+  maintenance_window       = var.streaming_maintenance_window
   connections              = [module.redshift.glue_connection_name]
   tags                     = local.tags
+}
+
+module "network" {
+  source = "./modules/network"
+
+  name                = local.names.project
+  create_vpc          = var.vpc_id == null
+  vpc_id              = var.vpc_id
+  subnet_ids          = var.subnet_ids
+  cidr_block          = var.vpc_cidr_block
+  nat_gateway         = var.nat_gateway
+  interface_endpoints = var.interface_endpoints
+  tags                = local.tags
 }
 
 module "redshift" {
   source = "./modules/redshift"
 
-  name           = local.names.project
-  database_name  = replace(local.names.project, "-", "_")
-  kms_key_arn    = aws_kms_key.pipeline.arn
-  vpc_id         = var.vpc_id
-  subnet_ids     = var.subnet_ids
-  base_capacity  = var.redshift_base_capacity
-  bucket_arn     = module.storage.bucket_arn
-  bucket_name    = module.storage.bucket_name
-  dsn_secret_id  = aws_secretsmanager_secret.warehouse_dsn.id
-  glue_role_name = module.iam.glue_jobs_role_name
-  account_id     = local.account_id
-  tags           = local.tags
+  name                      = local.names.project
+  database_name             = replace(local.names.project, "-", "_")
+  kms_key_arn               = aws_kms_key.pipeline.arn
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.subnet_ids
+  base_capacity             = var.redshift_base_capacity
+  daily_rpu_hours_limit     = var.redshift_daily_rpu_hours_limit
+  usage_limit_breach_action = var.redshift_usage_limit_breach_action
+  bucket_arn                = module.storage.bucket_arn
+  bucket_name               = module.storage.bucket_name
+  dsn_secret_id             = aws_secretsmanager_secret.warehouse_dsn.id
+  glue_role_name            = module.iam.glue_jobs_role_name
+  account_id                = local.account_id
+  tags                      = local.tags
 }
 
 module "alerts" {

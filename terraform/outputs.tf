@@ -67,3 +67,28 @@ output "warehouse_admin_secret_arn" {
   description = "Secret with the Redshift admin password (Redshift rotates it); for applying the schema."
   value       = module.redshift.admin_secret_arn
 }
+
+output "warehouse_copy_role_arn" {
+  description = "Role Redshift's COPY uses (the iam_role of a redshift:// DSN)."
+  value       = module.redshift.copy_role_arn
+}
+
+output "warehouse_workgroup" {
+  description = "Redshift Serverless workgroup (python -m redshift apply --data-api --workgroup)."
+  value       = module.redshift.workgroup_name
+}
+
+output "warehouse_database" {
+  description = "The warehouse's database (schema movies inside it)."
+  value       = module.redshift.database_name
+}
+
+output "glue_jobs_role_name" {
+  description = "The Glue jobs' role; its database user is IAMR:<this> (python -m redshift apply --grant-role)."
+  value       = module.iam.glue_jobs_role_name
+}
+
+output "vpc_id" {
+  description = "The VPC of the jobs and the warehouse (created when vpc_id was not given)."
+  value       = module.network.vpc_id
+}

@@ -113,6 +113,12 @@ variable "window_size" {
   default     = "10 seconds"
 }
 
+variable "streaming_maintenance_window" {
+  description = "Weekly window (GMT, \"Day:Hour\") in which Glue restarts the 7-day streaming run (it resumes from its checkpoint)."
+  type        = string
+  default     = "Sun:3"
+}
+
 variable "backfill_schedule" {
   description = "Schedule that backfills all of raw/ (e.g. \"cron(0 3 * * ? *)\"); null for none."
   type        = string
@@ -120,17 +126,49 @@ variable "backfill_schedule" {
 }
 
 variable "vpc_id" {
-  description = "VPC for Redshift Serverless and the Glue jobs (needs an S3 gateway endpoint and a NAT gateway or interface endpoints)."
+  description = "An existing VPC for Redshift Serverless and the Glue jobs (it needs an S3 gateway endpoint and a way to PyPI); null creates one (modules/network)."
   type        = string
+  default     = null
 }
 
 variable "subnet_ids" {
-  description = "Private subnets of vpc_id in at least three Availability Zones."
+  description = "Private subnets of vpc_id in at least three Availability Zones (only with vpc_id)."
   type        = list(string)
+  default     = []
+}
+
+variable "vpc_cidr_block" {
+  description = "CIDR block of the VPC created when vpc_id is null."
+  type        = string
+  default     = "10.42.0.0/16"
+}
+
+variable "nat_gateway" {
+  description = "Give the created VPC a NAT gateway (Glue installs the jobs' Python modules from PyPI, which has no VPC endpoint)."
+  type        = bool
+  default     = true
+}
+
+variable "interface_endpoints" {
+  description = "Interface endpoints for the jobs' AWS calls (com.amazonaws.REGION.<name>); kinesis-streams is required for a streaming job with a network connection."
+  type        = list(string)
+  default     = ["kinesis-streams"]
 }
 
 variable "redshift_base_capacity" {
   description = "Base RPUs of the Redshift Serverless workgroup (8 to 512, steps of 8)."
   type        = number
   default     = 8
+}
+
+variable "redshift_daily_rpu_hours_limit" {
+  description = "Daily RPU-hours of Redshift Serverless compute before the usage limit acts (docs/COSTS.md)."
+  type        = number
+  default     = 200
+}
+
+variable "redshift_usage_limit_breach_action" {
+  description = "log, emit-metric or deactivate (deactivate stops loading until the next day)."
+  type        = string
+  default     = "emit-metric"
 }

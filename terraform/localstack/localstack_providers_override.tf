@@ -3,7 +3,8 @@
 # its configuration, so it must not stay there for a deployment to AWS.
 #   cp terraform/localstack/localstack_providers_override.tf terraform/
 # LocalStack's community edition serves Kinesis, S3, KMS, IAM, STS, SNS, SQS, EventBridge,
-# Step Functions, CloudWatch, CloudWatch Logs and Secrets Manager; Glue and Redshift Serverless
+# Step Functions, CloudWatch, CloudWatch Logs, Secrets Manager and EC2 (the VPC, subnets, NAT and
+# endpoints, emulated); Glue and Redshift Serverless
 # need LocalStack Pro (see terraform/README.md for applying the rest with -target).
 
 provider "aws" {
@@ -17,6 +18,7 @@ provider "aws" {
 
   endpoints {
     cloudwatch         = "http://localhost:4566"
+    ec2                = "http://localhost:4566"
     events             = "http://localhost:4566"
     glue               = "http://localhost:4566"
     iam                = "http://localhost:4566"

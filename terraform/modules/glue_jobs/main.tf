@@ -76,13 +76,17 @@ resource "aws_glue_security_configuration" "jobs" {
 }
 
 resource "aws_glue_job" "streaming" {
-  name                   = var.streaming_job_name
-  description            = "moviestream: Kinesis -> DQDL rules -> bad records to S3, good rows to Redshift exactly once."
-  role_arn               = var.job_role_arn
-  glue_version           = "6.0"
-  worker_type            = var.streaming_worker_type
-  number_of_workers      = var.streaming_workers
-  timeout                = var.streaming_timeout_minutes
+  name              = var.streaming_job_name
+  description       = "moviestream: Kinesis -> DQDL rules -> bad records to S3, good rows to Redshift exactly once."
+  role_arn          = var.job_role_arn
+  glue_version      = "6.0"
+  worker_type       = var.streaming_worker_type
+  number_of_workers = var.streaming_workers
+  timeout           = var.streaming_timeout_minutes
+  # With a timeout of 7 days (10080 minutes), Glue restarts a streaming run in this weekly window
+  # (within 3 hours of its start, GMT) instead of at a random point 7 days after it started; the
+  # restarted run resumes from the checkpoint. With a shorter timeout the run just ends.
+  maintenance_window     = var.maintenance_window
   security_configuration = aws_glue_security_configuration.jobs.name
   connections            = var.connections
 

@@ -99,6 +99,16 @@ variable "streaming_timeout_minutes" {
   }
 }
 
+variable "maintenance_window" {
+  description = "Weekly window (GMT, \"Day:Hour\") in which Glue restarts the streaming run after 7 days; the run resumes from its checkpoint."
+  type        = string
+  default     = "Sun:3"
+  validation {
+    condition     = can(regex("^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):([01]?[0-9]|2[0-3])$", var.maintenance_window))
+    error_message = "maintenance_window must be a day and hour such as Sun:3 (GMT)."
+  }
+}
+
 variable "window_size" {
   description = "Micro-batch trigger of the streaming job, e.g. \"10 seconds\"."
   type        = string

@@ -157,6 +157,70 @@ resource "aws_glue_connection" "vpc" {
   tags = var.tags
 }
 
+# What Glue does with the jobs' role to put them in the VPC through the connection: create and
+# delete their network interfaces in the connection's subnet with its security group, tag them,
+# and describe the network (the EC2 part of AWS's AWSGlueServiceRole policy, scoped down).
+data "aws_partition" "current" {}
+
+locals {
+  ec2_arn = "arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.region}:${var.account_id}"
+}
+
+data "aws_iam_policy_document" "glue_network" {
+  statement {
+    sid       = "CreateJobNetworkInterfaces"
+    actions   = ["ec2:CreateNetworkInterface"]
+    resources = ["${local.ec2_arn}:network-interface/*", "${local.ec2_arn}:subnet/${data.aws_subnet.glue.id}", aws_security_group.glue.arn]
+  }
+  statement {
+    sid       = "DeleteJobNetworkInterfaces"
+    actions   = ["ec2:DeleteNetworkInterface"]
+    resources = ["${local.ec2_arn}:network-interface/*"]
+  }
+  statement {
+    sid       = "TagJobNetworkInterfaces" # Glue tags what it creates with aws-glue-service-resource
+    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
+    resources = ["${local.ec2_arn}:network-interface/*"]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["aws-glue-service-resource"]
+    }
+  }
+  statement {
+    # Describe calls take no resource-level permissions: AWS documents "*" for them.
+    sid = "DescribeTheNetwork"
+    actions = [
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeVpcEndpoints",
+      "ec2:DescribeRouteTables",
+    ]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "DescribeTheVpc"
+    actions   = ["ec2:DescribeVpcAttribute"]
+    resources = ["${local.ec2_arn}:vpc/${var.vpc_id}"]
+  }
+  statement {
+    sid     = "ReadTheConnection"
+    actions = ["glue:GetConnection"]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:glue:${data.aws_region.current.region}:${var.account_id}:catalog",
+      "arn:${data.aws_partition.current.partition}:glue:${data.aws_region.current.region}:${var.account_id}:connection/${aws_glue_connection.vpc.name}",
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "glue_network" {
+  name   = "vpc-access"
+  role   = var.glue_role_name
+  policy = data.aws_iam_policy_document.glue_network.json
+}
+
 # --- the warehouse -------------------------------------------------------------------------
 
 resource "aws_redshiftserverless_namespace" "warehouse" {
@@ -187,6 +251,18 @@ resource "aws_redshiftserverless_workgroup" "warehouse" {
   }
 
   tags = var.tags
+}
+
+# A cap on compute: Redshift Serverless bills RPU-hours while it runs queries, and a streaming job
+# that loads every few seconds keeps it running around the clock (docs/COSTS.md). Past the cap,
+# Redshift takes the breach action: by default it logs the breach and emits a metric, so loading
+# goes on; "deactivate" stops queries (and so ingestion) until the period ends.
+resource "aws_redshiftserverless_usage_limit" "compute" {
+  resource_arn  = aws_redshiftserverless_workgroup.warehouse.arn
+  usage_type    = "serverless-compute"
+  amount        = var.daily_rpu_hours_limit
+  period        = "daily"
+  breach_action = var.usage_limit_breach_action
 }
 
 # The Glue jobs' database credentials: temporary, for their own IAM identity.

@@ -17,3 +17,13 @@ output "admin_secret_arn" {
   description = "Secret with the admin password Redshift generates and rotates (for `python -m redshift apply`)."
   value       = aws_redshiftserverless_namespace.warehouse.admin_password_secret_arn
 }
+
+output "workgroup_name" {
+  description = "Name of the workgroup (the Data API's WorkgroupName)."
+  value       = aws_redshiftserverless_workgroup.warehouse.workgroup_name
+}
+
+output "database_name" {
+  description = "The database the pipeline loads."
+  value       = aws_redshiftserverless_namespace.warehouse.db_name
+}

@@ -100,3 +100,23 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "daily_rpu_hours_limit" {
+  description = "RPU-hours of compute a day before the usage limit's breach action (8 RPUs running all day use 192)."
+  type        = number
+  default     = 200
+  validation {
+    condition     = var.daily_rpu_hours_limit >= 1
+    error_message = "daily_rpu_hours_limit must be at least 1 RPU-hour."
+  }
+}
+
+variable "usage_limit_breach_action" {
+  description = "What Redshift does past daily_rpu_hours_limit: log, emit-metric or deactivate (deactivate stops loading until the next day)."
+  type        = string
+  default     = "emit-metric"
+  validation {
+    condition     = contains(["log", "emit-metric", "deactivate"], var.usage_limit_breach_action)
+    error_message = "usage_limit_breach_action must be log, emit-metric or deactivate."
+  }
+}

@@ -77,6 +77,24 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
     }
   }
 
+  # The batches the jobs stage for Redshift's COPY are needed only until their transaction commits
+  # (a replay writes them again). checkpoints/ gets no expiration: Spark reads its oldest files
+  # (the query's metadata) for as long as the stream runs, and deletes old batch files itself,
+  # which leaves noncurrent versions that the housekeeping rule below expires.
+  rule {
+    id     = "expire-staging"
+    status = "Enabled"
+    filter {
+      prefix = "${var.staging_prefix}/"
+    }
+    expiration {
+      days = var.staging_expiration_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+  }
+
   rule {
     id     = "whole-bucket-housekeeping"
     status = "Enabled"

@@ -75,3 +75,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "staging_prefix" {
+  description = "Prefix the jobs stage batches under for Redshift's COPY."
+  type        = string
+  default     = "staging"
+}
+
+variable "staging_expiration_days" {
+  description = "Days staged batches are kept (they are needed only until their batch commits)."
+  type        = number
+  default     = 7
+  validation {
+    condition     = var.staging_expiration_days >= 1
+    error_message = "staging_expiration_days must be at least 1 day."
+  }
+}
