@@ -123,8 +123,8 @@ bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k 
 	@$(UV) pip install --quiet --python $(PY) -r bench/quality-requirements.lock
 	@$(PY) -m bench.quality_bench
 
-package: setup ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins)
-	@$(PY) scripts/package_glue.py
+package: ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins); needs Python 3.13 only
+	@PY313=$$(scripts/find-python313) || exit 1; $$PY313 scripts/package_glue.py
 
 tf-check: setup $(CHECKOV_STAMP) $(TF_SCHEMA) ## Static checks of terraform/: fmt, provider schema, checkov, structure and references
 	@terraform fmt -check -recursive terraform

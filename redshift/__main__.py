@@ -1,6 +1,7 @@
 """``python -m redshift``: apply the schema, list and query the views, check a loaded warehouse.
 
-python -m redshift apply
+python -m redshift apply [--grant-role ROLE]
+python -m redshift apply --data-api --workgroup WG --database DB [--secret-arn ARN] [--grant-role ROLE]
 python -m redshift views
 python -m redshift query top_rated --limit 20 [--json | --csv]
 python -m redshift check
@@ -40,10 +41,51 @@ def cli() -> None:
 
 @cli.command()
 @DSN_OPTION
-def apply(dsn: str) -> None:
-    """Apply the schema, pending migrations and the views (idempotent)."""
+@click.option(
+    "--data-api",
+    is_flag=True,
+    help="Apply through the Redshift Data API (AWS credentials; no network path to the workgroup).",
+)
+@click.option("--workgroup", help="Redshift Serverless workgroup (with --data-api).")
+@click.option("--database", help="Database (with --data-api).")
+@click.option(
+    "--secret-arn",
+    help="Secret with the admin user and password (with --data-api; the Terraform output "
+    "warehouse_admin_secret_arn). Without it the Data API signs in as your IAM identity.",
+)
+@click.option(
+    "--grant-role",
+    "grant_roles",
+    multiple=True,
+    help="IAM role whose database user (IAMR:<role>) gets the schema's tables, now and later "
+    "(Redshift; the Terraform output glue_jobs_role_name). Repeatable.",
+)
+def apply(
+    dsn: str,
+    data_api: bool,
+    workgroup: str | None,
+    database: str | None,
+    secret_arn: str | None,
+    grant_roles: tuple[str, ...],
+) -> None:
+    """Apply the schema, pending migrations and the views (idempotent), then the grants."""
+    if data_api:
+        if not workgroup or not database:
+            _fail("--data-api needs --workgroup and --database")
+        from moviestream.config import AwsConfigError, AwsSettings
+        from redshift.data_api import DataApi, DataApiError, apply_with_data_api
+
+        try:
+            client = AwsSettings().client("redshift-data")
+            n = apply_with_data_api(DataApi(client, workgroup, database, secret_arn), grant_roles)
+        except (AwsConfigError, DataApiError, ValueError) as exc:
+            _fail(str(exc))
+        click.echo(f"applied {n} statements through the Data API on {workgroup}/{database}")
+        return
+    if workgroup or database or secret_arn:
+        _fail("--workgroup, --database and --secret-arn go with --data-api")
     try:
-        n = apply_schema(dsn)
+        n = apply_schema(dsn, grant_roles)
     except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
         _fail(str(exc))
     click.echo(f"applied {n} statements")

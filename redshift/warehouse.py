@@ -81,18 +81,30 @@ def migrations() -> list[str]:
     return sorted(f"migrations/{f.name}" for f in folder.iterdir() if f.name.endswith(".sql"))
 
 
-def apply_schema(dsn: str) -> int:
+def apply_schema(dsn: str, grant_roles: Sequence[str] = ()) -> int:
     """Create or update the schema and views (idempotent) on the warehouse a DSN names: the
-    files translated for PostgreSQL, or as written for Redshift (``redshift://``). Returns the
+    files translated for PostgreSQL, or as written for Redshift (``redshift://``), then on
+    Redshift the grants to each IAM role in ``grant_roles`` (redshift/data_api.py). Returns the
     number of statements run."""
     if dsn.startswith("redshift://"):
+        from redshift.data_api import grant_statements, jobs_user
         from redshift.redshift_target import RedshiftWarehouse
 
         conn = RedshiftWarehouse.from_dsn(dsn, lambda: None).connect()
         try:
-            return apply_statements(conn, redshift_statements)
+            count = apply_statements(conn, redshift_statements)
+            cur = conn.cursor()
+            for role in grant_roles:
+                cur.execute("SELECT 1 FROM pg_user WHERE usename = %s", (jobs_user(role),))
+                for stmt in grant_statements(role, cur.fetchone() is not None):
+                    cur.execute(stmt)
+                    count += 1
+                conn.commit()
+            return count
         finally:
             conn.close()
+    if grant_roles:
+        raise ValueError("--grant-role applies to Redshift only (the local PostgreSQL has no IAM users)")
     with connect(dsn) as conn:
         return apply_statements(conn, postgres_statements)
 

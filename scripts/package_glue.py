@@ -6,12 +6,15 @@ Writes into dist/glue/ (or the folder given):
   deterministically (sorted entries, fixed timestamps), so its hash changes only when the source
   does and Terraform re-uploads only then.
 - streaming_job.py, backfill_job.py: the job scripts (each calls its module's main()).
-- additional_python_modules.txt: the pinned runtime dependencies Glue 6.0 does not provide, for
-  --additional-python-modules, taken from pyproject.toml (the single source of the pins).
+- additional_python_modules.txt: the runtime dependencies Glue 6.0 does not provide, transitive ones
+  included, at requirements.lock's versions, for --additional-python-modules.
+Plain Python (the standard library only): it needs neither the project's virtualenv nor Java,
+PostgreSQL or Node.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 import zipfile
@@ -23,6 +26,8 @@ DATA_SUFFIXES = (".py", ".json", ".dqdl", ".sql")
 # What Glue 6.0 brings itself (Spark, its Python bindings, pandas, pyarrow, boto3): installing
 # our pins of these over Glue's would replace the runtime's own.
 GLUE_PROVIDED = {"pyspark", "pandas", "pyarrow", "boto3"}
+# Every Python environment's own packaging tools: never replaced on Glue either.
+PACKAGING_TOOLS = {"pip", "setuptools", "wheel"}
 SCRIPTS = {
     "streaming_job.py": "glue_streaming.glue_job",
     "backfill_job.py": "batch_backfill.glue_job",
@@ -39,15 +44,64 @@ def package_files() -> list[Path]:
     return files
 
 
+def locked_graph(lock_text: str) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """From a uv lock file: {name: version} and {name: the packages that require it} (its
+    ``# via`` lines; "moviestream" stands for pyproject itself)."""
+    versions: dict[str, str] = {}
+    parents: dict[str, set[str]] = {}
+    current = None
+    in_via = False
+    for line in lock_text.splitlines():
+        pin = re.match(r"^([A-Za-z0-9._-]+)(\[[^\]]*\])?==([^ ;\\]+)", line)
+        if pin:
+            current = canonical(pin.group(1))
+            versions[current] = pin.group(3)
+            parents[current] = set()
+            in_via = False
+            continue
+        comment = line.strip()
+        if current is None or not comment.startswith("#"):
+            continue
+        text = comment.lstrip("#").strip()
+        if text.startswith("via"):
+            in_via = True
+            text = text[3:].strip()
+        if in_via and text:
+            parents[current].add(canonical(text.split(" (")[0]))
+    return versions, parents
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def runtime_modules() -> list[str]:
-    """pyproject's runtime pins (name==version) minus what Glue provides."""
+    """--additional-python-modules: every package the jobs need at run time, transitive ones too,
+    at the versions requirements.lock pins (so pip on Glue resolves nothing by itself), minus what
+    Glue provides and everything only those packages need (Glue brings its own)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = []
-    for requirement in project["dependencies"]:
-        name = requirement.split("==")[0].split("[")[0].strip().lower()
-        if name not in GLUE_PROVIDED:
-            pins.append(requirement.split(";")[0].strip())
-    return pins
+    direct = {canonical(r.split("==")[0].split("[")[0].strip()) for r in project["dependencies"]}
+    versions, parents = locked_graph((ROOT / "requirements.lock").read_text())
+    children: dict[str, set[str]] = {}
+    for child, of in parents.items():
+        for parent in of:
+            children.setdefault(parent, set()).add(child)
+
+    def closure(roots: set[str]) -> set[str]:
+        seen, todo = set(), list(roots)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(children.get(name, ()))
+        return seen
+
+    provided = closure(GLUE_PROVIDED) | PACKAGING_TOOLS
+    ours = closure(direct - GLUE_PROVIDED) - provided
+    missing = sorted(n for n in ours if n not in versions)
+    if missing:
+        raise SystemExit(f"error: not in requirements.lock: {', '.join(missing)} (run make lock)")
+    return [f"{name}=={versions[name]}" for name in sorted(ours)]
 
 
 def build(out: Path) -> dict[str, Path]:

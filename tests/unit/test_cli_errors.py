@@ -110,6 +110,10 @@ def test_job_with_missing_ruleset(tmp_path):
             "cannot connect to Redshift",
         ),
         (("query", "nope"), "unknown view 'nope'"),
+        (("apply", "--data-api"), "--data-api needs --workgroup and --database"),
+        (("apply", "--workgroup", "wg"), "go with --data-api"),
+        (("apply", "--grant-role", "moviestream-glue-jobs"), "applies to Redshift only"),
+        (("apply", "--data-api", "--workgroup", "wg", "--database", "db"), "Redshift Data API batch_execute_statement failed"),
     ],
 )  # fmt: skip
 def test_warehouse_cli_errors(args, fragment):

@@ -348,7 +348,19 @@ def test_make_package_builds_the_artifacts_terraform_uploads(tmp_path):
     assert not any(n.startswith(("tests/", "devstack/", "bench/")) or "__pycache__" in n for n in names)
     pins = first["modules"].read_text().strip().split(",")
     assert "orjson==3.11.5" in pins and all("==" in p for p in pins)
-    assert not any(p.startswith(("pyspark", "pandas", "pyarrow", "boto3")) for p in pins)
+    assert not any(
+        p.startswith(("pyspark", "pandas", "pyarrow", "boto3", "botocore", "numpy", "setuptools"))
+        for p in pins
+    )
+    # Transitive dependencies are pinned too, so pip on Glue resolves nothing by itself.
+    names = {p.split("==")[0] for p in pins}
+    assert {"pydantic-core", "scramp", "asn1crypto", "annotated-types"} <= names
+    locked = dict(
+        line.split(" ")[0].split("==")
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith(" ")
+    )
+    assert all(locked.get(p.split("==")[0]) == p.split("==")[1] for p in pins)
     assert "from batch_backfill.glue_job import main" in first["backfill_job.py"].read_text()
     locals_ = locals_of(TERRAFORM / "modules" / "glue_jobs")
     for key in ("core", "streaming", "backfill"):
