@@ -27,7 +27,7 @@ from pathlib import Path
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
 from batch_backfill.inputs import InputFile, ReadMeter, rows_of, stored_size, verify
-from glue_streaming.pipeline import BatchPipeline, BatchResult, PipelineConfig
+from glue_streaming.pipeline import BatchPipeline, BatchResult, PipelineConfig, s3_batch_keys
 from moviestream import logs
 from moviestream.transform import EXPANDED_SCHEMA
 from producer.csv_source import Reject, Row
@@ -72,6 +72,10 @@ class BackfillSummary:
             **totals,
             "seconds": round(self.seconds, 1),
         }
+
+
+# An unreadable CSV row's bad record (the Athena table's columns include these; tested).
+REJECT_FIELDS = ("reasons", "source", "row_number", "line_number", "raw_line")
 
 
 def file_as_of(file: InputFile) -> datetime:
@@ -156,7 +160,7 @@ class Backfill:
                 rows = [item for item in chunk if isinstance(item, Row)]
                 rejects = [item for item in chunk if isinstance(item, Reject)]
                 if rejects:  # first, and every time: the key is deterministic, so a rerun overwrites
-                    self._write_rejects(file, stream_id, index, rejects)
+                    self._write_rejects(file, stream_id, index, rejects, as_of)
                 if not rows:  # only unreadable rows: nothing for the warehouse, no ledger row
                     result.chunks_empty += 1
                     result.rejected_rows += len(rejects)
@@ -220,21 +224,23 @@ class Backfill:
     def close(self) -> None:
         self._committer.shutdown(wait=True)
 
-    def _write_rejects(self, file: InputFile, stream_id: str, index: int, rejects: list[Reject]) -> None:
-        """Unreadable rows, as bad records under a key deterministic per (file, chunk)."""
-        key = (
-            f"{self.config.bad_records_prefix}/source=backfill/job={self.config.job_name}"
-            f"/batch={stream_id}-{index:010d}/unreadable.jsonl"
-        )
+    def _write_rejects(
+        self, file: InputFile, stream_id: str, index: int, rejects: list[Reject], as_of: datetime
+    ) -> None:
+        """Unreadable rows, as bad records under a key deterministic per (file, chunk), in the
+        chunk's own partition (its ingest date is the as-of date, its rows' arrival time), so the
+        Athena table's partition projection on ingest_date finds them beside the chunk's others."""
+        partition = s3_batch_keys(self.config, stream_id, index, as_of.strftime("%Y-%m-%d"))[0]
+        key = partition.rsplit("/", 1)[0] + "/unreadable.jsonl"
         lines = [
             json.dumps(
-                {
-                    "reasons": [r.reason],
-                    "source": file.name,
-                    "row_number": r.row_number,
-                    "line_number": r.line_number,
-                    "raw_line": r.raw,
-                }  # fmt: skip
+                dict(
+                    zip(
+                        REJECT_FIELDS,
+                        ([r.reason], file.name, r.row_number, r.line_number, r.raw),
+                        strict=True,
+                    )
+                )
             )
             for r in rejects
         ]

@@ -82,6 +82,8 @@ def test_a_file_loads_with_exact_counts_and_a_second_run_loads_nothing(stack, ge
     assert {row[5] for row in ledger} == {f"file-{checksum[:40]}"}
     bad_objects = AwsSettings().client("s3").list_objects_v2(Bucket=bucket, Prefix="bad_records/")
     assert len(bad_objects["Contents"]) == 5  # four chunks' bad records, the unreadable row
+    # All in ingest_date partitions, which the Athena table's partition projection reads.
+    assert all(o["Key"].startswith("bad_records/ingest_date=") for o in bad_objects["Contents"])
 
     code, again = backfill(dsn, bucket, generated)
     assert (

@@ -109,6 +109,9 @@ locals {
     typed                         = "struct<${local.typed_struct}>"
     raw_fields                    = "map<string,string>"
     payload_base64                = "string"
+    # the backfill's unreadable CSV rows (batch_backfill/backfill.py): where they were, as read
+    line_number = "bigint"
+    raw_line    = "string"
   }
 }
 
