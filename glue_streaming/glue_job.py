@@ -12,7 +12,8 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --checkpoint_location   s3://... Spark checkpoint (the stream id lives there)
   --window_size           micro-batch trigger, e.g. "10 seconds"
   --starting_position     trim_horizon | latest | an ISO-8601 timestamp with offset
-  --max_fetch_records_per_shard, --alert_topic_arn, --event_bus, --failure_ratio_threshold
+  --max_fetch_records_per_shard, --alert_topic_arn, --event_bus, --event_source (the breach
+                          events' EventBridge source), --failure_ratio_threshold
 
 Source: ``glueContext.create_data_frame.from_options(connection_type="kinesis")`` with the record
 arrival time (``addRecordTimestamp``) and without schema inference, so every payload reaches the
@@ -48,6 +49,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "max_fetch_records_per_shard": "20000",
     "alert_topic_arn": "",
     "event_bus": "default",
+    "event_source": "",  # empty: resources.json's (Terraform passes the environment's)
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
 }
 # Spark SQL settings the job sets at start (the same as the local session; see glue_streaming/spark.py).
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     names = resource_names()
     alerts = AlertConfig(
         topic_arn=args["alert_topic_arn"] or None,
-        event_source=names["event_source"],
+        event_source=args["event_source"] or names["event_source"],
         event_bus=args["event_bus"],
         failure_ratio_threshold=float(args["failure_ratio_threshold"]),
     )

@@ -3,12 +3,13 @@
 # here: the pipeline's KMS key and the secret holding the warehouse DSN.
 
 locals {
-  # The single source of resource names, shared with the local stack (moviestream.config).
-  names = jsondecode(file("${path.module}/../moviestream/resources.json"))
+  # resources.json's names (the local stack's), with this environment's suffix (modules/names).
+  project = module.names.project
+  names   = module.names.names
 
   stream_name = coalesce(var.stream_name, local.names.stream_name)
   bucket_name = coalesce(var.bucket_name, local.names.bucket_name)
-  shard_count = coalesce(var.shard_count, local.names.stream_shards)
+  shard_count = coalesce(var.shard_count, tonumber(local.names.stream_shards))
 
   artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/../dist/glue")
   ruleset_file  = coalesce(var.ruleset_file, "${path.module}/../glue_streaming/rules/movies.dqdl")
@@ -22,19 +23,23 @@ locals {
   backfill_job_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.names.backfill_job_name}"
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
   # The event pattern files' placeholders, with this deployment's bucket.
-  pattern_values = merge(
-    { for key, value in local.names : key => tostring(value) if !startswith(key, "_") },
-    { bucket_name = local.bucket_name },
-  )
+  pattern_values = merge(local.names, { bucket_name = local.bucket_name })
 
   tags = merge(
     {
-      project     = local.names.project
+      project     = local.project
       environment = var.environment
       managed_by  = "terraform"
     },
     var.tags,
   )
+}
+
+module "names" {
+  source = "./modules/names"
+
+  resource_names_json = file("${path.module}/../moviestream/resources.json")
+  name_suffix         = var.name_suffix
 }
 
 data "aws_caller_identity" "current" {}
@@ -175,6 +180,7 @@ module "glue_jobs" {
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   alert_topic_arn          = module.alerts.topic_arn
+  event_source             = local.names.event_source
   window_size              = var.window_size
   maintenance_window       = var.streaming_maintenance_window
   connections              = [module.redshift.glue_connection_name]

@@ -21,6 +21,12 @@ variable "environment" {
   }
 }
 
+variable "name_suffix" {
+  description = "Appended to every name (moviestream-<suffix>-movies, ...), so two environments can live in one account; empty keeps resources.json's names. Use one Terraform state per environment."
+  type        = string
+  default     = ""
+}
+
 variable "stream_name" {
   description = "Kinesis stream name; null takes stream_name from moviestream/resources.json."
   type        = string

@@ -1,5 +1,6 @@
 # terraform plan -var-file=envs/prod.tfvars
 environment                   = "prod"
+name_suffix                   = "prod"
 stream_mode                   = "PROVISIONED"
 shard_count                   = 4
 stream_retention_hours        = 168
@@ -7,6 +8,7 @@ bad_records_expiration_days   = 180
 rule_outcomes_expiration_days = 730
 force_destroy_bucket          = false
 kms_deletion_window_days      = 30
-# Your VPC: private subnets in three Availability Zones (see modules/redshift/README.md)
+# Without vpc_id Terraform creates the network (modules/network). To use your VPC instead, give
+# it with private subnets in three Availability Zones (see modules/network/README.md):
 # vpc_id     = "vpc-0123456789abcdef0"
 # subnet_ids = ["subnet-aaaa", "subnet-bbbb", "subnet-cccc"]

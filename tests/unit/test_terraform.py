@@ -147,7 +147,11 @@ def test_default_names_are_the_local_stacks():
     blocks = parsed(TERRAFORM)
     variables = named(blocks["variable"])
     locals_ = locals_of(TERRAFORM)
-    assert "moviestream/resources.json" in locals_["names"]
+    names_call = named(blocks["module"])["names"]
+    assert "moviestream/resources.json" in names_call["resource_names_json"]
+    assert names_call["name_suffix"] == "${var.name_suffix}"
+    assert variables["name_suffix"]["default"] == '""'  # no suffix: exactly resources.json's names
+    assert locals_["names"] == "${module.names.names}"
     for variable, key in (
         ("stream_name", "stream_name"),
         ("bucket_name", "bucket_name"),
@@ -155,7 +159,8 @@ def test_default_names_are_the_local_stacks():
     ):
         assert variables[variable]["default"] is None
         assert key in NAMES
-        assert locals_[variable] == f"${{coalesce(var.{variable}, local.names.{key})}}"
+        assert locals_[variable].startswith(f"${{coalesce(var.{variable}, ")
+        assert f"local.names.{key}" in locals_[variable]
     kinesis = named(blocks["module"])["kinesis"]
     storage = named(blocks["module"])["storage"]
     assert kinesis["name"] == "${local.stream_name}" and storage["bucket_name"] == "${local.bucket_name}"
@@ -576,3 +581,54 @@ def test_the_glue_jobs_role_can_put_the_jobs_in_the_vpc():
         "aws_iam_role_policy.glue_network"
     ]
     assert policy["role"] == "${var.glue_role_name}"
+
+
+def evaluated_names(tmp_path: Path, suffix: str) -> dict[str, str]:
+    """modules/names evaluated by Terraform itself (`terraform console`; no provider needed)."""
+    work = tmp_path / f"names-{suffix or 'none'}"
+    shutil.copytree(TERRAFORM / "modules" / "names", work)
+    (work / "terraform.tfvars.json").write_text(
+        json.dumps(
+            {
+                "resource_names_json": (ROOT / "moviestream" / "resources.json").read_text(),
+                "name_suffix": suffix,
+            }
+        )
+    )
+    result = subprocess.run(
+        ["terraform", f"-chdir={work}", "console"],
+        input="jsonencode(local.names)\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TF_DATA_DIR": str(work / ".terraform")},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_without_a_suffix_the_names_are_the_local_stacks(tmp_path):
+    names = evaluated_names(tmp_path, "")
+    assert names == {k: str(v) for k, v in NAMES.items() if not k.startswith("_")}
+
+
+def test_a_suffix_names_a_second_environment_apart(tmp_path):
+    dev, prod = evaluated_names(tmp_path, "dev"), evaluated_names(tmp_path, "prod")
+    assert dev["stream_name"] == "moviestream-dev-movies" and prod["stream_name"] == "moviestream-prod-movies"
+    assert dev["event_source"] == "moviestream-dev.pipeline"  # their rules match only their own events
+    for key, value in ((k, v) for k, v in NAMES.items() if not k.startswith("_")):
+        if str(value).startswith(NAMES["project"]):
+            assert dev[key] != prod[key] != value, key  # every project name differs per environment
+        else:
+            assert dev[key] == prod[key] == str(value), key  # prefixes and the schema stay
+
+
+def test_names_reach_the_glue_jobs_as_arguments():
+    """Runtime names come from the job's arguments, not from resources.json inside the zip."""
+    from glue_streaming.glue_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS
+
+    text = (TERRAFORM / "modules" / "glue_jobs" / "main.tf").read_text()
+    for name in ("stream_arn", "bucket", "alert_topic_arn", "event_source", "warehouse_dsn_secret"):
+        assert f'"--{name}"' in text, name
+        assert name in REQUIRED_ARGUMENTS or name in OPTIONAL_ARGUMENTS, name
+    assert named(parsed(TERRAFORM)["module"])["glue_jobs"]["event_source"] == "${local.names.event_source}"

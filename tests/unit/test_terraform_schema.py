@@ -66,6 +66,8 @@ def test_the_schema_is_the_pinned_provider_release_and_whole():
 def test_versions_pin_the_schemas_release_line():
     for path in [ROOT / "terraform" / "versions.tf", *(ROOT / "terraform" / "modules").glob("*/versions.tf")]:
         text = path.read_text()
+        if "required_providers" not in text:
+            continue  # modules/names: expressions only
         assert re.search(r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*"~> 6\.25"', text), path
 
 

@@ -101,6 +101,7 @@ resource "aws_glue_job" "streaming" {
     "--checkpoint_location" = "${local.s3}/checkpoints/${var.streaming_job_name}/"
     "--window_size"         = var.window_size
     "--alert_topic_arn"     = var.alert_topic_arn
+    "--event_source"        = var.event_source
   })
 
   execution_property {

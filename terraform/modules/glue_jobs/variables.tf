@@ -170,3 +170,9 @@ variable "connections" {
   type        = list(string)
   default     = []
 }
+
+variable "event_source" {
+  description = "EventBridge source of the streaming job's breach events (this environment's, so its rules match only its own)."
+  type        = string
+  default     = "moviestream.pipeline"
+}
