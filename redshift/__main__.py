@@ -3,8 +3,8 @@
 python -m redshift apply [--grant-role ROLE]
 python -m redshift apply --data-api --workgroup WG --database DB [--secret-arn ARN] [--grant-role ROLE]
 python -m redshift views
-python -m redshift query top_rated --limit 20 [--json | --csv]
-python -m redshift check
+python -m redshift query top_rated --limit 20 [--json | --csv] [--data-api --workgroup WG --database DB]
+python -m redshift check [--data-api --workgroup WG --database DB]
 """
 
 from __future__ import annotations
@@ -34,6 +34,58 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def data_api_options(command):  # noqa: ANN001, ANN201 - a click command
+    """--data-api and its target: Redshift Serverless through the Redshift Data API, an AWS API,
+    so no network path to the (private) workgroup is needed; AWS credentials are."""
+    for option in reversed(
+        (
+            click.option(
+                "--data-api",
+                is_flag=True,
+                help="Go through the Redshift Data API (AWS credentials; no network path to the workgroup).",
+            ),
+            click.option("--workgroup", help="Redshift Serverless workgroup (with --data-api)."),
+            click.option("--database", help="Database (with --data-api)."),
+            click.option(
+                "--secret-arn",
+                help="Secret with a database user and password (with --data-api; the Terraform output "
+                "warehouse_admin_secret_arn). Without it the Data API signs in as your IAM identity.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _data_api(data_api: bool, workgroup: str | None, database: str | None, secret_arn: str | None):  # noqa: ANN202
+    """The DataApi the flags name, or None without --data-api; one-line errors for bad flags."""
+    if not data_api:
+        if workgroup or database or secret_arn:
+            _fail("--workgroup, --database and --secret-arn go with --data-api")
+        return None
+    if not workgroup or not database:
+        _fail("--data-api needs --workgroup and --database")
+    from moviestream.config import AwsConfigError, AwsSettings
+    from redshift.data_api import DataApi
+
+    try:
+        return DataApi(AwsSettings().client("redshift-data"), workgroup, database, secret_arn)
+    except AwsConfigError as exc:
+        _fail(str(exc))
+
+
+def _rows(dsn: str, api, redshift_sql: str, params: list | None = None) -> tuple[list[str], list]:  # noqa: ANN001
+    """(columns, rows) of a Redshift-dialect query, on the DSN's warehouse or through the Data API."""
+    from redshift.data_api import DataApiError, with_named_parameters
+
+    try:
+        if api is None:
+            return query_rows(dsn, redshift_sql, params or [])
+        return api.query(*with_named_parameters(redshift_sql, params or []))
+    except (WarehouseUnavailable, DataApiError, ValueError) as exc:  # unreachable, refused, a bad DSN
+        _fail(str(exc))
+
+
 @click.group()
 def cli() -> None:
     """Warehouse tools (Redshift SQL, applied locally to PostgreSQL)."""
@@ -41,18 +93,7 @@ def cli() -> None:
 
 @cli.command()
 @DSN_OPTION
-@click.option(
-    "--data-api",
-    is_flag=True,
-    help="Apply through the Redshift Data API (AWS credentials; no network path to the workgroup).",
-)
-@click.option("--workgroup", help="Redshift Serverless workgroup (with --data-api).")
-@click.option("--database", help="Database (with --data-api).")
-@click.option(
-    "--secret-arn",
-    help="Secret with the admin user and password (with --data-api; the Terraform output "
-    "warehouse_admin_secret_arn). Without it the Data API signs in as your IAM identity.",
-)
+@data_api_options
 @click.option(
     "--grant-role",
     "grant_roles",
@@ -69,21 +110,16 @@ def apply(
     grant_roles: tuple[str, ...],
 ) -> None:
     """Apply the schema, pending migrations and the views (idempotent), then the grants."""
-    if data_api:
-        if not workgroup or not database:
-            _fail("--data-api needs --workgroup and --database")
-        from moviestream.config import AwsConfigError, AwsSettings
-        from redshift.data_api import DataApi, DataApiError, apply_with_data_api
+    api = _data_api(data_api, workgroup, database, secret_arn)
+    if api is not None:
+        from redshift.data_api import DataApiError, apply_with_data_api
 
         try:
-            client = AwsSettings().client("redshift-data")
-            n = apply_with_data_api(DataApi(client, workgroup, database, secret_arn), grant_roles)
-        except (AwsConfigError, DataApiError, ValueError) as exc:
+            n = apply_with_data_api(api, grant_roles)
+        except (DataApiError, ValueError) as exc:
             _fail(str(exc))
         click.echo(f"applied {n} statements through the Data API on {workgroup}/{database}")
         return
-    if workgroup or database or secret_arn:
-        _fail("--workgroup, --database and --secret-arn go with --data-api")
     try:
         n = apply_schema(dsn, grant_roles)
     except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
@@ -113,20 +149,29 @@ def _plain(value: object) -> object:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
 @DSN_OPTION
-def query(name: str, limit: int, as_json: bool, as_csv: bool, dsn: str) -> None:
+@data_api_options
+def query(
+    name: str,
+    limit: int,
+    as_json: bool,
+    as_csv: bool,
+    dsn: str,
+    data_api: bool,
+    workgroup: str | None,
+    database: str | None,
+    secret_arn: str | None,
+) -> None:
     """Print a view (NAME as listed by `views`) as an aligned table."""
     view = VIEWS_BY_NAME.get(name)
     if view is None:
         _fail(f"unknown view {name!r}; one of: {', '.join(VIEWS_BY_NAME)}")
     if as_json and as_csv:
         _fail("--json and --csv exclude each other")
-    try:
-        # The name and order come from the catalog, never from the user's text; the limit is a parameter.
-        columns, rows = query_rows(
-            dsn, f"SELECT * FROM movies.{view.name} ORDER BY {view.order_by} LIMIT %s", [limit]
-        )
-    except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
-        _fail(str(exc))
+    api = _data_api(data_api, workgroup, database, secret_arn)
+    # The name and order come from the catalog, never from the user's text; the limit is a parameter.
+    columns, rows = _rows(
+        dsn, api, f"SELECT * FROM movies.{view.name} ORDER BY {view.order_by} LIMIT %s", [limit]
+    )
     if as_json:
         for row in rows:
             click.echo(json.dumps({c: _plain(v) for c, v in zip(columns, row, strict=True)}))
@@ -147,15 +192,16 @@ def query(name: str, limit: int, as_json: bool, as_csv: bool, dsn: str) -> None:
 
 @cli.command()
 @DSN_OPTION
-def check(dsn: str) -> None:
+@data_api_options
+def check(
+    dsn: str, data_api: bool, workgroup: str | None, database: str | None, secret_arn: str | None
+) -> None:
     """Check what must hold after any load; exit 1 naming each violation."""
+    api = _data_api(data_api, workgroup, database, secret_arn)
     failed = 0
     for c in CHECKS:
-        try:
-            _, rows = query_rows(dsn, c.sql)
-        except (WarehouseUnavailable, ValueError) as exc:  # unreachable, or a malformed DSN
-            _fail(str(exc))
-        count = rows[0][0]
+        _, rows = _rows(dsn, api, c.sql)
+        count = int(rows[0][0])
         if count:
             failed += 1
             click.echo(f"FAIL {c.name}: {c.violation} ({count})")

@@ -103,22 +103,43 @@ class DataApi:
         self._wait(started["Id"], what)
 
     def rows(self, sql: str, parameters: Sequence[dict[str, str]] = ()) -> list[list[Any]]:
-        """A query's rows (ExecuteStatement, then GetStatementResult), each value as the Data API's
-        field's one value."""
+        """A query's rows (see ``query``)."""
+        return self.query(sql, parameters)[1]
+
+    def query(self, sql: str, parameters: Sequence[dict[str, str]] = ()) -> tuple[list[str], list[list[Any]]]:
+        """(column names, rows) of a query: ExecuteStatement, then every page of
+        GetStatementResult; a NULL field is None, any other its one typed value."""
         kwargs: dict[str, Any] = {"Sql": sql, **self._target()}
         if parameters:
             kwargs["Parameters"] = list(parameters)
         started = self._call("execute_statement", **kwargs)
         described = self._wait(started["Id"], sql.split()[0])
         if not described.get("HasResultSet"):
-            return []
+            return [], []
         result, rows = self._call("get_statement_result", Id=started["Id"]), []
+        columns = [c.get("name", "") for c in result.get("ColumnMetadata", [])]
         while True:
-            rows += [[next(iter(value.values())) for value in record] for record in result["Records"]]
+            rows += [[_value(field) for field in record] for record in result["Records"]]
             token = result.get("NextToken")
             if not token:
-                return rows
+                return columns, rows
             result = self._call("get_statement_result", Id=started["Id"], NextToken=token)
+
+
+def _value(field: dict[str, Any]) -> Any:
+    if field.get("isNull"):
+        return None
+    return next(iter(field.values()))
+
+
+def with_named_parameters(sql: str, params: Sequence[Any]) -> tuple[str, list[dict[str, str]]]:
+    """A DB-API query (``%s`` placeholders) in the Data API's form: ``:p1``, ``:p2`` and their
+    values as strings (Redshift casts them as the SQL needs)."""
+    parts = sql.split("%s")
+    if len(parts) - 1 != len(params):
+        raise ValueError(f"{len(parts) - 1} placeholders for {len(params)} parameters")
+    text = parts[0] + "".join(f":p{i}{part}" for i, part in enumerate(parts[1:], start=1))
+    return text, [{"name": f"p{i}", "value": str(v)} for i, v in enumerate(params, start=1)]
 
 
 def apply_with_data_api(

@@ -179,3 +179,41 @@ def test_every_statement_of_the_data_api_path_parses_as_redshift():
         count, problems = parse_problems(statement + ";")
         assert count == 1 and not problems, (statement, problems)
     assert all(re.match(r"^\d{4}_", n.removeprefix("migrations/")) for n in migrations())
+
+
+def test_a_view_is_read_through_the_data_api_with_its_columns_and_nulls(stubbed):
+    from redshift.data_api import with_named_parameters
+
+    client, stubber = stubbed
+    sql, params = with_named_parameters(
+        "SELECT * FROM movies.top_rated ORDER BY imdb_rating DESC LIMIT %s", [2]
+    )
+    assert sql.endswith("LIMIT :p1") and params == [{"name": "p1", "value": "2"}]
+    stubber.add_response("execute_statement", {"Id": "q"}, {"Sql": sql, "Parameters": params, **TARGET})
+    stubber.add_response(
+        "describe_statement", {"Id": "q", "Status": "FINISHED", "HasResultSet": True}, {"Id": "q"}
+    )
+    stubber.add_response(
+        "get_statement_result",
+        {
+            "ColumnMetadata": [{"name": "series_title"}, {"name": "imdb_rating"}, {"name": "gross_usd"}],
+            "Records": [[{"stringValue": "The Godfather"}, {"stringValue": "9.2"}, {"longValue": 134966411}]],
+            "NextToken": "page-2",
+        },
+        {"Id": "q"},
+    )
+    stubber.add_response(
+        "get_statement_result",
+        {"Records": [[{"stringValue": "Parasite"}, {"stringValue": "8.6"}, {"isNull": True}]]},
+        {"Id": "q", "NextToken": "page-2"},
+    )
+    columns, rows = api_for(client).query(sql, params)
+    assert columns == ["series_title", "imdb_rating", "gross_usd"]
+    assert rows == [["The Godfather", "9.2", 134966411], ["Parasite", "8.6", None]]
+
+
+def test_placeholders_and_parameters_must_agree():
+    from redshift.data_api import with_named_parameters
+
+    with pytest.raises(ValueError, match="1 placeholders for 2 parameters"):
+        with_named_parameters("SELECT %s", [1, 2])
