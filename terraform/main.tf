@@ -252,3 +252,63 @@ module "catalog" {
   name_prefix       = local.names.project
   tags              = local.tags
 }
+
+# What a person operating this deployment needs beyond Terraform's own rights, as one policy to
+# attach to their user or role (terraform/README.md): apply the schema and query the views
+# through the Redshift Data API as the admin (its secret, and the key that encrypts it), start
+# the jobs, replay movies into the stream, and drop historical files under raw/.
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid       = "RunWarehouseStatements"
+    actions   = ["redshift-data:ExecuteStatement", "redshift-data:BatchExecuteStatement"]
+    resources = [module.redshift.workgroup_arn]
+  }
+  statement {
+    # These take no resource: AWS scopes them to the caller's own statements with this condition.
+    sid       = "ReadOwnStatements"
+    actions   = ["redshift-data:DescribeStatement", "redshift-data:GetStatementResult", "redshift-data:CancelStatement"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "redshift-data:statement-owner-iam-userid"
+      values   = ["$${aws:userid}"]
+    }
+  }
+  statement {
+    sid       = "UseTheWarehouseAdminSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [module.redshift.admin_secret_arn]
+  }
+  statement {
+    sid       = "StartTheJobs"
+    actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+    resources = ["arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.names.streaming_job_name}", local.backfill_job_arn]
+  }
+  statement {
+    sid       = "ReplayIntoTheStream"
+    actions   = ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary", "kinesis:ListShards"]
+    resources = [module.kinesis.stream_arn]
+  }
+  statement {
+    sid       = "DropHistoricalFiles"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.storage.bucket_arn}/${local.names.raw_prefix}/*"]
+  }
+  statement {
+    sid       = "UseThePipelineKey" # the admin secret, the stream and the bucket are encrypted with it
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.pipeline.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com", "kinesis.${local.region}.amazonaws.com", "s3.${local.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "operator" {
+  name        = "${local.project}-operator"
+  description = "Operate ${local.project}: apply and query the warehouse through the Data API, start the jobs, replay, backfill."
+  policy      = data.aws_iam_policy_document.operator.json
+  tags        = local.tags
+}

@@ -92,3 +92,8 @@ output "vpc_id" {
   description = "The VPC of the jobs and the warehouse (created when vpc_id was not given)."
   value       = module.network.vpc_id
 }
+
+output "operator_policy_arn" {
+  description = "Attach to the user or role that operates the pipeline (Data API, jobs, replay, raw/)."
+  value       = aws_iam_policy.operator.arn
+}

@@ -27,3 +27,8 @@ output "database_name" {
   description = "The database the pipeline loads."
   value       = aws_redshiftserverless_namespace.warehouse.db_name
 }
+
+output "workgroup_arn" {
+  description = "ARN of the workgroup (the Data API's resource)."
+  value       = aws_redshiftserverless_workgroup.warehouse.arn
+}
