@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
+from glue_streaming.failure_options import failure_options
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
+from moviestream.failure import GaveUp, PermanentFailure, policy_from
 
 NAMES = resource_names()
 DEFAULT_RULESET = Path(__file__).parents[1] / "glue_streaming" / "rules" / "movies.dqdl"
@@ -35,6 +37,7 @@ def _fail(message: str) -> None:
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ROWS, show_default=True)
 @click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
+@failure_options(give_up_default=3600.0)
 def main(
     location: str,
     job_name: str,
@@ -44,6 +47,8 @@ def main(
     chunk_rows: int,
     as_of: str | None,
     force: bool,
+    degraded_after_seconds: float,
+    give_up_after_seconds: float,
 ) -> None:
     """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
     logs.configure()
@@ -75,7 +80,12 @@ def main(
 
     spark = local_session(job_name)
     config = PipelineConfig(
-        job_name=job_name, ruleset=ruleset, bucket=bucket, warehouse_dsn=warehouse_dsn, aws=aws
+        job_name=job_name,
+        ruleset=ruleset,
+        bucket=bucket,
+        warehouse_dsn=warehouse_dsn,
+        aws=aws,
+        failure=policy_from(degraded_after_seconds, give_up_after_seconds),
     )
     backfill = Backfill(spark, config, chunk_rows=chunk_rows)
     try:
@@ -83,6 +93,9 @@ def main(
             summary = backfill.run(files, as_of=when, force=force, progress=progress)
     except InputError as exc:  # a manifest mismatch, an unreadable file
         _fail(str(exc))
+    except (PermanentFailure, GaveUp) as exc:  # logged and alerted by the pipeline; resumable
+        click.echo(f"error: the backfill stopped: {exc} (run it again to resume)", err=True)
+        sys.exit(1)
     finally:
         backfill.close()
         spark.stop()

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
 from batch_backfill.inputs import InputFile, ReadMeter, rows_of, stored_size, verify
 from glue_streaming.pipeline import BatchPipeline, BatchResult, PipelineConfig, s3_batch_keys
 from moviestream import logs
+from moviestream.failure import one_line
 from moviestream.transform import EXPANDED_SCHEMA
 from producer.csv_source import Reject, Row
 from producer.envelope import EnvelopeEncoder
@@ -138,6 +140,8 @@ class Backfill:
         index and the file's result so far."""
         started = time.monotonic()
         summary = BackfillSummary()
+        if progress is not None and hasattr(progress, "paused"):
+            self._report_pauses(progress)
         for file in files:
             summary.files.append(self._load_file(file, as_of or file_as_of(file), force, progress))
         summary.seconds = time.monotonic() - started
@@ -221,6 +225,17 @@ class Backfill:
         result.bad_records += batch.bad_records
         result.duplicates_dropped += batch.duplicates_dropped
 
+    def _report_pauses(self, progress: Any) -> None:  # noqa: ANN401 - batch_backfill.progress.ChunkProgress
+        """Every retry of a step (moviestream/failure.py) also tells the progress display."""
+        retrier = self.pipeline.retrier
+        logged = retrier.on_retry
+
+        def on_retry(step: str, attempt: int, delay: float, exc: BaseException) -> None:
+            logged(step, attempt, delay, exc)
+            progress.paused(step, one_line(exc), retrier.outage_seconds())
+
+        retrier.on_retry = on_retry
+
     def close(self) -> None:
         self._committer.shutdown(wait=True)
 
@@ -244,6 +259,8 @@ class Backfill:
             )
             for r in rejects
         ]
-        self.pipeline.s3().put_object(
-            Bucket=self.config.bucket, Key=key, Body=("\n".join(lines) + "\n").encode("utf-8")
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        self.pipeline.run_step(
+            "s3 unreadable rows",
+            lambda: self.pipeline.s3().put_object(Bucket=self.config.bucket, Key=key, Body=body),
         )

@@ -15,6 +15,7 @@ Job arguments (Terraform's glue_jobs module sets the fixed ones):
   --as_of                 event time of the rows, ISO-8601 with offset (default: each file's
                           LastModified)
   --force                 "true" loads files again that were loaded before
+  --degraded_after_seconds, --give_up_after_seconds  S3 or warehouse outages (moviestream/failure.py)
 A run that fails raises, so Glue marks it FAILED and the state machine reports it.
 """
 
@@ -34,6 +35,8 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "chunk_rows": str(DEFAULT_CHUNK_ROWS),
     "as_of": "",
     "force": "false",
+    "degraded_after_seconds": "60",  # moviestream/failure.py
+    "give_up_after_seconds": "3600",  # a run stuck this long fails; the state machine reports it
 }
 
 
@@ -72,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     from glue_streaming.pipeline import PipelineConfig
     from moviestream import logs
     from moviestream.config import AwsSettings
+    from moviestream.failure import policy_from
     from moviestream.quality.dqdl import parse_ruleset
 
     argv = sys.argv if argv is None else argv
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         bucket=args["bucket"],
         warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
+        failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)
     try:

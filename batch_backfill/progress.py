@@ -66,6 +66,16 @@ class ChunkProgress:
             percent=round(100 * result.bytes_read / result.size_bytes, 1) if result.size_bytes else None,
         )
 
+    def paused(self, step: str, error: str, seconds: float) -> None:
+        """A step is being retried (S3 or the warehouse is away): say so until the next chunk."""
+        if self._progress is not None:
+            for task in self._tasks.values():
+                self._progress.update(
+                    task, description=f"paused {seconds:.0f} s: {step} unreachable, retrying ({error[:60]})"
+                )
+            return
+        log.warning("backfill_paused", step=step, outage_s=round(seconds, 1), error=error)
+
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()

@@ -86,29 +86,51 @@ def subject_of(message: dict[str, Any]) -> str:
     return text[:100]
 
 
+# The pipeline's own health (moviestream/failure.py), beside the data-quality breaches.
+DEGRADED_DETAIL_TYPE = "Pipeline degraded"
+RECOVERED_DETAIL_TYPE = "Pipeline recovered"
+FAILED_DETAIL_TYPE = "Pipeline failed"
+
+
+def health_message(kind: str, *, job: str, step: str, seconds: float, error: str | None) -> dict[str, Any]:
+    """A degraded, recovered or failed event's body. Pure."""
+    return {
+        "alert_id": f"{job}/{kind}/{step}",
+        "job": job,
+        "state": kind,
+        "step": step,
+        "outage_seconds": round(seconds, 1),
+        "error": error,
+    }
+
+
 class AlertPublisher:
+    """SNS and EventBridge, best effort: one attempt with short timeouts; a failure is logged and
+    counted (``failures``), never raised, so alerting never holds up or fails a batch."""
+
     def __init__(self, config: AlertConfig, aws: AwsSettings) -> None:
         self.config = config
         self._aws = aws
         self._clients: dict[str, Any] = {}
+        self.failures = 0
 
     def _client(self, service: str):  # noqa: ANN202
         if service not in self._clients:
-            self._clients[service] = self._aws.client(service)
+            self._clients[service] = self._aws.client(service, best_effort=True)
         return self._clients[service]
 
-    def publish(self, message: dict[str, Any]) -> None:
+    def _send(self, subject: str, detail_type: str, message: dict[str, Any]) -> bool:
         body = json.dumps(message)
         try:
             if self.config.topic_arn:
                 self._client("sns").publish(
-                    TopicArn=self.config.topic_arn, Subject=subject_of(message), Message=body
+                    TopicArn=self.config.topic_arn, Subject=subject[:100], Message=body
                 )
             response = self._client("events").put_events(
                 Entries=[
                     {
                         "Source": self.config.event_source,
-                        "DetailType": EVENT_DETAIL_TYPE,
+                        "DetailType": detail_type,
                         "Detail": body,
                         "EventBusName": self.config.event_bus,
                     }
@@ -117,6 +139,27 @@ class AlertPublisher:
             if response.get("FailedEntryCount"):
                 raise RuntimeError(f"EventBridge refused the event: {response['Entries'][0]}")
         except Exception as exc:  # noqa: BLE001 - alerting must not stop the load
-            log.error("alert_failed", alert_id=message["alert_id"], error=str(exc).splitlines()[0])
-            return
-        log.warning("alert_sent", alert_id=message["alert_id"], breaches=message["breaches"])
+            self.failures += 1
+            log.error(
+                "alert_failed",
+                alert_id=message["alert_id"],
+                error=str(exc).splitlines()[0],
+                failures=self.failures,
+            )
+            return False
+        return True
+
+    def publish(self, message: dict[str, Any]) -> None:
+        if self._send(subject_of(message), EVENT_DETAIL_TYPE, message):
+            log.warning("alert_sent", alert_id=message["alert_id"], breaches=message["breaches"])
+
+    def publish_health(self, message: dict[str, Any]) -> None:
+        """A degraded, recovered or failed event (health_message)."""
+        detail_type = {
+            "degraded": DEGRADED_DETAIL_TYPE,
+            "recovered": RECOVERED_DETAIL_TYPE,
+            "failed": FAILED_DETAIL_TYPE,
+        }[message["state"]]
+        subject = f"moviestream: {message['job']} {message['state']} ({message['step']})"
+        if self._send(subject, detail_type, message):
+            log.warning("health_alert_sent", alert_id=message["alert_id"], state=message["state"])

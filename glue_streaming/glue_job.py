@@ -13,7 +13,8 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --window_size           micro-batch trigger, e.g. "10 seconds"
   --starting_position     trim_horizon | latest | an ISO-8601 timestamp with offset
   --max_fetch_records_per_shard, --alert_topic_arn, --event_bus, --event_source (the breach
-                          events' EventBridge source), --failure_ratio_threshold
+                          events' EventBridge source), --failure_ratio_threshold,
+  --degraded_after_seconds, --give_up_after_seconds  (moviestream/failure.py; 0: never give up)
 
 Source: ``glueContext.create_data_frame.from_options(connection_type="kinesis")`` with the record
 arrival time (``addRecordTimestamp``) and without schema inference, so every payload reaches the
@@ -50,6 +51,8 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "alert_topic_arn": "",
     "event_bus": "default",
     "event_source": "",  # empty: resources.json's (Terraform passes the environment's)
+    "degraded_after_seconds": "60",  # moviestream/failure.py
+    "give_up_after_seconds": "0",  # never: a streaming job waits out any outage
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
 }
 # Spark SQL settings the job sets at start (the same as the local session; see glue_streaming/spark.py).
@@ -197,6 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     from glue_streaming.pipeline import BatchPipeline, PipelineConfig
     from moviestream import logs
     from moviestream.config import AwsSettings, resource_names
+    from moviestream.failure import policy_from
     from moviestream.quality.dqdl import parse_ruleset
 
     argv = sys.argv if argv is None else argv
@@ -219,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
         alerts=alerts,
+        failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     pipeline = BatchPipeline(config, lambda: streaming_query_id(spark))
     frame = glue_context.create_data_frame.from_options(

@@ -19,8 +19,10 @@ from pathlib import Path
 import click
 
 from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
+from glue_streaming.failure_options import failure_options
 from moviestream import logs
 from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names, warehouse_dsn
+from moviestream.failure import policy_from
 from moviestream.quality.dqdl import read_ruleset
 
 NAMES = resource_names()
@@ -116,6 +118,7 @@ def _root_cause(message: str) -> str:
     envvar="MOVIESTREAM_WARM_UP_ROUNDS",
     help="Synthetic batches run before the query starts, so the first real ones are not cold.",
 )
+@failure_options(give_up_default=0.0)
 @click.option(
     "--status-file",
     type=click.Path(path_type=Path),
@@ -137,6 +140,8 @@ def main(
     event_bus: str,
     failure_ratio_threshold: float,
     warm_up_rounds: int,
+    degraded_after_seconds: float,
+    give_up_after_seconds: float,
     status_file: Path | None,
 ) -> None:
     """Run the streaming job locally until SIGTERM."""
@@ -203,6 +208,7 @@ def main(
             warehouse_dsn=warehouse_dsn,
             aws=aws,
             alerts=alerts,
+            failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         ),
         stream_id,
     )
@@ -256,7 +262,11 @@ def main(
     error = query.exception()
     spark.stop()
     if error is not None:
-        log.error("query_failed", error=_root_cause(str(error)))
+        # A permanent error or an outage past the give-up time (moviestream/failure.py), or a
+        # crash: the batch did not commit, so the checkpoint still points at it for a restart.
+        cause = _root_cause(str(error))
+        log.error("query_failed", error=cause)
+        click.echo(f"error: the streaming job stopped: {cause}", err=True)
         sys.exit(1)
     log.info("stopped")
 

@@ -21,11 +21,18 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from glue_streaming.alerts import AlertConfig, AlertPublisher, breach_message, dataset_level_rules
+from glue_streaming.alerts import (
+    AlertConfig,
+    AlertPublisher,
+    breach_message,
+    dataset_level_rules,
+    health_message,
+)
 from moviestream import logs
 from moviestream.batch import BatchJudge, newest_per_movie
 from moviestream.config import AwsSettings
 from moviestream.failpoints import failpoint
+from moviestream.failure import FailurePolicy, GaveUp, PermanentFailure, Retrier, one_line
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL
 from moviestream.record import TYPED_COLUMNS
@@ -64,6 +71,7 @@ class PipelineConfig:
     rule_outcomes_prefix: str = "rule_outcomes"
     aws: AwsSettings = field(default_factory=AwsSettings)
     alerts: AlertConfig | None = None  # None: no alerts
+    failure: FailurePolicy = field(default_factory=FailurePolicy)  # moviestream/failure.py
 
 
 @dataclass(frozen=True)
@@ -158,10 +166,45 @@ class BatchPipeline:
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
         self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
+        self.retrier = Retrier(
+            config.failure,
+            on_degraded=self._degraded,
+            on_recovered=self._recovered,
+            on_retry=self._retrying,
+        )
+
+    # -- the failure policy (moviestream/failure.py) ---------------------------------------------
+    def _retrying(self, step: str, attempt: int, delay: float, exc: BaseException) -> None:
+        log.warning("step_retry", step=step, attempt=attempt, delay_s=round(delay, 2), error=one_line(exc))
+
+    def _degraded(self, step: str, seconds: float, exc: BaseException) -> None:
+        log.error("pipeline_degraded", step=step, outage_s=round(seconds, 1), error=one_line(exc))
+        self._health("degraded", step, seconds, one_line(exc))
+
+    def _recovered(self, step: str, seconds: float) -> None:
+        log.warning("pipeline_recovered", step=step, outage_s=round(seconds, 1))
+        self._health("recovered", step, seconds, None)
+
+    def _health(self, kind: str, step: str, seconds: float, error: str | None) -> None:
+        if self._alerts is not None:
+            message = health_message(kind, job=self.config.job_name, step=step, seconds=seconds, error=error)
+            self._alerts.publish_health(message)
+
+    def run_step(self, step: str, fn: Callable[[], Any]) -> Any:
+        """Run a step that talks to S3 or the warehouse under the failure policy; a permanent
+        error or giving up is logged and alerted once, then raised (the batch fails, so the
+        stream's checkpoint does not advance past it)."""
+        try:
+            return self.retrier.run(step, fn)
+        except (PermanentFailure, GaveUp) as exc:
+            log.error("pipeline_failed", step=step, error=str(exc))
+            self._health("failed", step, 0.0, str(exc))
+            raise
 
     def committed(self, batch_id: int) -> bool:
         """Whether the ledger has this batch of the current stream (it would be skipped)."""
-        return self._warehouse.batch_committed(BatchKey(self.config.job_name, self._stream_id(), batch_id))
+        key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
+        return self.run_step("ledger check", lambda: self._warehouse.batch_committed(key))
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -217,7 +260,7 @@ class BatchPipeline:
         t0 = time.monotonic()
         started_at = datetime.now(UTC).replace(tzinfo=None)
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        if self._warehouse.batch_committed(key):
+        if self.run_step("ledger check", lambda: self._warehouse.batch_committed(key)):
             log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
             return None
 
@@ -271,8 +314,11 @@ class BatchPipeline:
         bad_uri = None
         if bad_lines:
             body = ("\n".join(bad_lines) + "\n").encode("utf-8")
-            self.s3().put_object(
-                Bucket=self.config.bucket, Key=bad_key, Body=body, ContentType="application/x-ndjson"
+            self.run_step(
+                "s3 bad records",
+                lambda: self.s3().put_object(
+                    Bucket=self.config.bucket, Key=bad_key, Body=body, ContentType="application/x-ndjson"
+                ),
             )
             bad_uri = f"s3://{self.config.bucket}/{bad_key}"
         outcome_doc = {
@@ -282,11 +328,12 @@ class BatchPipeline:
             "rows": stats["records_in"] - stats["duplicates"],
             "rules": outcomes,
         }
-        self.s3().put_object(
-            Bucket=self.config.bucket,
-            Key=outcomes_key,
-            Body=json.dumps(outcome_doc).encode("utf-8"),
-            ContentType="application/json",
+        outcome_body = json.dumps(outcome_doc).encode("utf-8")
+        self.run_step(
+            "s3 rule outcomes",
+            lambda: self.s3().put_object(
+                Bucket=self.config.bucket, Key=outcomes_key, Body=outcome_body, ContentType="application/json"
+            ),
         )
         t_s3 = time.monotonic()
         failpoint("after_s3", key.batch_id)
@@ -327,7 +374,8 @@ class BatchPipeline:
             "seconds_total": time.monotonic() - t0,
             **batch.ledger_extra,
         }
-        committed_at = self._warehouse.load_batch(BatchLoad(key, movies, genres, ledger, outcomes))
+        load = BatchLoad(key, movies, genres, ledger, outcomes)
+        committed_at = self.run_step("warehouse", lambda: self._warehouse.load_batch(load))
         loaded = committed_at is not None
         failpoint("after_commit", key.batch_id)
         t_end = time.monotonic()

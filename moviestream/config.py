@@ -58,19 +58,21 @@ class AwsSettings:
     # that must pin one endpoint, such as a fault test's second LocalStack.
     endpoint_url: str | None = None
 
-    def client(self, service: str):  # noqa: ANN201 - boto3 clients have no common base type
+    def client(self, service: str, best_effort: bool = False):  # noqa: ANN201 - boto3 clients have no common base type
+        """A boto3 client. ``best_effort``: one attempt with short timeouts, for calls that must
+        never hold up a batch (alerts, metrics); otherwise the SDK's standard retries."""
         import boto3  # imported lazily: the core must import without side effects
         from botocore.config import Config
         from botocore.exceptions import NoRegionError
 
+        config = (
+            Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2)
+            if best_effort
+            else Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+        )
         try:
             return boto3.client(
-                service,
-                region_name=self.region,
-                endpoint_url=self.endpoint_url,
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
-                ),
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
             )
         except NoRegionError:
             raise AwsConfigError(

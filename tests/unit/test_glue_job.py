@@ -123,3 +123,17 @@ def test_awsglue_is_imported_only_in_the_glue_entry_modules():
         if "awsglue" in p.read_text(encoding="utf-8").replace("`awsglue`", "")
     }
     assert importing <= {"glue_streaming/glue_job.py", "batch_backfill/glue_job.py"}
+
+
+def test_every_kinesis_option_the_entry_passes_is_one_glue_documents():
+    """The stand-in refuses undocumented options when main() runs; this says so without Spark."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "glue_standin" / "awsglue" / "kinesis_options.py"
+    spec = importlib.util.spec_from_file_location("glue_kinesis_options", path)
+    documented = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(documented)
+    options = kinesis_connection_options(ARGS)
+    assert set(options) <= documented.KINESIS_OPTIONS
+    assert "failOnDataLoss" not in documented.KINESIS_OPTIONS  # a Spark Kafka option, not Glue's

@@ -12,40 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from awsglue import record_call
-
-# The connection options Glue documents for a Kinesis source: the API's
-# KinesisStreamingSourceOptions (in the camelCase Python keys) and the Kinesis connection page's
-# option reference (shared/specs/aws-facts.md, B1). Anything else is refused, as a typo would
-# silently do nothing on Glue.
-KINESIS_OPTIONS = frozenset(
-    {
-        "streamARN",
-        "streamName",
-        "endpointUrl",
-        "classification",
-        "delimiter",
-        "inferSchema",
-        "schema",
-        "startingPosition",
-        "startingTimestamp",
-        "maxFetchTimeInMs",
-        "maxFetchRecordsPerShard",
-        "maxRecordPerRead",
-        "addIdleTimeBetweenReads",
-        "idleTimeBetweenReadsInMs",
-        "describeShardInterval",
-        "numRetries",
-        "retryIntervalMs",
-        "maxRetryIntervalMs",
-        "avoidEmptyBatches",
-        "awsSTSRoleARN",
-        "awsSTSSessionName",
-        "awsSTSEndpoint",
-        "addRecordTimestamp",
-        "emitConsumerLagMetrics",
-        "fanoutConsumerARN",
-    }
-)
+from awsglue.kinesis_options import KINESIS_OPTIONS
 
 
 def _spark() -> SparkSession:

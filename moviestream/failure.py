@@ -1,0 +1,218 @@
+"""The failure policy of the per-batch pipeline: which errors are worth waiting out, and how.
+
+Pure logic (no I/O of its own): the pipeline hands each step that talks to the outside world
+(the ledger check, the S3 writes, the warehouse transaction) to ``Retrier.run``.
+
+- **Transient** errors (a refused, reset or timed-out connection, throttling, a 5xx from an AWS
+  service, a warehouse that is starting, shutting down or unreachable) are retried with
+  exponential backoff and full jitter, for as long as it takes: every step is idempotent (the
+  ledger skips a committed batch, S3 keys are deterministic per batch), so a retry never
+  duplicates anything, and the batch keeps its place in the stream meanwhile.
+  Past ``degraded_after_s`` of one outage the pipeline is *degraded*: ``on_degraded`` is called
+  once (the pipeline logs and alerts); when a step succeeds again ``on_recovered`` is called once.
+  Past ``give_up_after_s`` (None: never) ``GaveUp`` ends the job with one line.
+- **Permanent** errors (an SQL error, permission denied, a missing table, bucket or stream,
+  anything not known to be transient) raise ``PermanentFailure`` at once, naming the step.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# AWS error codes that mean "try again": throttling and the service's own trouble.
+TRANSIENT_AWS_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",  # Kinesis: too many GetShardIterator / ListShards calls
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "KMSInternalException",
+        "EC2ThrottledException",
+    }
+)
+# PostgreSQL SQLSTATE classes and codes that mean the server, not the statement, is the problem.
+TRANSIENT_SQLSTATE_CLASSES = ("08",)  # connection exception
+TRANSIENT_SQLSTATES = frozenset(
+    {
+        "57P01",  # admin_shutdown
+        "57P02",  # crash_shutdown
+        "57P03",  # cannot_connect_now (starting up, recovering)
+        "53300",  # too_many_connections
+        "40001",  # serialization_failure (Redshift's concurrent-write conflict too)
+        "40P01",  # deadlock_detected
+    }
+)
+# Words of connection-level failures, for drivers that give no code (redshift_connector, a
+# psycopg error raised before any SQLSTATE arrives).
+TRANSIENT_WORDS = (
+    "connection refused",
+    "connection reset",
+    "connection timed out",
+    "timed out",
+    "timeout expired",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "could not connect",
+    "no route to host",
+    "broken pipe",
+    "connection is closed",
+    "network is unreachable",
+    "communication error",  # redshift_connector's socket failures
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether waiting and trying again can make this error go away."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the error and what caused it
+        seen.add(id(current))
+        if _transient_one(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _transient_one(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    name = type(exc).__name__
+    module = type(exc).__module__ or ""
+    if module.startswith(("botocore", "urllib3")):
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):  # a ClientError: the service answered
+            error = response.get("Error", {})
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return error.get("Code") in TRANSIENT_AWS_CODES or status >= 500 or status == 429
+        # No answer at all: EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ...
+        return name.endswith(("ConnectionError", "TimeoutError", "ConnectionClosedError")) or name in (
+            "EndpointConnectionError",
+            "ProxyConnectionError",
+        )
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate.startswith(TRANSIENT_SQLSTATE_CLASSES) or sqlstate in TRANSIENT_SQLSTATES
+    if name in ("WarehouseUnavailable", "OperationalError", "InterfaceError"):
+        # No code: judged by the words (a refused connection is transient, a wrong password not).
+        text = str(exc).lower()
+        return any(word in text for word in TRANSIENT_WORDS)
+    return False
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+class PermanentFailure(RuntimeError):
+    """A step failed with an error that waiting will not fix."""
+
+    def __init__(self, step: str, cause: BaseException) -> None:
+        super().__init__(f"{step} failed: {one_line(cause)}")
+        self.step = step
+
+
+class GaveUp(RuntimeError):
+    """An outage lasted longer than the give-up time."""
+
+    def __init__(self, step: str, seconds: float, cause: BaseException) -> None:
+        super().__init__(f"{step} still failing after {seconds:.0f} s, giving up: {one_line(cause)}")
+        self.step = step
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    degraded_after_s: float = 60.0
+    give_up_after_s: float | None = None  # None: never
+    base_delay_s: float = 0.5
+    max_delay_s: float = 15.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform between 0 and the capped exponential step."""
+        return rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
+@dataclass
+class Retrier:
+    """Runs steps under the policy; one outage spans every step until one succeeds."""
+
+    policy: FailurePolicy = field(default_factory=FailurePolicy)
+    on_degraded: Callable[[str, float, BaseException], None] = lambda *_: None
+    on_recovered: Callable[[str, float], None] = lambda *_: None
+    on_retry: Callable[[str, int, float, BaseException], None] = lambda *_: None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Any] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    outage_started: float | None = None
+    degraded: bool = False
+    retries: int = 0  # every retry of this retrier, for the run's counters
+    # Steps may run on two threads at once (the backfill commits one chunk while it prepares the
+    # next): the outage's state changes under this lock; the steps themselves run outside it.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def outage_seconds(self) -> float:
+        """How long the current outage has lasted (0 when there is none)."""
+        started = self.outage_started
+        return 0.0 if started is None else self.clock() - started
+
+    def run(self, step: str, fn: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - classified below; nothing is swallowed
+                if not is_transient(exc):
+                    raise PermanentFailure(step, exc) from exc
+                with self._lock:
+                    now = self.clock()
+                    if self.outage_started is None:
+                        self.outage_started = now
+                    elapsed = now - self.outage_started
+                    give_up = self.policy.give_up_after_s
+                    if give_up is not None and elapsed >= give_up:
+                        raise GaveUp(step, elapsed, exc) from exc
+                    newly_degraded = not self.degraded and elapsed >= self.policy.degraded_after_s
+                    self.degraded = self.degraded or newly_degraded
+                    self.retries += 1
+                if newly_degraded:
+                    self.on_degraded(step, elapsed, exc)
+                delay = self.policy.delay(attempt, self.rng)
+                self.on_retry(step, attempt + 1, delay, exc)
+                self.sleep(delay)
+                attempt += 1
+                continue
+            with self._lock:
+                ended = self.outage_started is not None
+                recovered = self.degraded
+                elapsed = self.clock() - self.outage_started if ended else 0.0
+                self.outage_started, self.degraded = None, False
+            if recovered:
+                self.on_recovered(step, elapsed)
+            return result
+
+
+def policy_from(degraded_after_s: float, give_up_after_s: float) -> FailurePolicy:
+    """The policy of the command-line and job arguments: a give-up time of 0 means never."""
+    if degraded_after_s < 0 or give_up_after_s < 0:
+        raise ValueError("the degraded and give-up times must not be negative")
+    return FailurePolicy(degraded_after_s=degraded_after_s, give_up_after_s=give_up_after_s or None)
