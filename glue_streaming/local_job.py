@@ -264,7 +264,7 @@ def main(
     if error is not None:
         # A permanent error or an outage past the give-up time (moviestream/failure.py), or a
         # crash: the batch did not commit, so the checkpoint still points at it for a restart.
-        cause = _root_cause(str(error))
+        cause = pipeline.failure or _root_cause(str(error))
         log.error("query_failed", error=cause)
         click.echo(f"error: the streaming job stopped: {cause}", err=True)
         sys.exit(1)

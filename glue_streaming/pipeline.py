@@ -166,6 +166,7 @@ class BatchPipeline:
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
         self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
+        self.failure: str | None = None  # the permanent failure or outage that stopped a batch
         self.retrier = Retrier(
             config.failure,
             on_degraded=self._degraded,
@@ -197,6 +198,7 @@ class BatchPipeline:
         try:
             return self.retrier.run(step, fn)
         except (PermanentFailure, GaveUp) as exc:
+            self.failure = str(exc)  # what the entry reports once Spark has stopped the query
             log.error("pipeline_failed", step=step, error=str(exc))
             self._health("failed", step, 0.0, str(exc))
             raise

@@ -15,7 +15,7 @@ from moviestream.config import resource_names
 from moviestream.templates import fill_json_template
 
 PATTERN_DIR = Path(__file__).parents[1] / "terraform" / "event_patterns"
-ALERT_PATTERNS = ("glue_job_failed", "data_quality_results", "pipeline_breach")
+ALERT_PATTERNS = ("glue_job_failed", "data_quality_results", "pipeline_breach", "pipeline_degraded")
 BACKFILL_PATTERN = "raw_object_created"
 
 

@@ -66,12 +66,33 @@ SAMPLES = [
         "DetailType": "Batch committed",
         "Detail": {"sample": "other-pipeline-event"},
     },
+    {
+        "Source": NAMES["event_source"],
+        "DetailType": "Pipeline degraded",
+        "Detail": {"alert_id": "job/degraded/warehouse", "state": "degraded", "sample": "degraded"},
+    },
+    {
+        "Source": NAMES["event_source"],
+        "DetailType": "Pipeline recovered",
+        "Detail": {"alert_id": "job/recovered/warehouse", "state": "recovered", "sample": "recovered"},
+    },
+    {
+        "Source": NAMES["event_source"],
+        "DetailType": "Pipeline failed",
+        "Detail": {"alert_id": "job/failed/warehouse", "state": "failed", "sample": "failed"},
+    },
+    {
+        "Source": "someone.else",
+        "DetailType": "Pipeline degraded",
+        "Detail": {"sample": "degraded-other-source"},
+    },
 ]
 
 EXPECTED = {
     "glue_job_failed": {"streaming-failed", "backfill-timeout", "streaming-stopped"},
     "data_quality_results": {"dq-results"},
     "pipeline_breach": {"breach"},
+    "pipeline_degraded": {"degraded", "failed"},
     "raw_object_created": {"raw-file", "raw-nested"},
 }
 

@@ -632,3 +632,23 @@ def test_names_reach_the_glue_jobs_as_arguments():
         assert f'"--{name}"' in text, name
         assert name in REQUIRED_ARGUMENTS or name in OPTIONAL_ARGUMENTS, name
     assert named(parsed(TERRAFORM)["module"])["glue_jobs"]["event_source"] == "${local.names.event_source}"
+
+
+def test_the_glue_jobs_restart_failed_runs_and_an_alarm_watches_degraded_events():
+    glue = parsed(TERRAFORM / "modules" / "glue_jobs")
+    jobs = bodies(glue["resource"])
+    variables = named(glue["variable"])
+    assert jobs["aws_glue_job.streaming"]["max_retries"] == "${var.streaming_max_retries}"
+    assert jobs["aws_glue_job.backfill"]["max_retries"] == "${var.backfill_max_retries}"
+    assert (
+        variables["streaming_max_retries"]["default"] >= 1
+        and variables["backfill_max_retries"]["default"] >= 1
+    )
+    alerts = parsed(TERRAFORM / "modules" / "alerts")
+    assert (
+        locals_of(TERRAFORM / "modules" / "alerts")["alert_patterns"]["pipeline-degraded"]
+        == '"pipeline_degraded"'
+    )
+    alarm = bodies(alerts["resource"])["aws_cloudwatch_metric_alarm.pipeline_degraded"]
+    assert unquote(alarm["metric_name"]) == "MatchedEvents" and unquote(alarm["namespace"]) == "AWS/Events"
+    assert "pipeline-degraded" in alarm["dimensions"]["RuleName"]

@@ -9,6 +9,7 @@ locals {
     glue-job-failed      = "glue_job_failed"
     data-quality-results = "data_quality_results"
     pipeline-breach      = "pipeline_breach"
+    pipeline-degraded    = "pipeline_degraded"
   }
 }
 
@@ -76,6 +77,26 @@ resource "aws_cloudwatch_event_target" "alert" {
   for_each = local.alert_patterns
   rule     = aws_cloudwatch_event_rule.alert[each.key].name
   arn      = aws_sns_topic.alerts.arn
+}
+
+# The jobs degraded (S3 or the warehouse unreachable past the degraded time, retrying) or failed
+# (a permanent error): an alarm that stays in ALARM while such events keep coming, so a dashboard
+# shows it beside the notifications the rule sends to the topic.
+resource "aws_cloudwatch_metric_alarm" "pipeline_degraded" {
+  alarm_name          = "${var.name_prefix}-pipeline-degraded"
+  alarm_description   = "A moviestream job reported itself degraded or failed (terraform/event_patterns/pipeline_degraded.json)."
+  namespace           = "AWS/Events"
+  metric_name         = "MatchedEvents"
+  dimensions          = { RuleName = aws_cloudwatch_event_rule.alert["pipeline-degraded"].name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching" # no such event: healthy
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+  tags                = var.tags
 }
 
 # The backfill: a file under raw/ starts the state machine, which runs the Glue job and reports.

@@ -86,7 +86,13 @@ resource "aws_glue_job" "streaming" {
   # With a timeout of 7 days (10080 minutes), Glue restarts a streaming run in this weekly window
   # (within 3 hours of its start, GMT) instead of at a random point 7 days after it started; the
   # restarted run resumes from the checkpoint. With a shorter timeout the run just ends.
-  maintenance_window     = var.maintenance_window
+  maintenance_window = var.maintenance_window
+  # The job waits out S3 and warehouse outages itself (moviestream/failure.py); what still ends a
+  # run is a permanent error, a crash, or Glue's own trouble. Restarting resumes from the
+  # checkpoint and skips committed batches, so a few runs' retries are safe: they ride out
+  # a lost worker or a bad node; a permanent error fails them again, and the job's FAILED event
+  # alerts (glue_job_failed.json).
+  max_retries            = var.streaming_max_retries
   security_configuration = aws_glue_security_configuration.jobs.name
   connections            = var.connections
 
@@ -112,13 +118,16 @@ resource "aws_glue_job" "streaming" {
 }
 
 resource "aws_glue_job" "backfill" {
-  name                   = var.backfill_job_name
-  description            = "moviestream: historical files (--input_uri) through the same pipeline, in resumable chunks."
-  role_arn               = var.job_role_arn
-  glue_version           = "6.0"
-  worker_type            = var.backfill_worker_type
-  number_of_workers      = var.backfill_workers
-  timeout                = var.backfill_timeout_minutes
+  name              = var.backfill_job_name
+  description       = "moviestream: historical files (--input_uri) through the same pipeline, in resumable chunks."
+  role_arn          = var.job_role_arn
+  glue_version      = "6.0"
+  worker_type       = var.backfill_worker_type
+  number_of_workers = var.backfill_workers
+  timeout           = var.backfill_timeout_minutes
+  # A failed run resumes at its first uncommitted chunk when run again (the ledger skips the
+  # rest), so one automatic retry costs little; more would repeat a permanent error for nothing.
+  max_retries            = var.backfill_max_retries
   security_configuration = aws_glue_security_configuration.jobs.name
   connections            = var.connections
 

@@ -176,3 +176,23 @@ variable "event_source" {
   type        = string
   default     = "moviestream.pipeline"
 }
+
+variable "streaming_max_retries" {
+  description = "Times Glue restarts a failed streaming run (it resumes from its checkpoint; outages are waited out inside the run)."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.streaming_max_retries >= 0 && var.streaming_max_retries <= 10
+    error_message = "streaming_max_retries must be between 0 and 10."
+  }
+}
+
+variable "backfill_max_retries" {
+  description = "Times Glue reruns a failed backfill run (it resumes at its first uncommitted chunk)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.backfill_max_retries >= 0 && var.backfill_max_retries <= 10
+    error_message = "backfill_max_retries must be between 0 and 10."
+  }
+}
