@@ -9,17 +9,30 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQueryListener
 
 
-def local_session(app_name: str, cores: int = 2) -> SparkSession:
+def spark_master(cores: int | None = None) -> str:
+    """``MOVIESTREAM_SPARK_MASTER`` when set (a standalone cluster's spark://host:7077, or any
+    master Spark accepts), else local mode on ``cores`` cores, by default all of them."""
+    configured = os.environ.get("MOVIESTREAM_SPARK_MASTER", "").strip()
+    if configured:
+        return configured
+    return f"local[{cores}]" if cores else "local[*]"
+
+
+def local_session(app_name: str, cores: int | None = None) -> SparkSession:
+    """The session of the local entries (the job, the backfill, the demo, the benchmarks): every
+    core of the machine unless ``cores`` or MOVIESTREAM_SPARK_MASTER says otherwise. The tests
+    pin two cores so their timings do not depend on the machine."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers must run the same interpreter (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     spark = (
-        SparkSession.builder.master(f"local[{cores}]")
+        SparkSession.builder.master(spark_master(cores))
         .appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", str(cores))
+        # One shuffle partition per core: Spark's 200 would be mostly empty tasks for a batch.
+        .config("spark.sql.shuffle.partitions", str(cores or os.cpu_count() or 2))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("MOVIESTREAM_SPARK_DRIVER_MEMORY", "4g"))
