@@ -40,6 +40,8 @@ lock: ## Re-resolve pinned dependencies into the lock files
 	    -o devstack/localstack-requirements.lock
 	$(UV) pip compile tools/terraform-checks/requirements.in --python-version 3.13 --generate-hashes \
 	    -o tools/terraform-checks/requirements.lock
+	$(UV) pip compile bench/quality-requirements.in -c requirements.lock --python-version 3.13 --generate-hashes \
+	    -o bench/quality-requirements.lock
 
 up: setup ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
 	@$(PY) -m devstack up
@@ -86,6 +88,12 @@ $(TF_SCHEMA): tools/terraform-schema/package.json tools/terraform-schema/package
 
 tf-schema: $(TF_SCHEMA) ## Install and extract the AWS provider's schema (hashicorp/aws 6.25.0) for tf-check
 
+# Great Expectations, which bench-quality compares the DQDL engine with (the smoke run in make test too).
+BENCH_QUALITY_STAMP := $(VENV)/.bench-quality-installed
+$(BENCH_QUALITY_STAMP): bench/quality-requirements.lock $(STAMP)
+	@$(UV) pip install --quiet --python $(PY) -r bench/quality-requirements.lock
+	@touch $(BENCH_QUALITY_STAMP)
+
 CHECKOV_VENV  := .local/terraform-checks-venv
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_ARGS  := -d terraform --framework terraform --compact --quiet --skip-download
@@ -95,14 +103,14 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
 
-test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) ## Install what tests need and run the whole suite (lint, unit, integration)
+test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup $(ASL_STAMP) $(TF_SCHEMA) ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: setup ## Integration tests only (fixtures start their own stack)
+test-integration: setup $(BENCH_QUALITY_STAMP) ## Integration tests only (fixtures start their own stack)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 bench: bench-producer bench-quality bench-stream bench-warehouse bench-backfill ## Run every benchmark (figures in bench/results/*.json)
@@ -119,8 +127,7 @@ bench-warehouse: up ## Warehouse: 400k typed rows through stage + MERGE vs a raw
 bench-backfill: up ## Backfill: a 400k-row CSV to the warehouse end to end vs a raw COPY of the same file
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.backfill_bench
 
-bench-quality: setup ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
-	@$(UV) pip install --quiet --python $(PY) -r bench/quality-requirements.lock
+bench-quality: setup $(BENCH_QUALITY_STAMP) ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
 	@$(PY) -m bench.quality_bench
 
 package: ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins); needs Python 3.13 only

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import psycopg
 
+from bench import results_path
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
 from moviestream.config import AwsSettings, warehouse_dsn
 from producer.generate import generate
 
-RESULTS = Path("bench/results/backfill.json")
+RESULTS = results_path("backfill")
 WORK = Path(".local/bench/backfill")
-ROWS = 400_000
+ROWS = int(os.environ.get("BENCH_BACKFILL_ROWS", "400000"))
 TARGET_S = 30.0
 
 

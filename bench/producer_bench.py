@@ -16,12 +16,13 @@ import time
 import uuid
 from pathlib import Path
 
-from moviestream.config import AwsSettings
+from bench import results_path
+from moviestream.config import AwsSettings, describe_endpoint
 from producer.generate import generate
 from producer.replay import replay
 from producer.sink import KinesisSink
 
-RESULTS = Path("bench/results/producer.json")
+RESULTS = results_path("producer")
 HALF = 2**127
 
 
@@ -93,7 +94,9 @@ def timed_replay(path: Path, make_client, stream: str, aggregate: bool, tmp: Pat
     }
 
 
-def endpoint_ceiling(client, stream: str, seconds: float = 12.0) -> dict:
+def endpoint_ceiling(
+    client, stream: str, seconds: float = float(os.environ.get("BENCH_PRODUCER_CEILING_S", "12"))
+) -> dict:
     """MB/s the endpoint takes with pre-built ~1 MB records, five per PutRecords call (the shape of
     the producer's fullest batches, within the 5 MiB request limit), one thread per shard."""
     shards = client.list_shards(StreamName=stream)["Shards"]
@@ -146,7 +149,7 @@ def main() -> None:
     client = aws.client("kinesis")
 
     def measure_ceiling(when: str) -> dict:
-        print(f"endpoint ceiling ({when}): 1 MB records to {aws.endpoint_url} ...", flush=True)
+        print(f"endpoint ceiling ({when}): 1 MB records to {describe_endpoint(client)} ...", flush=True)
         stream = fresh_stream(client)
         try:
             return endpoint_ceiling(client, stream)

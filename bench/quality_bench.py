@@ -30,6 +30,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from bench import results_path
 from glue_streaming.spark import local_session
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import evaluate_in_one_pass, rule_outcomes
@@ -37,7 +38,7 @@ from moviestream.record import TYPED_COLUMNS
 from moviestream.transform import type_movie_fields
 from producer.generate import generate
 
-RESULTS = Path("bench/results/quality.json")
+RESULTS = results_path("quality")
 RULES = Path("glue_streaming/rules")
 WORK = Path(".local/bench/quality")
 
@@ -76,8 +77,10 @@ def noop(df: DataFrame) -> None:
     df.write.format("noop").mode("overwrite").save()
 
 
-def timed(fn, runs: int = 3, after=lambda: None) -> dict:
-    """Best of ``runs`` after a warm-up; ``after`` runs after each call, outside the timing."""
+def timed(fn, runs: int | None = None, after=lambda: None) -> dict:
+    """Best of ``runs`` (BENCH_QUALITY_RUNS, default 3) after a warm-up; ``after`` runs after each
+    call, outside the timing."""
+    runs = runs or int(os.environ.get("BENCH_QUALITY_RUNS", "3"))
     fn()  # warm-up: JIT, Python workers, file listing
     after()
     times = []

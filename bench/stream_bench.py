@@ -24,11 +24,12 @@ from pathlib import Path
 
 import psycopg
 
+from bench import results_path
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from moviestream.config import AwsSettings, warehouse_dsn
 from producer.generate import generate
 
-RESULTS = Path("bench/results/stream.json")
+RESULTS = results_path("stream")
 WORK = Path(".local/bench/stream")
 
 
@@ -56,9 +57,10 @@ def replay(csv_path: Path, stream: str, tag: str, *extra: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def job_args(stream: str, job_name: str, run_dir: Path, trigger_s: float) -> list[str]:
+def job_args(stream: str, job_name: str, run_dir: Path, trigger_s: float, dsn: str) -> list[str]:
     return [
         "--stream-name", stream, "--job-name", job_name, "--checkpoint", str(run_dir / "checkpoint"),
+        "--warehouse-dsn", dsn,
         "--starting-position", "trim_horizon", "--trigger-seconds", str(trigger_s),
         "--status-file", str(run_dir / "status.json"),
     ]  # fmt: skip
@@ -159,7 +161,7 @@ def drain(dsn: str, rows: int) -> dict:
             f"drain: {records:,} records loaded in {loaded['kinesis_records']:,} Kinesis records", flush=True
         )
         proc = start_local_job(
-            job_args(stream, job_name, run_dir, 1.0), run_dir / "job.log", dict(os.environ)
+            job_args(stream, job_name, run_dir, 1.0, dsn), run_dir / "job.log", dict(os.environ)
         )
         try:
             wait_for_status(proc, run_dir / "status.json")
@@ -192,7 +194,7 @@ def latency(dsn: str, rate: int, seconds: int) -> dict:
     job_name = f"bench-latency-{run_dir.name}"
     try:
         proc = start_local_job(
-            job_args(stream, job_name, run_dir, 1.0), run_dir / "job.log", dict(os.environ)
+            job_args(stream, job_name, run_dir, 1.0, dsn), run_dir / "job.log", dict(os.environ)
         )
         try:
             wait_for_status(proc, run_dir / "status.json")
@@ -227,10 +229,16 @@ def latency(dsn: str, rate: int, seconds: int) -> dict:
 
 
 def main() -> None:
+    from bench.warehouse_bench import drop_database, fresh_database
+
     WORK.mkdir(parents=True, exist_ok=True)
-    dsn = warehouse_dsn()
-    drained = drain(dsn, int(os.environ.get("BENCH_STREAM_DRAIN_RECORDS", "200000")))
-    paced = latency(dsn, rate=1000, seconds=int(os.environ.get("BENCH_STREAM_LATENCY_SECONDS", "60")))
+    admin = warehouse_dsn()
+    database, dsn = fresh_database(admin)  # a database of its own: the user's warehouse is untouched
+    try:
+        drained = drain(dsn, int(os.environ.get("BENCH_STREAM_DRAIN_RECORDS", "200000")))
+        paced = latency(dsn, rate=1000, seconds=int(os.environ.get("BENCH_STREAM_LATENCY_SECONDS", "60")))
+    finally:
+        drop_database(admin, database)
     report = {
         "drain_records_per_s": drained["drain_records_per_s"],
         "latency_p50_s": paced["latency_p50_s"],

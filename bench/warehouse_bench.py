@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench import results_path
 from devstack.stack import create_database_sql
 from moviestream.config import warehouse_dsn
 from moviestream.movie_key import movie_id
@@ -32,7 +33,7 @@ from moviestream.record import CSV_COLUMNS
 from producer.generate import generate
 from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, apply_schema, load_batch
 
-RESULTS = Path("bench/results/warehouse.json")
+RESULTS = results_path("warehouse")
 WORK = Path(".local/bench/warehouse")
 ROUNDS = 3
 

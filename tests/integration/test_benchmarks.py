@@ -1,0 +1,60 @@
+"""Every benchmark stays runnable: each runs once at a tiny scale on the test session's stack (not
+through the bench-* make targets, which use the fixed ports of `make up`), into a results folder
+of its own, and must write its JSON with the keys bench/README.md reports. No timing is
+asserted: these machines vary too much, and the full-size figures come from `make bench`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+# bench module, its tiny sizes, the keys its JSON must have
+BENCHMARKS = {
+    "producer": (
+        {"BENCH_PRODUCER_ROWS": "1500", "BENCH_PRODUCER_CPU_ROWS": "1500", "BENCH_PRODUCER_CEILING_S": "1"},
+        {"cpu_records_per_s", "aggregated_records_per_s", "plain_records_per_s", "endpoint_ceiling_mb_per_s"},
+    ),
+    "quality": (
+        {"BENCH_QUALITY_ROWS": "1500", "BENCH_QUALITY_RUNS": "1"},
+        {"rows", "cached", "parquet", "targets"},
+    ),
+    "warehouse": (
+        {"BENCH_WAREHOUSE_ROWS": "1500"},
+        {"rows", "raw_copy_s", "merge_load_s", "merge_load_over_raw_copy", "transaction_over_raw_copy"},
+    ),
+    "backfill": (
+        {"BENCH_BACKFILL_ROWS": "1500"},
+        {"rows", "seconds", "raw_copy_s", "warehouse_rows", "bad_records", "seconds_over_raw_copy"},
+    ),
+    "stream": (
+        {"BENCH_STREAM_DRAIN_RECORDS": "1500", "BENCH_STREAM_LATENCY_SECONDS": "4"},
+        {"drain_records_per_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "records"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_the_benchmark_runs_and_writes_its_figures(stack, tmp_path, name):
+    sizes, keys = BENCHMARKS[name]
+    env = {**os.environ, **sizes, "BENCH_RESULTS_DIR": str(tmp_path), "MOVIESTREAM_LOG_LEVEL": "warning"}
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}_bench"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    report = json.loads((tmp_path / f"{name}.json").read_text())
+    assert keys <= set(report), keys - set(report)
+    recorded = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
+    assert keys <= set(recorded), "the recorded full-size figures lack a key the benchmark writes"
