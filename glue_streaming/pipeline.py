@@ -210,7 +210,8 @@ class BatchPipeline:
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
-            self._s3 = self.config.aws.client("s3")
+            # One SDK retry for a blip; past that the failure policy retries (and reports) it.
+            self._s3 = self.config.aws.client("s3", attempts=2)
         return self._s3
 
     def warm_up(self, spark: SparkSession, records: int = WARM_UP_RECORDS, rounds: int = 3) -> float:

@@ -58,9 +58,11 @@ class AwsSettings:
     # that must pin one endpoint, such as a fault test's second LocalStack.
     endpoint_url: str | None = None
 
-    def client(self, service: str, best_effort: bool = False):  # noqa: ANN201 - boto3 clients have no common base type
+    def client(self, service: str, best_effort: bool = False, attempts: int = 5):  # noqa: ANN201 - boto3 clients have no common base type
         """A boto3 client. ``best_effort``: one attempt with short timeouts, for calls that must
-        never hold up a batch (alerts, metrics); otherwise the SDK's standard retries."""
+        never hold up a batch (alerts, metrics); otherwise the SDK's standard retries, up to
+        ``attempts`` (a caller with a retry policy of its own asks for fewer, so an outage
+        reaches that policy instead of hiding in the SDK's back-off)."""
         import boto3  # imported lazily: the core must import without side effects
         from botocore.config import Config
         from botocore.exceptions import NoRegionError
@@ -68,7 +70,9 @@ class AwsSettings:
         config = (
             Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2)
             if best_effort
-            else Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30)
+            else Config(
+                retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=5, read_timeout=30
+            )
         )
         try:
             return boto3.client(

@@ -34,7 +34,7 @@ BENCHMARKS = {
         {"rows", "seconds", "raw_copy_s", "warehouse_rows", "bad_records", "seconds_over_raw_copy"},
     ),
     "stream": (
-        {"BENCH_STREAM_DRAIN_RECORDS": "1500", "BENCH_STREAM_LATENCY_SECONDS": "4"},
+        {"BENCH_STREAM_DRAIN_RECORDS": "1000", "BENCH_STREAM_LATENCY_SECONDS": "2"},
         {"drain_records_per_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "records"},
     ),
 }

@@ -1,11 +1,12 @@
 """The pipeline rides out real faults (moviestream/failure.py) and loses nothing.
 
-- The streaming job while the test stack's real PostgreSQL is stopped for 30 s and started again:
-  it never exits, reports degraded once and recovered once, and every record sent ends up exactly
-  once in the warehouse or the bad records, checked against the input file itself.
+- One streaming job through throttled Kinesis reads (a real proxy), the test stack's real
+  PostgreSQL stopped for 30 s, S3 unreachable for 20 s and Kinesis for 10 s (real proxies
+  refusing connections): it never exits and reports each outage of a batch's writes degraded
+  once and recovered once.
 - The backfill while the warehouse goes away in the middle of a file: it pauses and completes
   with the same warehouse as a run without the fault.
-- A permanent error (a table the load needs is gone): the job exits with one line and an alert,
+- Then, in the same job, a permanent error (a table the load needs is gone): it exits with one line and an alert,
   its checkpoint does not pass the batch, and after the fix a restart loads everything once.
 """
 
@@ -131,61 +132,6 @@ def replay(csv_path: Path, stream: str, work: Path, rate: int | None = None) -> 
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def test_the_streaming_job_waits_out_a_warehouse_outage_and_loses_nothing(stack, alert_tap, tmp_path):
-    topic, alerts = alert_tap
-    name = f"outage_{uuid.uuid4().hex[:8]}"
-    dsn = fresh_warehouse(stack, name)
-    bucket = name.replace("_", "-")
-    AwsSettings().client("s3").create_bucket(Bucket=bucket)
-    stream = new_stream()
-    csv_path = tmp_path / "movies.csv"
-    generate(csv_path, rows=900, seed=21, defect_rate=0.1)
-    expected = expected_from(csv_path)
-    job_name = f"faults-{name}"
-    status, log = tmp_path / "status.json", tmp_path / "job.log"
-    args = [
-        "--stream-name", stream, "--bucket", bucket, "--job-name", job_name, "--warehouse-dsn", dsn,
-        "--checkpoint", str(tmp_path / "checkpoint"), "--starting-position", "trim_horizon",
-        "--max-records-per-batch", "200", "--trigger-seconds", "1", "--status-file", str(status),
-        "--alert-topic-arn", topic, "--failure-ratio-threshold", "1",
-        "--degraded-after-seconds", "5",
-    ]  # fmt: skip
-    proc = start_local_job(args, log, dict(os.environ))
-    postgres = Postgres(stack)
-    try:
-        wait_for_status(proc, status)
-        producer = replay(csv_path, stream, tmp_path, rate=30)  # about 30 s of records
-        deadline = time.monotonic() + 60
-        while ledger_totals(dsn, job_name).records_in == 0:  # records flow: then the outage
-            assert time.monotonic() < deadline, f"nothing loaded before the outage, see {log}"
-            time.sleep(0.5)
-        postgres.stop()
-        try:
-            outage_end = time.monotonic() + 30
-            while time.monotonic() < outage_end:
-                assert proc.poll() is None, f"the job exited during the outage ({proc.returncode}), see {log}"
-                time.sleep(1)
-        finally:
-            postgres.start()
-        assert producer.wait(timeout=120) == 0
-        deadline = time.monotonic() + JOB_TIMEOUT_S
-        while ledger_totals(dsn, job_name).records_in < len(expected.movie_of_event):
-            assert proc.poll() is None, f"the job exited after the outage ({proc.returncode}), see {log}"
-            assert time.monotonic() < deadline, f"records not all accounted for, see {log}"
-            time.sleep(0.5)
-        time.sleep(1.5)  # a batch that would (wrongly) load records twice has time to commit
-    finally:
-        code = stop_job(proc)
-        if postgres.pid() is None:
-            postgres.start()
-    assert code == 0, f"the job did not stop cleanly, see {log}"
-    assert_exactly_once(expected, dsn, bucket, job_name)
-    text = log.read_text(errors="replace")
-    assert text.count('"pipeline_degraded"') == 1 and text.count('"pipeline_recovered"') == 1, log
-    health = [m["state"] for m in alerts() if m.get("job") == job_name and "state" in m]
-    assert health == ["degraded", "recovered"]
-
-
 MOVIE_COLUMNS = (
     "movie_id, series_title, released_year, imdb_rating, genres, director, event_id, event_produced_at"
 )
@@ -267,53 +213,134 @@ def test_the_backfill_pauses_through_a_warehouse_outage_and_completes_as_without
     assert len(results["clean"]["ledger"]) >= 5 and results["clean"]["movies"]
 
 
-def test_a_permanent_error_stops_the_job_with_one_line_and_a_restart_loads_everything_once(
+def wait_for(
+    condition, what: str, proc: subprocess.Popen, log: Path, timeout_s: float = JOB_TIMEOUT_S
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert proc.poll() is None, f"the job exited ({proc.returncode}) waiting for {what}, see {log}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout_s:.0f} s, see {log}"
+        time.sleep(0.5)
+
+
+def outage(seconds: float, proc: subprocess.Popen, log: Path) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"the job exited during an outage ({proc.returncode}), see {log}"
+        time.sleep(1)
+
+
+def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_loses_nothing(
     stack, alert_tap, tmp_path
 ):
+    """One streaming job, with records flowing, through every fault (sharing the job keeps the
+    suite short):
+    - S3 and Kinesis reach it only through a real HTTP proxy (their per-service endpoint
+      variables), which answers about 30% of GetRecords calls with Kinesis's throttling error
+      all along;
+    - the test stack's real PostgreSQL is stopped for 30 s, then started;
+    - S3's proxy refuses every connection for 20 s while records keep arriving;
+    - Kinesis's proxy refuses every connection for 10 s.
+    It never exits and reports the warehouse and S3 outages each degraded once and recovered once
+    (a Kinesis outage only delays reading: the source keeps polling). Then a permanent
+    error (a table the load writes is moved away): the job stops with one line, exit code 1 and
+    a failed alert, committing nothing more; after the fix a restart from the same checkpoint
+    loads the rest. Every record of both input files ends up exactly once in the warehouse or
+    the bad records, checked against the files themselves."""
+    from tests.integration.proxies import ServiceProxy
+
     topic, alerts = alert_tap
-    name = f"perm_{uuid.uuid4().hex[:8]}"
+    name = f"outage_{uuid.uuid4().hex[:8]}"
     dsn = fresh_warehouse(stack, name)
     bucket = name.replace("_", "-")
     AwsSettings().client("s3").create_bucket(Bucket=bucket)
     stream = new_stream()
-    csv_path = tmp_path / "movies.csv"
-    generate(csv_path, rows=250, seed=23, defect_rate=0.1)
+    csv_path, late_path = tmp_path / "movies.csv", tmp_path / "late.csv"
+    generate(csv_path, rows=1500, seed=21, defect_rate=0.1)
+    generate(late_path, rows=150, seed=25, defect_rate=0.1)
     expected = expected_from(csv_path)
-    assert replay(csv_path, stream, tmp_path).wait(timeout=120) == 0
+    proxy = ServiceProxy(stack.localstack_port, "Kinesis_20131202.GetRecords", 0.3)  # Kinesis
+    s3_proxy = ServiceProxy(stack.localstack_port)
+    env = dict(os.environ) | {"AWS_ENDPOINT_URL_S3": s3_proxy.url, "AWS_ENDPOINT_URL_KINESIS": proxy.url}
     job_name = f"faults-{name}"
+    log = tmp_path / "job.log"
     args = [
         "--stream-name", stream, "--bucket", bucket, "--job-name", job_name, "--warehouse-dsn", dsn,
         "--checkpoint", str(tmp_path / "checkpoint"), "--starting-position", "trim_horizon",
-        "--max-records-per-batch", "100", "--trigger-seconds", "1", "--alert-topic-arn", topic,
-        "--failure-ratio-threshold", "1",
+        "--max-records-per-batch", "200", "--trigger-seconds", "1",
+        "--alert-topic-arn", topic, "--failure-ratio-threshold", "1", "--degraded-after-seconds", "5",
     ]  # fmt: skip
-    # A table the load writes is gone: an SQL error no wait will fix.
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("ALTER TABLE movies.movie_cast RENAME TO movie_cast_moved")
-    log = tmp_path / "first.log"
-    proc = start_local_job([*args, "--status-file", str(tmp_path / "s1.json")], log, dict(os.environ))
+    proc = start_local_job([*args, "--status-file", str(tmp_path / "s1.json")], log, env)
+    postgres = Postgres(stack)
+
+    def count(event: str) -> int:
+        return log.read_text(errors="replace").count(f'"{event}"')
+
     try:
-        assert proc.wait(timeout=JOB_TIMEOUT_S) == 1, log.read_text(errors="replace")[-3000:]
+        wait_for_status(proc, tmp_path / "s1.json")
+        producer = replay(csv_path, stream, tmp_path, rate=20)  # about 75 s of records
+        wait_for(lambda: ledger_totals(dsn, job_name).records_in > 0, "first commit", proc, log)
+        postgres.stop()
+        try:
+            outage(30, proc, log)
+        finally:
+            postgres.start()
+        wait_for(
+            lambda: count("pipeline_recovered") == 1, "recovery from the warehouse outage", proc, log, 60
+        )
+        # S3 away while records keep arriving: the next batch's writes wait, degraded, then load.
+        s3_proxy.down()
+        try:
+            outage(20, proc, log)
+        finally:
+            s3_proxy.up()
+        wait_for(lambda: count("pipeline_recovered") == 2, "recovery from the S3 outage", proc, log, 60)
+        # Kinesis away: the source keeps polling and reads on when it is back.
+        proxy.down()
+        try:
+            outage(10, proc, log)
+        finally:
+            proxy.up()
+        assert producer.wait(timeout=180) == 0
+        everything = len(expected.movie_of_event)
+        wait_for(lambda: ledger_totals(dsn, job_name).records_in >= everything, "every record", proc, log)
+        assert count("pipeline_degraded") == 2 and count("pipeline_recovered") == 2, log
+
+        # A permanent error: an SQL error no wait will fix.
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE movies.movie_cast RENAME TO movie_cast_moved")
+        late_work = tmp_path / "late"
+        late_work.mkdir()
+        assert replay(late_path, stream, late_work).wait(timeout=120) == 0
+        assert proc.wait(timeout=JOB_TIMEOUT_S) == 1, (
+            f"the job did not stop on the permanent error, see {log}"
+        )
     finally:
         stop_job(proc)
+        proxy.close()
+        s3_proxy.close()
+        if postgres.pid() is None:
+            postgres.start()
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and "warehouse failed: UndefinedTable" in lines[0], lines
-    assert ledger_totals(dsn, job_name).records_in == 0  # the failed batch did not commit
-    assert "failed" in [m.get("state") for m in alerts() if m.get("job") == job_name]
+    assert ledger_totals(dsn, job_name).records_in == everything  # the failed batch did not commit
+    assert proxy.throttled > 0 and proxy.forwarded > 0  # GetRecords was throttled, and read on
+    health = [m["state"] for m in alerts() if m.get("job") == job_name and "state" in m]
+    assert health == ["degraded", "recovered", "degraded", "recovered", "failed"]
 
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ALTER TABLE movies.movie_cast_moved RENAME TO movie_cast")
-    log = tmp_path / "second.log"
-    status = tmp_path / "s2.json"
-    proc = start_local_job([*args, "--status-file", str(status)], log, dict(os.environ))
+    expected = Expected(expected.movie_of_event | expected_from(late_path).movie_of_event)
+    restart_log = tmp_path / "restart.log"
+    proxy = ServiceProxy(stack.localstack_port)  # a new proxy: the restarted job's S3 and Kinesis
+    env = dict(os.environ) | {"AWS_ENDPOINT_URL_S3": proxy.url, "AWS_ENDPOINT_URL_KINESIS": proxy.url}
+    proc = start_local_job([*args, "--status-file", str(tmp_path / "s2.json")], restart_log, env)
     try:
-        wait_for_status(proc, status)
-        deadline = time.monotonic() + JOB_TIMEOUT_S
-        while ledger_totals(dsn, job_name).records_in < len(expected.movie_of_event):
-            assert proc.poll() is None, f"the restarted job exited, see {log}"
-            assert time.monotonic() < deadline, f"records not all accounted for, see {log}"
-            time.sleep(0.5)
-        time.sleep(1.5)
+        wait_for_status(proc, tmp_path / "s2.json")
+        everything = len(expected.movie_of_event)
+        wait_for(lambda: ledger_totals(dsn, job_name).records_in >= everything, "the rest", proc, restart_log)
+        time.sleep(1.5)  # a batch that would (wrongly) load records twice has time to commit
     finally:
-        assert stop_job(proc) == 0
+        assert stop_job(proc) == 0, f"the restarted job did not stop cleanly, see {restart_log}"
+        proxy.close()
     assert_exactly_once(expected, dsn, bucket, job_name)
