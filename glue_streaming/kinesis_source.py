@@ -30,6 +30,8 @@ from typing import Any
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.types import BinaryType, StringType, StructField, StructType, TimestampType
 
+from moviestream.failure import report
+
 SOURCE_SCHEMA = StructType(
     [
         StructField("shard_id", StringType(), False),
@@ -173,7 +175,10 @@ class _Prefetcher:
                 log.warning(
                     "kinesis poll failed, retrying: %s", str(exc).splitlines()[0] if str(exc) else exc
                 )
+                report("kinesis poll", exc, "kinesis")  # counts toward a degraded outage
                 self._stop.wait(1.0)
+            else:
+                report("kinesis poll", None, "kinesis")
             with self._changed:
                 self._passes += 1
                 self._changed.notify_all()

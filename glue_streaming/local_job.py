@@ -22,7 +22,7 @@ from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
 from glue_streaming.failure_options import failure_options
 from moviestream import logs
 from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names, warehouse_dsn
-from moviestream.failure import policy_from
+from moviestream.failure import policy_from, watch
 from moviestream.quality.dqdl import read_ruleset
 
 NAMES = resource_names()
@@ -212,6 +212,8 @@ def main(
         ),
         stream_id,
     )
+    # The Kinesis source's prefetching reports its outages to the pipeline's failure policy.
+    watch(pipeline.retrier)
     if warm_up_rounds:
         log.info(
             "warmed_up",

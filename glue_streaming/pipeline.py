@@ -191,12 +191,12 @@ class BatchPipeline:
             message = health_message(kind, job=self.config.job_name, step=step, seconds=seconds, error=error)
             self._alerts.publish_health(message)
 
-    def run_step(self, step: str, fn: Callable[[], Any]) -> Any:
+    def run_step(self, step: str, fn: Callable[[], Any], dependency: str | None = None) -> Any:
         """Run a step that talks to S3 or the warehouse under the failure policy; a permanent
         error or giving up is logged and alerted once, then raised (the batch fails, so the
         stream's checkpoint does not advance past it)."""
         try:
-            return self.retrier.run(step, fn)
+            return self.retrier.run(step, fn, dependency or step.split()[0])
         except (PermanentFailure, GaveUp) as exc:
             self.failure = str(exc)  # what the entry reports once Spark has stopped the query
             log.error("pipeline_failed", step=step, error=str(exc))
@@ -206,7 +206,7 @@ class BatchPipeline:
     def committed(self, batch_id: int) -> bool:
         """Whether the ledger has this batch of the current stream (it would be skipped)."""
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        return self.run_step("ledger check", lambda: self._warehouse.batch_committed(key))
+        return self.run_step("ledger check", lambda: self._warehouse.batch_committed(key), "warehouse")
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -263,7 +263,7 @@ class BatchPipeline:
         t0 = time.monotonic()
         started_at = datetime.now(UTC).replace(tzinfo=None)
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        if self.run_step("ledger check", lambda: self._warehouse.batch_committed(key)):
+        if self.run_step("ledger check", lambda: self._warehouse.batch_committed(key), "warehouse"):
             log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
             return None
 

@@ -154,7 +154,9 @@ class FailurePolicy:
 
 @dataclass
 class Retrier:
-    """Runs steps under the policy; one outage spans every step until one succeeds."""
+    """Runs steps under the policy. Outages are per dependency (the warehouse, S3, Kinesis): one
+    outage of a dependency spans every step that uses it (the ledger check and the warehouse
+    transaction, say) until one of them succeeds, and is degraded and recovered once."""
 
     policy: FailurePolicy = field(default_factory=FailurePolicy)
     on_degraded: Callable[[str, float, BaseException], None] = lambda *_: None
@@ -163,19 +165,58 @@ class Retrier:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Any] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
-    outage_started: float | None = None
-    degraded: bool = False
+    outages: dict[str, float] = field(default_factory=dict)  # dependency -> when its outage began
+    degraded: set[str] = field(default_factory=set)
     retries: int = 0  # every retry of this retrier, for the run's counters
-    # Steps may run on two threads at once (the backfill commits one chunk while it prepares the
-    # next): the outage's state changes under this lock; the steps themselves run outside it.
+    # Steps may run on several threads at once (the backfill commits one chunk while it prepares
+    # the next; the Kinesis source polls on its own): the outages change under this lock, the
+    # steps themselves run outside it.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def outage_seconds(self) -> float:
-        """How long the current outage has lasted (0 when there is none)."""
-        started = self.outage_started
+        """How long the oldest current outage has lasted (0 when there is none)."""
+        with self._lock:
+            started = min(self.outages.values(), default=None)
         return 0.0 if started is None else self.clock() - started
 
-    def run(self, step: str, fn: Callable[[], T]) -> T:
+    def _failed(self, step: str, dependency: str, exc: BaseException, give_up: bool) -> None:
+        with self._lock:
+            now = self.clock()
+            started = self.outages.setdefault(dependency, now)
+            elapsed = now - started
+            limit = self.policy.give_up_after_s
+            if give_up and limit is not None and elapsed >= limit:
+                raise GaveUp(step, elapsed, exc) from exc
+            newly_degraded = dependency not in self.degraded and elapsed >= self.policy.degraded_after_s
+            if newly_degraded:
+                self.degraded.add(dependency)
+        if newly_degraded:
+            self.on_degraded(step, elapsed, exc)
+
+    def _succeeded(self, step: str, dependency: str) -> None:
+        with self._lock:
+            started = self.outages.pop(dependency, None)
+            if started is None:
+                return
+            recovered = dependency in self.degraded
+            self.degraded.discard(dependency)
+            elapsed = self.clock() - started
+        if recovered:
+            self.on_recovered(step, elapsed)
+
+    def observe(self, step: str, exc: BaseException | None = None, dependency: str | None = None) -> None:
+        """The outcome of a step that retries by itself (the Kinesis source's polling loop): a
+        transient failure counts toward its dependency's outage (degraded, never giving up), a
+        success ends it."""
+        if exc is None:
+            self._succeeded(step, dependency or step)
+        elif is_transient(exc):
+            self._failed(step, dependency or step, exc, give_up=False)
+
+    def run(self, step: str, fn: Callable[[], T], dependency: str | None = None) -> T:
+        """``fn()`` until it succeeds or fails permanently; ``dependency`` (default: the step)
+        names what it talks to, whose outage it shares with other steps."""
+        dependency = dependency or step
         attempt = 0
         while True:
             try:
@@ -183,32 +224,33 @@ class Retrier:
             except Exception as exc:  # noqa: BLE001 - classified below; nothing is swallowed
                 if not is_transient(exc):
                     raise PermanentFailure(step, exc) from exc
+                self._failed(step, dependency, exc, give_up=True)
                 with self._lock:
-                    now = self.clock()
-                    if self.outage_started is None:
-                        self.outage_started = now
-                    elapsed = now - self.outage_started
-                    give_up = self.policy.give_up_after_s
-                    if give_up is not None and elapsed >= give_up:
-                        raise GaveUp(step, elapsed, exc) from exc
-                    newly_degraded = not self.degraded and elapsed >= self.policy.degraded_after_s
-                    self.degraded = self.degraded or newly_degraded
                     self.retries += 1
-                if newly_degraded:
-                    self.on_degraded(step, elapsed, exc)
                 delay = self.policy.delay(attempt, self.rng)
                 self.on_retry(step, attempt + 1, delay, exc)
                 self.sleep(delay)
                 attempt += 1
                 continue
-            with self._lock:
-                ended = self.outage_started is not None
-                recovered = self.degraded
-                elapsed = self.clock() - self.outage_started if ended else 0.0
-                self.outage_started, self.degraded = None, False
-            if recovered:
-                self.on_recovered(step, elapsed)
+            self._succeeded(step, dependency)
             return result
+
+
+# The retrier of this process's pipeline, for steps that run elsewhere in the process (the local
+# Kinesis source's prefetch thread), so their outages are reported the same way.
+_watching: Retrier | None = None
+
+
+def watch(retrier: Retrier | None) -> None:
+    global _watching
+    _watching = retrier
+
+
+def report(step: str, exc: BaseException | None = None, dependency: str | None = None) -> None:
+    """Tell the watched retrier, if any, how a step that retries by itself went."""
+    retrier = _watching
+    if retrier is not None:
+        retrier.observe(step, exc, dependency)
 
 
 def policy_from(degraded_after_s: float, give_up_after_s: float) -> FailurePolicy:

@@ -135,7 +135,7 @@ def test_a_short_outage_is_not_degraded_and_state_resets_between_outages():
     )
     step, _ = failing(3, TimeoutError("timed out"), clock)
     retrier.run("s3", step)
-    assert events == [] and retrier.outage_started is None and not retrier.degraded
+    assert events == [] and retrier.outages == {} and not retrier.degraded
 
 
 def test_one_outage_spans_steps():
@@ -176,3 +176,43 @@ def test_a_permanent_error_fails_at_once():
     with pytest.raises(PermanentFailure, match="^warehouse failed: UndefinedTable: from the server$"):
         retrier.run("warehouse", step)
     assert calls["n"] == 1 and clock.slept == []
+
+
+def test_steps_of_one_dependency_share_an_outage_and_dependencies_are_apart():
+    clock, events = Clock(), []
+    retrier = Retrier(
+        FailurePolicy(degraded_after_s=3, base_delay_s=1, max_delay_s=1),
+        on_degraded=lambda step, *a: events.append(("degraded", step)),
+        on_recovered=lambda step, *a: events.append(("recovered", step)),
+        clock=clock,
+        sleep=clock.sleep,
+        rng=random.Random(0),
+    )
+    # The Kinesis poller fails on its own thread meanwhile: its outage is its own.
+    retrier.observe("kinesis poll", ConnectionRefusedError(), "kinesis")
+    check, _ = failing(2, ConnectionRefusedError(), clock, seconds_each=1)
+    retrier.run("ledger check", check, "warehouse")
+    load, _ = failing(6, ConnectionRefusedError(), clock, seconds_each=1)
+    retrier.run("warehouse", load, "warehouse")  # a new outage: the ledger check ended the last one
+    assert events == [("degraded", "warehouse"), ("recovered", "warehouse")]
+    assert retrier.outages.keys() == {"kinesis"} and retrier.outage_seconds() > 3
+    retrier.observe("kinesis poll", ConnectionRefusedError(), "kinesis")  # past 3 s: degraded
+    retrier.observe("kinesis poll", None, "kinesis")
+    assert events[2:] == [("degraded", "kinesis poll"), ("recovered", "kinesis poll")]
+    retrier.observe("kinesis poll", ValueError("not transient"), "kinesis")  # ignored
+    assert retrier.outages == {}
+
+
+def test_a_watched_retrier_hears_reports_from_elsewhere_in_the_process():
+    from moviestream import failure
+
+    retrier = Retrier()
+    failure.watch(retrier)
+    try:
+        failure.report("kinesis poll", TimeoutError("timed out"), "kinesis")
+        assert "kinesis" in retrier.outages
+        failure.report("kinesis poll", None, "kinesis")
+        assert retrier.outages == {}
+    finally:
+        failure.watch(None)
+    failure.report("kinesis poll", TimeoutError())  # nobody watching: nothing happens
