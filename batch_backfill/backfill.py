@@ -260,7 +260,4 @@ class Backfill:
             for r in rejects
         ]
         body = ("\n".join(lines) + "\n").encode("utf-8")
-        self.pipeline.run_step(
-            "s3 unreadable rows",
-            lambda: self.pipeline.s3().put_object(Bucket=self.config.bucket, Key=key, Body=body),
-        )
+        self.pipeline.put_s3("s3 unreadable rows", key, body, "application/x-ndjson")

@@ -191,12 +191,12 @@ class BatchPipeline:
             message = health_message(kind, job=self.config.job_name, step=step, seconds=seconds, error=error)
             self._alerts.publish_health(message)
 
-    def run_step(self, step: str, fn: Callable[[], Any], dependency: str | None = None) -> Any:
-        """Run a step that talks to S3 or the warehouse under the failure policy; a permanent
-        error or giving up is logged and alerted once, then raised (the batch fails, so the
-        stream's checkpoint does not advance past it)."""
+    def run_step(self, step: str, dependency: str, fn: Callable[[], Any]) -> Any:
+        """Run a step that talks to ``dependency`` (S3, the warehouse) under the failure policy;
+        a permanent error or giving up is logged and alerted once, then raised (the batch fails,
+        so the stream's checkpoint does not advance past it)."""
         try:
-            return self.retrier.run(step, fn, dependency or step.split()[0])
+            return self.retrier.run(step, fn, dependency)
         except (PermanentFailure, GaveUp) as exc:
             self.failure = str(exc)  # what the entry reports once Spark has stopped the query
             log.error("pipeline_failed", step=step, error=str(exc))
@@ -206,7 +206,18 @@ class BatchPipeline:
     def committed(self, batch_id: int) -> bool:
         """Whether the ledger has this batch of the current stream (it would be skipped)."""
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        return self.run_step("ledger check", lambda: self._warehouse.batch_committed(key), "warehouse")
+        return self.run_step("ledger check", "warehouse", lambda: self._warehouse.batch_committed(key))
+
+    def put_s3(self, step: str, key: str, body: bytes, content_type: str) -> None:
+        """One object into the pipeline's bucket, under the failure policy (keys are deterministic
+        per batch, so a retry overwrites what an earlier attempt may have written)."""
+        self.run_step(
+            step,
+            "s3",
+            lambda: self.s3().put_object(
+                Bucket=self.config.bucket, Key=key, Body=body, ContentType=content_type
+            ),
+        )
 
     def s3(self):  # noqa: ANN201
         if self._s3 is None:
@@ -263,7 +274,7 @@ class BatchPipeline:
         t0 = time.monotonic()
         started_at = datetime.now(UTC).replace(tzinfo=None)
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        if self.run_step("ledger check", lambda: self._warehouse.batch_committed(key), "warehouse"):
+        if self.run_step("ledger check", "warehouse", lambda: self._warehouse.batch_committed(key)):
             log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
             return None
 
@@ -317,12 +328,7 @@ class BatchPipeline:
         bad_uri = None
         if bad_lines:
             body = ("\n".join(bad_lines) + "\n").encode("utf-8")
-            self.run_step(
-                "s3 bad records",
-                lambda: self.s3().put_object(
-                    Bucket=self.config.bucket, Key=bad_key, Body=body, ContentType="application/x-ndjson"
-                ),
-            )
+            self.put_s3("s3 bad records", bad_key, body, "application/x-ndjson")
             bad_uri = f"s3://{self.config.bucket}/{bad_key}"
         outcome_doc = {
             "job": key.job_name,
@@ -331,12 +337,8 @@ class BatchPipeline:
             "rows": stats["records_in"] - stats["duplicates"],
             "rules": outcomes,
         }
-        outcome_body = json.dumps(outcome_doc).encode("utf-8")
-        self.run_step(
-            "s3 rule outcomes",
-            lambda: self.s3().put_object(
-                Bucket=self.config.bucket, Key=outcomes_key, Body=outcome_body, ContentType="application/json"
-            ),
+        self.put_s3(
+            "s3 rule outcomes", outcomes_key, json.dumps(outcome_doc).encode("utf-8"), "application/json"
         )
         t_s3 = time.monotonic()
         failpoint("after_s3", key.batch_id)
@@ -378,7 +380,7 @@ class BatchPipeline:
             **batch.ledger_extra,
         }
         load = BatchLoad(key, movies, genres, ledger, outcomes)
-        committed_at = self.run_step("warehouse", lambda: self._warehouse.load_batch(load))
+        committed_at = self.run_step("warehouse", "warehouse", lambda: self._warehouse.load_batch(load))
         loaded = committed_at is not None
         failpoint("after_commit", key.batch_id)
         t_end = time.monotonic()
