@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
+.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ bench-warehouse: up ## Warehouse: 400k typed rows through stage + MERGE vs a raw
 
 bench-backfill: up ## Backfill: a 400k-row CSV to the warehouse end to end vs a raw COPY of the same file
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.backfill_bench
+
+bench-soak: up ## Soak and scale (about 40 min; not in bench): the streaming job 30 min at 500 records/s, the backfill at 100k/400k/1.6M rows
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.soak_bench
 
 bench-quality: setup $(BENCH_QUALITY_STAMP) ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
 	@$(PY) -m bench.quality_bench

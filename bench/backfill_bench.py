@@ -6,7 +6,8 @@ the same PostgreSQL, in one run.
 The backfill loads into a fresh database and a fresh bucket, so every row is an insert. The
 figures it reports are checked, not trusted: the warehouse's movies are counted, and the bad
 records are counted in the S3 objects, and good + bad must add up to the file's rows.
-Target: under 30 s. Writes bench/results/backfill.json.
+It is judged as a ratio: its end-to-end time over the raw COPY's (the 30 s target of the first
+figures is retired). Writes bench/results/backfill.json.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from producer.generate import generate
 RESULTS = results_path("backfill")
 WORK = Path(".local/bench/backfill")
 ROWS = int(os.environ.get("BENCH_BACKFILL_ROWS", "400000"))
-TARGET_S = 30.0
 
 
 def bad_record_lines(bucket: str) -> int:
@@ -88,16 +88,13 @@ def main() -> None:
         "seconds_in_job": summary["seconds"],  # without the process and Spark starting
         "rows_per_s": round(ROWS / seconds),
         "chunks": summary["chunks_loaded"],
-        "target": f"seconds < {TARGET_S:g}",
-        "target_met": seconds < TARGET_S,
         "summary": summary,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
-    met = "met" if report["target_met"] else "NOT met"
     print(
         f"\nbackfill of {ROWS:,} rows: {report['seconds']} s end to end ({report['rows_per_s']:,} rows/s;"
-        f" {report['seconds_in_job']} s after Spark started), target < {TARGET_S:g} s {met}"
+        f" {report['seconds_in_job']} s after Spark started)"
         f"\nraw COPY of the same file: {report['raw_copy_s']} s ({report['seconds_over_raw_copy']}x)"
         f"\nwarehouse movies {warehouse_rows:,}; bad records in S3 {bad:,}\nwrote {RESULTS}"
     )

@@ -5,12 +5,14 @@ asserted: these machines vary too much, and the full-size figures come from `mak
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).parents[2]
@@ -33,6 +35,15 @@ BENCHMARKS = {
         {"BENCH_BACKFILL_ROWS": "1500"},
         {"rows", "seconds", "raw_copy_s", "warehouse_rows", "bad_records", "seconds_over_raw_copy"},
     ),
+    "soak": (
+        {
+            "BENCH_SOAK_SECONDS": "6",
+            "BENCH_SOAK_RATE": "100",
+            "BENCH_SOAK_SAMPLE_S": "2",
+            "BENCH_SOAK_BACKFILL_ROWS": "800",
+        },
+        {"soak_seconds", "growth_per_hour", "backfill", "backfill_seconds_per_row_vs_smallest", "soak"},
+    ),
     "stream": (
         {"BENCH_STREAM_DRAIN_RECORDS": "1000", "BENCH_STREAM_LATENCY_SECONDS": "2"},
         {"drain_records_per_s", "latency_p50_s", "latency_p95_s", "latency_p99_s", "records"},
@@ -44,17 +55,31 @@ BENCHMARKS = {
 def test_the_benchmark_runs_and_writes_its_figures(stack, tmp_path, name):
     sizes, keys = BENCHMARKS[name]
     env = {**os.environ, **sizes, "BENCH_RESULTS_DIR": str(tmp_path), "MOVIESTREAM_LOG_LEVEL": "warning"}
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", f"bench.{name}_bench"],
         cwd=ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
-        check=False,
     )
-    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        raise
+    assert proc.returncode == 0, (stdout[-2000:], stderr[-3000:])
     report = json.loads((tmp_path / f"{name}.json").read_text())
     assert keys <= set(report), keys - set(report)
     recorded = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
     assert keys <= set(recorded), "the recorded full-size figures lack a key the benchmark writes"
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a benchmark and everything it started: a streaming job runs in a session of its
+    own, so killing the benchmark alone would leave the job (and its JVM) running."""
+    family = psutil.Process(proc.pid).children(recursive=True)
+    for member in [psutil.Process(proc.pid), *family]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
+    proc.communicate()
