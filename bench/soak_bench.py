@@ -72,31 +72,44 @@ def tree_memory(root_pid: int) -> dict[str, float]:
     return out
 
 
-def jvm_heap_used_mb(jvm_pid: int | None) -> float | None:
-    """The JVM's heap in use (eden + survivors + old generation), from `jstat -gc`; None when the
-    JDK's jstat is missing or the JVM has gone."""
+def jvm_gc(jvm_pid: int | None) -> dict[str, float | None]:
+    """From `jstat -gc`: the JVM's heap in use (eden + survivors + old generation), the old
+    generation alone, the metaspace in use (the classes, Spark's generated code among them) and
+    the count of full collections; None each when the JDK's jstat is missing or the JVM has gone."""
+    empty: dict[str, float | None] = dict.fromkeys(
+        ("jvm_heap_used_mb", "jvm_old_used_mb", "jvm_metaspace_used_mb", "jvm_full_gcs")
+    )
     if jvm_pid is None:
-        return None
+        return empty
     try:
         out = subprocess.run(["jstat", "-gc", str(jvm_pid)], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    lines = out.stdout.split()
-    if out.returncode != 0 or not lines:
-        return None
-    header_len = len(lines) // 2
-    fields = dict(zip(lines[:header_len], lines[header_len:], strict=True))
-    used_kb = sum(float(fields[k]) for k in ("S0U", "S1U", "EU", "OU") if k in fields)
-    return round(used_kb / 1024, 1)
+        return empty
+    words = out.stdout.split()
+    if out.returncode != 0 or not words or len(words) % 2:
+        return empty
+    fields = dict(zip(words[: len(words) // 2], words[len(words) // 2 :], strict=True))
+
+    def mb(*keys: str) -> float:
+        return round(sum(float(fields.get(k, 0)) for k in keys) / 1024, 1)
+
+    return {
+        "jvm_heap_used_mb": mb("S0U", "S1U", "EU", "OU"),
+        "jvm_old_used_mb": mb("OU"),
+        "jvm_metaspace_used_mb": mb("MU"),
+        "jvm_full_gcs": float(fields.get("FGC", 0)),
+    }
 
 
 class PeakRss:
-    """Samples a process tree's total RSS every ``interval_s`` in a thread; ``peak`` holds the
-    highest, by role at that moment."""
+    """Samples a process tree's RSS every ``interval_s`` in a thread: ``peak`` holds the highest
+    total, by role at that moment, and ``series`` every sample (seconds, driver, JVM, total)."""
 
     def __init__(self, pid: int, interval_s: float = 0.5) -> None:
         self.pid, self.interval_s = pid, interval_s
         self.peak: dict[str, float] = {"total_rss_mb": 0.0}
+        self.series: list[tuple[float, float, float, float]] = []
+        self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -116,6 +129,10 @@ class PeakRss:
                 return
             if now["total_rss_mb"] > self.peak["total_rss_mb"]:
                 self.peak = now
+            self.series.append(
+                (round(time.monotonic() - self._started, 1), round(now["driver_rss_mb"]),
+                 round(now["jvm_rss_mb"]), round(now["total_rss_mb"]))
+            )  # fmt: skip
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -144,6 +161,18 @@ def slope_per_hour(samples: list[dict], key: str, warm_up_s: float) -> float | N
         return None
     cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
     return round(cov / var * 3600, 2)
+
+
+def floor_per_window(samples: list[dict], key: str, window_s: float = 300.0) -> list[float]:
+    """The lowest ``key`` in each ``window_s`` of samples. For the JVM's heap in use this is what
+    the collector could not free (the troughs of its saw-tooth): a leak shows as a rising floor,
+    while the RSS of a JVM grows anyway until its heap reaches the size it needs."""
+    windows: dict[int, list[float]] = {}
+    for s in samples:
+        if s.get(key) is not None:
+            windows.setdefault(int(s["t_s"] // window_s), []).append(s[key])
+    # a window of a few samples (the last, after the producer stopped) has no trough to show
+    return [round(min(windows[w]), 1) for w in sorted(windows) if len(windows[w]) >= 5]
 
 
 def latency_per_minute(dsn: str, job_name: str) -> list[dict]:
@@ -228,7 +257,8 @@ def soak(dsn: str, seconds: int, rate: int) -> dict:
         raise RuntimeError(f"counts do not add up: sent {sent}, ledger {totals}, bad record lines {bad}")
     warm_up = min(300.0, seconds / 3)  # Spark's first batches, the JIT, caches filling
     growth_keys = (
-        "driver_rss_mb", "jvm_rss_mb", "jvm_heap_used_mb", "workers_rss_mb", "total_rss_mb",
+        "driver_rss_mb", "jvm_rss_mb", "jvm_heap_used_mb", "jvm_metaspace_used_mb", "workers_rss_mb",
+        "total_rss_mb",
         "checkpoint_mb", "checkpoint_files",
     )  # fmt: skip
     latency = latency_per_minute(dsn, job_name)
@@ -247,6 +277,7 @@ def soak(dsn: str, seconds: int, rate: int) -> dict:
         "warm_up_s": warm_up,
         "growth_per_hour": {k: slope_per_hour(samples, k, warm_up) for k in growth_keys},
         "ledger_rows_per_hour": slope_per_hour(samples, "ledger_rows", warm_up),
+        "jvm_heap_floor_mb_per_5_min": floor_per_window(samples, "jvm_heap_used_mb"),
         "first_after_warm_up": next((s for s in samples if s["t_s"] >= warm_up), samples[-1]),
         "last": samples[-1],
         "latency_p50_s_by_minute": [m["p50_s"] for m in latency],
@@ -263,7 +294,7 @@ def sample(pid: int, checkpoint: Path, dsn: str, job_name: str, t_s: float) -> d
     return {
         "t_s": round(t_s, 1),
         **{k: round(v, 1) for k, v in memory.items() if k.endswith("_mb")},
-        "jvm_heap_used_mb": jvm_heap_used_mb(memory["jvm_pid"]),
+        **jvm_gc(memory["jvm_pid"]),
         "checkpoint_mb": round(size / 1e6, 3),
         "checkpoint_files": files,
         "ledger_rows": totals.batches,
@@ -311,6 +342,8 @@ def backfill_at(dsn: str, rows: int) -> dict:
         "seconds_over_raw_copy": round(seconds / raw, 1),
         "peak_rss_mb": {k: round(v, 1) for k, v in peak.peak.items() if k.endswith("_mb")},
         "chunks": summary["chunks_loaded"],
+        # (seconds, driver, JVM, total RSS in MiB) every 2 s: a leak shows as a rising floor
+        "rss_mb_series": peak.series[::4],
     }
     print(
         f"  {rows:,} rows: {result['seconds']} s ({result['rows_per_s']:,} rows/s,"

@@ -147,7 +147,9 @@ def replay_cmd(
     except AwsConfigError as exc:
         _fail(str(exc))
     try:
-        client.describe_stream_summary(StreamName=stream_name)
+        # Two attempts, not the sink's five: an endpoint that is down is told in a second or two,
+        # not after the SDK's back-off (about 19 s).
+        aws.client("kinesis", attempts=2).describe_stream_summary(StreamName=stream_name)
     except Exception as exc:  # noqa: BLE001 - any failure here means the stream is unusable
         _fail(
             f"Kinesis stream {stream_name!r} is not reachable at {describe_endpoint(client)}: "

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,19 +56,34 @@ def warehouse_state(dsn: str) -> tuple:
     return movies, genres, ledger
 
 
-def test_a_file_loads_with_exact_counts_and_a_second_run_loads_nothing(stack, generated):
+@dataclass(frozen=True)
+class FirstLoad:
+    dsn: str
+    bucket: str
+    summary: dict
+    state: tuple  # warehouse_state right after the load
+
+
+@pytest.fixture(scope="module")
+def first_load(stack, generated) -> FirstLoad:
+    """The file backfilled once into a fresh warehouse and bucket: the uninterrupted run that
+    the killed-and-resumed runs must end equal to (one run, shared, saves a Spark start each)."""
     dsn = fresh_warehouse(stack)
     bucket = f"bf-{uuid.uuid4().hex[:8]}"
     AwsSettings().client("s3").create_bucket(Bucket=bucket)
+    code, summary = backfill(dsn, bucket, generated)
+    assert code == 0, summary
+    return FirstLoad(dsn, bucket, summary, warehouse_state(dsn))
 
-    code, first = backfill(dsn, bucket, generated)
-    assert code == 0, first
+
+def test_a_file_loads_with_exact_counts_and_a_second_run_loads_nothing(first_load, generated):
+    dsn, bucket, first = first_load.dsn, first_load.bucket, first_load.summary
     assert (first["chunks_loaded"], first["chunks_empty"], first["rejected_rows"]) == (4, 1, 1)
     accounted = (
         first["good_records"] + first["bad_records"] + first["duplicates_dropped"] + first["rejected_rows"]
     )
     assert accounted == ROWS + 1 and first["records"] == ROWS and first["duplicates_dropped"] == 0
-    before = warehouse_state(dsn)
+    before = first_load.state
     assert before[2] == (4, ROWS)
     assert 0 < len(before[0]) <= first["good_records"]  # the generator repeats some movies
     with psycopg.connect(dsn) as conn:
@@ -164,20 +180,17 @@ def test_history_never_overwrites_newer_streamed_values(stack, generated):
 
 
 @pytest.mark.parametrize("point", ["after_commit@1", "in_transaction@2"])
-def test_a_run_killed_mid_way_resumes_to_the_same_warehouse(stack, generated, point):
+def test_a_run_killed_mid_way_resumes_to_the_same_warehouse(stack, generated, first_load, point):
     """SIGKILL after chunk 1 committed, or inside chunk 2's transaction; the rerun loads only
     what is missing and ends where an uninterrupted run ends."""
     import os
 
-    clean = fresh_warehouse(stack)
     bucket = f"bf-{uuid.uuid4().hex[:8]}"
     AwsSettings().client("s3").create_bucket(Bucket=bucket)
-    assert backfill(clean, bucket, generated)[0] == 0
-
     crashed = fresh_warehouse(stack)
     code, _ = backfill(crashed, bucket, generated, env={**os.environ, "MOVIESTREAM_FAILPOINT": point})
     assert code == -9  # killed by the failpoint
     code, resumed = backfill(crashed, bucket, generated)
     assert code == 0
     assert resumed["chunks_skipped"] + resumed["chunks_loaded"] == 4 and resumed["chunks_skipped"] >= 1
-    assert warehouse_state(crashed) == warehouse_state(clean)  # movies, genre rows, ledger totals
+    assert warehouse_state(crashed) == first_load.state  # movies, genre rows, ledger totals
