@@ -239,10 +239,11 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
       variables), which answers about 30% of GetRecords calls with Kinesis's throttling error
       all along;
     - the test stack's real PostgreSQL is stopped for 30 s, then started;
-    - S3's proxy refuses every connection for 20 s while records keep arriving;
-    - Kinesis's proxy refuses every connection for 10 s.
+    - S3's proxy refuses every connection for 22 s while records keep arriving, Kinesis's for
+      20 s of them.
     It never exits and reports the warehouse and S3 outages each degraded once and recovered once
-    (a Kinesis outage only delays reading: the source keeps polling). Then a permanent
+    (Kinesis's may be reported too, by the source's polls, which the SDK retries first; reading
+    only waits, and resumes at its position). Then a permanent
     error (a table the load writes is moved away): the job stops with one line, exit code 1 and
     a failed alert, committing nothing more; after the fix a restart from the same checkpoint
     loads the rest. Every record of both input files ends up exactly once in the warehouse or
@@ -291,19 +292,18 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
         wait_for(
             lambda: count("pipeline_recovered") == 1, "recovery from the warehouse outage", proc, log, 60
         )
-        # S3 away while records keep arriving: the next batch's writes wait, degraded, then load.
+        # S3 and Kinesis away while records keep arriving: the batch in flight waits on its S3
+        # writes, degraded, the source keeps polling; both go on when the services are back.
+        # Kinesis goes 2 s after S3, so that a batch with records is sure to be at its S3 step.
         s3_proxy.down()
         try:
+            outage(2, proc, log)
+            proxy.down()
             outage(20, proc, log)
         finally:
             s3_proxy.up()
-        wait_for(lambda: count("pipeline_recovered") == 2, "recovery from the S3 outage", proc, log, 60)
-        # Kinesis away: the source keeps polling and reads on when it is back.
-        proxy.down()
-        try:
-            outage(10, proc, log)
-        finally:
             proxy.up()
+        wait_for(lambda: count("pipeline_recovered") == 2, "recovery from the S3 outage", proc, log, 60)
         assert producer.wait(timeout=180) == 0
         everything = len(expected.movie_of_event)
         wait_for(lambda: ledger_totals(dsn, job_name).records_in >= everything, "every record", proc, log)
