@@ -42,6 +42,14 @@ def bad_record_lines(bucket: str) -> int:
     return lines
 
 
+def backfill_command(csv_path: Path, dsn: str, bucket: str) -> tuple[list[str], dict[str, str]]:
+    """(argv, env) of one timed backfill run: the whole file, an as-of time in the past (so every
+    row is history), warnings only on stderr; the summary is the last stdout line."""
+    argv = [sys.executable, "-m", "batch_backfill", str(csv_path), "--warehouse-dsn", dsn,
+            "--bucket", bucket, "--as-of", "2020-01-01T00:00:00Z"]  # fmt: skip
+    return argv, {**os.environ, "MOVIESTREAM_LOG_LEVEL": "warning"}
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     csv_path = WORK / f"movies-{ROWS}.csv"
@@ -55,11 +63,8 @@ def main() -> None:
     try:
         print(f"backfilling {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB)", flush=True)
         started = time.perf_counter()
-        run = subprocess.run(
-            [sys.executable, "-m", "batch_backfill", str(csv_path), "--warehouse-dsn", dsn,
-             "--bucket", bucket, "--as-of", "2020-01-01T00:00:00Z"],
-            stdout=subprocess.PIPE, text=True, env={**os.environ, "MOVIESTREAM_LOG_LEVEL": "warning"},
-        )  # fmt: skip
+        argv, env = backfill_command(csv_path, dsn, bucket)
+        run = subprocess.run(argv, stdout=subprocess.PIPE, text=True, env=env)
         seconds = time.perf_counter() - started
         if run.returncode != 0:
             sys.exit(f"error: the backfill failed (exit {run.returncode})")

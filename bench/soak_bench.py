@@ -30,7 +30,7 @@ import psutil
 import psycopg
 
 from bench import results_path
-from bench.backfill_bench import bad_record_lines
+from bench.backfill_bench import backfill_command, bad_record_lines
 from bench.stream_bench import delete_stream, fresh_stream, generated_csv, wait_accounted
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
@@ -316,11 +316,8 @@ def backfill_at(dsn: str, rows: int) -> dict:
     AwsSettings().client("s3").create_bucket(Bucket=bucket)
     print(f"backfill: {rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) ...", flush=True)
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batch_backfill", str(csv_path), "--warehouse-dsn", dsn,
-         "--bucket", bucket, "--as-of", "2020-01-01T00:00:00Z"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "MOVIESTREAM_LOG_LEVEL": "warning"},
-    )  # fmt: skip
+    argv, env = backfill_command(csv_path, dsn, bucket)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
     try:
         with PeakRss(proc.pid) as peak:
             out, _ = proc.communicate()
