@@ -280,7 +280,6 @@ def soak(dsn: str, seconds: int, rate: int) -> dict:
         "jvm_heap_floor_mb_per_5_min": floor_per_window(samples, "jvm_heap_used_mb"),
         "first_after_warm_up": next((s for s in samples if s["t_s"] >= warm_up), samples[-1]),
         "last": samples[-1],
-        "latency_p50_s_by_minute": [m["p50_s"] for m in latency],
         "latency_per_minute": latency,
         "samples": samples,
         "job_log": str(run_dir / "job.log"),

@@ -138,10 +138,9 @@ def test_a_short_outage_is_not_degraded_and_state_resets_between_outages():
     assert events == [] and retrier.outages == {} and not retrier.degraded
 
 
-def test_one_outage_spans_steps():
-    """The S3 write fails, then the warehouse: one outage, degraded once."""
-    clock, events = Clock(), []
-    retrier = Retrier(
+def recording_retrier(clock: Clock, events: list) -> Retrier:
+    """Degraded after 3 s, 1-s retries, on ``clock``; records (degraded|recovered, step)."""
+    return Retrier(
         FailurePolicy(degraded_after_s=3, base_delay_s=1, max_delay_s=1),
         on_degraded=lambda step, *a: events.append(("degraded", step)),
         on_recovered=lambda step, *a: events.append(("recovered", step)),
@@ -149,6 +148,12 @@ def test_one_outage_spans_steps():
         sleep=clock.sleep,
         rng=random.Random(0),
     )
+
+
+def test_one_outage_spans_steps():
+    """The S3 write fails, then the warehouse: one outage, degraded once."""
+    clock, events = Clock(), []
+    retrier = recording_retrier(clock, events)
     s3, _ = failing(2, ConnectionRefusedError(), clock, seconds_each=1)
     retrier.run("s3", s3)
     assert events == []  # recovered before it was degraded
@@ -180,14 +185,7 @@ def test_a_permanent_error_fails_at_once():
 
 def test_steps_of_one_dependency_share_an_outage_and_dependencies_are_apart():
     clock, events = Clock(), []
-    retrier = Retrier(
-        FailurePolicy(degraded_after_s=3, base_delay_s=1, max_delay_s=1),
-        on_degraded=lambda step, *a: events.append(("degraded", step)),
-        on_recovered=lambda step, *a: events.append(("recovered", step)),
-        clock=clock,
-        sleep=clock.sleep,
-        rng=random.Random(0),
-    )
+    retrier = recording_retrier(clock, events)
     # The Kinesis poller fails on its own thread meanwhile: its outage is its own.
     retrier.observe("kinesis poll", ConnectionRefusedError(), "kinesis")
     check, _ = failing(2, ConnectionRefusedError(), clock, seconds_each=1)
