@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
-from glue_streaming.failure_options import failure_options
+from glue_streaming.job_options import failure_options, metrics_option
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 from moviestream.failure import GaveUp, PermanentFailure, policy_from
@@ -38,6 +38,7 @@ def _fail(message: str) -> None:
 @click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
 @failure_options(give_up_default=3600.0)
+@metrics_option
 def main(
     location: str,
     job_name: str,
@@ -49,6 +50,7 @@ def main(
     force: bool,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
+    metrics_namespace: str,
 ) -> None:
     """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
     logs.configure()
@@ -85,6 +87,7 @@ def main(
         bucket=bucket,
         warehouse_dsn=warehouse_dsn,
         aws=aws,
+        metrics_namespace=metrics_namespace.strip() or None,
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
     )
     backfill = Backfill(spark, config, chunk_rows=chunk_rows)

@@ -238,6 +238,7 @@ class Backfill:
 
     def close(self) -> None:
         self._committer.shutdown(wait=True)
+        self.pipeline.close()
 
     def _write_rejects(
         self, file: InputFile, stream_id: str, index: int, rejects: list[Reject], as_of: datetime

@@ -37,6 +37,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "force": "false",
     "degraded_after_seconds": "60",  # moviestream/failure.py
     "give_up_after_seconds": "3600",  # a run stuck this long fails; the state machine reports it
+    "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
 }
 
 
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         bucket=args["bucket"],
         warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
+        metrics_namespace=args["metrics_namespace"].strip() or None,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)

@@ -15,6 +15,7 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --max_fetch_records_per_shard, --alert_topic_arn, --event_bus, --event_source (the breach
                           events' EventBridge source), --failure_ratio_threshold,
   --degraded_after_seconds, --give_up_after_seconds  (moviestream/failure.py; 0: never give up)
+  --metrics_namespace     CloudWatch namespace of the per-batch metrics (moviestream/metrics.py)
 
 Source: ``glueContext.create_data_frame.from_options(connection_type="kinesis")`` with the record
 arrival time (``addRecordTimestamp``) and without schema inference, so every payload reaches the
@@ -53,6 +54,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "event_source": "",  # empty: resources.json's (Terraform passes the environment's)
     "degraded_after_seconds": "60",  # moviestream/failure.py
     "give_up_after_seconds": "0",  # never: a streaming job waits out any outage
+    "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
 }
 # Spark SQL settings the job sets at start (the same as the local session; see glue_streaming/spark.py).
@@ -223,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
         alerts=alerts,
+        metrics_namespace=args["metrics_namespace"].strip() or None,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     pipeline = BatchPipeline(config, lambda: streaming_query_id(spark))
@@ -235,7 +238,10 @@ def main(argv: list[str] | None = None) -> None:
     def process(batch: DataFrame, batch_id: int) -> None:
         pipeline.process(source_from_glue_frame(batch, batch_id), batch_id)
 
-    glue_context.forEachBatch(frame=frame, batch_function=process, options=for_each_batch_options(args))
+    try:
+        glue_context.forEachBatch(frame=frame, batch_function=process, options=for_each_batch_options(args))
+    finally:
+        pipeline.close()
     job.commit()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
-from glue_streaming.failure_options import failure_options
+from glue_streaming.job_options import failure_options, metrics_option
 from moviestream import logs
 from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names, warehouse_dsn
 from moviestream.failure import policy_from, watch
@@ -119,6 +119,7 @@ def _root_cause(message: str) -> str:
     help="Synthetic batches run before the query starts, so the first real ones are not cold.",
 )
 @failure_options(give_up_default=0.0)
+@metrics_option
 @click.option(
     "--status-file",
     type=click.Path(path_type=Path),
@@ -142,6 +143,7 @@ def main(
     warm_up_rounds: int,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
+    metrics_namespace: str,
     status_file: Path | None,
 ) -> None:
     """Run the streaming job locally until SIGTERM."""
@@ -208,6 +210,7 @@ def main(
             warehouse_dsn=warehouse_dsn,
             aws=aws,
             alerts=alerts,
+            metrics_namespace=metrics_namespace.strip() or None,
             failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         ),
         stream_id,
@@ -263,6 +266,7 @@ def main(
         query.stop()
     error = query.exception()
     spark.stop()
+    pipeline.close()
     if error is not None:
         # A permanent error or an outage past the give-up time (moviestream/failure.py), or a
         # crash: the batch did not commit, so the checkpoint still points at it for a restart.

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -22,21 +22,24 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from glue_streaming.alerts import (
+    DEFAULT_FAILURE_RATIO,
     AlertConfig,
     AlertPublisher,
     breach_message,
     dataset_level_rules,
     health_message,
 )
+from glue_streaming.metrics_publisher import MetricsPublisher
 from moviestream import logs
 from moviestream.batch import BatchJudge, newest_per_movie
 from moviestream.config import AwsSettings
 from moviestream.failpoints import failpoint
 from moviestream.failure import FailurePolicy, GaveUp, PermanentFailure, Retrier, one_line
+from moviestream.metrics import BatchFacts, batch_metric_data
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL
 from moviestream.record import TYPED_COLUMNS
-from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, BatchLoad, open_warehouse
+from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, BatchLoad, lag_seconds, open_warehouse
 
 log = logs.get("pipeline")
 
@@ -71,6 +74,7 @@ class PipelineConfig:
     rule_outcomes_prefix: str = "rule_outcomes"
     aws: AwsSettings = field(default_factory=AwsSettings)
     alerts: AlertConfig | None = None  # None: no alerts
+    metrics_namespace: str | None = None  # CloudWatch namespace of moviestream/metrics.py; None: none
     failure: FailurePolicy = field(default_factory=FailurePolicy)  # moviestream/failure.py
 
 
@@ -102,6 +106,8 @@ class PreparedBatch:
     movies: pa.Table | None = None  # STAGE_COLUMNS
     genres: pa.Table | None = None  # GENRE_COLUMNS
     ledger_extra: dict[str, Any] = field(default_factory=dict)
+    lag_from: dict[str, datetime] = field(default_factory=dict)  # streaming only (lag_points)
+    retried_errors: int = 0  # transient errors its steps met and retried
 
 
 WARM_UP_RECORDS = 2_000
@@ -162,6 +168,9 @@ class BatchPipeline:
         self._stream_id = stream_id
         self._s3 = None
         self._alerts = AlertPublisher(config.alerts, config.aws) if config.alerts else None
+        self.metrics = (
+            MetricsPublisher(config.metrics_namespace, config.aws) if config.metrics_namespace else None
+        )
         self._dataset_rules = dataset_level_rules(config.ruleset)
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
@@ -191,12 +200,28 @@ class BatchPipeline:
             message = health_message(kind, job=self.config.job_name, step=step, seconds=seconds, error=error)
             self._alerts.publish_health(message)
 
-    def run_step(self, step: str, dependency: str, fn: Callable[[], Any]) -> Any:
+    def close(self, timeout_s: float = 3.0) -> None:
+        """Send the metrics still queued (the job is ending), waiting at most ``timeout_s``."""
+        if self.metrics is not None:
+            self.metrics.close(timeout_s)
+
+    def run_step(
+        self, step: str, dependency: str, fn: Callable[[], Any], batch: PreparedBatch | None = None
+    ) -> Any:
         """Run a step that talks to ``dependency`` (S3, the warehouse) under the failure policy;
         a permanent error or giving up is logged and alerted once, then raised (the batch fails,
-        so the stream's checkpoint does not advance past it)."""
+        so the stream's checkpoint does not advance past it). ``batch`` counts the errors."""
+
+        def attempt() -> Any:
+            try:
+                return fn()
+            except Exception:
+                if batch is not None:
+                    batch.retried_errors += 1
+                raise
+
         try:
-            return self.retrier.run(step, fn, dependency)
+            return self.retrier.run(step, attempt, dependency)
         except (PermanentFailure, GaveUp) as exc:
             self.failure = str(exc)  # what the entry reports once Spark has stopped the query
             log.error("pipeline_failed", step=step, error=str(exc))
@@ -208,7 +233,9 @@ class BatchPipeline:
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
         return self.run_step("ledger check", "warehouse", lambda: self._warehouse.batch_committed(key))
 
-    def put_s3(self, step: str, key: str, body: bytes, content_type: str) -> None:
+    def put_s3(
+        self, step: str, key: str, body: bytes, content_type: str, batch: PreparedBatch | None = None
+    ) -> None:
         """One object into the pipeline's bucket, under the failure policy (keys are deterministic
         per batch, so a retry overwrites what an earlier attempt may have written)."""
         self.run_step(
@@ -217,6 +244,7 @@ class BatchPipeline:
             lambda: self.s3().put_object(
                 Bucket=self.config.bucket, Key=key, Body=body, ContentType=content_type
             ),
+            batch,
         )
 
     def s3(self):  # noqa: ANN201
@@ -274,7 +302,8 @@ class BatchPipeline:
         t0 = time.monotonic()
         started_at = datetime.now(UTC).replace(tzinfo=None)
         key = BatchKey(self.config.job_name, self._stream_id(), batch_id)
-        if self.run_step("ledger check", "warehouse", lambda: self._warehouse.batch_committed(key)):
+        check = PreparedBatch(key, started_at, t0, {})  # counts the ledger check's errors
+        if self.run_step("ledger check", "warehouse", lambda: self._warehouse.batch_committed(key), check):
             log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
             return None
 
@@ -294,6 +323,8 @@ class BatchPipeline:
             stats = batch_stats(table)
             if not stats["records_in"]:
                 return PreparedBatch(key, started_at, t0, stats, ledger_extra=ledger_extra or {})
+            # A file's produced_at is an as-of time: a backfill has no lag to measure.
+            lag_from = {} if file_records else lag_points(table)
             t_judge = time.monotonic()
             outcomes = self._judge.rules.outcomes(self._envelopes(judged))
         finally:
@@ -311,6 +342,8 @@ class BatchPipeline:
             movies,
             genres,
             ledger_extra or {},
+            lag_from,
+            check.retried_errors,
         )
 
     def commit(self, batch: PreparedBatch) -> BatchResult:
@@ -328,7 +361,7 @@ class BatchPipeline:
         bad_uri = None
         if bad_lines:
             body = ("\n".join(bad_lines) + "\n").encode("utf-8")
-            self.put_s3("s3 bad records", bad_key, body, "application/x-ndjson")
+            self.put_s3("s3 bad records", bad_key, body, "application/x-ndjson", batch)
             bad_uri = f"s3://{self.config.bucket}/{bad_key}"
         outcome_doc = {
             "job": key.job_name,
@@ -338,27 +371,33 @@ class BatchPipeline:
             "rules": outcomes,
         }
         self.put_s3(
-            "s3 rule outcomes", outcomes_key, json.dumps(outcome_doc).encode("utf-8"), "application/json"
+            "s3 rule outcomes",
+            outcomes_key,
+            json.dumps(outcome_doc).encode("utf-8"),
+            "application/json",
+            batch,
         )
         t_s3 = time.monotonic()
         failpoint("after_s3", key.batch_id)
 
-        if self._alerts is not None:
-            alert = breach_message(
-                job=key.job_name,
-                stream_id=key.stream_id,
-                batch_id=key.batch_id,
-                good=stats["good"],
-                bad=stats["bad"],
-                duplicates=stats["duplicates"],
-                outcomes=outcomes,
-                dataset_rules=self._dataset_rules,
-                threshold=self.config.alerts.failure_ratio_threshold,
-                bad_records_uri=bad_uri,
-                rule_outcomes_uri=f"s3://{self.config.bucket}/{outcomes_key}",
-            )
-            if alert is not None:
-                self._alerts.publish(alert)
+        # Judged whether or not alerts are sent (the backfill sends none): the ledger keeps it.
+        alert = breach_message(
+            job=key.job_name,
+            stream_id=key.stream_id,
+            batch_id=key.batch_id,
+            good=stats["good"],
+            bad=stats["bad"],
+            duplicates=stats["duplicates"],
+            outcomes=outcomes,
+            dataset_rules=self._dataset_rules,
+            threshold=(
+                self.config.alerts.failure_ratio_threshold if self.config.alerts else DEFAULT_FAILURE_RATIO
+            ),
+            bad_records_uri=bad_uri,
+            rule_outcomes_uri=f"s3://{self.config.bucket}/{outcomes_key}",
+        )
+        if alert is not None and self._alerts is not None:
+            self._alerts.publish(alert)
 
         movies, genres = batch.movies, batch.genres
         ledger = {
@@ -377,13 +416,40 @@ class BatchPipeline:
             # outcomes and bad records read out, then written (not the wait between the two halves)
             "seconds_s3": (batch.t_read - batch.t_judge) + (t_s3 - t_write),
             "seconds_total": time.monotonic() - t0,
+            "breached": alert is not None,
             **batch.ledger_extra,
         }
-        load = BatchLoad(key, movies, genres, ledger, outcomes)
-        committed_at = self.run_step("warehouse", "warehouse", lambda: self._warehouse.load_batch(load))
+
+        def load_batch() -> datetime | None:
+            # Read at each attempt: the row that commits counts the earlier attempts of this
+            # step too (theirs rolled back).
+            ledger["retried_errors"] = batch.retried_errors
+            load = BatchLoad(key, movies, genres, ledger, outcomes, batch.lag_from)
+            return self._warehouse.load_batch(load)
+
+        committed_at = self.run_step("warehouse", "warehouse", load_batch, batch)
         loaded = committed_at is not None
         failpoint("after_commit", key.batch_id)
         t_end = time.monotonic()
+        lags = lag_seconds(committed_at, batch.lag_from) if loaded else {}
+        if loaded and self.metrics is not None:
+            facts = BatchFacts(
+                records_in=stats["records_in"],
+                good=stats["good"],
+                bad=stats["bad"],
+                duplicates=stats["duplicates"],
+                seconds_total=t_end - t0,
+                seconds_judge=batch.t_judge - t0,
+                seconds_s3=(batch.t_read - batch.t_judge) + (t_s3 - t_write),
+                seconds_warehouse=t_end - t_s3,
+                rule_outcomes=[(o["Rule"], o["Outcome"]) for o in outcomes],
+                lag_p50_s=lags.get("lag_p50_s"),
+                lag_max_s=lags.get("lag_max_s"),
+            )
+            self.metrics.publish(
+                batch_metric_data(facts, key.job_name, committed_at.replace(tzinfo=UTC)),
+                batch=f"{key.stream_id}/{key.batch_id}",
+            )
         result = BatchResult(
             key.batch_id,
             loaded,
@@ -407,6 +473,8 @@ class BatchPipeline:
             s3_s=round((batch.t_read - batch.t_judge) + (t_s3 - t_write), 3),
             warehouse_s=round(t_end - t_s3, 3),
             **(_lags(committed_at, stats) if loaded else {}),
+            **{k: v for k, v in lags.items() if k != "lag_max_s"},  # lag_produced_max_s is it
+            retried_errors=batch.retried_errors,
             failed_rules=[o["Rule"] for o in outcomes if o["Outcome"] != "Passed"],
         )
         return result
@@ -481,6 +549,25 @@ def batch_stats(table: pa.Table) -> dict[str, Any]:
         stats[f"min_{name}"] = _naive_utc(span["min"].as_py())
         stats[f"max_{name}"] = _naive_utc(span["max"].as_py())
     return stats
+
+
+def lag_points(table: pa.Table) -> dict[str, datetime]:
+    """The produced_at times a batch's lag columns are measured from: lag p50 from the median
+    produced_at, p95 from its 5th percentile (older records lag more), max from the oldest.
+    Every record counts, re-deliveries too: each one waited that long. Naive UTC."""
+    produced = table["produced_at"]
+    if produced.null_count == len(produced):
+        return {}
+    micros = produced.cast(pa.timestamp("us", tz=produced.type.tz)).cast(pa.int64())
+    # "lower": an actual record's time, not a mean of two
+    p05, p50 = pc.quantile(micros, q=[0.05, 0.5], interpolation="lower").to_pylist()
+    oldest = pc.min(micros).as_py()
+    epoch = datetime(1970, 1, 1)
+    return {
+        "lag_p50_s": epoch + timedelta(microseconds=p50),
+        "lag_p95_s": epoch + timedelta(microseconds=p05),
+        "lag_max_s": epoch + timedelta(microseconds=oldest),
+    }
 
 
 NEWEST_ORDER_COLUMNS = ("produced_at", "shard_id", "sequence_number", "sub_sequence_number")

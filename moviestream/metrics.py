@@ -35,7 +35,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("GoodRecords", "Count"),
     Metric("BadRecords", "Count"),
     Metric("DuplicatesDropped", "Count"),
-    Metric("BadRecordRatio", "None"),  # bad / records in, 0 to 1
+    Metric("BadRecordRatio", "None"),  # bad / (good + bad), 0 to 1: the breach alert's ratio
     Metric("DataQualityScore", "None"),  # rules passed / rules evaluated, 0 to 1
     Metric("RulesFailed", "Count"),
     Metric("RulesErrored", "Count"),  # could not be evaluated: not in the score
@@ -87,7 +87,7 @@ def batch_metric_data(facts: BatchFacts, job_name: str, timestamp: datetime) -> 
         "GoodRecords": facts.good,
         "BadRecords": facts.bad,
         "DuplicatesDropped": facts.duplicates,
-        "BadRecordRatio": facts.bad / facts.records_in if facts.records_in else None,
+        "BadRecordRatio": facts.bad / (facts.good + facts.bad) if facts.good + facts.bad else None,
         "DataQualityScore": score,
         "RulesFailed": failed,
         "RulesErrored": errored,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -193,6 +194,7 @@ class RedshiftWarehouse:
 
     def load_batch(self, load: BatchLoad) -> datetime | None:
         """Load one batch exactly once; the ledger's committed_at, or None if it was loaded before."""
+        started = time.perf_counter()
         movies_uri, genres_uri = self.staging_uris(load.key)
         movies, genres = load.movies.num_rows, load.genres.num_rows
         if movies:
@@ -219,7 +221,7 @@ class RedshiftWarehouse:
                 *redshift_statements("refresh_bridges.sql"),
             ):
                 cur.execute(stmt)
-            ledger = ledger_row(load)
+            ledger = ledger_row(load, started)
             columns = [_identifier(c) for c in ledger]
             placeholders = ", ".join(["%s"] * len(columns))
             cur.execute(

@@ -10,7 +10,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -167,6 +167,9 @@ class BatchLoad:
     genres: pa.Table  # GENRE_COLUMNS
     ledger: dict[str, Any]  # counts and timings, see movies.batch_ledger
     rule_outcomes: list[dict[str, Any]]
+    # Lag columns (lag_p50_s, ...) -> the produced_at each is measured from; the seconds are
+    # taken against committed_at, known only inside the transaction. Empty: no lag (backfill).
+    lag_from: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.movies = as_table(STAGE_COLUMNS, self.movies)
@@ -214,14 +217,23 @@ OUTCOME_COLUMNS = (
 )
 
 
-def ledger_row(load: BatchLoad) -> dict[str, Any]:
-    """The batch's movies.batch_ledger row, committed_at taken now (just before the commit)."""
+def lag_seconds(committed_at: datetime, lag_from: dict[str, datetime]) -> dict[str, float]:
+    """Each lag column's seconds: committed_at minus the produced_at it is measured from."""
+    return {name: round((committed_at - produced).total_seconds(), 3) for name, produced in lag_from.items()}
+
+
+def ledger_row(load: BatchLoad, load_started: float) -> dict[str, Any]:
+    """The batch's movies.batch_ledger row, committed_at taken now (just before the commit);
+    ``load_started``: time.perf_counter() when the warehouse step began."""
+    committed_at = datetime.now(UTC).replace(tzinfo=None)
     return {
         **load.ledger,
+        **lag_seconds(committed_at, load.lag_from),
+        "seconds_warehouse": round(time.perf_counter() - load_started, 3),
         "job_name": load.key.job_name,
         "stream_id": load.key.stream_id,
         "batch_id": load.key.batch_id,
-        "committed_at": datetime.now(UTC).replace(tzinfo=None),
+        "committed_at": committed_at,
     }
 
 
@@ -267,6 +279,7 @@ def load_batch(dsn: str, load: BatchLoad, timings: dict[str, float] | None = Non
     MERGE, just before the commit), or None (and changes nothing) if it was already loaded.
     ``timings``, when given, receives the seconds of each of LOAD_STEPS."""
     clock = _StepClock(timings)
+    started = clock.last
     with connect(dsn) as conn, conn.transaction():
         # One batch load at a time, whichever job (the stream and a backfill may run together):
         # the newer-wins DELETE and the MERGE are two statements, and a movie committed by
@@ -305,7 +318,7 @@ def load_batch(dsn: str, load: BatchLoad, timings: dict[str, float] | None = Non
         for stmt in postgres_statements("refresh_bridges.sql"):
             conn.execute(stmt)
         clock.lap("bridges")
-        ledger = ledger_row(load)
+        ledger = ledger_row(load, started)
         committed_at = ledger["committed_at"]
         columns = list(ledger)
         conn.execute(_insert("batch_ledger", columns), [ledger[c] for c in columns])

@@ -163,6 +163,7 @@ module "iam" {
   }
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
+  metrics_namespace        = local.names.metrics_namespace
   tags                     = local.tags
 }
 
@@ -181,6 +182,7 @@ module "glue_jobs" {
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   alert_topic_arn          = module.alerts.topic_arn
   event_source             = local.names.event_source
+  metrics_namespace        = local.names.metrics_namespace
   window_size              = var.window_size
   maintenance_window       = var.streaming_maintenance_window
   connections              = [module.redshift.glue_connection_name]

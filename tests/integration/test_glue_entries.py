@@ -38,6 +38,7 @@ from devstack.jobs import ledger_totals
 from devstack.stack import REPO_ROOT
 from moviestream.config import AwsSettings
 from producer.generate import generate
+from tests.integration.cloudwatch import statistic
 from tests.integration.databases import fresh_warehouse
 
 STANDIN = REPO_ROOT / "tests" / "glue_standin"
@@ -229,6 +230,7 @@ def streaming_run(glue_world, tmp_path_factory) -> Run:
         "starting_position": "trim_horizon",
         "max_fetch_records_per_shard": "100",
         "alert_topic_arn": world.topic_arn,
+        "metrics_namespace": world.bucket,
     }
     log = tmp_path / "streaming.log"
     proc = _start(world, "streaming_job.py", args, log)
@@ -262,7 +264,13 @@ def test_streaming_entry_main_runs_as_on_glue(glue_world, streaming_run):
     objects = AwsSettings().client("s3").list_objects_v2(Bucket=world.bucket, Prefix="bad_records/")
     assert any(f"/job={job_name}/" in o["Key"] for o in objects.get("Contents", []))
     assert _alerts(world, job_name), "no breach alert reached the topic's queue"
+    assert sum(_metric(world, job_name, "RecordsIn", "Sum")) == totals.records_in
+    assert sum(_metric(world, job_name, "LagP50Seconds", "SampleCount")) == totals.batches
     assert not world.trap.connections, f"something fell back to 127.0.0.1:4566: {world.trap.connections}"
+
+
+def _metric(world: GlueWorld, job_name: str, name: str, stat: str) -> list[float]:
+    return statistic(world.bucket, job_name, name, stat)  # the entries' namespace: the world's bucket
 
 
 def _alerts(world: GlueWorld, job_name: str) -> list[dict]:
@@ -294,6 +302,7 @@ def backfill_run(glue_world, tmp_path_factory) -> Run:
         "ruleset_s3_uri": f"s3://{world.bucket}/code/movies.dqdl",
         "warehouse_dsn_secret": world.secret,
         "chunk_rows": "100",
+        "metrics_namespace": world.bucket,
     }
     log = tmp_path / "backfill.log"
     proc = _start(world, "backfill_job.py", args, log)
@@ -316,6 +325,15 @@ def test_backfill_entry_main_runs_as_on_glue(glue_world, backfill_run):
     assert totals.records_in + summary["rejected_rows"] == run.expected_records
     assert totals.records_in == totals.good + totals.bad + totals.duplicates
     assert run.job_name in _ledger_job_names(world.dsn)
+    # Its metrics, without lag: a backfill's produced_at is an as-of time.
+    assert sum(_metric(world, run.job_name, "RecordsIn", "Sum")) == totals.records_in
+    assert _metric(world, run.job_name, "LagP50Seconds", "SampleCount") == []
+    with psycopg.connect(world.dsn) as conn:
+        lags = conn.execute(
+            "SELECT count(lag_p50_s), count(seconds_warehouse) FROM movies.batch_ledger WHERE job_name = %s",
+            (run.job_name,),
+        ).fetchone()
+    assert lags == (0, totals.batches)
     assert "awsglue.job.Job.commit" in [c["api"] for c in _calls(world)]
     assert not world.trap.connections, f"something fell back to 127.0.0.1:4566: {world.trap.connections}"
 

@@ -22,10 +22,14 @@ import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
 from devstack.jobs import kill_group, ledger_totals, start_local_job, stop_job, wait_for_status
+from glue_streaming.alerts import dataset_level_rules
+from glue_streaming.local_job import DEFAULT_RULESET
 from moviestream.config import AwsSettings, resource_names
 from moviestream.failpoints import ENV as FAILPOINT_ENV
+from moviestream.quality.dqdl import read_ruleset
 from producer.generate import generate
 from tests.helpers import envelope, movie_fields
+from tests.integration.cloudwatch import statistic
 from tests.integration.databases import fresh_warehouse
 
 JOB_TIMEOUT_S = 240
@@ -260,3 +264,48 @@ def test_a_breaching_batch_alerts_through_sns_and_eventbridge(reference):
         lambda b: b.get("source") == names["event_source"] and b.get("detail", {}).get("job") == run.job_name,
     )
     assert events and events[0]["detail-type"] == "Data quality breach"
+
+
+def _metric_sum(
+    job_name: str, metric: str, extra_dims: tuple[dict, ...] = (), stat: str = "Sum"
+) -> list[float]:
+    return statistic(resource_names()["metrics_namespace"], job_name, metric, stat, extra_dims, period=60)
+
+
+def test_each_batch_publishes_its_metrics_to_cloudwatch_and_its_health_to_the_ledger(reference):
+    """Read back from CloudWatch (LocalStack's): the per-batch counts add up to the ledger's, every
+    rule has its pass/fail, and the streaming lag is there; the ledger has the same batches'
+    lags, warehouse seconds and breaches (one breach per alerted batch)."""
+    run, snap = reference
+    records_in, good, bad, duplicates = snap["totals"]
+    assert sum(_metric_sum(run.job_name, "RecordsIn")) == records_in
+    assert sum(_metric_sum(run.job_name, "GoodRecords")) == good
+    assert sum(_metric_sum(run.job_name, "BadRecords")) == bad
+    assert sum(_metric_sum(run.job_name, "DuplicatesDropped")) == duplicates
+    with psycopg.connect(run.dsn) as conn:
+        batches = conn.execute("SELECT count(*) FROM movies.batch_ledger").fetchone()[0]
+        rules = [r for (r,) in conn.execute("SELECT DISTINCT rule FROM movies.rule_outcomes")]
+        health = conn.execute(
+            "SELECT count(*) FILTER (WHERE lag_p50_s IS NULL OR lag_p95_s IS NULL OR lag_max_s IS NULL),"
+            " count(*) FILTER (WHERE NOT lag_p50_s <= lag_p95_s AND lag_p95_s <= lag_max_s),"
+            " count(*) FILTER (WHERE seconds_warehouse IS NULL OR seconds_warehouse <= 0),"
+            " sum(retried_errors), array_agg(batch_id ORDER BY batch_id) FILTER (WHERE breached)"
+            " FROM movies.batch_ledger"
+        ).fetchone()
+    assert health[:4] == (0, 0, 0, 0)
+    assert sum(_metric_sum(run.job_name, "BatchSeconds", stat="SampleCount")) == batches
+    assert len(_metric_sum(run.job_name, "LagP50Seconds", stat="Maximum")) >= 1
+    for rule in rules:
+        verdicts = _metric_sum(run.job_name, "RulePassed", ({"Name": "Rule", "Value": rule},), "SampleCount")
+        assert sum(verdicts) == batches, rule
+    # Breached: over the 5% threshold, or a dataset-level rule failed.
+    dataset_rules = dataset_level_rules(read_ruleset(DEFAULT_RULESET))
+    with psycopg.connect(run.dsn) as conn:
+        ledger = conn.execute("SELECT batch_id, good_records, bad_records, breached FROM movies.batch_ledger")
+        failed = conn.execute("SELECT batch_id, rule FROM movies.rule_outcomes WHERE outcome <> 'Passed'")
+        failed_dataset = {b for b, rule in failed.fetchall() if rule in dataset_rules}
+        rows = ledger.fetchall()
+    breached = {b: flag for b, _, _, flag in rows}
+    expected = {b: bad / (good + bad) > 0.05 or b in failed_dataset for b, good, bad, _ in rows}
+    assert any(breached.values()), "the defective input breaches in some batch"
+    assert breached == expected

@@ -46,7 +46,7 @@ def test_every_metric_of_a_streaming_batch_is_published_once_with_its_unit():
         assert all(p["Unit"] == BY_NAME[name].unit and p["Timestamp"] == NOW for p in points)
     value = {name: points[0]["Value"] for name, points in data.items()}
     assert value["RecordsIn"] == 200 and value["GoodRecords"] == 180 and value["BadRecords"] == 15
-    assert value["DuplicatesDropped"] == 5 and value["BadRecordRatio"] == 15 / 200
+    assert value["DuplicatesDropped"] == 5 and value["BadRecordRatio"] == 15 / 195
     assert value["DataQualityScore"] == 0.5  # 1 passed of 2 judged; the error is apart
     assert value["RulesFailed"] == 1 and value["RulesErrored"] == 1
     assert value["LagP50Seconds"] == 1.4 and value["LagMaxSeconds"] == 3.2

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from glue_streaming.pipeline import DATA_STAGE_COLUMNS, batch_stats, split_read_out, stage_tables
-from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey
+from glue_streaming.pipeline import DATA_STAGE_COLUMNS, batch_stats, lag_points, split_read_out, stage_tables
+from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, lag_seconds
 
 T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, 11, tzinfo=UTC)
@@ -110,3 +110,21 @@ def test_split_read_out_leaves_re_deliveries_out_of_both_sides():
     assert bad_lines == []  # the only bad record was a re-delivery
     assert movies["movie_id"].to_pylist() == ["a", "b"]
     assert genres.num_rows == 2
+
+
+def test_lag_points_are_the_median_fifth_percentile_and_oldest_produced_at():
+    produced = [datetime(2026, 1, 1, 10, 0, s, tzinfo=UTC) for s in range(20)] + [None]
+    table = _read_out([(False, True, p, T1) for p in produced])
+    points = lag_points(table)
+    # 20 times 0..19 s: "lower" quantiles pick real records' times (p50 -> 9 s, p05 -> 0 s)
+    assert points == {
+        "lag_p50_s": datetime(2026, 1, 1, 10, 0, 9),
+        "lag_p95_s": datetime(2026, 1, 1, 10, 0, 0),
+        "lag_max_s": datetime(2026, 1, 1, 10, 0, 0),
+    }
+    committed = datetime(2026, 1, 1, 10, 0, 30)
+    assert lag_seconds(committed, points) == {"lag_p50_s": 21.0, "lag_p95_s": 30.0, "lag_max_s": 30.0}
+
+
+def test_lag_points_of_records_without_produced_at():
+    assert lag_points(_read_out([(False, False, None, T0)])) == {}

@@ -21,6 +21,7 @@ locals {
     "--bucket"                           = var.bucket_name
     "--ruleset_s3_uri"                   = "${local.s3}/${aws_s3_object.ruleset.key}"
     "--warehouse_dsn_secret"             = var.warehouse_dsn_secret_arn
+    "--metrics_namespace"                = var.metrics_namespace
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--enable-observability-metrics"     = "true"

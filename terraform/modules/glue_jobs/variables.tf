@@ -196,3 +196,9 @@ variable "backfill_max_retries" {
     error_message = "backfill_max_retries must be between 0 and 10."
   }
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace the jobs publish their per-batch metrics in (moviestream/metrics.py); the dashboard and alarms read it."
+  type        = string
+  default     = "moviestream"
+}

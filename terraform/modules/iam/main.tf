@@ -199,7 +199,7 @@ data "aws_iam_policy_document" "glue_jobs" {
     condition {
       test     = "StringEquals"
       variable = "cloudwatch:namespace"
-      values   = ["Glue"]
+      values   = ["Glue", var.metrics_namespace]
     }
   }
 }

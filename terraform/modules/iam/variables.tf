@@ -93,3 +93,9 @@ variable "warehouse_dsn_secret_arn" {
     error_message = "warehouse_dsn_secret_arn must be a Secrets Manager secret ARN."
   }
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the jobs' own per-batch metrics: the jobs may put metrics there and in Glue's."
+  type        = string
+  default     = "moviestream"
+}

@@ -1,5 +1,5 @@
-"""The failure policy's command-line options, shared by the local streaming job and the backfill
-(moviestream/failure.py says what they mean)."""
+"""Command-line options the local streaming job and the backfill share: the failure policy's
+(moviestream/failure.py says what they mean) and the metrics namespace (moviestream/metrics.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+
+from moviestream.config import resource_names
 
 
 def failure_options(give_up_default: float) -> Callable[[Any], Any]:
@@ -31,3 +33,15 @@ def failure_options(give_up_default: float) -> Callable[[Any], Any]:
         )(command)
 
     return decorate
+
+
+def metrics_option(command: Any) -> Any:
+    """--metrics-namespace: the CloudWatch namespace of the per-batch metrics (empty: none)."""
+    return click.option(
+        "--metrics-namespace",
+        default=resource_names()["metrics_namespace"],
+        show_default=True,
+        envvar="MOVIESTREAM_METRICS_NAMESPACE",
+        help="CloudWatch namespace for the per-batch metrics (one PutMetricData per batch, best "
+        "effort); empty: publish none.",
+    )(command)
