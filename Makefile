@@ -140,7 +140,7 @@ tf-check: setup $(CHECKOV_STAMP) $(TF_SCHEMA) ## Static checks of terraform/: fm
 	@terraform fmt -check -recursive terraform
 	@$(PY) scripts/terraform_schema.py check terraform
 	@$(CHECKOV_VENV)/bin/checkov $(CHECKOV_ARGS)
-	@$(PY) -m pytest -q -rs tests/unit/test_terraform.py tests/unit/test_terraform_schema.py
+	@$(PY) -m pytest -q -rs tests/unit/test_terraform.py tests/unit/test_terraform_schema.py tests/unit/test_monitoring.py
 
 lint: setup ## Lint and check formatting
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

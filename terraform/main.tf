@@ -183,6 +183,7 @@ module "glue_jobs" {
   alert_topic_arn          = module.alerts.topic_arn
   event_source             = local.names.event_source
   metrics_namespace        = local.names.metrics_namespace
+  failure_ratio_threshold  = var.bad_record_ratio_threshold
   window_size              = var.window_size
   maintenance_window       = var.streaming_maintenance_window
   connections              = [module.redshift.glue_connection_name]
@@ -313,4 +314,23 @@ resource "aws_iam_policy" "operator" {
   description = "Operate ${local.project}: apply and query the warehouse through the Data API, start the jobs, replay, backfill."
   policy      = data.aws_iam_policy_document.operator.json
   tags        = local.tags
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name_prefix                = local.names.project
+  region                     = local.region
+  metrics_namespace          = local.names.metrics_namespace
+  streaming_job_name         = local.names.streaming_job_name
+  backfill_job_name          = local.names.backfill_job_name
+  stream_name                = module.kinesis.stream_name
+  workgroup_name             = module.redshift.workgroup_name
+  alarm_topic_arn            = module.alerts.topic_arn
+  bad_record_ratio_threshold = var.bad_record_ratio_threshold
+  quality_score_threshold    = var.quality_score_alarm_threshold
+  lag_threshold_seconds      = var.lag_alarm_seconds
+  freshness_minutes          = var.freshness_alarm_minutes
+  window_seconds             = tonumber(regex("^[0-9]+", var.window_size))
+  tags                       = local.tags
 }

@@ -97,3 +97,8 @@ output "operator_policy_arn" {
   description = "Attach to the user or role that operates the pipeline (Data API, jobs, replay, raw/)."
   value       = aws_iam_policy.operator.arn
 }
+
+output "dashboard_name" {
+  description = "The deployment's CloudWatch dashboard (the pipeline's health at a glance)."
+  value       = module.monitoring.dashboard_name
+}

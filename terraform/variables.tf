@@ -117,6 +117,10 @@ variable "window_size" {
   description = "Micro-batch trigger of the streaming job, e.g. \"10 seconds\"."
   type        = string
   default     = "10 seconds"
+  validation {
+    condition     = can(regex("^[1-9][0-9]* seconds?$", var.window_size))
+    error_message = "window_size must be a whole number of seconds, such as \"10 seconds\"."
+  }
 }
 
 variable "streaming_maintenance_window" {
@@ -177,4 +181,44 @@ variable "redshift_usage_limit_breach_action" {
   description = "log, emit-metric or deactivate (deactivate stops loading until the next day)."
   type        = string
   default     = "emit-metric"
+}
+
+variable "quality_score_alarm_threshold" {
+  description = "Alarm when a job's data-quality score (rules passed / evaluated) averages below this over 5 minutes."
+  type        = number
+  default     = 0.8
+  validation {
+    condition     = var.quality_score_alarm_threshold > 0 && var.quality_score_alarm_threshold <= 1
+    error_message = "quality_score_alarm_threshold must be above 0 and at most 1."
+  }
+}
+
+variable "lag_alarm_seconds" {
+  description = "Alarm when records take longer than this from produced to committed, for 5 minutes."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.lag_alarm_seconds > 0
+    error_message = "lag_alarm_seconds must be positive."
+  }
+}
+
+variable "freshness_alarm_minutes" {
+  description = "Alarm when records arrive on the stream but the streaming job commits no batch for this many minutes."
+  type        = number
+  default     = 15
+  validation {
+    condition     = var.freshness_alarm_minutes >= 1 && var.freshness_alarm_minutes <= 1440
+    error_message = "freshness_alarm_minutes must be between 1 and 1440."
+  }
+}
+
+variable "bad_record_ratio_threshold" {
+  description = "A batch whose bad records / (good + bad) exceeds this alerts (the streaming job's --failure_ratio_threshold); the 5-minute average above it raises an alarm."
+  type        = number
+  default     = 0.05
+  validation {
+    condition     = var.bad_record_ratio_threshold > 0 && var.bad_record_ratio_threshold < 1
+    error_message = "bad_record_ratio_threshold must be between 0 and 1."
+  }
 }

@@ -1,9 +1,13 @@
-"""Builders for test inputs (not fixtures: plain functions any test can call)."""
+"""Builders for test inputs and small tools (not fixtures: plain functions any test can call)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from moviestream.record import CSV_COLUMNS
 
@@ -58,3 +62,18 @@ def source_rows(payloads: list[bytes], shard: str = SHARD) -> list[tuple]:
     base = 49_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000
     now = datetime(2026, 11, 22, 10, 0, 1)
     return [(shard, str(base + i), "pk", now, p) for i, p in enumerate(payloads)]
+
+
+def terraform_value(work: Path, expression: str) -> Any:
+    """An expression evaluated by Terraform itself in the configuration in ``work``, through
+    ``terraform console`` (expressions only: no provider is needed or downloaded)."""
+    result = subprocess.run(
+        ["terraform", f"-chdir={work}", "console"],
+        input=f"jsonencode({expression})\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TF_DATA_DIR": str(work / ".terraform")},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))

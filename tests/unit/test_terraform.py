@@ -16,6 +16,8 @@ from pathlib import Path
 import hcl2
 import pytest
 
+from tests.helpers import terraform_value
+
 ROOT = Path(__file__).parents[2]
 TERRAFORM = ROOT / "terraform"
 MODULE_DIRS = [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
@@ -595,16 +597,7 @@ def evaluated_names(tmp_path: Path, suffix: str) -> dict[str, str]:
             }
         )
     )
-    result = subprocess.run(
-        ["terraform", f"-chdir={work}", "console"],
-        input="jsonencode(local.names)\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TF_DATA_DIR": str(work / ".terraform")},
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+    return terraform_value(work, "local.names")
 
 
 def test_without_a_suffix_the_names_are_the_local_stacks(tmp_path):

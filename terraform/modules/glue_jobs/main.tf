@@ -104,11 +104,12 @@ resource "aws_glue_job" "streaming" {
   }
 
   default_arguments = merge(local.common_arguments, {
-    "--stream_arn"          = var.stream_arn
-    "--checkpoint_location" = "${local.s3}/checkpoints/${var.streaming_job_name}/"
-    "--window_size"         = var.window_size
-    "--alert_topic_arn"     = var.alert_topic_arn
-    "--event_source"        = var.event_source
+    "--stream_arn"              = var.stream_arn
+    "--checkpoint_location"     = "${local.s3}/checkpoints/${var.streaming_job_name}/"
+    "--window_size"             = var.window_size
+    "--alert_topic_arn"         = var.alert_topic_arn
+    "--event_source"            = var.event_source
+    "--failure_ratio_threshold" = tostring(var.failure_ratio_threshold)
   })
 
   execution_property {

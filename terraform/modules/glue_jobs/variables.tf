@@ -202,3 +202,13 @@ variable "metrics_namespace" {
   type        = string
   default     = "moviestream"
 }
+
+variable "failure_ratio_threshold" {
+  description = "The streaming job alerts on a batch whose bad records / (good + bad) exceeds this."
+  type        = number
+  default     = 0.05
+  validation {
+    condition     = var.failure_ratio_threshold > 0 && var.failure_ratio_threshold < 1
+    error_message = "failure_ratio_threshold must be between 0 and 1."
+  }
+}
