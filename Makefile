@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml requirements.lock
 setup: $(STAMP) ## Install everything into .venv (starts nothing)
 
 lock: ## Re-resolve pinned dependencies into the lock files
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.13 --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra health --python-version 3.13 --generate-hashes -o requirements.lock
 	$(UV) pip compile devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
 	    -o devstack/localstack-requirements.lock
 	$(UV) pip compile tools/terraform-checks/requirements.in --python-version 3.13 --generate-hashes \
