@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo job backfill query test test-unit test-integration lint format clean
+.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ backfill: up ## Load historical files: make backfill FILE=path-or-s3-uri (a CSV,
 
 VIEW ?= top_rated
 LIMIT ?= 20
+dashboard: up ## Write the health page reports/health.html: make dashboard [JOB=name] [WATCH=seconds]
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m health --out reports/health.html $(if $(JOB),--job "$(JOB)") $(if $(WATCH),--watch "$(WATCH)")
+
 query: up ## Print a warehouse view: make query VIEW=top_rated (python -m redshift views lists them)
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m redshift query "$(VIEW)" --limit "$(LIMIT)"
 

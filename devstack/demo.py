@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from devstack.stack import StackConfig
+from devstack.stack import REPO_ROOT, StackConfig
 from moviestream.config import resource_names
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
@@ -39,8 +39,11 @@ def run_demo(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0
     return code
 
 
-def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0) -> tuple[int, dict]:
-    """Job + replay + wait + stop. Returns (exit code, result with the stream id for inspection)."""
+def run_end_to_end(
+    cfg: StackConfig, data: Path, rules: Path, timeout_s: float = 300.0, health_page: Path | None = None
+) -> tuple[int, dict]:
+    """Job + replay + wait + stop + the health page (``health_page``, default reports/health.html).
+    Returns (exit code, result with the stream id for inspection)."""
     started = time.monotonic()
     env = dict(os.environ) | cfg.env()
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -187,6 +190,7 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
         + f"; {warehouse_rows} distinct movies in movies.imdb_movies_rating; "
         f"bad records under s3://{resource_names()['bucket_name']}/bad_records/; job log {job_log}"
     )
+    page = write_health_page(cfg, env, job_name, health_page or HEALTH_PAGE)
     result = {
         "sent": sent,
         "good_records": good,
@@ -200,5 +204,26 @@ def run_end_to_end(cfg: StackConfig, data: Path, rules: Path, timeout_s: float =
         "stream_id": stream_id,
         "job_name": job_name,
         "run_dir": str(run_dir),
+        "health_page": str(page) if page else None,
     }
     return (0 if ok else 1), result
+
+
+HEALTH_PAGE = REPO_ROOT / "reports" / "health.html"
+
+
+def write_health_page(cfg: StackConfig, env: dict[str, str], job_name: str, out: Path) -> Path | None:
+    """The health page of the demo's job (python -m health), its path printed; a page that cannot
+    be written is reported, and the demo's outcome stands."""
+    page = subprocess.run(
+        [sys.executable, "-m", "health", "--job", job_name, "--out", str(out)],
+        env=env | {"MOVIESTREAM_WAREHOUSE_DSN": cfg.warehouse_dsn},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if page.returncode != 0:
+        console.print(f"health page not written: {(page.stderr.strip().splitlines() or ['?'])[-1]}")
+        return None
+    console.print(f"health page: {out} (open it in a browser; make dashboard WATCH=5 keeps it current)")
+    return out

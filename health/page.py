@@ -92,7 +92,8 @@ def lag_chart(batches: list[dict[str, Any]]) -> dict[str, Any]:
         .mark_line(point=True)
         .encode(
             x=_time(),
-            y=alt.Y("seconds:Q", title="produced → committed (s)"),
+            # symlog: a few old records (a replay, a stuck producer) would flatten the rest
+            y=alt.Y("seconds:Q", title="produced → committed (s)", scale=alt.Scale(type="symlog")),
             color=alt.Color("lag:N", title=None, sort=["p50", "p95", "max"]),
             detail="job:N",
             tooltip=[*BATCH_TOOLTIP, "lag:N", "seconds:Q"],
@@ -411,10 +412,14 @@ and the bad records in S3 · {status["batches"]} latest batches</div>
 <script>
 (function () {{
   const specs = JSON.parse(document.getElementById("chart-specs").textContent);
-  for (const [id, spec] of Object.entries(specs)) {{
-    vegaEmbed("#" + id, spec, {{renderer: "svg", actions: false}})
+  const drawn = Object.entries(specs).map(function ([id, spec]) {{
+    return vegaEmbed("#" + id, spec, {{renderer: "svg", actions: false}})
       .catch(function (e) {{ console.error(e); }});
-  }}
+  }});
+  // When every chart is drawn, in ms since navigation began (docs/ARCHITECTURE.md's open time).
+  Promise.all(drawn).then(function () {{
+    document.body.dataset.chartsDrawnMs = Math.round(performance.now());
+  }});
 }})();
 </script>
 </body></html>

@@ -140,11 +140,12 @@ def rule_cells(facts: Facts, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def reason_keys(record: dict[str, Any]) -> list[str]:
-    """What a bad record is counted under: each rule it failed (not each failing value), and each
-    reason that is not a rule's (a payload that did not parse, a value too long to load)."""
-    rules = list(record.get("failed_rules") or [])
-    others = [r for r in record["reasons"] if not any(r.startswith(rule) for rule in rules)]
-    return rules + others
+    """What a bad record is counted under: each of its reasons, a rule's failure under the rule's
+    text (not each failing value: 'IsComplete "title": Value: NULL ...' counts as 'IsComplete
+    "title"'); a reason that is no rule's (a payload that did not parse) as it is."""
+    rules = record.get("failed_rules") or []
+    keys = [next((rule for rule in rules if reason.startswith(rule)), reason) for reason in record["reasons"]]
+    return list(dict.fromkeys(keys))
 
 
 def reasons(facts: Facts, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

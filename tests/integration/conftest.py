@@ -121,3 +121,20 @@ def stream(stack):
     client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5, "MaxAttempts": 60})
     yield name, client
     client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+@pytest.fixture(scope="session")
+def loaded_stream(stack, tmp_path_factory):
+    """The streaming tests' stream (tests/integration/streaming_runs.py), loaded once."""
+    from tests.integration.streaming_runs import load_stream
+
+    return load_stream(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def reference(stack, loaded_stream, tmp_path_factory):
+    """A crash-free run of the streaming job over the whole stream, and a snapshot of its output."""
+    from tests.integration.streaming_runs import run_job, snapshot
+
+    run = run_job(stack, loaded_stream, tmp_path_factory.mktemp("reference"))
+    return run, snapshot(run)

@@ -44,9 +44,14 @@ def sample(tmp_path_factory) -> Path:
     return path
 
 
-def test_every_record_is_accounted_for_exactly(stack, sample):
-    code, result = run_end_to_end(stack, sample, SEED_RULES, timeout_s=240)
+def test_every_record_is_accounted_for_exactly(stack, sample, tmp_path):
+    code, result = run_end_to_end(
+        stack, sample, SEED_RULES, timeout_s=240, health_page=tmp_path / "health.html"
+    )
     assert code == 0, result
+    assert (
+        result["health_page"] == str(tmp_path / "health.html") and (tmp_path / "health.html").stat().st_size
+    )
 
     with open(sample, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
