@@ -19,7 +19,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
 
-prereqs: ## Check (and on Debian as root, install) Java 17 and the PostgreSQL server
+prereqs: ## Check (and on Debian as root, install) Java 17, PostgreSQL, Node.js and Chromium
 	@bash scripts/prereqs
 
 $(STAMP): pyproject.toml requirements.lock

@@ -126,8 +126,8 @@ def _marks(dom: str) -> dict[str, Counter]:
     return out
 
 
-@pytest.mark.skipif(chromium() is None, reason="Debian's chromium is installed by scripts/prereqs")
 def test_every_chart_draws_every_batch_and_rule_in_chromium_offline(page):
+    assert chromium(), "Debian's chromium is missing: scripts/prereqs installs it (make setup)"
     path, data = page
     rendered = render(path)
     assert rendered.console == [], rendered.console
