@@ -49,9 +49,9 @@ def _pipeline(stack, namespace: str, job_name: str) -> BatchPipeline:
     return BatchPipeline(config, lambda: f"stream-{job_name}")
 
 
-def _run(spark, pipeline: BatchPipeline) -> list[float]:
+def _run(spark, pipeline: BatchPipeline, batches: int = BATCHES) -> list[float]:
     seconds = []
-    for batch_id in range(BATCHES):
+    for batch_id in range(batches):
         result = pipeline.process(_batch(spark, batch_id), batch_id)
         assert result is not None and result.loaded
         seconds.append(result.seconds)
@@ -75,7 +75,7 @@ def test_metrics_reach_cloudwatch_and_an_unreachable_cloudwatch_neither_fails_no
     # The first batches of a session warm its Spark up. (LocalStack matches a dimension value as
     # a substring: no job name here may contain another.)
     warm_up = _pipeline(stack, namespace, "warm-up")
-    _run(spark, warm_up)
+    _run(spark, warm_up, batches=1)
     warm_up.close()
     reachable = _pipeline(stack, namespace, "metrics-reachable")
     seconds_reachable = _run(spark, reachable)
