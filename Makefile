@@ -7,14 +7,21 @@ PY        := $(VENV)/bin/python
 UV        := $(VENV)/bin/uv
 UV_PIN    := uv==0.9.11
 STAMP     := $(VENV)/.installed
-DATA      ?= data/movies_sample.csv
+# The demo's default data: real films (npm's vega-datasets, pinned in tools/vega-datasets/),
+# converted into the movies CSV layout; its rules are written for that source. Another DATA runs
+# with RULES (default: the job's rules), and RULES given on the command line always wins.
+FILMS_JSON := .local/vega-datasets/node_modules/vega-datasets/data/movies.json
+FILMS_CSV  := .local/demo-data/films.csv
+DATA      ?= $(FILMS_CSV)
 RULES     ?= glue_streaming/rules/movies.dqdl
+DEMO_RULES = $(if $(filter command line environment,$(origin RULES)),$(RULES),$(if $(filter $(FILMS_CSV),$(DATA)),glue_streaming/rules/demo_films.dqdl,$(RULES)))
+DB        ?= main
 PYTEST_ARGS ?=
 
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -55,8 +62,20 @@ status: ## Show what runs where
 bootstrap: setup ## (Re)create the stream, bucket, alert topic and queue, warehouse schema
 	@$(PY) -m devstack bootstrap
 
-demo: up ## Run the whole pipeline on DATA (default: the sample) with RULES; last line is JSON
-	@$(PY) -m devstack demo --data "$(DATA)" --rules "$(RULES)"
+$(FILMS_JSON): tools/vega-datasets/package.json tools/vega-datasets/package-lock.json
+	@bash scripts/prereqs
+	@mkdir -p .local/vega-datasets
+	@cp tools/vega-datasets/package.json tools/vega-datasets/package-lock.json .local/vega-datasets/
+	@npm ci --prefix .local/vega-datasets --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $(FILMS_JSON)
+
+$(FILMS_CSV): $(FILMS_JSON) producer/vega_movies.py $(STAMP)
+	@$(PY) -m producer from-vega-movies $(FILMS_JSON) --out $(FILMS_CSV) >/dev/null
+
+films: $(FILMS_CSV) ## Convert the real films of vega-datasets into .local/demo-data/films.csv (the demo's default DATA)
+
+demo: up $(if $(filter $(FILMS_CSV),$(DATA)),$(FILMS_CSV)) ## Run the whole pipeline on DATA (default: real films) in its own warehouse; last line is JSON
+	@$(PY) -m devstack demo --data "$(DATA)" --rules "$(DEMO_RULES)"
 
 job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch)
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)"
@@ -67,11 +86,11 @@ backfill: up ## Load historical files: make backfill FILE=path-or-s3-uri (a CSV,
 
 VIEW ?= top_rated
 LIMIT ?= 20
-dashboard: up ## Write the health page reports/health.html: make dashboard [JOB=name] [WATCH=seconds]
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m health --out reports/health.html $(if $(JOB),--job "$(JOB)") $(if $(WATCH),--watch "$(WATCH)")
+dashboard: up ## Write the health page reports/health.html: make dashboard [DB=demo] [JOB=name] [WATCH=seconds]
+	@eval "$$($(PY) -m devstack env --db "$(DB)")"; $(PY) -m health --out reports/health.html $(if $(JOB),--job "$(JOB)") $(if $(WATCH),--watch "$(WATCH)")
 
-query: up ## Print a warehouse view: make query VIEW=top_rated (python -m redshift views lists them)
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m redshift query "$(VIEW)" --limit "$(LIMIT)"
+query: up ## Print a warehouse view: make query [DB=demo] VIEW=top_rated (python -m redshift views lists them)
+	@eval "$$($(PY) -m devstack env --db "$(DB)")"; $(PY) -m redshift query "$(VIEW)" --limit "$(LIMIT)"
 
 ASL_STAMP := tools/asl/node_modules/.installed
 $(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json

@@ -84,9 +84,16 @@ def status_cmd(as_json: bool) -> None:
 
 
 @cli.command("env")
-def env_cmd() -> None:
+@click.option(
+    "--db",
+    type=click.Choice(["main", "demo"]),
+    default="main",
+    show_default=True,
+    help="The warehouse the DSN names: the main one, or make demo's own (moviestream_demo).",
+)
+def env_cmd(db: str) -> None:
     """Print shell exports that point tools at the local stack."""
-    for k, v in StackConfig.from_env().env().items():
+    for k, v in StackConfig.from_env().env(db).items():
         click.echo(f"export {k}={v}")
 
 

@@ -1,8 +1,12 @@
 """``make demo``: the whole pipeline on one machine, from CSV to warehouse, with a final JSON line.
 
-Steps: start the streaming job (fresh checkpoint, reading from "now"), replay the CSV, wait until
-every record sent is accounted for in the ledger (good + bad), stop the job, print a summary, the
-top of a view, and one JSON object as the last line. Exit 1 when records are unaccounted for.
+Steps: empty the demo's own warehouse (database ``moviestream_demo``) and bad-records prefix
+(``demo/`` in the bucket), start the streaming job on them (fresh checkpoint, reading from
+"now"), replay the CSV, wait until every record sent is accounted for in the ledger (good + bad),
+stop the job, print a summary, the top of a view, the health page's path, what to run next, and
+one JSON object as the last line. Exit 1 when records are unaccounted for. Each run answers for
+its own file only: the same DATA and RULES print the same counts and rows every time, and the
+user's own warehouse (``make job``, ``make backfill``) is never touched.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from rich.console import Console
 from rich.table import Table
 
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from devstack.stack import REPO_ROOT, StackConfig
+from devstack.stack import DEMO_DATABASE, REPO_ROOT, StackConfig, create_database_sql
 from moviestream.config import resource_names
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
 from producer.csv_source import InputError, check_input
 from redshift.catalog import CHECKS, VIEWS_BY_NAME
-from redshift.warehouse import query_rows
+from redshift.warehouse import apply_schema, query_rows
+
+DEMO_PREFIX = "demo"  # the demo's bad records and rule outcomes: s3://<bucket>/demo/...
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
 
@@ -65,11 +71,18 @@ def run_end_to_end(
         console.print(f"error: {where}: {exc}" if not isinstance(exc, InputError) else f"error: {exc}")
         return 2, {}
 
+    dsn = reset_demo_target(cfg, env)
     console.print(f"[bold]1/4[/] starting the streaming job (log: {job_log})")
     job = start_local_job(
         [
             "--job-name",
             job_name,
+            "--warehouse-dsn",
+            dsn,
+            "--bad-records-prefix",
+            f"{DEMO_PREFIX}/bad_records",
+            "--rule-outcomes-prefix",
+            f"{DEMO_PREFIX}/rule_outcomes",
             "--ruleset",
             str(rules),
             "--checkpoint",
@@ -138,7 +151,7 @@ def run_end_to_end(
         wait_deadline = time.monotonic() + timeout_s
         last_shown = -1
         while time.monotonic() < wait_deadline:
-            totals = ledger_totals(cfg.warehouse_dsn, job_name, stream_id)
+            totals = ledger_totals(dsn, job_name, stream_id)
             good, bad, batches, dups = totals.good, totals.bad, totals.batches, totals.duplicates
             if good + bad != last_shown:
                 console.print(
@@ -152,22 +165,25 @@ def run_end_to_end(
         console.print("[bold]4/4[/] stopping the streaming job")
         stop_job(job)
 
-    with psycopg.connect(cfg.warehouse_dsn) as conn:
-        warehouse_rows = conn.execute(
-            "SELECT COUNT(DISTINCT movie_id) FROM movies.imdb_movies_rating"
+    with psycopg.connect(dsn) as conn:
+        # This run's distinct movies (the rows its batches last wrote), and the warehouse's total;
+        # the demo's warehouse starts empty, so they agree unless something else wrote to it.
+        movies = conn.execute(
+            "SELECT COUNT(*) FROM movies.imdb_movies_rating WHERE last_job = %s", (job_name,)
         ).fetchone()[0]
+        warehouse_rows = conn.execute("SELECT COUNT(*) FROM movies.imdb_movies_rating").fetchone()[0]
         top = conn.execute(
             "SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated"
             f" ORDER BY {VIEWS_BY_NAME['top_rated'].order_by} LIMIT 5"
         ).fetchall()
-    table = Table(title="movies.top_rated (first 5; more: make query VIEW=top_rated)")
+    table = Table(title="movies.top_rated (first 5; more: make query DB=demo VIEW=top_rated)")
     for col in ("title", "year", "rating", "votes"):
         table.add_column(col)
     for r in top:
         table.add_row(*[str(v) for v in r])
     console.print(table)
     # The warehouse's post-load checks (what `python -m redshift check` runs).
-    failed_checks = [c.name for c in CHECKS if query_rows(cfg.warehouse_dsn, c.sql)[1][0][0]]
+    failed_checks = [c.name for c in CHECKS if query_rows(dsn, c.sql)[1][0][0]]
     console.print(
         f"post-load checks: {len(CHECKS) - len(failed_checks)}/{len(CHECKS)} ok"
         + (f" (failed: {', '.join(failed_checks)})" if failed_checks else "")
@@ -187,14 +203,21 @@ def run_end_to_end(
     console.print(
         f"{'OK' if ok else 'MISMATCH'}: sent {sent} = good {good} + bad {bad}"
         + (f" ({'; '.join(notes)})" if notes else "")
-        + f"; {warehouse_rows} distinct movies in movies.imdb_movies_rating; "
-        f"bad records under s3://{resource_names()['bucket_name']}/bad_records/; job log {job_log}"
+        + f"; {movies} distinct movies from this run ({warehouse_rows} rows in the demo's warehouse); "
+        f"job log {job_log}"
     )
-    page = write_health_page(cfg, env, job_name, health_page or HEALTH_PAGE)
+    page = write_health_page(dsn, env, job_name, health_page or HEALTH_PAGE)
+    bad_uri = f"s3://{resource_names()['bucket_name']}/{DEMO_PREFIX}/bad_records/"
+    console.print("next:")
+    console.print("  make query DB=demo VIEW=top_rated   # the demo's warehouse (python -m redshift views)")
+    console.print(f"  make dashboard DB=demo              # the health page again: {page or HEALTH_PAGE}")
+    console.print(f"  bad records with their reasons:     {bad_uri}")
+    console.print("  make down                           # stop the local stack")
     result = {
         "sent": sent,
         "good_records": good,
         "bad_records": bad,
+        "movies": movies,
         "warehouse_rows": warehouse_rows,
         "batches": batches,
         "seconds": round(time.monotonic() - started, 1),
@@ -212,12 +235,36 @@ def run_end_to_end(
 HEALTH_PAGE = REPO_ROOT / "reports" / "health.html"
 
 
-def write_health_page(cfg: StackConfig, env: dict[str, str], job_name: str, out: Path) -> Path | None:
+def reset_demo_target(cfg: StackConfig, env: dict[str, str]) -> str:
+    """Empty the demo's warehouse (drop and create moviestream_demo, apply the schema) and its
+    prefix in the bucket; returns the warehouse's DSN."""
+    with psycopg.connect(cfg.dsn_of("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+        conn.execute(create_database_sql(DEMO_DATABASE))
+    apply_schema(cfg.demo_dsn)
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    bucket = resource_names()["bucket_name"]
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{DEMO_PREFIX}/"):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    return cfg.demo_dsn
+
+
+def write_health_page(dsn: str, env: dict[str, str], job_name: str, out: Path) -> Path | None:
     """The health page of the demo's job (python -m health), its path printed; a page that cannot
     be written is reported, and the demo's outcome stands."""
     page = subprocess.run(
         [sys.executable, "-m", "health", "--job", job_name, "--out", str(out)],
-        env=env | {"MOVIESTREAM_WAREHOUSE_DSN": cfg.warehouse_dsn},
+        env=env | {"MOVIESTREAM_WAREHOUSE_DSN": dsn},
         capture_output=True,
         text=True,
         check=False,
@@ -225,5 +272,5 @@ def write_health_page(cfg: StackConfig, env: dict[str, str], job_name: str, out:
     if page.returncode != 0:
         console.print(f"health page not written: {(page.stderr.strip().splitlines() or ['?'])[-1]}")
         return None
-    console.print(f"health page: {out} (open it in a browser; make dashboard WATCH=5 keeps it current)")
+    console.print(f"health page: {out} (open it in a browser)")
     return out

@@ -28,6 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCALSTACK_SERVICES = "kinesis,s3,sns,sqs,events,iam,sts,cloudwatch,logs,stepfunctions,secretsmanager"
 LOCALSTACK_LOCK = REPO_ROOT / "devstack" / "localstack-requirements.lock"
 DATABASE = "moviestream"
+DEMO_DATABASE = "moviestream_demo"  # make demo's own warehouse, emptied by each demo (DB=demo)
+DATABASES = {"main": DATABASE, "demo": DEMO_DATABASE}
 
 
 def create_database_sql(name: str) -> str:
@@ -88,9 +90,16 @@ class StackConfig:
 
     @property
     def warehouse_dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{DATABASE}"
+        return self.dsn_of(DATABASE)
 
-    def env(self) -> dict[str, str]:
+    @property
+    def demo_dsn(self) -> str:
+        return self.dsn_of(DEMO_DATABASE)
+
+    def dsn_of(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{database}"
+
+    def env(self, db: str = "main") -> dict[str, str]:
         """Environment variables that point the project's components at this stack: the one place
         (with ``python -m devstack env``, which prints them) that LocalStack's endpoint and test
         credentials come from. Library code never assumes them."""
@@ -100,7 +109,7 @@ class StackConfig:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
-            "MOVIESTREAM_WAREHOUSE_DSN": self.warehouse_dsn,
+            "MOVIESTREAM_WAREHOUSE_DSN": self.dsn_of(DATABASES[db]),
         }
 
 

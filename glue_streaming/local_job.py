@@ -46,6 +46,19 @@ def _root_cause(message: str) -> str:
 @click.option("--stream-name", default=NAMES["stream_name"], show_default=True, envvar="MOVIESTREAM_STREAM")
 @click.option("--bucket", default=NAMES["bucket_name"], show_default=True, envvar="MOVIESTREAM_BUCKET")
 @click.option(
+    "--bad-records-prefix",
+    default=NAMES["bad_records_prefix"],
+    show_default=True,
+    envvar="MOVIESTREAM_BAD_RECORDS_PREFIX",
+    help="Where in the bucket bad records go (the demo keeps its own: demo/bad_records).",
+)
+@click.option(
+    "--rule-outcomes-prefix",
+    default=NAMES["rule_outcomes_prefix"],
+    show_default=True,
+    envvar="MOVIESTREAM_RULE_OUTCOMES_PREFIX",
+)
+@click.option(
     "--job-name", default=NAMES["streaming_job_name"], show_default=True, envvar="MOVIESTREAM_JOB_NAME"
 )
 @click.option(
@@ -129,6 +142,8 @@ def _root_cause(message: str) -> str:
 def main(
     stream_name: str,
     bucket: str,
+    bad_records_prefix: str,
+    rule_outcomes_prefix: str,
     job_name: str,
     ruleset_path: Path,
     warehouse_dsn: str,
@@ -208,6 +223,8 @@ def main(
             ruleset=ruleset,
             bucket=bucket,
             warehouse_dsn=warehouse_dsn,
+            bad_records_prefix=bad_records_prefix.strip("/"),
+            rule_outcomes_prefix=rule_outcomes_prefix.strip("/"),
             aws=aws,
             alerts=alerts,
             metrics_namespace=metrics_namespace.strip() or None,

@@ -34,7 +34,7 @@ def _fail(message: str) -> None:
 
 @click.group()
 def cli() -> None:
-    """Replay movies into Kinesis, or generate a synthetic movies CSV."""
+    """Replay movies into Kinesis, generate a synthetic movies CSV, or convert real films."""
     logs.configure()
 
 
@@ -224,6 +224,20 @@ def generate_cmd(rows: int, seed: int, defect_rate: float, out: Path) -> None:
 
     counts = generate(out, rows, seed=seed, defect_rate=defect_rate)
     click.echo(json.dumps({"out": str(out), "rows": rows, "defects": counts}))
+
+
+@cli.command("from-vega-movies")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+def from_vega_movies_cmd(source: Path, out: Path) -> None:
+    """Convert vega-datasets' data/movies.json (real films) into the 16-column movies CSV."""
+    from producer.vega_movies import read_films, write_csv
+
+    try:
+        films = read_films(source)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps({"out": str(out), "rows": write_csv(films, out)}))
 
 
 def main() -> None:
