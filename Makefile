@@ -125,14 +125,14 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
 
-test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) ## Install what tests need and run the whole suite (lint, unit, integration)
+test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (lint, unit, integration)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup $(ASL_STAMP) $(TF_SCHEMA) ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
 
-test-integration: setup $(BENCH_QUALITY_STAMP) ## Integration tests only (fixtures start their own stack)
+test-integration: setup $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Integration tests only (fixtures start their own stack)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 bench: bench-producer bench-quality bench-stream bench-warehouse bench-backfill ## Run every benchmark (figures in bench/results/*.json)

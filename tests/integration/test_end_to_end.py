@@ -1,7 +1,10 @@
-"""The whole path on the real local stack: CSV -> producer -> Kinesis -> Spark job -> S3 + PostgreSQL.
+"""The whole path on the real local stack, as `make demo` runs it: CSV -> producer -> Kinesis ->
+Spark job -> S3 + PostgreSQL, in the demo's own warehouse and bad-records prefix.
 
-The expected outcome is computed independently here, in plain Python from the CSV, and compared
-exactly with what the pipeline wrote to the warehouse and the bad-records store.
+Three demos in a row: A on real films (vega-datasets' movies.json, as the default demo), B on a
+generated file with the seed rules, then A again. B's outcome is computed independently here, in
+plain Python from the CSV, and compared exactly with what the pipeline wrote; A twice prints the
+same; no run sees another's films.
 """
 
 from __future__ import annotations
@@ -9,18 +12,26 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from devstack.demo import run_end_to_end
+from devstack.demo import DEMO_PREFIX, run_end_to_end
+from devstack.stack import REPO_ROOT
 from moviestream.config import AwsSettings, resource_names
 from moviestream.movie_key import movie_id
 from producer.generate import generate
+from producer.vega_movies import read_films, write_csv
 
-SEED_RULES = Path(__file__).parents[2] / "glue_streaming" / "rules" / "seed_top_rated.dqdl"
+SEED_RULES = REPO_ROOT / "glue_streaming" / "rules" / "seed_top_rated.dqdl"
+FILM_RULES = REPO_ROOT / "glue_streaming" / "rules" / "demo_films.dqdl"
+FILMS_JSON = (
+    REPO_ROOT / ".local" / "vega-datasets" / "node_modules" / "vega-datasets" / "data" / "movies.json"
+)
+FILMS = 1000  # the first films of movies.json: every kind of defect it has, at a third of the time
 
 
 def fails_seed_rules(raw_rating: str) -> bool:
@@ -44,15 +55,66 @@ def sample(tmp_path_factory) -> Path:
     return path
 
 
-def test_every_record_is_accounted_for_exactly(stack, sample, tmp_path):
-    code, result = run_end_to_end(
-        stack, sample, SEED_RULES, timeout_s=240, health_page=tmp_path / "health.html"
-    )
-    assert code == 0, result
-    assert (
-        result["health_page"] == str(tmp_path / "health.html") and (tmp_path / "health.html").stat().st_size
-    )
+@pytest.fixture(scope="module")
+def films(tmp_path_factory) -> tuple[Path, list[dict]]:
+    if not FILMS_JSON.exists():
+        pytest.fail(f"{FILMS_JSON} is missing: make films (make test installs it) fetches vega-datasets")
+    source = read_films(FILMS_JSON)
+    path = tmp_path_factory.mktemp("films") / "films.csv"
+    write_csv(source[:FILMS], path)
+    return path, source
 
+
+def _demo(stack, data: Path, rules: Path, out: Path) -> dict:
+    """One demo run and what it left: its result, the top of top_rated, the warehouse's movies,
+    the ledger's sums, the rules judged, and its bad records (read before the next run empties
+    the demo's warehouse and prefix)."""
+    code, result = run_end_to_end(stack, data, rules, timeout_s=240, health_page=out / "health.html")
+    assert code == 0, result
+    with psycopg.connect(stack.demo_dsn) as conn:
+        top = conn.execute(
+            "SELECT series_title, released_year, imdb_rating, no_of_votes FROM movies.top_rated"
+            " ORDER BY imdb_rating DESC, no_of_votes DESC, movie_id LIMIT 5"
+        ).fetchall()
+        titles = {r[0] for r in conn.execute("SELECT series_title FROM movies.top_rated")}
+        ids = {r[0] for r in conn.execute("SELECT movie_id FROM movies.imdb_movies_rating")}
+        ledger = conn.execute(
+            "SELECT SUM(records_in), SUM(good_records), SUM(bad_records), SUM(duplicates_dropped)"
+            " FROM movies.batch_ledger"
+        ).fetchone()
+        rules = {r[0] for r in conn.execute("SELECT DISTINCT rule FROM movies.rule_outcomes")}
+    s3 = AwsSettings().client("s3")
+    bucket = resource_names()["bucket_name"]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{DEMO_PREFIX}/bad_records/"
+        )
+        for o in page.get("Contents", [])
+    ]
+    bad = [
+        json.loads(line)
+        for key in keys
+        for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+    ]
+    return {"result": result, "top": top, "titles": titles, "ids": ids, "ledger": ledger, "rules": rules,
+            "keys": keys, "bad": bad}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs(stack, sample, films, tmp_path_factory) -> dict[str, dict]:
+    """Demo A (real films), B (generated, seed rules), A again."""
+    out = tmp_path_factory.mktemp("demos")
+    return {
+        "A": _demo(stack, films[0], FILM_RULES, out),
+        "B": _demo(stack, sample, SEED_RULES, out),
+        "A again": _demo(stack, films[0], FILM_RULES, out),
+    }
+
+
+def test_every_record_is_accounted_for_exactly(runs, sample):
+    run = runs["B"]
+    result = run["result"]
     with open(sample, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     expected_bad = {i for i, r in enumerate(rows, start=1) if fails_seed_rules(r["IMDB_Rating"])}
@@ -64,44 +126,61 @@ def test_every_record_is_accounted_for_exactly(stack, sample, tmp_path):
     assert result["sent"] == len(rows)
     assert result["good_records"] + result["bad_records"] == result["sent"]
     assert result["bad_records"] == len(expected_bad)
-    assert result["warehouse_rows"] == len(expected_movies)
+    assert result["movies"] == result["warehouse_rows"] == len(expected_movies)
 
     # The bad-records store holds exactly the rows that fail the rules, each with reasons.
-    s3 = AwsSettings().client("s3")
-    bucket = resource_names()["bucket_name"]
-    keys = [
-        o["Key"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="bad_records/")
-        for o in page.get("Contents", [])
-        if f"job={result['job_name']}/batch={result['stream_id']}-" in o["Key"]
-    ]
-    bad_docs = [
-        json.loads(line)
-        for key in keys
-        for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
-    ]
-    assert {d["row_number"] for d in bad_docs} == expected_bad
-    assert len(bad_docs) == len(expected_bad)
-    assert all(d["reasons"] and d["failed_rules"] for d in bad_docs)
+    assert {d["row_number"] for d in run["bad"]} == expected_bad
+    assert len(run["bad"]) == len(expected_bad)
+    assert all(d["reasons"] and d["failed_rules"] for d in run["bad"])
     assert all(
-        re.fullmatch(r"bad_records/ingest_date=\d{4}-\d{2}-\d{2}/job=[^/]+/batch=[^/]+/part-\d{5}\.jsonl", k)
-        for k in keys
+        re.fullmatch(
+            rf"{DEMO_PREFIX}/bad_records/ingest_date=\d{{4}}-\d{{2}}-\d{{2}}/job=[^/]+/batch=[^/]+/part-\d{{5}}\.jsonl",
+            k,
+        )
+        for k in run["keys"]
     )
-
     # The warehouse holds exactly the good movies, with the ledger agreeing.
-    with psycopg.connect(stack.warehouse_dsn) as conn:
-        ids = {r[0] for r in conn.execute("SELECT movie_id FROM movies.imdb_movies_rating")}
-        ledger = conn.execute(
-            "SELECT SUM(records_in), SUM(good_records), SUM(bad_records), SUM(duplicates_dropped)"
-            " FROM movies.batch_ledger WHERE stream_id = %s",
-            (result["stream_id"],),
-        ).fetchone()
-        outcomes = conn.execute(
-            "SELECT DISTINCT rule FROM movies.rule_outcomes WHERE stream_id = %s", (result["stream_id"],)
-        ).fetchall()
-    assert ids == expected_movies
-    assert ledger == (len(rows), len(rows) - len(expected_bad), len(expected_bad), 0)
-    assert {r[0] for r in outcomes} == {
-        'IsComplete "imdb_rating"',
-        'ColumnValues "imdb_rating" between 8.0 and 10.3',
+    assert run["ids"] == expected_movies
+    assert run["ledger"] == (len(rows), len(rows) - len(expected_bad), len(expected_bad), 0)
+    assert run["rules"] == {'IsComplete "imdb_rating"', 'ColumnValues "imdb_rating" between 8.0 and 10.3'}
+
+
+def _printed(run: dict) -> dict:
+    return {k: v for k, v in run["result"].items() if k not in ("seconds", "stream_id", "run_dir")} | {
+        "top": run["top"]
     }
+
+
+def test_each_demo_answers_for_its_own_file_only(runs):
+    a, b, again = runs["A"], runs["B"], runs["A again"]
+    assert _printed(again) == _printed(a)  # the same file and rules print the same
+    assert a["result"]["sent"] == FILMS and b["result"]["sent"] == 400
+    assert a["result"]["movies"] == a["result"]["warehouse_rows"] == len(a["ids"])
+    assert not {t for t, *_ in b["top"]} & a["titles"], "B's top rows hold A's films"
+    assert not a["ids"] & b["ids"]
+    assert a["ledger"][0] == FILMS and b["ledger"][0] == 400
+
+
+def test_the_film_demo_shows_real_films_and_their_real_defects(runs, films):
+    run, source = runs["A"], films[1]
+    titles = {str(f["Title"]) for f in source if f["Title"] is not None}
+    assert run["top"] and {t for t, *_ in run["top"]} <= titles
+    assert run["titles"] <= titles
+    reasons = [r for d in run["bad"] for r in d["reasons"]]
+    first = source[:FILMS]
+    assert sum(1 for r in reasons if r.startswith('IsComplete "imdb_rating"')) == sum(
+        1 for f in first if f["IMDB Rating"] is None
+    )
+    assert any(r.startswith('ColumnValues "released_year" < 1 where') for r in reasons), "a future year"
+    assert run["result"]["sent"] == run["result"]["good_records"] + run["result"]["bad_records"]
+    # Kept: films without a director or a running time (and nothing else wrong with them).
+    this_year = datetime.now(UTC).year
+    kept = {
+        movie_id(str(f["Title"]), f["Release Date"][-4:])
+        for f in first
+        if f["Title"] is not None
+        and f["IMDB Rating"] is not None
+        and int(f["Release Date"][-4:]) <= this_year
+        and (f["Director"] is None or f["Running Time min"] is None)
+    }
+    assert kept and kept <= run["ids"]
