@@ -17,12 +17,11 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 
-from bench import results_path
+from bench import own_bucket, remove_bucket, results_path
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
 from moviestream.config import AwsSettings, warehouse_dsn
 from producer.generate import generate
@@ -58,8 +57,7 @@ def main() -> None:
         generate(csv_path, ROWS, seed=7, defect_rate=0.05)
     admin = warehouse_dsn()
     database, dsn = fresh_database(admin)
-    bucket = f"bench-backfill-{uuid.uuid4().hex[:8]}"
-    AwsSettings().client("s3").create_bucket(Bucket=bucket)
+    bucket = own_bucket("backfill")
     try:
         print(f"backfilling {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB)", flush=True)
         started = time.perf_counter()
@@ -76,6 +74,7 @@ def main() -> None:
         bad = bad_record_lines(bucket)
     finally:
         drop_database(admin, database)
+        remove_bucket(bucket)
     accounted = summary["good_records"] + summary["bad_records"] + summary["rejected_rows"]
     if (
         accounted != ROWS

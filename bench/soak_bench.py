@@ -29,12 +29,12 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from bench import results_path
+from bench import own_bucket, remove_bucket, results_path
 from bench.backfill_bench import backfill_command, bad_record_lines
 from bench.stream_bench import delete_stream, fresh_stream, generated_csv, wait_accounted
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.config import AwsSettings, warehouse_dsn
+from moviestream.config import warehouse_dsn
 
 RESULTS = results_path("soak")
 WORK = Path(".local/bench/soak")
@@ -203,8 +203,7 @@ def latency_per_minute(dsn: str, job_name: str) -> list[dict]:
 def soak(dsn: str, seconds: int, rate: int) -> dict:
     csv_path = generated_csv("soak", rate * seconds, seed=31, defect_rate=0.05)
     stream = fresh_stream()
-    bucket = f"bench-soak-{uuid.uuid4().hex[:8]}"
-    AwsSettings().client("s3").create_bucket(Bucket=bucket)
+    bucket = own_bucket("soak")
     run_dir = WORK / f"soak-{uuid.uuid4().hex[:6]}"
     job_name = f"bench-soak-{run_dir.name}"
     checkpoint = run_dir / "checkpoint"
@@ -311,8 +310,7 @@ def backfill_at(dsn: str, rows: int) -> dict:
 
         print(f"generating {rows:,} rows into {csv_path}", flush=True)
         generate(csv_path, rows, seed=7, defect_rate=0.05)
-    bucket = f"bench-soak-{uuid.uuid4().hex[:8]}"
-    AwsSettings().client("s3").create_bucket(Bucket=bucket)
+    bucket = own_bucket("soak")
     print(f"backfill: {rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) ...", flush=True)
     started = time.perf_counter()
     argv, env = backfill_command(csv_path, dsn, bucket)
@@ -348,14 +346,6 @@ def backfill_at(dsn: str, rows: int) -> dict:
         flush=True,
     )
     return result
-
-
-def remove_bucket(bucket: str) -> None:
-    s3 = AwsSettings().client("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=obj["Key"])
-    s3.delete_bucket(Bucket=bucket)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import results_path
+from bench import own_bucket, remove_bucket, results_path
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from moviestream.config import AwsSettings, warehouse_dsn
 from producer.generate import generate
@@ -57,10 +57,10 @@ def replay(csv_path: Path, stream: str, tag: str, *extra: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def job_args(stream: str, job_name: str, run_dir: Path, trigger_s: float, dsn: str) -> list[str]:
+def job_args(stream: str, job_name: str, run_dir: Path, trigger_s: float, dsn: str, bucket: str) -> list[str]:
     return [
         "--stream-name", stream, "--job-name", job_name, "--checkpoint", str(run_dir / "checkpoint"),
-        "--warehouse-dsn", dsn,
+        "--warehouse-dsn", dsn, "--bucket", bucket,
         "--starting-position", "trim_horizon", "--trigger-seconds", str(trigger_s),
         "--status-file", str(run_dir / "status.json"),
     ]  # fmt: skip
@@ -149,7 +149,7 @@ def generated_csv(name: str, rows: int, seed: int, defect_rate: float) -> Path:
     return csv_path
 
 
-def drain(dsn: str, rows: int) -> dict:
+def drain(dsn: str, bucket: str, rows: int) -> dict:
     csv_path = generated_csv("drain", rows, seed=21, defect_rate=0.05)
     stream = fresh_stream()
     run_dir = WORK / f"drain-{uuid.uuid4().hex[:6]}"
@@ -161,7 +161,7 @@ def drain(dsn: str, rows: int) -> dict:
             f"drain: {records:,} records loaded in {loaded['kinesis_records']:,} Kinesis records", flush=True
         )
         proc = start_local_job(
-            job_args(stream, job_name, run_dir, 1.0, dsn), run_dir / "job.log", dict(os.environ)
+            job_args(stream, job_name, run_dir, 1.0, dsn, bucket), run_dir / "job.log", dict(os.environ)
         )
         try:
             wait_for_status(proc, run_dir / "status.json")
@@ -187,14 +187,14 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return statistics.quantiles(sorted_values, n=100, method="inclusive")[q - 1]
 
 
-def latency(dsn: str, rate: int, seconds: int) -> dict:
+def latency(dsn: str, bucket: str, rate: int, seconds: int) -> dict:
     csv_path = generated_csv("latency", rate * seconds, seed=22, defect_rate=0.0)
     stream = fresh_stream()
     run_dir = WORK / f"latency-{uuid.uuid4().hex[:6]}"
     job_name = f"bench-latency-{run_dir.name}"
     try:
         proc = start_local_job(
-            job_args(stream, job_name, run_dir, 1.0, dsn), run_dir / "job.log", dict(os.environ)
+            job_args(stream, job_name, run_dir, 1.0, dsn, bucket), run_dir / "job.log", dict(os.environ)
         )
         try:
             wait_for_status(proc, run_dir / "status.json")
@@ -233,12 +233,18 @@ def main() -> None:
 
     WORK.mkdir(parents=True, exist_ok=True)
     admin = warehouse_dsn()
-    database, dsn = fresh_database(admin)  # a database of its own: the user's warehouse is untouched
+    # A database, streams and a bucket of its own, all removed at the end: the user's warehouse
+    # and bad records never see the benchmark's invented films.
+    database, dsn = fresh_database(admin)
+    bucket = own_bucket("stream")
     try:
-        drained = drain(dsn, int(os.environ.get("BENCH_STREAM_DRAIN_RECORDS", "200000")))
-        paced = latency(dsn, rate=1000, seconds=int(os.environ.get("BENCH_STREAM_LATENCY_SECONDS", "60")))
+        drained = drain(dsn, bucket, int(os.environ.get("BENCH_STREAM_DRAIN_RECORDS", "200000")))
+        paced = latency(
+            dsn, bucket, rate=1000, seconds=int(os.environ.get("BENCH_STREAM_LATENCY_SECONDS", "60"))
+        )
     finally:
         drop_database(admin, database)
+        remove_bucket(bucket)
     report = {
         "drain_records_per_s": drained["drain_records_per_s"],
         "latency_p50_s": paced["latency_p50_s"],

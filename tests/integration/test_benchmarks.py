@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -51,9 +52,48 @@ BENCHMARKS = {
 }
 
 
+def live_streams(kinesis) -> set[str]:
+    """Streams not on their way out (deleting a stream takes a moment)."""
+    deadline = time.monotonic() + 30
+    while True:
+        summaries = kinesis.list_streams().get("StreamSummaries", [])
+        if not any(s["StreamStatus"] == "DELETING" for s in summaries) or time.monotonic() > deadline:
+            return {s["StreamName"] for s in summaries if s["StreamStatus"] != "DELETING"}
+        time.sleep(0.5)
+
+
+def leftovers(stack) -> dict[str, set[str]]:
+    """What benchmarks could leave behind: databases, buckets and streams, and rows or bad records
+    in the user's own warehouse and bucket."""
+    import psycopg
+
+    from moviestream.config import AwsSettings, resource_names
+
+    aws = AwsSettings()
+    with psycopg.connect(stack.warehouse_dsn) as conn:
+        databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        jobs = {r[0] for r in conn.execute("SELECT DISTINCT job_name FROM movies.batch_ledger")}
+        jobs |= {r[0] for r in conn.execute("SELECT DISTINCT last_job FROM movies.imdb_movies_rating")}
+    s3 = aws.client("s3")
+    bad = {
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=resource_names()["bucket_name"])
+        for o in page.get("Contents", [])
+        if "bench" in o["Key"]
+    }
+    return {
+        "databases": databases,
+        "buckets": {b["Name"] for b in s3.list_buckets()["Buckets"]},
+        "streams": live_streams(aws.client("kinesis")),
+        "bench rows in the user's warehouse": {j for j in jobs if "bench" in j},
+        "bench keys in the user's bucket": bad,
+    }
+
+
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
 def test_the_benchmark_runs_and_writes_its_figures(stack, tmp_path, name):
     sizes, keys = BENCHMARKS[name]
+    before = leftovers(stack)
     env = {**os.environ, **sizes, "BENCH_RESULTS_DIR": str(tmp_path), "MOVIESTREAM_LOG_LEVEL": "warning"}
     proc = subprocess.Popen(
         [sys.executable, "-m", f"bench.{name}_bench"],
@@ -73,6 +113,11 @@ def test_the_benchmark_runs_and_writes_its_figures(stack, tmp_path, name):
     assert keys <= set(report), keys - set(report)
     recorded = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
     assert keys <= set(recorded), "the recorded full-size figures lack a key the benchmark writes"
+    # It removed what it made, and kept out of the user's warehouse and bucket.
+    after = leftovers(stack)
+    for what, names in after.items():
+        assert names <= before[what], (what, names - before[what])
+    assert not after["bench rows in the user's warehouse"] and not after["bench keys in the user's bucket"]
 
 
 def kill_tree(proc: subprocess.Popen) -> None:
