@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from moviestream.quality.catalog import DATA_TYPES, SUPPORTED, UNSUPPORTED, ConditionKind, RuleSpec
+from moviestream.quality.dynamic import FUNCTIONS, LIST_FUNCTIONS, BinOp, Call, Expr, Neg, Num
 
 KEYWORDS = ("NULL", "EMPTY", "WHITESPACES_ONLY")
 _DURATION_HOURS = {"days": Decimal(24), "hours": Decimal(1), "minutes": Decimal(1) / Decimal(60)}
@@ -593,10 +594,18 @@ class _Parser:
         assert isinstance(amount.value, Decimal)
         return amount.value * _DURATION_HOURS[unit.text], f"{amount.text} {unit.text}"
 
-    # numbers: literals with + - * / and parentheses, folded to one value
+    # numbers: literals with + - * / and parentheses, folded to one value; a function call makes
+    # the number dynamic (moviestream/quality/dynamic.py), an expression tree over earlier runs
     def number(self) -> Operand:
-        start = self.i
+        start, first = self.i, self.tok
         value = self._sum()
+        if not isinstance(value, Decimal):
+            # Checked here, so a ruleset that can never evaluate is refused in one line.
+            raise self.error(
+                f"dynamic rules ({value.render()}) need the metric history of earlier runs, which "
+                "this engine does not keep yet",
+                first,
+            )
         texts = [t.text for t in self.tokens[start : self.i]]
         if len(texts) == 1 or (len(texts) == 2 and texts[0] == "-"):
             text = "".join(texts)  # as written: 8.0 stays 8.0
@@ -604,30 +613,37 @@ class _Parser:
             text = format(value.normalize(), "f")  # an expression renders as its value
         return Operand("number", value, text)
 
-    def _sum(self) -> Decimal:
+    def _sum(self) -> Decimal | Expr:
         value = self._product()
         while self.at("OP", "+", "-"):
             op = self.take("OP").text
             right = self._product()
-            value = value + right if op == "+" else value - right
+            if isinstance(value, Decimal) and isinstance(right, Decimal):
+                value = value + right if op == "+" else value - right
+            else:
+                value = BinOp(op, _expr(value), _expr(right))
         return value
 
-    def _product(self) -> Decimal:
+    def _product(self) -> Decimal | Expr:
         value = self._factor()
         while self.at("OP", "*", "/"):
             op_tok = self.take("OP")
             right = self._factor()
+            if not (isinstance(value, Decimal) and isinstance(right, Decimal)):
+                value = BinOp(op_tok.text, _expr(value), _expr(right))
+                continue
             try:
                 value = value * right if op_tok.text == "*" else value / right
             except (InvalidOperation, ZeroDivisionError):
                 raise self.error("division by zero", op_tok) from None
         return value
 
-    def _factor(self) -> Decimal:
+    def _factor(self, in_aggregate: bool = False) -> Decimal | Expr:
         t = self.tok
         if self.at("OP", "-"):
             self.i += 1
-            return -self._factor()
+            inner = self._factor()
+            return -inner if isinstance(inner, Decimal) else Neg(inner)
         if t.kind == "NUMBER":
             self.i += 1
             return Decimal(t.text)
@@ -635,12 +651,41 @@ class _Parser:
             self.i += 1
             value = self._sum()
             self.take("PUNCT", ")", "')'")
+            if isinstance(value, BinOp):
+                value = replace(value, parenthesised=True)
             return value
         if t.kind == "IDENT" and self.peek().text == "(":
-            raise self.error(
-                f"dynamic rules ({t.text}(...)) need a history of earlier runs' metrics; not supported"
-            )
+            return self._call(in_aggregate)
         raise self.fail("a number")
+
+    def _call(self, in_aggregate: bool) -> Call:
+        """``name(args)``: a dynamic rule's function. ``last(k)`` with k > 1 is a list, so it must
+        be the argument of a function that takes one (avg, index, ...)."""
+        name_tok = self.take("IDENT")
+        if name_tok.text not in FUNCTIONS:
+            raise self.error(f"unknown function {name_tok.text}(): one of {', '.join(FUNCTIONS)}", name_tok)
+        self.take("PUNCT", "(", "'('")
+        args: list[Expr] = []
+        while not self.at("PUNCT", ")"):
+            if args:
+                self.take("PUNCT", ",", "',' or ')'")
+            takes_list = name_tok.text in LIST_FUNCTIONS and not args
+            args.append(_expr(self._factor(in_aggregate=takes_list) if takes_list else self._sum()))
+        self.take("PUNCT", ")", "')'")
+        call = Call(name_tok.text, tuple(args))
+        if call.name == "last" and args and not in_aggregate:
+            k = args[0]
+            if isinstance(k, Num) and k.value > 1:
+                raise self.error(
+                    f"{call.render()} is a list of up to {k.value:g} values, not a number: aggregate it, "
+                    f"e.g. avg({call.render()})",
+                    name_tok,
+                )
+        return call
+
+
+def _expr(value: Decimal | Expr) -> Expr:
+    return Num(float(value)) if isinstance(value, Decimal) else value
 
 
 _RESERVED = frozenset(

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 FUNCTIONS = ("last", "avg", "median", "max", "min", "sum", "std", "abs", "index")
+LIST_FUNCTIONS = frozenset({"avg", "median", "max", "min", "sum", "std", "index"})  # take last(k)
 
 
 class DynamicError(ValueError):

@@ -180,7 +180,16 @@ def test_spec_vector_44_comments_and_multiline_strings_change_nothing():
         ('Rules = [ IsComplete "a" where "" ]', 1, 26, "where clause is empty"),
         ('Rules = [ IsComplete "a"', 1, 25, "expected ',' or ']'"),
         ('Rules = [ IsComplete "a ]', 1, 22, "unterminated string"),
-        ("Rules = [ RowCount > avg(last(10)) ]", 1, 22, "dynamic rules"),
+        (
+            "Rules = [ RowCount > avg(last(10)) ]",
+            1,
+            22,
+            "dynamic rules (avg(last(10))) need the metric history",
+        ),
+        ("Rules = [ RowCount > last(5) ]", 1, 22, "last(5) is a list of up to 5 values, not a number"),
+        ("Rules = [ RowCount > abs(last(3)) ]", 1, 26, "last(3) is a list"),  # abs takes a number
+        ("Rules = [ RowCount > foo(3) ]", 1, 22, "unknown function foo()"),
+        ("Rules = [ RowCount > avg(3 + 4) ]", 1, 28, "expected ',' or ')'"),  # avg takes a list
         ("Rules = [ IsComplete $nope ]", 1, 22, "undefined constant $nope"),
         ("n = 5\nRules = [ RowCount > 1 ]", 1, 5, "numeric constants are not supported"),
         ('Metadata = { "Owner": "x" }\nRules = [ RowCount > 1 ]', 1, 14, 'only "Version"'),
