@@ -1,0 +1,1 @@
+"""One module per DQDL rule family; ``compile`` holds the registry and the composites."""

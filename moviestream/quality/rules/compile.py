@@ -1,0 +1,138 @@
+"""Rules and composites compiled to Spark Columns: the registry of rule compilers, and AND/OR
+over them in COLUMN or ROW mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from moviestream.quality.dqdl import Node, Rule
+from moviestream.quality.rules import column_values, completeness, custom_sql, schema, statistics, uniqueness
+from moviestream.quality.rules.base import (
+    NOT_MET,
+    CompileContext,
+    Compiled,
+    Judgement,
+    RulesetError,
+    count_if,
+    failed_rule,
+)
+
+
+def compile_rule(rule: Rule, ctx: CompileContext) -> Compiled:
+    text = rule.render()
+    spec = rule.spec
+    column_params = rule.parameters if rule.rule_type not in ("CustomSql", "ColumnNamesMatchPattern") else ()
+    if rule.rule_type != "ColumnExists" and (missing := ctx.missing(column_params)):
+        return failed_rule(rule, text, f"Input data does not include column {missing}!", spec.row_level)
+    scope, where_error = ctx.where(rule)
+    if where_error:
+        return failed_rule(rule, text, where_error, spec.row_level)
+    compiler = _COMPILERS[rule.rule_type]
+    compiled = compiler(rule, text, scope, ctx)
+    compiled.scope = scope
+    return compiled
+
+
+_COMPILERS: dict[str, Callable[[Rule, str, Column | None, CompileContext], Compiled]] = {
+    "IsComplete": completeness._complete,
+    "Completeness": completeness._complete,
+    "ColumnValues": column_values._column_values,
+    "ColumnLength": column_values._column_length,
+    "IsUnique": uniqueness._unique,
+    "Uniqueness": uniqueness._unique,
+    "IsPrimaryKey": uniqueness._unique,
+    "UniqueValueRatio": uniqueness._unique_value_ratio,
+    "ColumnExists": schema._column_exists,
+    "ColumnCount": schema._column_count,
+    "ColumnDataType": column_values._column_data_type,
+    "ColumnNamesMatchPattern": schema._column_names_match,
+    "RowCount": statistics._metric_rule("Dataset.*.RowCount", lambda scope: count_if(scope), integral=True),
+    "Mean": statistics._metric_rule("Column.{0}.Mean", F.avg),
+    "Sum": statistics._metric_rule("Column.{0}.Sum", F.sum),
+    "StandardDeviation": statistics._metric_rule("Column.{0}.StandardDeviation", F.stddev_pop),
+    "Variance": statistics._metric_rule("Column.{0}.Variance", F.var_pop),
+    "DistinctValuesCount": uniqueness._distinct_values,
+    "Entropy": uniqueness._entropy,
+    "ColumnCorrelation": statistics._metric_rule("Multicolumn.{0},{1}.ColumnCorrelation", F.corr),
+    "CustomSql": custom_sql._custom_sql,
+    "DataFreshness": column_values._data_freshness,
+}
+
+
+# -- composites ---------------------------------------------------------------------------------
+
+
+def _effective(c: Compiled) -> Column | None:
+    """A rule's per-row result with its where clause applied (out-of-scope rows pass)."""
+    if c.row_pass is None:
+        return None
+    return c.row_pass if c.scope is None else (~c.scope) | c.row_pass
+
+
+def compile_node(node: Node, ctx: CompileContext) -> Compiled:
+    if isinstance(node, Rule):
+        return compile_rule(node, ctx)
+    text = node.render()
+    children = [compile_node(child, ctx) for child in node.children]
+    combine = (lambda a, b: a & b) if node.operator == "and" else (lambda a, b: a | b)
+    row_values = [_effective(c) for c in children]
+    row_pass = None
+    if all(v is not None for v in row_values):
+        row_pass = row_values[0]
+        for v in row_values[1:]:
+            row_pass = combine(row_pass, v)
+    aggs: dict[str, Column] = {}
+    for c in children:
+        aggs.update(c.aggs)
+    reason_col = F.lit(f"{text}: the row does not meet the composite rule")
+    if ctx.options.composite_mode == "ROW":
+        excluded = [leaf.render() for leaf in node.leaves() if _excluded_in_row_mode(leaf)]
+        if excluded:
+            raise RulesetError(f"rules not allowed in a ROW-mode composite: {'; '.join(excluded)}")
+        if row_pass is None:
+            skipped = [c.text for c, v in zip(children, row_values, strict=True) if v is None]
+            raise RulesetError(f"ROW-mode composite needs rules judged per row, not: {'; '.join(skipped)}")
+        bad, n = ctx.name("bad"), ctx.name("n")
+        aggs = {bad: count_if(~row_pass), n: F.count(F.lit(1))}
+
+        def judge_rows(values: dict[str, Any]) -> Judgement:
+            failing = values[bad] or 0
+            total = values[n] or 0
+            good = failing == 0
+            reason = None if good else f"{failing} of {total} rows {NOT_MET}"
+            return Judgement(good, reason, {})
+
+        return Compiled(node, text, row_pass, aggs=aggs, judge=judge_rows, row_reason=reason_col)
+
+    def judge_columns(values: dict[str, Any]) -> Judgement:
+        results = [c.judge(values) for c in children]
+        outcomes = [r.passed for r in results]
+        good = all(outcomes) if node.operator == "and" else any(outcomes)
+        metrics: dict[str, float | None] = {}
+        for r in results:
+            metrics.update(r.metrics)
+        reasons = [r.reason for r in results if r.reason and not r.passed]
+        return Judgement(good, None if good else " ".join(reasons) or f"{text} failed", metrics)
+
+    return Compiled(node, text, row_pass, aggs=aggs, judge=judge_columns, row_reason=reason_col)
+
+
+def _excluded_in_row_mode(rule: Rule) -> bool:
+    if not rule.spec.in_row_composite:
+        return True
+    return rule.threshold is not None and rule.rule_type in ("ColumnValues", "ColumnDataType", "CustomSql")
+
+
+def row_decisive(node: Node) -> bool:
+    """True if the rule passes only when every row does, so a failing row is a bad record.
+
+    Ratio rules (Completeness, Uniqueness, any rule with a threshold) accept some failing rows by
+    design: Glue still marks those rows Failed, but the pipeline does not route them as bad.
+    """
+    if isinstance(node, Rule):
+        return node.spec.row_level and node.spec.in_row_composite and node.threshold is None
+    return all(row_decisive(child) for child in node.children)

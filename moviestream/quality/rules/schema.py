@@ -1,0 +1,48 @@
+"""Rules on the dataset's columns rather than its rows: ColumnExists, ColumnCount and
+ColumnNamesMatchPattern."""
+
+from __future__ import annotations
+
+import re
+
+from pyspark.sql import Column
+
+from moviestream.quality.dqdl import Rule
+from moviestream.quality.rules.base import (
+    NOT_MET,
+    CompileContext,
+    Compiled,
+    Judgement,
+    fmt,
+    metric_satisfies,
+)
+
+
+def _column_exists(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+    c = rule.parameters[0]
+    present = c in ctx.types
+    reason = None if present else f"Input data does not include column {c}!"
+    return Compiled(rule, text, None, judge=lambda _: Judgement(present, reason, {}))
+
+
+def _column_count(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+    cond = rule.condition
+    assert cond is not None
+    count = float(len(ctx.columns))
+    good = metric_satisfies(count, cond)
+    reason = None if good else f"Value: {fmt(count, True)} {NOT_MET}"
+    return Compiled(
+        rule, text, None, judge=lambda _: Judgement(good, reason, {"Dataset.*.ColumnCount": count})
+    )
+
+
+def _column_names_match(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+    pattern = re.compile(rule.parameters[0])
+    names = ctx.columns
+    matching = [n for n in names if pattern.fullmatch(n)]
+    ratio = len(matching) / len(names) if names else 1.0
+    good = ratio == 1.0
+    odd = [n for n in names if n not in matching]
+    reason = None if good else f"Value: {fmt(ratio)} {NOT_MET} (not matching: {', '.join(odd)})"
+    metrics = {"Dataset.*.ColumnNamesPatternMatchRatio": ratio}
+    return Compiled(rule, text, None, judge=lambda _: Judgement(good, reason, metrics))
