@@ -1,11 +1,15 @@
 """`python -m moviestream.quality`: check a ruleset against a movies CSV, or lint a ruleset.
 
     check RULES.dqdl DATA.csv [--json] [--composite-mode ROW] [--filtered-rows SKIPPED]
+          [--history FILE [--no-record]]
     lint RULES.dqdl [--columns a,b,c]
 
 ``check`` reads the CSV with the producer's reader, types it exactly as the streaming job does
-and evaluates the rules on the typed columns. Exit codes: 0 every rule passed, 1 a rule failed,
-2 bad usage, a bad ruleset or an unreadable file (one line on stderr).
+and evaluates the rules on the typed columns. ``--history FILE`` keeps the metric history that
+dynamic rules and DetectAnomalies read: JSON Lines, one earlier run per line, oldest first; the
+check reads it, then appends this run's line (``--no-record``: read only). Exit codes: 0 every
+rule passed, 1 a rule failed or errored, 2 bad usage, a bad ruleset or an unreadable file (one
+line on stderr).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import click
 
 from moviestream.quality.dqdl import Composite, DqdlSyntaxError, Ruleset, parse_ruleset
+from moviestream.quality.history import HistoryFileError, append_run, read_history
 from moviestream.record import TYPED_COLUMNS
 
 EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE = 0, 1, 2
@@ -46,9 +51,13 @@ def _load_ruleset(path: Path) -> Ruleset:
 def referenced_columns(ruleset: Ruleset) -> set[str]:
     """Columns the rules name as parameters (CustomSql and patterns aside)."""
     names: set[str] = set()
-    for node in ruleset.rules:
+    for node in [*ruleset.rules, *ruleset.analyzers]:
         for rule in node.leaves() if isinstance(node, Composite) else [node]:
-            if rule.rule_type not in ("CustomSql", "ColumnNamesMatchPattern"):
+            if rule.rule_type == "DetectAnomalies":
+                names.update(
+                    rule.parameters[1:] if rule.parameters[0] not in ("CustomSql", "CustomSQL") else ()
+                )
+            elif rule.rule_type not in ("CustomSql", "ColumnNamesMatchPattern"):
                 names.update(rule.parameters)
     return names
 
@@ -73,7 +82,10 @@ def lint(rules: Path, columns: str) -> None:
     unknown = sorted(referenced_columns(ruleset) - known)
     if unknown:
         _fail(f"{rules}: unknown column(s) {', '.join(unknown)} (the data has: {', '.join(sorted(known))})")
-    click.echo(f"{rules}: ok ({len(ruleset.rules)} rules)")
+    for warning in ruleset.warnings:
+        click.echo(f"{rules}: warning: {warning}", err=True)
+    analyzers = f", {len(ruleset.analyzers)} analyzers" if ruleset.analyzers else ""
+    click.echo(f"{rules}: ok ({len(ruleset.rules)} rules{analyzers})")
 
 
 @cli.command()
@@ -94,23 +106,47 @@ def lint(rules: Path, columns: str) -> None:
     show_default=True,
     help="Label of rows a where clause leaves out (Glue's rowLevelConfiguration.filteredRowLabel).",
 )
-def check(rules: Path, data: str, as_json: bool, composite_mode: str, filtered_rows: str) -> None:
+@click.option(
+    "--history",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Metric history (JSON Lines, oldest run first) for dynamic rules and DetectAnomalies; "
+    "this run is appended.",
+)
+@click.option("--no-record", is_flag=True, help="Read --history without appending this run.")
+def check(
+    rules: Path,
+    data: str,
+    as_json: bool,
+    composite_mode: str,
+    filtered_rows: str,
+    history: Path | None,
+    no_record: bool,
+) -> None:
     """Type DATA (a movies CSV, local or s3://) as the job does and evaluate RULES on it."""
     from moviestream.quality.evaluate import EvaluationOptions, RulesetError
     from producer.csv_source import InputError, check_input
 
+    if no_record and history is None:
+        _fail("--no-record needs --history FILE")
     ruleset = _load_ruleset(rules)
     try:
         check_input(data)
-    except InputError as exc:
+        runs = read_history(history) if history is not None else []
+    except (InputError, HistoryFileError) as exc:
         _fail(str(exc))
     options = EvaluationOptions(composite_mode.upper(), filtered_rows.upper())
     started = time.monotonic()
     try:
-        report = run_check(ruleset, data, options)
+        report = run_check(ruleset, data, options, runs)
     except RulesetError as exc:
         _fail(f"{rules}: {exc}")
     report["seconds"] = round(time.monotonic() - started, 2)
+    report["history_runs"] = len(runs)
+    if history is not None and not no_record and report["rows"]:
+        try:
+            append_run(history, report["metrics"], data=data, rows=report["rows"])
+        except OSError as exc:
+            _fail(f"cannot append to {history}: {exc.strerror}")
     if as_json:
         click.echo(json.dumps(report, default=str))
     else:
@@ -119,7 +155,7 @@ def check(rules: Path, data: str, as_json: bool, composite_mode: str, filtered_r
     sys.exit(EXIT_RULES_FAILED if failed else EXIT_OK)
 
 
-def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
+def run_check(ruleset: Ruleset, location: str, options: Any, history: list | None = None) -> dict[str, Any]:
     """Outcomes and row counts for one file (the Spark session is local and stopped after)."""
     import pyarrow as pa
     from pyspark.sql import functions as F
@@ -165,6 +201,8 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
                 "rows_with_parse_errors": 0,
                 "rows_unreadable": unreadable,
                 "rules": [],
+                "analyzers": [],
+                "metrics": {},
             }
         fields = F.create_map(*[x for name in header for x in (F.lit(name), F.col(f"`{name}`"))])
         typed = type_movie_fields(raw.select(fields.alias("fields"), F.col("__movie_id").alias("movie_id")))
@@ -177,7 +215,7 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
             F.count(F.when(F.size(ROW_REASONS) > 0, 1)).alias("bad"),
             F.count(F.when(F.size("parse_errors") > 0, 1)).alias("parse_errors"),
         ).collect()[0]
-        outcomes = one_pass.outcomes()
+        results = one_pass.results(history or [])
     finally:
         spark.stop()
     return {
@@ -187,7 +225,9 @@ def run_check(ruleset: Ruleset, location: str, options: Any) -> dict[str, Any]:
         "rows_bad": counts["bad"],  # what the job would route to the bad-records store
         "rows_with_parse_errors": counts["parse_errors"],
         "rows_unreadable": unreadable,
-        "rules": outcomes,
+        "rules": results.rules,
+        "analyzers": results.analyzers,
+        "metrics": results.metrics,  # what --history records for later runs
     }
 
 
@@ -205,6 +245,11 @@ def _print_table(report: dict[str, Any]) -> None:
         if r["FailureReason"] and metrics:
             detail += f" [{metrics}]"
         click.echo(f"{r['Rule']:<{width}}  {r['Outcome']:<7}  {detail}")
+        if r["EvaluatedRule"] != r["Rule"]:
+            click.echo(f"{'':<{width}}           evaluated as: {r['EvaluatedRule']}")
+    for a in report.get("analyzers", []):
+        metrics = ", ".join(f"{k}={v:.6g}" for k, v in a["EvaluatedMetrics"].items())
+        click.echo(f"analyzer {a['Analyzer']}: {metrics or 'no value'}")
 
 
 if __name__ == "__main__":

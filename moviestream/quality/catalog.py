@@ -31,31 +31,59 @@ class RuleSpec:
     row_level: bool = False  # judged per row (else listed in DataQualityRulesSkip)
     # Ratio rules cannot take part in a ROW-mode composite (AWS's list).
     in_row_composite: bool = True
+    # The condition may be a dynamic expression over earlier runs (avg(last(10)) * 0.8): AWS's
+    # list (dqdl-history.md). ColumnDataType takes one only in `with threshold`.
+    dynamic: bool = False
+    # May stand in Analyzers = [...] and be named by DetectAnomalies: the rule measures a metric.
+    measurable: bool = False
 
 
 _SPECS = (
     RuleSpec("IsComplete", 1, 1, ConditionKind.NONE, row_level=True),
-    RuleSpec("Completeness", 1, 1, ConditionKind.NUMBER, row_level=True, in_row_composite=False),
-    RuleSpec("ColumnValues", 1, 1, ConditionKind.VALUE, threshold=True, row_level=True),
-    RuleSpec("ColumnLength", 1, 1, ConditionKind.NUMBER, row_level=True),
+    RuleSpec(
+        "Completeness",
+        1,
+        1,
+        ConditionKind.NUMBER,
+        row_level=True,
+        in_row_composite=False,
+        dynamic=True,
+        measurable=True,
+    ),
+    RuleSpec("ColumnValues", 1, 1, ConditionKind.VALUE, threshold=True, row_level=True, measurable=True),
+    RuleSpec("ColumnLength", 1, 1, ConditionKind.NUMBER, row_level=True, measurable=True),
     RuleSpec("IsUnique", 1, None, ConditionKind.NONE, row_level=True),
-    RuleSpec("Uniqueness", 1, None, ConditionKind.NUMBER, row_level=True, in_row_composite=False),
-    RuleSpec("UniqueValueRatio", 1, 1, ConditionKind.NUMBER),
+    RuleSpec(
+        "Uniqueness",
+        1,
+        None,
+        ConditionKind.NUMBER,
+        row_level=True,
+        in_row_composite=False,
+        dynamic=True,
+        measurable=True,
+    ),
+    RuleSpec("UniqueValueRatio", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
     RuleSpec("IsPrimaryKey", 1, None, ConditionKind.NONE, row_level=True),
     RuleSpec("ColumnExists", 1, 1, ConditionKind.NONE, where=False),
-    RuleSpec("ColumnCount", 0, 0, ConditionKind.NUMBER, where=False),
-    RuleSpec("ColumnDataType", 1, 1, ConditionKind.TYPE_NAME, threshold=True),
+    RuleSpec("ColumnCount", 0, 0, ConditionKind.NUMBER, where=False, dynamic=True, measurable=True),
+    RuleSpec("ColumnDataType", 1, 1, ConditionKind.TYPE_NAME, threshold=True, dynamic=True),
     RuleSpec("ColumnNamesMatchPattern", 1, 1, ConditionKind.NONE, where=False),
-    RuleSpec("RowCount", 0, 0, ConditionKind.NUMBER),
-    RuleSpec("Mean", 1, 1, ConditionKind.NUMBER),
-    RuleSpec("Sum", 1, 1, ConditionKind.NUMBER),
-    RuleSpec("StandardDeviation", 1, 1, ConditionKind.NUMBER),
-    RuleSpec("Variance", 1, 1, ConditionKind.NUMBER),
-    RuleSpec("DistinctValuesCount", 1, 1, ConditionKind.NUMBER),
-    RuleSpec("Entropy", 1, 1, ConditionKind.NUMBER),
-    RuleSpec("ColumnCorrelation", 2, 2, ConditionKind.NUMBER),
-    RuleSpec("CustomSql", 1, 1, ConditionKind.OPTIONAL_NUMBER, where=False, threshold=True),
+    RuleSpec("RowCount", 0, 0, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("Mean", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("Sum", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("StandardDeviation", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("Variance", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("DistinctValuesCount", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("Entropy", 1, 1, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("ColumnCorrelation", 2, 2, ConditionKind.NUMBER, dynamic=True, measurable=True),
+    RuleSpec("CustomSql", 1, 1, ConditionKind.OPTIONAL_NUMBER, where=False, threshold=True, measurable=True),
     RuleSpec("DataFreshness", 1, 1, ConditionKind.DURATION, row_level=True),
+    # DetectAnomalies "RowCount" | "Completeness" "c" | ...: the named rule's metrics, judged
+    # against their history (moviestream/quality/anomalies.py).
+    RuleSpec("DetectAnomalies", 1, None, ConditionKind.NONE, where=False),
+    # Analyzers only: every statistic of one column.
+    RuleSpec("AllStatistics", 1, 1, ConditionKind.NONE, where=False),
 )
 SUPPORTED: dict[str, RuleSpec] = {s.name: s for s in _SPECS}
 
@@ -66,8 +94,6 @@ UNSUPPORTED: dict[str, str] = {
     "ReferentialIntegrity": "it compares with a reference dataset",
     "RowCountMatch": "it compares with a reference dataset",
     "SchemaMatch": "it compares with a reference dataset",
-    "DetectAnomalies": "it needs a history of earlier runs' metrics",
-    "AllStatistics": "it is an analyzer, not a rule",
     "FileFreshness": "it checks files, not rows",
     "FileMatch": "it checks files, not rows",
     "FileSize": "it checks files, not rows",
@@ -86,3 +112,45 @@ DATA_TYPES: dict[str, str] = {
     "DECIMAL": "decimal(38,18)",
     "STRING": "string",
 }
+
+
+# DetectAnomalies' metric names (the spec's list) and the rule type that measures each.
+ANOMALY_METRICS: dict[str, str] = {
+    name: name
+    for name in (
+        "RowCount",
+        "ColumnCount",
+        "Completeness",
+        "Uniqueness",
+        "UniqueValueRatio",
+        "DistinctValuesCount",
+        "Entropy",
+        "Mean",
+        "Sum",
+        "StandardDeviation",
+        "ColumnLength",
+        "ColumnValues",
+        "ColumnCorrelation",
+    )
+} | {"CustomSQL": "CustomSql", "CustomSql": "CustomSql"}
+
+
+def compared_metric(rule_type: str, parameters: tuple[str, ...]) -> str | None:
+    """The metric a rule compares with its (dynamic) condition or threshold, under Glue's name:
+    the name its outcome's EvaluatedMetrics carries and its history is kept under."""
+    keys = ",".join(parameters)
+    names = {
+        "RowCount": "Dataset.*.RowCount",
+        "ColumnCount": "Dataset.*.ColumnCount",
+        "CustomSql": "Dataset.*.CustomSQL",
+        "ColumnCorrelation": f"Multicolumn.{keys}.ColumnCorrelation",
+        "ColumnDataType": f"Column.{keys}.ColumnDataType.Compliance",
+        "ColumnValues": f"Column.{keys}.ColumnValues.Compliance",
+    }
+    if rule_type in names:
+        return names[rule_type]
+    if rule_type == "Uniqueness":
+        return f"Column.{keys}.Uniqueness" if len(parameters) == 1 else f"Multicolumn.{keys}.Uniqueness"
+    if rule_type in SUPPORTED and SUPPORTED[rule_type].dynamic:
+        return f"Column.{keys}.{rule_type}"
+    return None

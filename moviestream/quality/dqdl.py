@@ -17,8 +17,18 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from moviestream.quality.catalog import DATA_TYPES, SUPPORTED, UNSUPPORTED, ConditionKind, RuleSpec
-from moviestream.quality.dynamic import FUNCTIONS, LIST_FUNCTIONS, BinOp, Call, Expr, Neg, Num
+from moviestream.quality.catalog import (
+    ANOMALY_METRICS,
+    DATA_TYPES,
+    SUPPORTED,
+    UNSUPPORTED,
+    ConditionKind,
+    RuleSpec,
+    compared_metric,
+)
+from moviestream.quality.dynamic import FUNCTIONS, LIST_FUNCTIONS, BinOp, Call, Expr, Neg, Num, is_dynamic
+from moviestream.quality.dynamic import evaluate as evaluate_expression
+from moviestream.quality.history import series
 
 KEYWORDS = ("NULL", "EMPTY", "WHITESPACES_ONLY")
 _DURATION_HOURS = {"days": Decimal(24), "hours": Decimal(1), "minutes": Decimal(1) / Decimal(60)}
@@ -104,16 +114,21 @@ class DateValue:
 
 @dataclass(frozen=True)
 class Operand:
-    kind: str  # number | string | keyword | date | duration (hours)
-    value: Decimal | str | DateValue
+    kind: str  # number | dynamic (an Expr over earlier runs) | string | keyword | date | duration (hours)
+    value: Decimal | str | DateValue | Expr
     text: str  # as the canonical rule string renders it
 
 
 @dataclass(frozen=True)
 class Condition:
-    # = != > >= < <= between not_between in not_in matches not_matches
+    # = != > >= < <= between not_between in not_in matches not_matches; "measure": an analyzer's
+    # (no condition: the rule measures its metrics and always passes)
     operator: str
     operands: tuple[Operand, ...]
+
+    @property
+    def dynamic(self) -> bool:
+        return any(o.kind == "dynamic" for o in self.operands)
 
     def render(self) -> str:
         ops = self.operands
@@ -143,10 +158,18 @@ class Rule:
     def spec(self) -> RuleSpec:
         return SUPPORTED[self.rule_type]
 
+    @property
+    def dynamic(self) -> bool:
+        """Whether judging the rule reads earlier runs' metrics."""
+        return any(c is not None and c.dynamic for c in (self.condition, self.threshold))
+
+    def leaves(self) -> list[Rule]:
+        return [self]
+
     def render(self) -> str:
         """The canonical rule string Glue reports in its Rule and row-level columns."""
         parts = [self.rule_type, *[quote(p) for p in self.parameters]]
-        if self.condition is not None:
+        if self.condition is not None and self.condition is not MEASURE:
             parts.append(self.condition.render())
         if self.where is not None:
             parts.append(f"where {quote(self.where)}")
@@ -174,15 +197,62 @@ class Composite:
 
 Node = Rule | Composite
 
+# An analyzer's condition: the rule measures its metrics and always passes.
+MEASURE = Condition("measure", ())
+
+
+def measuring(rule: Rule) -> Rule:
+    """The rule as an analyzer: its metrics, no verdict (DetectAnomalies and Analyzers use it)."""
+    return Rule(rule.rule_type, rule.parameters, MEASURE, rule.where)
+
+
+def bind_history(rule: Rule, runs: list[dict[str, float]] | tuple[dict[str, float], ...]) -> Rule:
+    """The rule with every dynamic number evaluated against the earlier runs (oldest first) of the
+    metric it compares: what Glue reports as the EvaluatedRule. Raises DynamicError when an
+    expression cannot give a number (an index out of range, a list where a number is needed)."""
+    if not rule.dynamic:
+        return rule
+    metric = compared_metric(rule.rule_type, rule.parameters)
+    assert metric is not None, rule.rule_type  # the parser allows dynamic numbers only where one is
+    history = series(runs, metric)
+
+    def bind(cond: Condition | None) -> Condition | None:
+        if cond is None or not cond.dynamic:
+            return cond
+        operands = []
+        for o in cond.operands:
+            if o.kind != "dynamic":
+                operands.append(o)
+                continue
+            value = evaluate_expression(o.value, history)  # type: ignore[arg-type]
+            # 12 significant digits: float noise (12 * 0.8 = 9.600000000000001) decides nothing.
+            number = Decimal(format(value, ".12g"))
+            operands.append(Operand("number", number, format(number.normalize(), "f")))
+        return Condition(cond.operator, tuple(operands))
+
+    return replace(rule, condition=bind(rule.condition), threshold=bind(rule.threshold))
+
 
 @dataclass(frozen=True)
 class Ruleset:
     rules: tuple[Node, ...]
+    analyzers: tuple[Rule, ...] = ()  # Analyzers = [...]: measured and recorded, never judged
     metadata: tuple[tuple[str, str], ...] = ()
     data_sources: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
     constants: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
     default_labels: tuple[tuple[str, str], ...] = ()
     source: str = field(default="", compare=False)
+    # Lint's warnings: "line L, column C: ..." (e.g. mixed + and * without parentheses).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether judging reads earlier runs (a dynamic rule or DetectAnomalies)."""
+        return any(
+            leaf.dynamic or leaf.rule_type == "DetectAnomalies"
+            for node in self.rules
+            for leaf in node.leaves()
+        )
 
     def labels_of(self, node: Node) -> dict[str, str]:
         """The rule's labels over the ruleset's defaults (a rule's own value wins)."""
@@ -197,6 +267,10 @@ class _Parser:
         self.tokens = tokenize(text.replace("\r\n", "\n"))
         self.i = 0
         self.constants: dict[str, str | tuple[str, ...]] = {}
+        self.warnings: list[str] = []
+        # The rule whose number is being read, if it may be dynamic there (else None).
+        self.dynamic_rule: str | None = None
+        self.rule_name = ""
 
     # token helpers
     @property
@@ -252,13 +326,15 @@ class _Parser:
             elif section == "Rules":
                 sections[section] = self.rules()
             elif section == "Analyzers":
-                raise self.error("Analyzers are not supported by this engine (rules only)", name_tok)
+                sections[section] = self.analyzers()
             else:
                 self.constant(name_tok)
-        if "Rules" not in sections:
-            raise self.fail("'Rules = ['")
+        if "Rules" not in sections and "Analyzers" not in sections:
+            raise self.fail("'Rules = [' or 'Analyzers = ['")
         return Ruleset(
-            rules=sections["Rules"],  # type: ignore[arg-type]
+            rules=sections.get("Rules", ()),  # type: ignore[arg-type]
+            analyzers=sections.get("Analyzers", ()),  # type: ignore[arg-type]
+            warnings=tuple(self.warnings),
             metadata=sections.get("Metadata", ()),  # type: ignore[arg-type]
             data_sources=sections.get("DataSources", ()),  # type: ignore[arg-type]
             constants=tuple(self.constants.items()),
@@ -359,6 +435,37 @@ class _Parser:
         self.take("PUNCT", "]", "',' or ']'")
         return tuple(rules)
 
+    def analyzers(self) -> tuple[Rule, ...]:
+        """``Analyzers = [RowCount, Completeness "c", AllStatistics "c"]``: rules that measure a
+        metric, with no condition; AllStatistics only here."""
+        self.take("PUNCT", "[", "'['")
+        if self.at("PUNCT", "]"):
+            raise self.error("no analyzers provided: the Analyzers list is empty")
+        analyzers = []
+        while True:
+            t = self.take("IDENT", expected="an analyzer (a rule type without a condition)")
+            spec = SUPPORTED.get(t.text)
+            if spec is None or not (spec.measurable or spec.name == "AllStatistics"):
+                measurable = sorted(k for k, v in SUPPORTED.items() if v.measurable)
+                raise self.error(
+                    f"{t.text!r} cannot be an analyzer: one of AllStatistics, {', '.join(measurable)}", t
+                )
+            params = self.parameters(spec)
+            if self.at("OP") or self.at("IDENT", "between", "in", "not", "matches"):
+                raise self.error(f"an analyzer takes no condition: {t.text} measures, it does not judge")
+            where = None
+            if self.at("IDENT", "where"):
+                where_tok = self.take("IDENT")
+                if not spec.where:
+                    raise self.error(f"{t.text} does not support a where clause", where_tok)
+                where = self.string("a quoted where clause")
+            analyzers.append(Rule(t.text, params, MEASURE, where))
+            if self.at("PUNCT", ","):
+                self.i += 1
+                continue
+            self.take("PUNCT", "]", "',' or ']'")
+            return tuple(analyzers)
+
     # composite rules: OR of ANDs of primaries
     def or_expr(self) -> Node:
         return self._chain("or", self.and_expr)
@@ -400,12 +507,19 @@ class _Parser:
         name = t.text
         if name in UNSUPPORTED:
             raise self.error(f"rule type {name!r} is not supported by this engine: {UNSUPPORTED[name]}", t)
+        if name == "AllStatistics":
+            raise self.error("AllStatistics is an analyzer: list it in 'Analyzers = [...]', not in Rules", t)
         spec = SUPPORTED.get(name)
         if spec is None:
             close = [k for k in SUPPORTED if k.lower() == name.lower()]
             hint = f" (rule types are case-sensitive: did you mean {close[0]!r}?)" if close else ""
             raise self.error(f"unknown rule type {name!r}{hint}", t)
         params = self.parameters(spec)
+        if name == "DetectAnomalies":
+            self.anomaly_target(params, t)
+        self.rule_name = name
+        # ColumnDataType's condition is a type name: its threshold is where a dynamic number goes.
+        self.dynamic_rule = name if spec.dynamic else None
         condition = self.rule_condition(spec, t)
         where = None
         labels: tuple[tuple[str, str], ...] = ()
@@ -435,7 +549,27 @@ class _Parser:
             if labels:
                 raise self.error("labels are given twice")
             labels = self.rule_labels()
+        self.dynamic_rule = None
         return Rule(name, params, condition, where, threshold, labels)
+
+    def anomaly_target(self, params: tuple[str, ...], rule_tok: Token) -> None:
+        """DetectAnomalies names a metric the spec lists, with that rule's parameters."""
+        target = ANOMALY_METRICS.get(params[0])
+        if target is None:
+            raise self.error(
+                f"DetectAnomalies cannot watch {params[0]!r}: one of {', '.join(sorted(ANOMALY_METRICS))}",
+                rule_tok,
+            )
+        spec = SUPPORTED[target]
+        given = len(params) - 1
+        if given < spec.min_params or (spec.max_params is not None and given > spec.max_params):
+            want = (
+                str(spec.min_params) if spec.max_params == spec.min_params else f"at least {spec.min_params}"
+            )
+            raise self.error(
+                f'DetectAnomalies "{params[0]}" takes {want} parameter(s) after the metric name, not {given}',
+                rule_tok,
+            )
 
     def parameters(self, spec: RuleSpec) -> tuple[str, ...]:
         params: list[str] = []
@@ -600,12 +734,14 @@ class _Parser:
         start, first = self.i, self.tok
         value = self._sum()
         if not isinstance(value, Decimal):
-            # Checked here, so a ruleset that can never evaluate is refused in one line.
-            raise self.error(
-                f"dynamic rules ({value.render()}) need the metric history of earlier runs, which "
-                "this engine does not keep yet",
-                first,
-            )
+            if self.dynamic_rule is None:
+                raise self.error(
+                    f"{self.rule_name} takes no dynamic numbers ({value.render()}): dynamic rules are for "
+                    + ", ".join(sorted(k for k, v in SUPPORTED.items() if v.dynamic)),
+                    first,
+                )
+            assert is_dynamic(value)
+            return Operand("dynamic", value, value.render())
         texts = [t.text for t in self.tokens[start : self.i]]
         if len(texts) == 1 or (len(texts) == 2 and texts[0] == "-"):
             text = "".join(texts)  # as written: 8.0 stays 8.0
@@ -614,15 +750,39 @@ class _Parser:
         return Operand("number", value, text)
 
     def _sum(self) -> Decimal | Expr:
+        first = self.tok
+        start = self.i
         value = self._product()
+        multiplied = self._multiplied(start)
+        additive = False
         while self.at("OP", "+", "-"):
             op = self.take("OP").text
+            additive = True
+            start = self.i
             right = self._product()
+            multiplied = multiplied or self._multiplied(start)
             if isinstance(value, Decimal) and isinstance(right, Decimal):
                 value = value + right if op == "+" else value - right
             else:
                 value = BinOp(op, _expr(value), _expr(right))
+        if additive and multiplied:
+            self.warnings.append(
+                f"line {first.line}, column {first.column}: + or - mixed with * or / without parentheses; "
+                "this engine applies * and / first, AWS's grammar reads them left to right: add parentheses"
+            )
         return value
+
+    def _multiplied(self, start: int) -> bool:
+        """Whether the tokens read since ``start`` hold a * or / outside parentheses."""
+        depth = 0
+        for t in self.tokens[start : self.i]:
+            if t.text == "(":
+                depth += 1
+            elif t.text == ")":
+                depth -= 1
+            elif depth == 0 and t.kind == "OP" and t.text in ("*", "/"):
+                return True
+        return False
 
     def _product(self) -> Decimal | Expr:
         value = self._factor()

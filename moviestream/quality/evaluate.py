@@ -20,16 +20,29 @@ DataQualityEvaluationResult) plus our DataQualityFailureReasons.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from moviestream.quality.dqdl import Composite, Condition, DateValue, Ruleset
+from moviestream.quality.dqdl import (
+    MEASURE,
+    Composite,
+    Condition,
+    DateValue,
+    Node,
+    Rule,
+    Ruleset,
+    bind_history,
+)
+from moviestream.quality.dynamic import DynamicError
+from moviestream.quality.history import run_metrics
 from moviestream.quality.rules.base import (
+    BOUND,
     DISTINCT_PREFIX,
+    HISTORY,
     INTERNAL,
     ROW_COLUMNS,
     ROW_FAIL,
@@ -40,13 +53,14 @@ from moviestream.quality.rules.base import (
     CompileContext,
     Compiled,
     EvaluationOptions,
+    Judgement,
     RulesetError,
     col_ref,
     condition_predicate,
     metric_satisfies,
     scope_or_all,
 )
-from moviestream.quality.rules.compile import compile_node, row_decisive
+from moviestream.quality.rules.compile import compile_node, compile_rule, row_decisive
 
 # What callers import from here; the rule families live in moviestream/quality/rules/.
 __all__ = [
@@ -60,6 +74,7 @@ __all__ = [
     "Evaluation",
     "EvaluationOptions",
     "OnePassEvaluation",
+    "Results",
     "RulesetError",
     "add_row_level_results",
     "condition_predicate",
@@ -84,6 +99,20 @@ class Evaluation:
     ruleset: Ruleset
     options: EvaluationOptions
     windows: dict[str, Column] = field(default_factory=dict)  # the window helper columns added
+    analyzers: list[Compiled] = field(default_factory=list)  # Analyzers = [...]: measured only
+
+
+@dataclass
+class Results:
+    """One run's results: Glue's rule outcomes, the analyzers' metrics, and the run's metrics
+    under Glue's names (what the history records for later runs)."""
+
+    rules: list[dict[str, Any]]
+    analyzers: list[dict[str, Any]]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return run_metrics([*self.rules, *self.analyzers])
 
 
 def prepare(
@@ -97,6 +126,7 @@ def prepare(
     options = options or EvaluationOptions()
     ctx = CompileContext(df, options, columns)
     compiled = [compile_node(node, ctx) for node in ruleset.rules]
+    analyzers = [compile_rule(rule, ctx) for rule in ruleset.analyzers]
     frame = df
     for marker, result, columns in ctx.joins:  # CustomSql row form: mark the rows the query returns
         keys = [f"{marker}_{i}" for i in range(len(columns))]
@@ -105,7 +135,7 @@ def prepare(
         frame = frame.join(returned, on=on, how="left").drop(*keys)
     if ctx.windows:
         frame = frame.withColumns(ctx.windows)
-    return Evaluation(frame, compiled, ruleset, options, dict(ctx.windows))
+    return Evaluation(frame, compiled, ruleset, options, dict(ctx.windows), analyzers)
 
 
 def row_level_columns(evaluation: Evaluation) -> tuple[dict[str, Column], dict[str, Column]]:
@@ -217,12 +247,16 @@ class OnePassEvaluation:
     observation: Observation | None
     separate: dict[str, Column]
 
-    def outcomes(self) -> list[dict[str, Any]]:
+    def outcomes(self, history: Sequence[Mapping[str, float]] = ()) -> list[dict[str, Any]]:
+        return self.results(history).rules
+
+    def results(self, history: Sequence[Mapping[str, float]] = ()) -> Results:
+        """Rule outcomes and analyzer metrics; ``history``: earlier runs' metrics, oldest first."""
         values = dict(self.observation.get) if self.observation is not None else {}
         if self.separate:
             query = self.evaluation.frame.agg(*[a.alias(k) for k, a in self.separate.items()])
             values.update(query.collect()[0].asDict())
-        return _outcomes(self.evaluation, values)
+        return _results(self.evaluation, values, history)
 
 
 def evaluate_in_one_pass(
@@ -246,35 +280,84 @@ def evaluate_in_one_pass(
 
 def _all_aggs(evaluation: Evaluation) -> dict[str, Column]:
     aggs: dict[str, Column] = {}
-    for c in evaluation.compiled:
+    for c in [*evaluation.compiled, *evaluation.analyzers]:
         aggs.update(c.aggs)
     return aggs
 
 
-def outcomes_from(evaluation: Evaluation) -> list[dict[str, Any]]:
+def outcomes_from(evaluation: Evaluation, history: Sequence[Mapping[str, float]] = ()) -> Results:
     """Rule outcomes from ONE aggregation over the prepared frame (CustomSql queries aside)."""
     aggs = _all_aggs(evaluation)
     values = (
         evaluation.frame.agg(*[a.alias(k) for k, a in aggs.items()]).collect()[0].asDict() if aggs else {}
     )
-    return _outcomes(evaluation, values)
+    return _results(evaluation, values, history)
+
+
+def _rebound(node: Node, bound_rules: dict[Rule, Rule]) -> Node:
+    if isinstance(node, Rule):
+        return bound_rules.get(node, node)
+    return replace(node, children=tuple(_rebound(child, bound_rules) for child in node.children))
+
+
+def _judge(c: Compiled, values: dict[str, Any], runs: list[dict[str, float]]) -> tuple[str, Judgement, str]:
+    """(Outcome, judgement, EvaluatedRule) of one compiled rule for this run. A dynamic number that
+    cannot be evaluated makes the outcome Error, with the reason; the rule's metrics are still
+    measured, so the history keeps them."""
+    dynamic = [leaf for leaf in c.node.leaves() if leaf.dynamic]
+    try:
+        bound_rules = {leaf: bind_history(leaf, runs) for leaf in dynamic}
+    except DynamicError as exc:
+
+        def measure(cond: Condition | None) -> Condition | None:
+            return MEASURE if cond is not None and cond.dynamic else cond
+
+        bound_rules = {
+            leaf: replace(leaf, condition=measure(leaf.condition), threshold=measure(leaf.threshold))
+            for leaf in dynamic
+        }
+        measured = c.judge(values | {BOUND: bound_rules})
+        return (
+            "Error",
+            Judgement(False, f"Dynamic rule could not be evaluated: {exc}", measured.metrics),
+            c.text,
+        )
+    judgement = c.judge(values | {BOUND: bound_rules})
+    evaluated = _rebound(c.node, bound_rules).render() if dynamic else c.text
+    return ("Passed" if judgement.passed else "Failed"), judgement, evaluated
+
+
+def _results(
+    evaluation: Evaluation, values: dict[str, Any], history: Sequence[Mapping[str, float]] = ()
+) -> Results:
+    runs = [dict(run) for run in history]
+    values = values | {HISTORY: runs}
+    outcomes = []
+    for c in evaluation.compiled:
+        outcome, result, evaluated = _judge(c, values, runs)
+        entry = {
+            "Rule": c.text,
+            "Outcome": outcome,
+            "FailureReason": result.reason,
+            "EvaluatedMetrics": {k: v for k, v in result.metrics.items() if v is not None},
+            "EvaluatedRule": evaluated,
+            "Labels": evaluation.ruleset.labels_of(c.node),
+        }
+        if result.observations:
+            entry["Observations"] = result.observations
+        outcomes.append(entry)
+    analyzers = [
+        {
+            "Analyzer": a.text,
+            "EvaluatedMetrics": {k: v for k, v in a.judge(values).metrics.items() if v is not None},
+        }
+        for a in evaluation.analyzers
+    ]
+    return Results(outcomes, analyzers)
 
 
 def _outcomes(evaluation: Evaluation, values: dict[str, Any]) -> list[dict[str, Any]]:
-    outcomes = []
-    for c in evaluation.compiled:
-        result = c.judge(values)
-        outcomes.append(
-            {
-                "Rule": c.text,
-                "Outcome": "Passed" if result.passed else "Failed",
-                "FailureReason": result.reason,
-                "EvaluatedMetrics": {k: v for k, v in result.metrics.items() if v is not None},
-                "EvaluatedRule": c.text,
-                "Labels": evaluation.ruleset.labels_of(c.node),
-            }
-        )
-    return outcomes
+    return _results(evaluation, values).rules
 
 
 def rule_outcomes(
@@ -282,9 +365,11 @@ def rule_outcomes(
     ruleset: Ruleset,
     options: EvaluationOptions | None = None,
     columns: Sequence[str] | None = None,
+    history: Sequence[Mapping[str, float]] = (),
 ) -> list[dict[str, Any]]:
-    """Dataset-level outcome of every rule, Glue's shape (Rule, Outcome, FailureReason, ...)."""
-    return outcomes_from(prepare(df, ruleset, options, columns))
+    """Dataset-level outcome of every rule, Glue's shape (Rule, Outcome, FailureReason, ...);
+    ``history``: earlier runs' metrics, oldest first, for dynamic rules and DetectAnomalies."""
+    return outcomes_from(prepare(df, ruleset, options, columns), history).rules
 
 
 # -- compiled once, applied to many frames ----------------------------------------------------
@@ -338,7 +423,8 @@ class CompiledRuleset:
         if self.per_frame:
             return prepare(df, self.ruleset, self.options, self.columns)
         e = self._evaluation
-        return Evaluation(df.withColumns(e.windows) if e.windows else df, e.compiled, e.ruleset, e.options)
+        frame = df.withColumns(e.windows) if e.windows else df
+        return Evaluation(frame, e.compiled, e.ruleset, e.options, analyzers=e.analyzers)
 
     def add_row_level_results(self, df: DataFrame) -> DataFrame:
         """As the module's ``add_row_level_results``."""
@@ -347,10 +433,14 @@ class CompiledRuleset:
         helpers = [*self._evaluation.windows, *self._verdicts]
         return self._for(df).frame.withColumns(self._verdicts).withColumns(self._outputs).drop(*helpers)
 
-    def outcomes(self, df: DataFrame) -> list[dict[str, Any]]:
+    def outcomes(self, df: DataFrame, history: Sequence[Mapping[str, float]] = ()) -> list[dict[str, Any]]:
         """As ``rule_outcomes``: every rule's dataset-level outcome over ``df``, one aggregation."""
+        return self.results(df, history).rules
+
+    def results(self, df: DataFrame, history: Sequence[Mapping[str, float]] = ()) -> Results:
+        """Rule outcomes and analyzer metrics over ``df`` (history: earlier runs, oldest first)."""
         if self.per_frame:
-            return outcomes_from(self._for(df))
+            return outcomes_from(self._for(df), history)
         evaluation = self._for(df)
         values = evaluation.frame.agg(*self._aggs).collect()[0].asDict() if self._aggs else {}
-        return _outcomes(evaluation, values)
+        return _results(evaluation, values, history)

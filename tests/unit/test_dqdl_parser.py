@@ -181,11 +181,18 @@ def test_spec_vector_44_comments_and_multiline_strings_change_nothing():
         ('Rules = [ IsComplete "a"', 1, 25, "expected ',' or ']'"),
         ('Rules = [ IsComplete "a ]', 1, 22, "unterminated string"),
         (
-            "Rules = [ RowCount > avg(last(10)) ]",
+            'Rules = [ ColumnLength "c" > avg(last(10)) ]',
             1,
-            22,
-            "dynamic rules (avg(last(10))) need the metric history",
+            30,
+            "ColumnLength takes no dynamic numbers (avg(last(10)))",
         ),
+        ('Rules = [ DetectAnomalies "Frobs" ]', 1, 11, "DetectAnomalies cannot watch 'Frobs'"),
+        ('Rules = [ DetectAnomalies "Mean" ]', 1, 11, 'DetectAnomalies "Mean" takes 1 parameter(s)'),
+        ('Rules = [ DetectAnomalies "RowCount" > 3 ]', 1, 38, "DetectAnomalies takes no condition"),
+        ('Rules = [ AllStatistics "c" ]', 1, 11, "AllStatistics is an analyzer"),
+        ('Analyzers = [ IsComplete "c" ]', 1, 15, "'IsComplete' cannot be an analyzer"),
+        ('Analyzers = [ Completeness "c" > 0.5 ]', 1, 32, "an analyzer takes no condition"),
+        ("Analyzers = [ ]", 1, 15, "the Analyzers list is empty"),
         ("Rules = [ RowCount > last(5) ]", 1, 22, "last(5) is a list of up to 5 values, not a number"),
         ("Rules = [ RowCount > abs(last(3)) ]", 1, 26, "last(3) is a list"),  # abs takes a number
         ("Rules = [ RowCount > foo(3) ]", 1, 22, "unknown function foo()"),
@@ -199,7 +206,7 @@ def test_spec_vector_44_comments_and_multiline_strings_change_nothing():
         ("Rules = [ RowCount > 1 with colour > 1 ]", 1, 29, "unknown tag 'with colour'"),
         ('Rules = [ IsComplete "a" labels = ["" = "v"] ]', 1, 36, "label key"),
         ("Rules = [ RowCount > 1 ]\nRules = [ RowCount > 2 ]", 2, 1, "out of place"),
-        ('x = "a"', 1, 8, "expected 'Rules = ['"),
+        ('x = "a"', 1, 8, "expected 'Rules = [' or 'Analyzers = ['"),
     ],
 )
 def test_syntax_errors_name_line_column_and_expectation(text, line, column, fragment):
@@ -209,7 +216,7 @@ def test_syntax_errors_name_line_column_and_expectation(text, line, column, frag
     assert (err.value.line, err.value.column) == (line, column)
 
 
-@pytest.mark.parametrize("name", ["ReferentialIntegrity", "DatasetMatch", "DetectAnomalies", "FileSize"])
+@pytest.mark.parametrize("name", ["ReferentialIntegrity", "DatasetMatch", "FileSize"])
 def test_unsupported_rule_types_are_rejected_by_name_with_the_reason(name):
     with pytest.raises(DqdlSyntaxError, match=f"rule type '{name}' is not supported by this engine: "):
         parse_ruleset(f'Rules = [ {name} "a" > 1 ]')
@@ -222,9 +229,77 @@ def test_unknown_and_miscased_rule_types_are_rejected_by_name():
         parse_ruleset('Rules = [ Frobnicate "c" ]')
 
 
-def test_analyzers_are_refused_clearly():
-    with pytest.raises(DqdlSyntaxError, match="Analyzers are not supported"):
-        parse_ruleset('Rules = [ RowCount > 0 ]\nAnalyzers = [ Completeness "a" ]')
+def test_analyzers_measure_with_no_condition_and_may_stand_alone():
+    rs = parse_ruleset(
+        'Rules = [ RowCount > 0 ]\nAnalyzers = [ Completeness "a", AllStatistics "b", RowCount ]'
+    )
+    assert [a.render() for a in rs.analyzers] == ['Completeness "a"', 'AllStatistics "b"', "RowCount"]
+    alone = parse_ruleset('Analyzers = [ Mean "x" where "x > 0" ]')
+    assert alone.rules == () and alone.analyzers[0].where == "x > 0"
+
+
+def test_dynamic_numbers_are_kept_as_expressions_where_aws_allows_them():
+    rs = parse_ruleset(
+        "Rules = [ RowCount > avg(last(10)) * 0.8,"
+        ' DistinctValuesCount "c" between min(last(10)) - 1 and max(last(10)) + 1,'
+        ' ColumnDataType "c" = "INTEGER" with threshold > avg(last(3)),'
+        ' Completeness "c" <= avg(last(10)), RowCount > 5 ]'
+    )
+    first, between, typed, complete, static = rs.rules
+    assert first.condition.operands[0].kind == "dynamic" and first.dynamic
+    assert first.render() == "RowCount > avg(last(10)) * 0.8"
+    assert between.render() == 'DistinctValuesCount "c" between min(last(10)) - 1 and max(last(10)) + 1'
+    assert typed.threshold.dynamic and not typed.condition.dynamic
+    assert complete.dynamic and not static.dynamic and rs.dynamic
+    with pytest.raises(DqdlSyntaxError, match="ColumnValues takes no dynamic numbers"):
+        parse_ruleset('Rules = [ ColumnValues "c" > avg(last(3)) ]')
+
+
+def test_bind_history_evaluates_the_compared_metrics_history():
+    from moviestream.quality.dqdl import bind_history
+    from moviestream.quality.dynamic import DynamicError
+
+    rule = parse_ruleset('Rules = [ Mean "r" between avg(last(2)) - 1 and index(last(3), 2) ]').rules[0]
+    runs = [
+        {"Column.r.Mean": 5.0},
+        {"Column.other.Mean": 100.0},
+        {"Column.r.Mean": 7.0},
+        {"Column.r.Mean": 9.0},
+    ]
+    assert bind_history(rule, runs).render() == 'Mean "r" between 7 and 5'
+    with pytest.raises(DynamicError, match="index 2 is out of range"):
+        bind_history(rule, runs[:2])
+
+
+@pytest.mark.parametrize(
+    "text, warned",
+    [
+        ("RowCount > avg(last(3)) * 0.8 + 1", True),
+        ("RowCount > 10 - 2 * 3", True),
+        ("RowCount > (avg(last(3)) * 0.8) + 1", False),
+        ("RowCount > avg(last(3)) * 0.8", False),
+        ("RowCount > min(last(3)) - 1", False),
+        ("RowCount > max(last(2 * 2)) + 1", False),
+    ],
+)
+def test_lint_warns_on_unparenthesised_mixed_operators(text, warned):
+    rs = parse_ruleset(f"Rules = [ {text} ]")
+    assert bool(rs.warnings) == warned
+    if warned:
+        assert "line 1, column 22" in rs.warnings[0] and "add parentheses" in rs.warnings[0]
+
+
+def test_detect_anomalies_takes_the_metric_and_its_rules_parameters():
+    rs = parse_ruleset(
+        'Rules = [ DetectAnomalies "RowCount", DetectAnomalies of Completeness of "c",'
+        ' DetectAnomalies "ColumnCorrelation" "a" "b", DetectAnomalies "CustomSQL" "select 1" ]'
+    )
+    assert [r.parameters for r in rs.rules] == [
+        ("RowCount",),
+        ("Completeness", "c"),
+        ("ColumnCorrelation", "a", "b"),
+        ("CustomSQL", "select 1"),
+    ]
 
 
 @pytest.mark.parametrize("value", ["plain", 'a"b', "back\\slash", "\\d+", "end\\", 'q\\"'])

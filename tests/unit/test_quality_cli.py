@@ -98,8 +98,55 @@ def test_check_user_errors_are_one_line(tmp_path, movies_csv):
     one_line_error(
         run("moviestream.quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read"
     )
-    rules = tmp_path / "entropy.dqdl"
-    rules.write_text('Rules = [ DetectAnomalies "RowCount" ]')
+    rules = tmp_path / "match.dqdl"
+    rules.write_text('Rules = [ DatasetMatch "ref" "id" > 0.9 ]')
     one_line_error(
-        run("moviestream.quality", "check", str(rules), str(movies_csv)), "'DetectAnomalies' is not supported"
+        run("moviestream.quality", "check", str(rules), str(movies_csv)), "'DatasetMatch' is not supported"
+    )
+    history = tmp_path / "history.jsonl"
+    history.write_text('{"metrics": {"Dataset.*.RowCount": "many"}}\n')
+    one_line_error(
+        run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--history", str(history)),
+        "line 1: metric 'Dataset.*.RowCount' is not a number",
+    )
+
+
+def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv):
+    rules = tmp_path / "dynamic.dqdl"
+    rules.write_text(
+        'Rules = [ RowCount >= avg(last(3)), DetectAnomalies "RowCount" ]\nAnalyzers = [ Mean "imdb_rating" ]'
+    )
+    history = tmp_path / "runs" / "history.jsonl"
+    history.parent.mkdir()
+    history.write_text('{"metrics": {"Dataset.*.RowCount": 600.0}, "note": "other keys are ignored"}\n' * 3)
+    first = run(
+        "moviestream.quality", "check", str(rules), str(movies_csv), "--history", str(history), "--json"
+    )
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["history_runs"] == 3
+    assert [r["EvaluatedRule"] for r in report["rules"]] == ["RowCount >= 600", 'DetectAnomalies "RowCount"']
+    lines = [json.loads(line) for line in history.read_text().splitlines()]
+    assert len(lines) == 4 and lines[-1]["metrics"]["Dataset.*.RowCount"] == 600.0
+    assert "Column.imdb_rating.Mean" in lines[-1]["metrics"]  # analyzers are recorded too
+
+    history.write_text('{"metrics": {"Dataset.*.RowCount": 6000.0}}\n' * 3)
+    again = run(
+        "moviestream.quality", "check", str(rules), str(movies_csv), "--history", str(history), "--no-record"
+    )
+    assert again.returncode == 1  # 600 rows against 6,000 before: both rules fail
+    assert "evaluated as: RowCount >= 6000" in again.stdout
+    assert "is outside the expected" in again.stdout
+    assert len(history.read_text().splitlines()) == 3  # --no-record: read, not appended
+
+
+def test_lint_warns_on_mixed_operators_and_no_record_needs_a_history(tmp_path, movies_csv):
+    rules = tmp_path / "mixed.dqdl"
+    rules.write_text("Rules = [ RowCount > avg(last(3)) - 2 * std(last(3)) ]")
+    linted = run("moviestream.quality", "lint", str(rules))
+    assert linted.returncode == 0 and "ok (1 rules)" in linted.stdout
+    assert "warning: line 1, column 22: + or - mixed with * or / without parentheses" in linted.stderr
+    one_line_error(
+        run("moviestream.quality", "check", str(rules), str(movies_csv), "--no-record"),
+        "--no-record needs --history FILE",
     )

@@ -68,6 +68,9 @@ class Judgement:
     passed: bool
     reason: str | None
     metrics: dict[str, float | None]
+    # DetectAnomalies' findings, Glue's DataQualityObservation shape: Description, and
+    # MetricBasedObservation {MetricName, MetricValues {ActualValue, ExpectedValue, LowerLimit, UpperLimit}}.
+    observations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -103,8 +106,25 @@ def fmt(value: float | None, integral: bool = False) -> str:
     return repr(float(value))
 
 
+# values[BOUND]: each dynamic rule with its numbers evaluated against this run's history, set by
+# the caller of the judges (evaluate._outcomes); a rule not in it is judged as written. A judge
+# reads its condition through ``bound`` at judge time, because a ruleset compiled once judges many
+# runs, each with its own history.
+BOUND = "__dq_bound"
+# values[HISTORY]: the earlier runs' metrics, oldest first (DetectAnomalies reads them).
+HISTORY = "__dq_history"
+
+
+def bound(rule: Rule, values: dict[str, Any]) -> Rule:
+    """The rule as this run judges it (its dynamic numbers evaluated), see BOUND."""
+    return values.get(BOUND, {}).get(rule, rule)
+
+
 def metric_satisfies(value: float | None, cond: Condition) -> bool:
-    """A dataset-level metric against a numeric condition (DQDL between is exclusive)."""
+    """A dataset-level metric against a numeric condition (DQDL between is exclusive). An
+    analyzer's condition (MEASURE) always holds."""
+    if cond.operator == "measure":
+        return True
     if value is None:
         return False
     nums = [float(o.value) for o in cond.operands if isinstance(o.value, Decimal)]
@@ -311,14 +331,16 @@ def value_reason(text: str, col: Column) -> Column:
 
 
 def ratio_judge(
-    metric: str, agg_ok: str, agg_n: str, test: Callable[[float], bool]
+    metric: str, agg_ok: str, agg_n: str, test: Callable[[float, dict[str, Any]], bool]
 ) -> Callable[[dict[str, Any]], Judgement]:
+    """A share of rows (``agg_ok`` of ``agg_n``) judged by ``test(ratio, values)``."""
+
     def judge(values: dict[str, Any]) -> Judgement:
         n = values[agg_n] or 0
         if n == 0:
             return Judgement(False, "No rows to evaluate (none in scope)", {})
         ratio = (values[agg_ok] or 0) / n
-        ok = test(ratio)
+        ok = test(ratio, values)
         return Judgement(ok, None if ok else f"Value: {fmt(ratio)} {NOT_MET}", {metric: ratio})
 
     return judge

@@ -15,6 +15,7 @@ from moviestream.quality.rules.base import (
     Compiled,
     Judgement,
     as_float,
+    bound,
     col_ref,
     condition_predicate,
     count_if,
@@ -34,6 +35,8 @@ def _column_values(rule: Rule, text: str, scope: Column | None, ctx: CompileCont
     cond = rule.condition
     assert cond is not None
     dtype = ctx.types[c]
+    if cond.operator == "measure":
+        return _column_values_measured(rule, text, scope, ctx)
     pred = condition_predicate(col_ref(c), dtype, cond, ctx.now)
     in_scope = scope_or_all(scope)
     ok, n, nulls, lo, hi = (ctx.name(x) for x in ("ok", "n", "nulls", "min", "max"))
@@ -78,12 +81,33 @@ def _column_values(rule: Rule, text: str, scope: Column | None, ctx: CompileCont
     return Compiled(rule, text, pred, aggs=aggs, judge=judge, row_reason=value_reason(text, col_ref(c)))
 
 
+def _column_values_measured(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+    """ColumnValues as an analyzer (or watched by DetectAnomalies): a numeric column's minimum and
+    maximum; other columns have no ColumnValues metric."""
+    c = rule.parameters[0]
+    if not is_numeric(ctx.types[c]):
+        return Compiled(rule, text, None)
+    in_scope = scope_or_all(scope)
+    lo, hi = ctx.name("min"), ctx.name("max")
+    aggs = {
+        lo: F.min(F.when(in_scope, col_ref(c))).cast("double"),
+        hi: F.max(F.when(in_scope, col_ref(c))).cast("double"),
+    }
+
+    def judge(values: dict[str, Any]) -> Judgement:
+        metrics = {f"Column.{c}.Minimum": as_float(values[lo]), f"Column.{c}.Maximum": as_float(values[hi])}
+        return Judgement(True, None, metrics)
+
+    return Compiled(rule, text, None, aggs=aggs, judge=judge)
+
+
 def _column_length(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     cond = rule.condition
     assert cond is not None
     length = F.coalesce(F.length(col_ref(c).cast("string")), F.lit(0))  # NULL has length 0 (AWS)
-    pred = number_predicate(length, cond)
+    measuring = cond.operator == "measure"  # an analyzer: lengths only
+    pred = F.lit(True) if measuring else number_predicate(length, cond)
     in_scope = scope_or_all(scope)
     bad, lo, hi = ctx.name("bad"), ctx.name("minlen"), ctx.name("maxlen")
     aggs = {
@@ -103,7 +127,9 @@ def _column_length(rule: Rule, text: str, scope: Column | None, ctx: CompileCont
         shown = values[hi] if low_ok else values[lo]
         return Judgement(False, f"Value: {fmt(as_float(shown), integral=True)} {NOT_MET}", metrics)
 
-    return Compiled(rule, text, pred, aggs=aggs, judge=judge, row_reason=value_reason(text, length))
+    return Compiled(
+        rule, text, None if measuring else pred, aggs=aggs, judge=judge, row_reason=value_reason(text, length)
+    )
 
 
 def _column_data_type(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
@@ -125,10 +151,10 @@ def _column_data_type(rule: Rule, text: str, scope: Column | None, ctx: CompileC
     pred = any_type if cond.operator in ("=", "in") else col_ref(c).isNotNull() & ~any_type
     in_scope = scope_or_all(scope)
     ok, n = ctx.name("ok"), ctx.name("n")
-    threshold = rule.threshold
     metric = f"Column.{c}.ColumnDataType.Compliance"
 
-    def test(ratio: float) -> bool:
+    def test(ratio: float, values: dict[str, Any]) -> bool:
+        threshold = bound(rule, values).threshold  # may be dynamic
         return metric_satisfies(ratio, threshold) if threshold is not None else ratio == 1.0
 
     return Compiled(

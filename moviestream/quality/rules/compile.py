@@ -9,9 +9,13 @@ from typing import Any
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from moviestream.quality.dqdl import Node, Rule
+from moviestream.quality.anomalies import MIN_HISTORY, expected_band
+from moviestream.quality.catalog import ANOMALY_METRICS
+from moviestream.quality.dqdl import Node, Rule, measuring
+from moviestream.quality.history import series
 from moviestream.quality.rules import column_values, completeness, custom_sql, schema, statistics, uniqueness
 from moviestream.quality.rules.base import (
+    HISTORY,
     NOT_MET,
     CompileContext,
     Compiled,
@@ -19,13 +23,16 @@ from moviestream.quality.rules.base import (
     RulesetError,
     count_if,
     failed_rule,
+    is_numeric,
 )
 
 
 def compile_rule(rule: Rule, ctx: CompileContext) -> Compiled:
     text = rule.render()
     spec = rule.spec
-    column_params = rule.parameters if rule.rule_type not in ("CustomSql", "ColumnNamesMatchPattern") else ()
+    # DetectAnomalies' first parameter names a metric; the rule it wraps checks its own columns.
+    not_columns = ("CustomSql", "ColumnNamesMatchPattern", "DetectAnomalies")
+    column_params = rule.parameters if rule.rule_type not in not_columns else ()
     if rule.rule_type != "ColumnExists" and (missing := ctx.missing(column_params)):
         return failed_rule(rule, text, f"Input data does not include column {missing}!", spec.row_level)
     scope, where_error = ctx.where(rule)
@@ -61,6 +68,81 @@ _COMPILERS: dict[str, Callable[[Rule, str, Column | None, CompileContext], Compi
     "CustomSql": custom_sql._custom_sql,
     "DataFreshness": column_values._data_freshness,
 }
+
+
+def _detect_anomalies(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+    """DetectAnomalies "Metric" [params]: the named rule, measuring only; each metric it measures is
+    judged against the same metric's earlier runs (moviestream/quality/anomalies.py)."""
+    target = Rule(ANOMALY_METRICS[rule.parameters[0]], rule.parameters[1:])
+    inner = compile_rule(measuring(target), ctx)
+
+    def judge(values: dict[str, Any]) -> Judgement:
+        measured = {k: v for k, v in inner.judge(values).metrics.items() if v is not None}
+        if not measured:
+            return Judgement(True, f"Nothing to judge: {target.render()} measured no value in this run", {})
+        runs = values.get(HISTORY, ())
+        anomalies, waiting, observations = [], [], []
+        for name, value in measured.items():
+            band = expected_band(series(runs, name))
+            if band is None:
+                waiting.append(name)
+                continue
+            observation = {
+                "MetricName": name,
+                "MetricValues": {
+                    "ActualValue": value,
+                    "ExpectedValue": band.expected,
+                    "LowerLimit": band.lower,
+                    "UpperLimit": band.upper,
+                },
+            }
+            if not band.holds(value):
+                anomalies.append(
+                    f"{name} = {value:.6g} is outside the expected [{band.lower:.6g}, {band.upper:.6g}]"
+                    f" (expected {band.expected:.6g}, from {band.normal} earlier runs)"
+                )
+                observations.append(
+                    {"Description": f"Anomaly: {anomalies[-1]}", "MetricBasedObservation": observation}
+                )
+        if anomalies:
+            return Judgement(False, "; ".join(anomalies), measured, observations)
+        reason = None
+        if waiting:
+            reason = (
+                f"Passed without judging {', '.join(waiting)}: fewer than {MIN_HISTORY} earlier runs "
+                "in the history"
+            )
+        return Judgement(True, reason, measured, observations)
+
+    return Compiled(rule, text, None, aggs=inner.aggs, judge=judge)
+
+
+# AllStatistics "c": every statistic of the column, by its type.
+_STATISTICS_ALL = ("Completeness", "DistinctValuesCount", "UniqueValueRatio", "Uniqueness", "Entropy")
+_STATISTICS_NUMERIC = ("Mean", "Sum", "StandardDeviation", "ColumnValues")  # ColumnValues: min and max
+_STATISTICS_TEXT = ("ColumnLength",)  # shortest and longest
+
+
+def _all_statistics(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+    c = rule.parameters[0]
+    numeric = is_numeric(ctx.types[c])
+    kinds = _STATISTICS_ALL + (_STATISTICS_NUMERIC if numeric else _STATISTICS_TEXT)
+    parts = [compile_rule(measuring(Rule(kind, (c,), where=rule.where)), ctx) for kind in kinds]
+    aggs: dict[str, Column] = {}
+    for part in parts:
+        aggs.update(part.aggs)
+
+    def judge(values: dict[str, Any]) -> Judgement:
+        metrics: dict[str, float | None] = {}
+        for part in parts:
+            metrics.update(part.judge(values).metrics)
+        return Judgement(True, None, metrics)
+
+    return Compiled(rule, text, None, aggs=aggs, judge=judge)
+
+
+_COMPILERS["DetectAnomalies"] = _detect_anomalies
+_COMPILERS["AllStatistics"] = _all_statistics
 
 
 # -- composites ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from pyspark.sql import Column
 
@@ -10,6 +10,7 @@ from moviestream.quality.dqdl import Rule
 from moviestream.quality.rules.base import (
     CompileContext,
     Compiled,
+    bound,
     col_ref,
     count_if,
     metric_satisfies,
@@ -24,12 +25,14 @@ def _complete(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) 
     ok, n = ctx.name("complete"), ctx.name("n")
     in_scope = scope_or_all(scope)
     metric = f"Column.{c}.Completeness"
-    if rule.rule_type == "IsComplete":
-        test: Callable[[float], bool] = lambda r: r == 1.0  # noqa: E731
-    else:
-        cond = rule.condition
+
+    def test(ratio: float, values: dict[str, Any]) -> bool:
+        if rule.rule_type == "IsComplete":
+            return ratio == 1.0
+        cond = bound(rule, values).condition
         assert cond is not None
-        test = lambda r: metric_satisfies(r, cond)  # noqa: E731
+        return metric_satisfies(ratio, cond)
+
     return Compiled(
         rule,
         text,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from pyspark.errors import PySparkException
 from pyspark.sql import Column
@@ -67,7 +68,7 @@ def _custom_sql(rule: Rule, text: str, scope: Column | None, ctx: CompileContext
     threshold = rule.threshold
     metric = "Dataset.*.CustomSQL.Compliance"
 
-    def test(ratio: float) -> bool:
+    def test(ratio: float, values: dict[str, Any]) -> bool:
         return metric_satisfies(ratio, threshold) if threshold is not None else ratio == 1.0
 
     return Compiled(

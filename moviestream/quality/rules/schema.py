@@ -4,6 +4,7 @@ ColumnNamesMatchPattern."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pyspark.sql import Column
 
@@ -13,6 +14,7 @@ from moviestream.quality.rules.base import (
     CompileContext,
     Compiled,
     Judgement,
+    bound,
     fmt,
     metric_satisfies,
 )
@@ -26,14 +28,16 @@ def _column_exists(rule: Rule, text: str, scope: Column | None, ctx: CompileCont
 
 
 def _column_count(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
-    cond = rule.condition
-    assert cond is not None
     count = float(len(ctx.columns))
-    good = metric_satisfies(count, cond)
-    reason = None if good else f"Value: {fmt(count, True)} {NOT_MET}"
-    return Compiled(
-        rule, text, None, judge=lambda _: Judgement(good, reason, {"Dataset.*.ColumnCount": count})
-    )
+
+    def judge(values: dict[str, Any]) -> Judgement:
+        cond = bound(rule, values).condition
+        assert cond is not None
+        good = metric_satisfies(count, cond)
+        reason = None if good else f"Value: {fmt(count, True)} {NOT_MET}"
+        return Judgement(good, reason, {"Dataset.*.ColumnCount": count})
+
+    return Compiled(rule, text, None, judge=judge)
 
 
 def _column_names_match(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:

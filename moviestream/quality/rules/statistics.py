@@ -16,6 +16,7 @@ from moviestream.quality.rules.base import (
     Compiled,
     Judgement,
     as_float,
+    bound,
     col_ref,
     fmt,
     is_numeric,
@@ -30,8 +31,6 @@ def _metric_rule(
     """Rules that compare one aggregate with their condition (Mean, Sum, RowCount, ...)."""
 
     def compile_(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
-        cond = rule.condition
-        assert cond is not None
         alias = ctx.name("metric")
         name = metric.format(*rule.parameters)
         value = agg(scope_or_all(scope)) if not rule.parameters else _scoped_agg(agg, rule, scope, ctx)
@@ -40,7 +39,7 @@ def _metric_rule(
             v = as_float(values[alias])
             if v is None:
                 return Judgement(False, "No values to evaluate (all NULL or none in scope)", {})
-            good = metric_satisfies(v, cond)
+            good = metric_satisfies(v, bound(rule, values).condition)  # type: ignore[arg-type]
             return Judgement(good, None if good else f"Value: {fmt(v, integral)} {NOT_MET}", {name: v})
 
         return Compiled(rule, text, None, aggs={alias: value}, judge=judge)

@@ -16,6 +16,7 @@ from moviestream.quality.rules.base import (
     CompileContext,
     Compiled,
     Judgement,
+    bound,
     col_ref,
     count_if,
     fmt,
@@ -49,7 +50,6 @@ def _unique(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) ->
         for k, alias in completes.items():
             aggs[alias] = count_if(in_scope & col_ref(k).isNotNull())
     metric = _uniqueness_metric_name(keys, "Uniqueness")
-    cond = rule.condition
 
     def judge(values: dict[str, Any]) -> Judgement:
         if not values[keyed]:
@@ -57,8 +57,7 @@ def _unique(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) ->
         ratio = values[once] / values[keyed]
         metrics: dict[str, float | None] = {metric: ratio}
         if rule.rule_type == "Uniqueness":
-            assert cond is not None
-            good = metric_satisfies(ratio, cond)
+            good = metric_satisfies(ratio, bound(rule, values).condition)  # type: ignore[arg-type]
         else:
             good = ratio == 1.0
         reason = None if good else f"Value: {fmt(ratio)} {NOT_MET}"
@@ -78,8 +77,6 @@ def _unique(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) ->
 
 def _unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
-    cond = rule.condition
-    assert cond is not None
     count = ctx.key_count((c,), scope)
     in_scope = scope_or_all(scope)
     once, distinct = ctx.name("once"), ctx.name(DISTINCT_PREFIX)
@@ -93,7 +90,7 @@ def _unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: Compil
         if not values[distinct]:
             return Judgement(False, "No values to evaluate (none in scope)", {})
         ratio = values[once] / values[distinct]
-        good = metric_satisfies(ratio, cond)
+        good = metric_satisfies(ratio, bound(rule, values).condition)  # type: ignore[arg-type]
         return Judgement(good, None if good else f"Value: {fmt(ratio)} {NOT_MET}", {metric: ratio})
 
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
@@ -101,8 +98,6 @@ def _unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: Compil
 
 def _distinct_values(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
-    cond = rule.condition
-    assert cond is not None
     in_scope = scope_or_all(scope)
     distinct, nulls = ctx.name(DISTINCT_PREFIX), ctx.name("nulls")
     aggs = {
@@ -113,7 +108,7 @@ def _distinct_values(rule: Rule, text: str, scope: Column | None, ctx: CompileCo
 
     def judge(values: dict[str, Any]) -> Judgement:
         v = float(values[distinct] + (1 if values[nulls] else 0))  # NULL is a value of its own
-        good = metric_satisfies(v, cond)
+        good = metric_satisfies(v, bound(rule, values).condition)  # type: ignore[arg-type]
         return Judgement(good, None if good else f"Value: {fmt(v, True)} {NOT_MET}", {metric: v})
 
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
@@ -121,8 +116,6 @@ def _distinct_values(rule: Rule, text: str, scope: Column | None, ctx: CompileCo
 
 def _entropy(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
-    cond = rule.condition
-    assert cond is not None
     count = ctx.key_count((c,), scope)
     valued = scope_or_all(scope) & col_ref(c).isNotNull()
     n, log_sum = ctx.name("n"), ctx.name("logsum")
@@ -136,7 +129,7 @@ def _entropy(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -
             return Judgement(False, "No values to evaluate (all NULL or none in scope)", {})
         h = math.log(total) - (values[log_sum] or 0.0) / total
         h = 0.0 if abs(h) < 1e-15 else h
-        good = metric_satisfies(h, cond)
+        good = metric_satisfies(h, bound(rule, values).condition)  # type: ignore[arg-type]
         return Judgement(good, None if good else f"Value: {fmt(h)} {NOT_MET}", {metric: h})
 
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
