@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
-from glue_streaming.job_options import failure_options, metrics_option
+from glue_streaming.job_options import evaluation_context_option, failure_options, metrics_option
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 from moviestream.failure import GaveUp, PermanentFailure, policy_from
@@ -39,6 +39,7 @@ def _fail(message: str) -> None:
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
 @failure_options(give_up_default=3600.0)
 @metrics_option
+@evaluation_context_option
 def main(
     location: str,
     job_name: str,
@@ -51,6 +52,7 @@ def main(
     degraded_after_seconds: float,
     give_up_after_seconds: float,
     metrics_namespace: str,
+    evaluation_context: str,
 ) -> None:
     """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
     logs.configure()
@@ -88,6 +90,7 @@ def main(
         warehouse_dsn=warehouse_dsn,
         aws=aws,
         metrics_namespace=metrics_namespace.strip() or None,
+        evaluation_context=evaluation_context.strip() or None,
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
     )
     backfill = Backfill(spark, config, chunk_rows=chunk_rows)

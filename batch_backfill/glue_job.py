@@ -38,6 +38,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "degraded_after_seconds": "60",  # moviestream/failure.py
     "give_up_after_seconds": "3600",  # a run stuck this long fails; the state machine reports it
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
+    "evaluation_context": "",  # data-quality metric history's context; empty: the job name
 }
 
 
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
         metrics_namespace=args["metrics_namespace"].strip() or None,
+        evaluation_context=args["evaluation_context"].strip() or None,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)

@@ -16,6 +16,7 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
                           events' EventBridge source), --failure_ratio_threshold,
   --degraded_after_seconds, --give_up_after_seconds  (moviestream/failure.py; 0: never give up)
   --metrics_namespace     CloudWatch namespace of the per-batch metrics (moviestream/metrics.py)
+  --evaluation_context    data-quality metric history's context (default: the job name)
 
 Source: ``glueContext.create_data_frame.from_options(connection_type="kinesis")`` with the record
 arrival time (``addRecordTimestamp``) and without schema inference, so every payload reaches the
@@ -55,6 +56,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "degraded_after_seconds": "60",  # moviestream/failure.py
     "give_up_after_seconds": "0",  # never: a streaming job waits out any outage
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
+    "evaluation_context": "",  # data-quality metric history's context; empty: the job name
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
 }
 # Spark SQL settings the job sets at start (the same as the local session; see glue_streaming/spark.py).
@@ -226,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         aws=aws,
         alerts=alerts,
         metrics_namespace=args["metrics_namespace"].strip() or None,
+        evaluation_context=args["evaluation_context"].strip() or None,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     pipeline = BatchPipeline(config, lambda: streaming_query_id(spark))

@@ -35,6 +35,18 @@ def failure_options(give_up_default: float) -> Callable[[Any], Any]:
     return decorate
 
 
+def evaluation_context_option(command: Any) -> Any:
+    """--evaluation-context: whose metric history the data-quality rules read and extend."""
+    return click.option(
+        "--evaluation-context",
+        default="",
+        show_default="the job name",
+        envvar="MOVIESTREAM_EVALUATION_CONTEXT",
+        help="Data-quality evaluation context: dynamic rules and DetectAnomalies compare each batch "
+        "with the earlier batches of this context (movies.metric_history).",
+    )(command)
+
+
 def metrics_option(command: Any) -> Any:
     """--metrics-namespace: the CloudWatch namespace of the per-batch metrics (empty: none)."""
     return click.option(

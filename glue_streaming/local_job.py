@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
-from glue_streaming.job_options import failure_options, metrics_option
+from glue_streaming.job_options import evaluation_context_option, failure_options, metrics_option
 from moviestream import logs
 from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names, warehouse_dsn
 from moviestream.failure import policy_from, watch
@@ -133,6 +133,7 @@ def _root_cause(message: str) -> str:
 )
 @failure_options(give_up_default=0.0)
 @metrics_option
+@evaluation_context_option
 @click.option(
     "--status-file",
     type=click.Path(path_type=Path),
@@ -159,6 +160,7 @@ def main(
     degraded_after_seconds: float,
     give_up_after_seconds: float,
     metrics_namespace: str,
+    evaluation_context: str,
     status_file: Path | None,
 ) -> None:
     """Run the streaming job locally until SIGTERM."""
@@ -228,6 +230,7 @@ def main(
             aws=aws,
             alerts=alerts,
             metrics_namespace=metrics_namespace.strip() or None,
+            evaluation_context=evaluation_context.strip() or None,
             failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         ),
         stream_id,

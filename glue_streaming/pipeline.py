@@ -76,6 +76,13 @@ class PipelineConfig:
     alerts: AlertConfig | None = None  # None: no alerts
     metrics_namespace: str | None = None  # CloudWatch namespace of moviestream/metrics.py; None: none
     failure: FailurePolicy = field(default_factory=FailurePolicy)  # moviestream/failure.py
+    # The data-quality evaluation context whose metric history dynamic rules and DetectAnomalies
+    # read (movies.metric_history); None: the job name.
+    evaluation_context: str | None = None
+
+    @property
+    def context(self) -> str:
+        return self.evaluation_context or self.job_name
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,11 @@ class PreparedBatch:
     ledger_extra: dict[str, Any] = field(default_factory=dict)
     lag_from: dict[str, datetime] = field(default_factory=dict)  # streaming only (lag_points)
     retried_errors: int = 0  # transient errors its steps met and retried
+    metrics: dict[str, float] = field(default_factory=dict)  # the run's DQ metrics, for the history
+
+
+# Earlier runs read back for dynamic rules and DetectAnomalies: the newest this many.
+HISTORY_RUNS = 1000
 
 
 WARM_UP_RECORDS = 2_000
@@ -175,6 +187,12 @@ class BatchPipeline:
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
         self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
+        # The context's earlier runs, oldest first: read from the warehouse at the first batch
+        # that needs them (only a ruleset with dynamic rules or DetectAnomalies reads them), then
+        # kept here, each judged batch appended. Appended when judged, not when committed: the
+        # backfill judges a chunk while the previous one commits, and a judged batch either
+        # commits or stops the job (its history is then read again at the restart).
+        self._history: list[dict[str, float]] | None = None
         self.failure: str | None = None  # the permanent failure or outage that stopped a batch
         self.retrier = Retrier(
             config.failure,
@@ -182,6 +200,22 @@ class BatchPipeline:
             on_recovered=self._recovered,
             on_retry=self._retrying,
         )
+
+    def history(self) -> list[dict[str, float]]:
+        """The evaluation context's earlier runs, oldest first (read once, see __init__); empty
+        when the ruleset reads no history."""
+        if not self.config.ruleset.dynamic:
+            return []
+        if self._history is None:
+            context = self.config.context
+            runs = self.run_step(
+                "history read",
+                "warehouse",
+                lambda: self._warehouse.read_metric_history(context, HISTORY_RUNS),
+            )
+            log.info("metric_history_read", context=context, runs=len(runs))
+            self._history = runs
+        return self._history
 
     # -- the failure policy (moviestream/failure.py) ---------------------------------------------
     def _retrying(self, step: str, attempt: int, delay: float, exc: BaseException) -> None:
@@ -326,9 +360,13 @@ class BatchPipeline:
             # A file's produced_at is an as-of time: a backfill has no lag to measure.
             lag_from = {} if file_records else lag_points(table)
             t_judge = time.monotonic()
-            outcomes = self._judge.rules.outcomes(self._envelopes(judged))
+            results = self._judge.rules.results(self._envelopes(judged), self.history())
+            outcomes = results.rules
         finally:
             judged.unpersist()
+        if self._history is not None:
+            self._history.append(results.metrics)
+            del self._history[:-HISTORY_RUNS]  # a stream runs for months: keep what is read
         bad_lines, movies, genres = split_read_out(table, key, started_at)
         return PreparedBatch(
             key,
@@ -344,6 +382,7 @@ class BatchPipeline:
             ledger_extra or {},
             lag_from,
             check.retried_errors,
+            results.metrics,
         )
 
     def commit(self, batch: PreparedBatch) -> BatchResult:
@@ -424,7 +463,16 @@ class BatchPipeline:
             # Read at each attempt: the row that commits counts the earlier attempts of this
             # step too (theirs rolled back).
             ledger["retried_errors"] = batch.retried_errors
-            load = BatchLoad(key, movies, genres, ledger, outcomes, batch.lag_from)
+            load = BatchLoad(
+                key,
+                movies,
+                genres,
+                ledger,
+                outcomes,
+                batch.lag_from,
+                metrics=batch.metrics,
+                history_context=self.config.context,
+            )
             return self._warehouse.load_batch(load)
 
         committed_at = self.run_step("warehouse", "warehouse", load_batch, batch)

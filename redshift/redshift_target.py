@@ -30,11 +30,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from moviestream.failpoints import failpoint
 from redshift.warehouse import (
     GENRE_COLUMNS,
+    HISTORY_COLUMNS,
+    HISTORY_QUERY,
     OUTCOME_COLUMNS,
     STAGE_COLUMNS,
     BatchKey,
     BatchLoad,
     WarehouseUnavailable,
+    history_rows,
+    history_runs,
     ledger_row,
     outcome_rows,
     redshift_statements,
@@ -182,6 +186,16 @@ class RedshiftWarehouse:
         finally:
             conn.close()
 
+    def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
+        """The newest ``limit`` runs of an evaluation context, oldest first."""
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute(HISTORY_QUERY, (context, limit, context))
+            return history_runs(cur.fetchall())
+        finally:
+            conn.close()
+
     def staging_uris(self, key: BatchKey) -> tuple[str, str]:
         base = (
             f"{self.settings.staging_uri}/job={key.job_name}/stream={key.stream_id}/batch={key.batch_id:010d}"
@@ -234,6 +248,12 @@ class RedshiftWarehouse:
                 cur.executemany(
                     f"INSERT INTO movies.rule_outcomes ({columns_sql}) VALUES ({placeholders})",
                     outcome_rows(load),
+                )
+            if history := history_rows(load, ledger["committed_at"]):
+                cur.executemany(
+                    f"INSERT INTO movies.metric_history ({', '.join(HISTORY_COLUMNS)})"
+                    f" VALUES ({', '.join(['%s'] * len(HISTORY_COLUMNS))})",
+                    history,
                 )
             failpoint("in_transaction", load.key.batch_id)
             conn.commit()

@@ -170,6 +170,10 @@ class BatchLoad:
     # Lag columns (lag_p50_s, ...) -> the produced_at each is measured from; the seconds are
     # taken against committed_at, known only inside the transaction. Empty: no lag (backfill).
     lag_from: dict[str, datetime] = field(default_factory=dict)
+    # The run's data-quality metrics (Glue's names), recorded in movies.metric_history under
+    # this evaluation context in the batch's transaction; None: not recorded.
+    metrics: dict[str, float] = field(default_factory=dict)
+    history_context: str | None = None
 
     def __post_init__(self) -> None:
         self.movies = as_table(STAGE_COLUMNS, self.movies)
@@ -254,6 +258,52 @@ def outcome_rows(load: BatchLoad) -> list[tuple]:
     ]
 
 
+HISTORY_COLUMNS = ("context", "job_name", "stream_id", "batch_id", "recorded_at", "metric", "value")
+
+
+def history_rows(load: BatchLoad, committed_at: datetime) -> list[tuple]:
+    """The run's metrics as movies.metric_history rows, in HISTORY_COLUMNS order."""
+    if load.history_context is None:
+        return []
+    key = load.key
+    return [
+        (load.history_context, key.job_name, key.stream_id, key.batch_id, committed_at, metric, value)
+        for metric, value in sorted(load.metrics.items())
+    ]
+
+
+# The newest runs of one context (at most the limit), read back oldest first. Plain SQL that
+# PostgreSQL and Redshift both run.
+HISTORY_QUERY = """
+SELECT h.job_name, h.stream_id, h.batch_id, r.recorded_at, h.metric, h.value
+FROM movies.metric_history h
+JOIN (
+    SELECT job_name, stream_id, batch_id, MAX(recorded_at) AS recorded_at
+    FROM movies.metric_history
+    WHERE context = %s
+    GROUP BY job_name, stream_id, batch_id
+    ORDER BY recorded_at DESC, batch_id DESC
+    LIMIT %s
+) r ON h.job_name = r.job_name AND h.stream_id = r.stream_id AND h.batch_id = r.batch_id
+WHERE h.context = %s
+ORDER BY r.recorded_at, h.stream_id, h.batch_id
+"""
+
+
+def history_runs(rows: Iterable[Sequence[Any]]) -> list[dict[str, float]]:
+    """HISTORY_QUERY's rows as runs (one dict of metrics each), in the rows' order."""
+    runs: dict[tuple, dict[str, float]] = {}
+    for job_name, stream_id, batch_id, _, metric, value in rows:
+        runs.setdefault((job_name, stream_id, batch_id), {})[metric] = float(value)
+    return list(runs.values())
+
+
+def read_metric_history(dsn: str, context: str, limit: int) -> list[dict[str, float]]:
+    """The newest ``limit`` runs of an evaluation context, oldest first."""
+    with connect(dsn, autocommit=True) as conn:
+        return history_runs(conn.execute(HISTORY_QUERY, (context, limit, context)).fetchall())
+
+
 def _insert(table: str, columns: Sequence[str]) -> sql.Composed:
     """INSERT INTO movies.<table> (<columns>) VALUES (%s, ...), identifiers quoted by psycopg."""
     return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
@@ -324,6 +374,8 @@ def load_batch(dsn: str, load: BatchLoad, timings: dict[str, float] | None = Non
         conn.execute(_insert("batch_ledger", columns), [ledger[c] for c in columns])
         with conn.cursor() as cur:
             cur.executemany(_insert("rule_outcomes", OUTCOME_COLUMNS), outcome_rows(load))
+            if history := history_rows(load, committed_at):
+                cur.executemany(_insert("metric_history", HISTORY_COLUMNS), history)
         failpoint("in_transaction", load.key.batch_id)
     clock.lap("ledger")  # with the commit
     return committed_at
@@ -358,6 +410,9 @@ class PostgresWarehouse:
 
     def load_batch(self, load: BatchLoad) -> datetime | None:
         return load_batch(self.dsn, load)
+
+    def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
+        return read_metric_history(self.dsn, context, limit)
 
 
 def open_warehouse(dsn: str, s3_client_factory=None):  # noqa: ANN001, ANN201 - see the two classes

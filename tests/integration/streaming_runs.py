@@ -156,6 +156,8 @@ def snapshot(run: RunResult) -> dict:
         ).fetchall()
         genres = conn.execute("SELECT movie_id, genre FROM movies.movie_genres ORDER BY 1, 2").fetchall()
         batches = conn.execute("SELECT batch_id FROM movies.batch_ledger ORDER BY batch_id").fetchall()
+        history = _history_by_batch(conn, run.job_name)
+        measured = _outcome_metrics_by_batch(conn, run.job_name)
     totals = ledger_totals(run.dsn, run.job_name)
     s3 = AwsSettings().client("s3")
     keys = sorted(
@@ -179,4 +181,28 @@ def snapshot(run: RunResult) -> dict:
         "ledger_batches_unique": len(batches) == len(set(batches)),
         "bad_records": bad,
         "bad_record_keys_per_ledger_batch": len(keys) <= totals.batches,
+        # Every committed batch's metrics are in the history once, equal to what its rule
+        # outcomes measured (both are written in the batch's transaction).
+        "history_once_per_batch": sorted(history) == sorted(b for (b,) in batches) and history == measured,
     }
+
+
+def _history_by_batch(conn, job_name: str) -> dict[int, dict[str, float]]:
+    rows = conn.execute(
+        "SELECT batch_id, metric, value FROM movies.metric_history WHERE context = %s AND job_name = %s",
+        (job_name, job_name),
+    ).fetchall()
+    runs: dict[int, dict[str, float]] = {}
+    for batch_id, metric, value in rows:
+        runs.setdefault(batch_id, {})[metric] = value
+    return runs
+
+
+def _outcome_metrics_by_batch(conn, job_name: str) -> dict[int, dict[str, float]]:
+    rows = conn.execute(
+        "SELECT batch_id, evaluated_metrics FROM movies.rule_outcomes WHERE job_name = %s", (job_name,)
+    ).fetchall()
+    runs: dict[int, dict[str, float]] = {}
+    for batch_id, metrics in rows:
+        runs.setdefault(batch_id, {}).update(json.loads(metrics))
+    return runs

@@ -55,3 +55,13 @@ def test_the_grammar_rejects_not_null_before_default():
 def test_the_grammar_rejects_a_postgresql_only_statement():
     _, problems = parse_problems("CREATE TABLE t (a INT) PARTITION BY RANGE (a);")
     assert problems
+
+
+def test_the_metric_history_query_parses_as_redshift():
+    """The one query both warehouses send as written (not from a file): the history read."""
+    from redshift.warehouse import HISTORY_QUERY
+
+    count, problems = parse_problems(
+        HISTORY_QUERY.replace("%s", "'ctx'", 1).replace("%s", "1000", 1).replace("%s", "'ctx'") + ";"
+    )
+    assert count == 1 and not problems, problems
