@@ -32,6 +32,7 @@ from redshift.catalog import CHECKS, VIEWS_BY_NAME
 from redshift.warehouse import apply_schema, query_rows
 
 DEMO_PREFIX = "demo"  # the demo's bad records and rule outcomes: s3://<bucket>/demo/...
+DEMO_BATCH_RECORDS = 600  # the job's cap per micro-batch: the 3,201 films are six batches
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
 
@@ -96,6 +97,10 @@ def run_end_to_end(
             # One synthetic round: the demo's few batches are not worth a longer warm-up.
             "--warm-up-rounds",
             "1",
+            # Batches of DEMO_BATCH_RECORDS (the replay sends one film per Kinesis record), so the
+            # rules that compare a batch with earlier ones have earlier batches of this run.
+            "--max-records-per-batch",
+            str(DEMO_BATCH_RECORDS),
         ],
         job_log,
         env,
@@ -112,6 +117,7 @@ def run_end_to_end(
                 "replay",
                 str(data),
                 "--json",
+                "--no-aggregate",
                 "--rejects",
                 str(run_dir / "rejects.jsonl"),
                 "--dead-letter",
@@ -182,6 +188,7 @@ def run_end_to_end(
     for r in top:
         table.add_row(*[str(v) for v in r])
     console.print(table)
+    history_rules = _history_rule_outcomes(dsn, job_name, parse_ruleset(rules.read_text(encoding="utf-8")))
     # The warehouse's post-load checks (what `python -m redshift check` runs).
     failed_checks = [c.name for c in CHECKS if query_rows(dsn, c.sql)[1][0][0]]
     console.print(
@@ -228,8 +235,37 @@ def run_end_to_end(
         "job_name": job_name,
         "run_dir": str(run_dir),
         "health_page": str(page) if page else None,
+        "history_rules": history_rules,
     }
     return (0 if ok else 1), result
+
+
+def _history_rule_outcomes(dsn: str, job_name: str, ruleset) -> dict[str, list[int]]:  # noqa: ANN001
+    """Rules that compare a batch with earlier batches (dynamic numbers, DetectAnomalies): how
+    many of this run's batches each passed, printed with the first failure's reason."""
+    texts = [
+        node.render()
+        for node in ruleset.rules
+        if any(leaf.dynamic or leaf.rule_type == "DetectAnomalies" for leaf in node.leaves())
+    ]
+    if not texts:
+        return {}
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT rule, batch_id, outcome, failure_reason FROM movies.rule_outcomes"
+            " WHERE job_name = %s AND rule = ANY(%s) ORDER BY batch_id",
+            (job_name, texts),
+        ).fetchall()
+    summary: dict[str, list[int]] = {}
+    console.print("rules judged against this run's earlier batches:")
+    for text in texts:
+        mine = [r for r in rows if r[0] == text]
+        passed = sum(1 for r in mine if r[2] == "Passed")
+        summary[text] = [passed, len(mine)]
+        failed = next((r for r in mine if r[2] != "Passed"), None)
+        detail = f"; batch {failed[1]}: {failed[3]}" if failed else ""
+        console.print(f"  {text}: passed {passed}/{len(mine)} batches{detail}")
+    return summary
 
 
 HEALTH_PAGE = REPO_ROOT / "reports" / "health.html"

@@ -202,7 +202,10 @@ class _Prefetcher:
         record per shard that has any), shared fairly between shards; ``positions`` (the planned
         offset) is advanced past them, and new or finished shards are noted in it."""
         with self._changed:
-            if not any(self._buffers.values()):  # nothing yet: wait for one more polling round
+            # Nothing yet, or no whole polling round yet: wait for one more. The first batch thus
+            # starts with every shard read, not only the first one polled, so a pre-filled stream
+            # is cut into the same batches every run.
+            if self._passes == 0 or not any(self._buffers.values()):
                 seen = self._passes
                 self._changed.wait_for(lambda: self._passes > seen, timeout=FIRST_POLL_WAIT_S)
             taken: dict[str, list[tuple]] = {}

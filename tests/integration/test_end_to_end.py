@@ -154,6 +154,11 @@ def _printed(run: dict) -> dict:
 def test_each_demo_answers_for_its_own_file_only(runs):
     a, b, again = runs["A"], runs["B"], runs["A again"]
     assert _printed(again) == _printed(a)  # the same file and rules print the same
+    # The films are cut into batches of 600, so the rules comparing a batch with earlier ones
+    # (a dynamic Completeness and DetectAnomalies) judge every batch, the 4th on with a history.
+    history = a["result"]["history_rules"]
+    assert a["result"]["batches"] == 6 and len(history) == 2
+    assert all(judged == 6 for _, judged in history.values()), history
     assert a["result"]["sent"] == FILMS and b["result"]["sent"] == 400
     assert a["result"]["movies"] == a["result"]["warehouse_rows"] == len(a["ids"])
     assert not {t for t, *_ in b["top"]} & a["titles"], "B's top rows hold A's films"
