@@ -152,8 +152,9 @@ bench-backfill: up ## Backfill: a 400k-row CSV to the warehouse end to end vs a 
 bench-soak: up ## Soak and scale (about 40 min; not in bench): the streaming job 30 min at 500 records/s, the backfill at 100k/400k/1.6M rows
 	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.soak_bench
 
-bench-quality: setup $(BENCH_QUALITY_STAMP) ## DQDL engine vs a bare scan and Great Expectations (400k rows; no stack needed)
+bench-quality: setup up $(BENCH_QUALITY_STAMP) ## DQDL engine vs a bare scan and Great Expectations (400k rows), and what the metric history costs a batch
 	@$(PY) -m bench.quality_bench
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.quality_history_bench
 
 package: ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins); needs Python 3.13 only
 	@PY313=$$(scripts/find-python313) || exit 1; $$PY313 scripts/package_glue.py

@@ -37,22 +37,48 @@ class Band:
         return self.lower <= value <= self.upper
 
 
-def _band(values: Sequence[float], excluded: int) -> Band:
-    mean = math.fsum(values) / len(values)
-    sigma = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
-    half = max(K * sigma, RELATIVE_FLOOR * abs(mean), ABSOLUTE_FLOOR)
-    return Band(mean, mean - half, mean + half, len(values), excluded)
+class _Window:
+    """The newest WINDOW normal values, with running sums so each band costs O(1): the walk over
+    a long history (1,000 runs) stays linear. Sums are of the values minus the first one (the
+    shifted-data variance), which keeps large metrics (a Sum of grosses) from losing precision."""
+
+    def __init__(self) -> None:
+        self.values: deque[float] = deque()
+        self.shift: float | None = None
+        self.total = 0.0
+        self.squares = 0.0
+
+    def add(self, value: float) -> None:
+        if self.shift is None:
+            self.shift = value
+        if len(self.values) == WINDOW:
+            old = self.values.popleft() - self.shift
+            self.total -= old
+            self.squares -= old * old
+        self.values.append(value)
+        d = value - self.shift
+        self.total += d
+        self.squares += d * d
+
+    def band(self, excluded: int) -> Band:
+        n = len(self.values)
+        assert self.shift is not None
+        mean_shifted = self.total / n
+        variance = max(0.0, self.squares / n - mean_shifted * mean_shifted)
+        mean = self.shift + mean_shifted
+        half = max(K * math.sqrt(variance), RELATIVE_FLOOR * abs(mean), ABSOLUTE_FLOOR)
+        return Band(mean, mean - half, mean + half, n, excluded)
 
 
 def expected_band(history: Sequence[float]) -> Band | None:
     """The band a new value is judged against (None: fewer than MIN_HISTORY earlier values)."""
-    normal: deque[float] = deque(maxlen=WINDOW)
+    window = _Window()
     excluded = 0
     for value in history:
-        if len(normal) >= MIN_HISTORY and not _band(normal, excluded).holds(value):
+        if len(window.values) >= MIN_HISTORY and not window.band(excluded).holds(value):
             excluded += 1
             continue
-        normal.append(value)
-    if len(normal) < MIN_HISTORY:
+        window.add(value)
+    if len(window.values) < MIN_HISTORY:
         return None
-    return _band(normal, excluded)
+    return window.band(excluded)

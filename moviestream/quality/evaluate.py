@@ -79,6 +79,7 @@ __all__ = [
     "add_row_level_results",
     "condition_predicate",
     "evaluate_in_one_pass",
+    "judge_measured",
     "metric_satisfies",
     "outcomes_from",
     "prepare",
@@ -330,7 +331,7 @@ def _judge(c: Compiled, values: dict[str, Any], runs: list[dict[str, float]]) ->
 def _results(
     evaluation: Evaluation, values: dict[str, Any], history: Sequence[Mapping[str, float]] = ()
 ) -> Results:
-    runs = [dict(run) for run in history]
+    runs = list(history)  # read only: never copied per batch (1,000 runs in a stream)
     values = values | {HISTORY: runs}
     outcomes = []
     for c in evaluation.compiled:
@@ -439,8 +440,18 @@ class CompiledRuleset:
 
     def results(self, df: DataFrame, history: Sequence[Mapping[str, float]] = ()) -> Results:
         """Rule outcomes and analyzer metrics over ``df`` (history: earlier runs, oldest first)."""
-        if self.per_frame:
-            return outcomes_from(self._for(df), history)
+        return judge_measured(*self.measure(df), history)
+
+    def measure(self, df: DataFrame) -> tuple[Evaluation, dict[str, Any]]:
+        """The Spark half of ``results``: one aggregation of every rule's metrics over ``df``."""
         evaluation = self._for(df)
-        values = evaluation.frame.agg(*self._aggs).collect()[0].asDict() if self._aggs else {}
-        return _results(evaluation, values, history)
+        aggs = [a.alias(k) for k, a in _all_aggs(evaluation).items()] if self.per_frame else self._aggs
+        values = evaluation.frame.agg(*aggs).collect()[0].asDict() if aggs else {}
+        return evaluation, values
+
+
+def judge_measured(
+    evaluation: Evaluation, values: dict[str, Any], history: Sequence[Mapping[str, float]] = ()
+) -> Results:
+    """The pure half of ``results``: the measured values judged, against ``history`` (no Spark)."""
+    return _results(evaluation, values, history)

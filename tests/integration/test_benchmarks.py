@@ -28,6 +28,10 @@ BENCHMARKS = {
         {"BENCH_QUALITY_ROWS": "1500", "BENCH_QUALITY_RUNS": "1"},
         {"rows", "cached", "parquet", "targets"},
     ),
+    "quality_history": (
+        {"BENCH_HISTORY_BATCH_ROWS": "500", "BENCH_HISTORY_EARLIER_RUNS": "40", "BENCH_HISTORY_RUNS": "2"},
+        {"earlier_runs", "batches", "history_over_judge_worst", "target"},
+    ),
     "warehouse": (
         {"BENCH_WAREHOUSE_ROWS": "1500"},
         {"rows", "raw_copy_s", "merge_load_s", "merge_load_over_raw_copy", "transaction_over_raw_copy"},

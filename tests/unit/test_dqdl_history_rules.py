@@ -175,3 +175,38 @@ def test_analyzers_measure_and_never_judge(frame):
     # NULL has length 0 (AWS's ColumnLength), so the shortest is 0
     assert (text["Column.c.MinimumLength"], text["Column.c.MaximumLength"]) == (0, 2)
     assert "Column.c.Mean" not in text
+
+
+def test_the_running_band_equals_the_band_computed_from_scratch():
+    """The walk keeps running sums; a plain recomputation over the same normal values agrees,
+    for long histories (past the 100-value window), spikes and large magnitudes."""
+    import random
+    import statistics
+
+    from moviestream.quality import anomalies
+
+    def naive(history):
+        normal, excluded = [], 0
+        for value in history:
+            if len(normal) >= 3:
+                window = normal[-anomalies.WINDOW :]
+                mean, sigma = statistics.fmean(window), statistics.pstdev(window)
+                half = max(3 * sigma, 0.01 * abs(mean), 1e-6)
+                if not mean - half <= value <= mean + half:
+                    excluded += 1
+                    continue
+            normal.append(value)
+        window = normal[-anomalies.WINDOW :]
+        mean, sigma = statistics.fmean(window), statistics.pstdev(window)
+        half = max(3 * sigma, 0.01 * abs(mean), 1e-6)
+        return mean, mean - half, mean + half, excluded
+
+    rng = random.Random(7)
+    for scale in (1.0, 1e11):
+        history = [scale * (100 + rng.gauss(0, 5)) for _ in range(400)]
+        history[150] = history[151] * 10  # a spike
+        band = expected_band(history)
+        mean, lower, upper, excluded = naive(history)
+        assert band.expected == pytest.approx(mean, rel=1e-9)
+        assert (band.lower, band.upper) == (pytest.approx(lower, rel=1e-9), pytest.approx(upper, rel=1e-9))
+        assert band.excluded == excluded >= 1
