@@ -79,6 +79,14 @@ _SPECS = (
     RuleSpec("ColumnCorrelation", 2, 2, ConditionKind.NUMBER, dynamic=True, measurable=True),
     RuleSpec("CustomSql", 1, 1, ConditionKind.OPTIONAL_NUMBER, where=False, threshold=True, measurable=True),
     RuleSpec("DataFreshness", 1, 1, ConditionKind.DURATION, row_level=True),
+    # Rules against another dataset, bound to an alias (moviestream/quality/rules/reference.py).
+    RuleSpec(
+        "ReferentialIntegrity", 2, 2, ConditionKind.NUMBER, where=False, in_row_composite=False, dynamic=True
+    ),
+    RuleSpec("RowCountMatch", 1, 1, ConditionKind.NUMBER, where=False),
+    RuleSpec("DatasetMatch", 2, 3, ConditionKind.NUMBER, where=False, in_row_composite=False),
+    RuleSpec("AggregateMatch", 2, 2, ConditionKind.NUMBER, where=False),
+    RuleSpec("SchemaMatch", 1, 1, ConditionKind.NUMBER, where=False),
     # DetectAnomalies "RowCount" | "Completeness" "c" | ...: the named rule's metrics, judged
     # against their history (moviestream/quality/anomalies.py).
     RuleSpec("DetectAnomalies", 1, None, ConditionKind.NONE, where=False),
@@ -89,11 +97,8 @@ SUPPORTED: dict[str, RuleSpec] = {s.name: s for s in _SPECS}
 
 # Rule types of the language this engine does not evaluate, and why: refused at parse time.
 UNSUPPORTED: dict[str, str] = {
-    "AggregateMatch": "it compares with a reference dataset",
-    "DatasetMatch": "it compares with a reference dataset",
-    "ReferentialIntegrity": "it compares with a reference dataset",
-    "RowCountMatch": "it compares with a reference dataset",
-    "SchemaMatch": "it compares with a reference dataset",
+    # Glue judges the files of an S3 or catalog source. This engine judges rows: a stream's
+    # batches have no files, and the backfill checks its files itself (size, checksum, resume).
     "FileFreshness": "it checks files, not rows",
     "FileMatch": "it checks files, not rows",
     "FileSize": "it checks files, not rows",
@@ -149,6 +154,8 @@ def compared_metric(rule_type: str, parameters: tuple[str, ...]) -> str | None:
     }
     if rule_type in names:
         return names[rule_type]
+    if rule_type == "ReferentialIntegrity":  # named by the alias, as AWS's open-source evaluator does
+        return f"Column.{parameters[1].split('.', 1)[0]}.ReferentialIntegrity"
     if rule_type == "Uniqueness":
         return f"Column.{keys}.Uniqueness" if len(parameters) == 1 else f"Multicolumn.{keys}.Uniqueness"
     if rule_type in SUPPORTED and SUPPORTED[rule_type].dynamic:

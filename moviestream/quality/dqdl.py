@@ -29,6 +29,7 @@ from moviestream.quality.catalog import (
 from moviestream.quality.dynamic import FUNCTIONS, LIST_FUNCTIONS, BinOp, Call, Expr, Neg, Num, is_dynamic
 from moviestream.quality.dynamic import evaluate as evaluate_expression
 from moviestream.quality.history import series
+from moviestream.quality.references import REFERENCE_RULES, ReferenceSyntaxError, aliases_of, check_parameters
 
 KEYWORDS = ("NULL", "EMPTY", "WHITESPACES_ONLY")
 _DURATION_HOURS = {"days": Decimal(24), "hours": Decimal(1), "minutes": Decimal(1) / Decimal(60)}
@@ -244,6 +245,16 @@ class Ruleset:
     source: str = field(default="", compare=False)
     # Lint's warnings: "line L, column C: ..." (e.g. mixed + and * without parentheses).
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def reference_aliases(self) -> frozenset[str]:
+        """The aliases of the reference datasets the rules compare with."""
+        return frozenset(
+            alias
+            for node in self.rules
+            for leaf in node.leaves()
+            for alias in aliases_of(leaf.rule_type, leaf.parameters)
+        )
 
     @property
     def dynamic(self) -> bool:
@@ -517,6 +528,11 @@ class _Parser:
         params = self.parameters(spec)
         if name == "DetectAnomalies":
             self.anomaly_target(params, t)
+        if name in REFERENCE_RULES:
+            try:
+                check_parameters(name, params)
+            except ReferenceSyntaxError as exc:
+                raise self.error(str(exc), t) from None
         self.rule_name = name
         # ColumnDataType's condition is a type name: its threshold is where a dynamic number goes.
         self.dynamic_rule = name if spec.dynamic else None

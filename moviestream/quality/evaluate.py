@@ -61,6 +61,10 @@ from moviestream.quality.rules.base import (
     scope_or_all,
 )
 from moviestream.quality.rules.compile import compile_node, compile_rule, row_decisive
+from moviestream.quality.rules.reference import FRAME, REFERENCES
+
+# Reference datasets by alias (ReferentialIntegrity "c" "alias.c", ...): bound when judging.
+References = Mapping[str, DataFrame]
 
 # What callers import from here; the rule families live in moviestream/quality/rules/.
 __all__ = [
@@ -248,16 +252,21 @@ class OnePassEvaluation:
     observation: Observation | None
     separate: dict[str, Column]
 
-    def outcomes(self, history: Sequence[Mapping[str, float]] = ()) -> list[dict[str, Any]]:
-        return self.results(history).rules
+    def outcomes(
+        self, history: Sequence[Mapping[str, float]] = (), references: References | None = None
+    ) -> list[dict[str, Any]]:
+        return self.results(history, references).rules
 
-    def results(self, history: Sequence[Mapping[str, float]] = ()) -> Results:
-        """Rule outcomes and analyzer metrics; ``history``: earlier runs' metrics, oldest first."""
+    def results(
+        self, history: Sequence[Mapping[str, float]] = (), references: References | None = None
+    ) -> Results:
+        """Rule outcomes and analyzer metrics; ``history``: earlier runs' metrics, oldest first;
+        ``references``: the reference datasets by alias."""
         values = dict(self.observation.get) if self.observation is not None else {}
         if self.separate:
             query = self.evaluation.frame.agg(*[a.alias(k) for k, a in self.separate.items()])
             values.update(query.collect()[0].asDict())
-        return _results(self.evaluation, values, history)
+        return _results(self.evaluation, values, history, references)
 
 
 def evaluate_in_one_pass(
@@ -286,13 +295,17 @@ def _all_aggs(evaluation: Evaluation) -> dict[str, Column]:
     return aggs
 
 
-def outcomes_from(evaluation: Evaluation, history: Sequence[Mapping[str, float]] = ()) -> Results:
+def outcomes_from(
+    evaluation: Evaluation,
+    history: Sequence[Mapping[str, float]] = (),
+    references: References | None = None,
+) -> Results:
     """Rule outcomes from ONE aggregation over the prepared frame (CustomSql queries aside)."""
     aggs = _all_aggs(evaluation)
     values = (
         evaluation.frame.agg(*[a.alias(k) for k, a in aggs.items()]).collect()[0].asDict() if aggs else {}
     )
-    return _results(evaluation, values, history)
+    return _results(evaluation, values, history, references)
 
 
 def _rebound(node: Node, bound_rules: dict[Rule, Rule]) -> Node:
@@ -329,10 +342,13 @@ def _judge(c: Compiled, values: dict[str, Any], runs: list[dict[str, float]]) ->
 
 
 def _results(
-    evaluation: Evaluation, values: dict[str, Any], history: Sequence[Mapping[str, float]] = ()
+    evaluation: Evaluation,
+    values: dict[str, Any],
+    history: Sequence[Mapping[str, float]] = (),
+    references: References | None = None,
 ) -> Results:
     runs = list(history)  # read only: never copied per batch (1,000 runs in a stream)
-    values = values | {HISTORY: runs}
+    values = values | {HISTORY: runs, FRAME: evaluation.frame, REFERENCES: dict(references or {})}
     outcomes = []
     for c in evaluation.compiled:
         outcome, result, evaluated = _judge(c, values, runs)
@@ -367,10 +383,12 @@ def rule_outcomes(
     options: EvaluationOptions | None = None,
     columns: Sequence[str] | None = None,
     history: Sequence[Mapping[str, float]] = (),
+    references: References | None = None,
 ) -> list[dict[str, Any]]:
     """Dataset-level outcome of every rule, Glue's shape (Rule, Outcome, FailureReason, ...);
-    ``history``: earlier runs' metrics, oldest first, for dynamic rules and DetectAnomalies."""
-    return outcomes_from(prepare(df, ruleset, options, columns), history).rules
+    ``history``: earlier runs' metrics, oldest first, for dynamic rules and DetectAnomalies;
+    ``references``: the reference datasets by alias."""
+    return outcomes_from(prepare(df, ruleset, options, columns), history, references).rules
 
 
 # -- compiled once, applied to many frames ----------------------------------------------------
@@ -434,13 +452,18 @@ class CompiledRuleset:
         helpers = [*self._evaluation.windows, *self._verdicts]
         return self._for(df).frame.withColumns(self._verdicts).withColumns(self._outputs).drop(*helpers)
 
-    def outcomes(self, df: DataFrame, history: Sequence[Mapping[str, float]] = ()) -> list[dict[str, Any]]:
+    def outcomes(
+        self, df: DataFrame, history: Sequence[Mapping[str, float]] = (), references: References | None = None
+    ) -> list[dict[str, Any]]:
         """As ``rule_outcomes``: every rule's dataset-level outcome over ``df``, one aggregation."""
-        return self.results(df, history).rules
+        return self.results(df, history, references).rules
 
-    def results(self, df: DataFrame, history: Sequence[Mapping[str, float]] = ()) -> Results:
-        """Rule outcomes and analyzer metrics over ``df`` (history: earlier runs, oldest first)."""
-        return judge_measured(*self.measure(df), history)
+    def results(
+        self, df: DataFrame, history: Sequence[Mapping[str, float]] = (), references: References | None = None
+    ) -> Results:
+        """Rule outcomes and analyzer metrics over ``df`` (history: earlier runs, oldest first;
+        references: the reference datasets by alias)."""
+        return judge_measured(*self.measure(df), history, references)
 
     def measure(self, df: DataFrame) -> tuple[Evaluation, dict[str, Any]]:
         """The Spark half of ``results``: one aggregation of every rule's metrics over ``df``."""
@@ -451,7 +474,11 @@ class CompiledRuleset:
 
 
 def judge_measured(
-    evaluation: Evaluation, values: dict[str, Any], history: Sequence[Mapping[str, float]] = ()
+    evaluation: Evaluation,
+    values: dict[str, Any],
+    history: Sequence[Mapping[str, float]] = (),
+    references: References | None = None,
 ) -> Results:
-    """The pure half of ``results``: the measured values judged, against ``history`` (no Spark)."""
-    return _results(evaluation, values, history)
+    """The other half of ``results``: the measured values judged against ``history`` (no Spark
+    job, except the reference rules' own queries)."""
+    return _results(evaluation, values, history, references)

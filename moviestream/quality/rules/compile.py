@@ -13,7 +13,16 @@ from moviestream.quality.anomalies import MIN_HISTORY, expected_band
 from moviestream.quality.catalog import ANOMALY_METRICS
 from moviestream.quality.dqdl import Node, Rule, measuring
 from moviestream.quality.history import series
-from moviestream.quality.rules import column_values, completeness, custom_sql, schema, statistics, uniqueness
+from moviestream.quality.references import REFERENCE_RULES
+from moviestream.quality.rules import (
+    column_values,
+    completeness,
+    custom_sql,
+    reference,
+    schema,
+    statistics,
+    uniqueness,
+)
 from moviestream.quality.rules.base import (
     HISTORY,
     NOT_MET,
@@ -31,7 +40,7 @@ def compile_rule(rule: Rule, ctx: CompileContext) -> Compiled:
     text = rule.render()
     spec = rule.spec
     # DetectAnomalies' first parameter names a metric; the rule it wraps checks its own columns.
-    not_columns = ("CustomSql", "ColumnNamesMatchPattern", "DetectAnomalies")
+    not_columns = ("CustomSql", "ColumnNamesMatchPattern", "DetectAnomalies", *REFERENCE_RULES)
     column_params = rule.parameters if rule.rule_type not in not_columns else ()
     if rule.rule_type != "ColumnExists" and (missing := ctx.missing(column_params)):
         return failed_rule(rule, text, f"Input data does not include column {missing}!", spec.row_level)
@@ -141,6 +150,7 @@ def _all_statistics(rule: Rule, text: str, scope: Column | None, ctx: CompileCon
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
 
 
+_COMPILERS.update(reference.COMPILERS)
 _COMPILERS["DetectAnomalies"] = _detect_anomalies
 _COMPILERS["AllStatistics"] = _all_statistics
 
