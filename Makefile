@@ -14,6 +14,8 @@ FILMS_JSON := .local/vega-datasets/node_modules/vega-datasets/data/movies.json
 FILMS_CSV  := .local/demo-data/films.csv
 DATA      ?= $(FILMS_CSV)
 RULES     ?= glue_streaming/rules/movies.dqdl
+# Reference datasets the rules may compare with (ALIAS=SOURCE, space-separated): make job binds them.
+REFS      ?= certificates=data/references/certificates.csv
 DEMO_RULES = $(if $(filter command line environment,$(origin RULES)),$(RULES),$(if $(filter $(FILMS_CSV),$(DATA)),glue_streaming/rules/demo_films.dqdl,$(RULES)))
 DB        ?= main
 PYTEST_ARGS ?=
@@ -77,8 +79,8 @@ films: $(FILMS_CSV) ## Convert the real films of vega-datasets into .local/demo-
 demo: up $(if $(filter $(FILMS_CSV),$(DATA)),$(FILMS_CSV)) ## Run the whole pipeline on DATA (default: real films) in its own warehouse; last line is JSON
 	@$(PY) -m devstack demo --data "$(DATA)" --rules "$(DEMO_RULES)"
 
-job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch)
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)"
+job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch); REFS: reference datasets
+	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)" $(foreach r,$(REFS),--ref "$(r)")
 
 backfill: up ## Load historical files: make backfill FILE=path-or-s3-uri (a CSV, a folder, an s3://…/prefix/)
 	@test -n "$(FILE)" || { echo "error: give FILE=path-or-s3-uri" >&2; exit 2; }

@@ -10,7 +10,12 @@ from pathlib import Path
 import click
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
-from glue_streaming.job_options import evaluation_context_option, failure_options, metrics_option
+from glue_streaming.job_options import (
+    evaluation_context_option,
+    failure_options,
+    metrics_option,
+    reference_options,
+)
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 from moviestream.failure import GaveUp, PermanentFailure, policy_from
@@ -40,6 +45,7 @@ def _fail(message: str) -> None:
 @failure_options(give_up_default=3600.0)
 @metrics_option
 @evaluation_context_option
+@reference_options(reload=False)
 def main(
     location: str,
     job_name: str,
@@ -53,6 +59,7 @@ def main(
     give_up_after_seconds: float,
     metrics_namespace: str,
     evaluation_context: str,
+    references: tuple[str, ...],
 ) -> None:
     """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
     logs.configure()
@@ -66,8 +73,11 @@ def main(
         when = parse_as_of(as_of, "--as-of") if as_of else None
     except ValueError as exc:
         _fail(str(exc))
+    from moviestream.quality.reference_sources import ReferenceLoadError, parse_bindings
+
     try:
         ruleset = read_ruleset(ruleset_path)
+        bindings = parse_bindings(references)
     except ValueError as exc:
         _fail(str(exc))
     aws = AwsSettings()
@@ -91,9 +101,17 @@ def main(
         aws=aws,
         metrics_namespace=metrics_namespace.strip() or None,
         evaluation_context=evaluation_context.strip() or None,
+        references=bindings,
+        reference_reload_s=0.0,  # a backfill reads its references once
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
     )
     backfill = Backfill(spark, config, chunk_rows=chunk_rows)
+    try:
+        backfill.pipeline.references(spark)  # a source that cannot be read: one line, before any file
+    except ReferenceLoadError as exc:
+        backfill.close()
+        spark.stop()
+        _fail(str(exc))
     try:
         with ChunkProgress() as progress:
             summary = backfill.run(files, as_of=when, force=force, progress=progress)

@@ -39,6 +39,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "give_up_after_seconds": "3600",  # a run stuck this long fails; the state machine reports it
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
     "evaluation_context": "",  # data-quality metric history's context; empty: the job name
+    "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
 }
 
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     from moviestream.config import AwsSettings
     from moviestream.failure import policy_from
     from moviestream.quality.dqdl import parse_ruleset
+    from moviestream.quality.reference_sources import parse_bindings, split_list
 
     argv = sys.argv if argv is None else argv
     args = resolve_arguments(argv, getResolvedOptions, REQUIRED_ARGUMENTS, OPTIONAL_ARGUMENTS)
@@ -96,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         aws=aws,
         metrics_namespace=args["metrics_namespace"].strip() or None,
         evaluation_context=args["evaluation_context"].strip() or None,
+        references=parse_bindings(split_list(args["references"])),
+        reference_reload_s=0.0,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)

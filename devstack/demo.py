@@ -33,6 +33,7 @@ from redshift.warehouse import apply_schema, query_rows
 
 DEMO_PREFIX = "demo"  # the demo's bad records and rule outcomes: s3://<bucket>/demo/...
 DEMO_BATCH_RECORDS = 600  # the job's cap per micro-batch: the 3,201 films are six batches
+CERTIFICATES = REPO_ROOT / "data" / "references" / "certificates.csv"
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)  # one line per message, never wrapped
 
@@ -101,6 +102,10 @@ def run_end_to_end(
             # rules that compare a batch with earlier ones have earlier batches of this run.
             "--max-records-per-batch",
             str(DEMO_BATCH_RECORDS),
+            # The shipped reference list, for rules that compare with it (demo_films.dqdl's
+            # ReferentialIntegrity); a ruleset that does not use it ignores it.
+            "--ref",
+            f"certificates={CERTIFICATES}",
         ],
         job_log,
         env,

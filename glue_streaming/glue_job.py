@@ -17,6 +17,8 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --degraded_after_seconds, --give_up_after_seconds  (moviestream/failure.py; 0: never give up)
   --metrics_namespace     CloudWatch namespace of the per-batch metrics (moviestream/metrics.py)
   --evaluation_context    data-quality metric history's context (default: the job name)
+  --references            reference datasets for the rules, "alias=s3://...,alias2=warehouse:s.t"
+  --reference_reload_seconds  reload them this often (default 300; 0: never)
 
 Source: ``glueContext.create_data_frame.from_options(connection_type="kinesis")`` with the record
 arrival time (``addRecordTimestamp``) and without schema inference, so every payload reaches the
@@ -57,6 +59,8 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "give_up_after_seconds": "0",  # never: a streaming job waits out any outage
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
     "evaluation_context": "",  # data-quality metric history's context; empty: the job name
+    "reference_reload_seconds": "300",
+    "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
 }
 # Spark SQL settings the job sets at start (the same as the local session; see glue_streaming/spark.py).
@@ -206,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     from moviestream.config import AwsSettings, resource_names
     from moviestream.failure import policy_from
     from moviestream.quality.dqdl import parse_ruleset
+    from moviestream.quality.reference_sources import parse_bindings, split_list
 
     argv = sys.argv if argv is None else argv
     args = resolve_arguments(argv, getResolvedOptions)
@@ -229,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
         alerts=alerts,
         metrics_namespace=args["metrics_namespace"].strip() or None,
         evaluation_context=args["evaluation_context"].strip() or None,
+        references=parse_bindings(split_list(args["references"])),
+        reference_reload_s=float(args["reference_reload_seconds"]),
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
     pipeline = BatchPipeline(config, lambda: streaming_query_id(spark))

@@ -35,6 +35,32 @@ def failure_options(give_up_default: float) -> Callable[[Any], Any]:
     return decorate
 
 
+def reference_options(reload: bool) -> Callable[[Any], Any]:
+    """--ref ALIAS=SOURCE (repeatable) and, for the streaming job, --ref-reload-seconds."""
+
+    def decorate(command: Any) -> Any:
+        if reload:
+            command = click.option(
+                "--ref-reload-seconds",
+                type=click.FloatRange(min=0),
+                default=300.0,
+                show_default=True,
+                envvar="MOVIESTREAM_REF_RELOAD_SECONDS",
+                help="Reload the reference datasets this often (0: never), without a restart.",
+            )(command)
+        return click.option(
+            "--ref",
+            "references",
+            multiple=True,
+            metavar="ALIAS=SOURCE",
+            envvar="MOVIESTREAM_REFERENCES",
+            help="A reference dataset for ReferentialIntegrity, DatasetMatch, ...: a CSV or Parquet "
+            "file, s3://bucket/key, or warehouse:schema.table. Repeatable.",
+        )(command)
+
+    return decorate
+
+
 def evaluation_context_option(command: Any) -> Any:
     """--evaluation-context: whose metric history the data-quality rules read and extend."""
     return click.option(

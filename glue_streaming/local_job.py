@@ -19,11 +19,17 @@ from pathlib import Path
 import click
 
 from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
-from glue_streaming.job_options import evaluation_context_option, failure_options, metrics_option
+from glue_streaming.job_options import (
+    evaluation_context_option,
+    failure_options,
+    metrics_option,
+    reference_options,
+)
 from moviestream import logs
 from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names, warehouse_dsn
 from moviestream.failure import policy_from, watch
 from moviestream.quality.dqdl import read_ruleset
+from moviestream.quality.reference_sources import ReferenceLoadError, parse_bindings
 
 NAMES = resource_names()
 DEFAULT_RULESET = Path(__file__).parent / "rules" / "movies.dqdl"
@@ -134,6 +140,7 @@ def _root_cause(message: str) -> str:
 @failure_options(give_up_default=0.0)
 @metrics_option
 @evaluation_context_option
+@reference_options(reload=True)
 @click.option(
     "--status-file",
     type=click.Path(path_type=Path),
@@ -161,6 +168,8 @@ def main(
     give_up_after_seconds: float,
     metrics_namespace: str,
     evaluation_context: str,
+    references: tuple[str, ...],
+    ref_reload_seconds: float,
     status_file: Path | None,
 ) -> None:
     """Run the streaming job locally until SIGTERM."""
@@ -168,6 +177,7 @@ def main(
     log = logs.get("local_job")
     try:
         ruleset = read_ruleset(ruleset_path)
+        bindings = parse_bindings(references)
     except ValueError as exc:
         _fail(str(exc))
 
@@ -231,10 +241,17 @@ def main(
             alerts=alerts,
             metrics_namespace=metrics_namespace.strip() or None,
             evaluation_context=evaluation_context.strip() or None,
+            references=bindings,
+            reference_reload_s=ref_reload_seconds,
             failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         ),
         stream_id,
     )
+    try:  # loaded now, so a source that cannot be read is one line before the stream starts
+        pipeline.references(spark)
+    except ReferenceLoadError as exc:
+        spark.stop()
+        _fail(str(exc))
     # The Kinesis source's prefetching reports its outages to the pipeline's failure policy.
     watch(pipeline.retrier)
     if warm_up_rounds:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -38,8 +38,17 @@ from moviestream.failure import FailurePolicy, GaveUp, PermanentFailure, Retrier
 from moviestream.metrics import BatchFacts, batch_metric_data
 from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL
+from moviestream.quality.reference_sources import Binding, ReferenceSet
 from moviestream.record import TYPED_COLUMNS
-from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, BatchLoad, lag_seconds, open_warehouse
+from redshift.warehouse import (
+    GENRE_COLUMNS,
+    STAGE_COLUMNS,
+    BatchKey,
+    BatchLoad,
+    lag_seconds,
+    open_warehouse,
+    query_rows,
+)
 
 log = logs.get("pipeline")
 
@@ -79,6 +88,9 @@ class PipelineConfig:
     # The data-quality evaluation context whose metric history dynamic rules and DetectAnomalies
     # read (movies.metric_history); None: the job name.
     evaluation_context: str | None = None
+    # Reference datasets the rules compare with (--ref ALIAS=SOURCE), reloaded this often (0: never).
+    references: tuple[Binding, ...] = ()
+    reference_reload_s: float = 300.0
 
     @property
     def context(self) -> str:
@@ -193,6 +205,7 @@ class BatchPipeline:
         # backfill judges a chunk while the previous one commits, and a judged batch either
         # commits or stops the job (its history is then read again at the restart).
         self._history: list[dict[str, float]] | None = None
+        self._references: ReferenceSet | None = None
         self.failure: str | None = None  # the permanent failure or outage that stopped a batch
         self.retrier = Retrier(
             config.failure,
@@ -200,6 +213,27 @@ class BatchPipeline:
             on_recovered=self._recovered,
             on_retry=self._retrying,
         )
+
+    def references(self, spark: SparkSession) -> Mapping[str, DataFrame]:
+        """The bound reference datasets, loaded at the first call (ReferenceLoadError: one line) and
+        reloaded every ``reference_reload_s``; a failed reload keeps the previous copy."""
+        if not self.config.references:
+            return {}
+        if self._references is None:
+            dsn = self.config.warehouse_dsn
+            self._references = ReferenceSet(
+                spark,
+                self.config.references,
+                self.config.reference_reload_s,
+                s3_client=self.s3,
+                query=lambda sql: query_rows(dsn, sql),
+                on_reload_failed=lambda why: log.warning("reference_reload_failed", error=why),
+            )
+        before = self._references.loads
+        frames = self._references.current()
+        if self._references.loads != before:
+            log.info("references_loaded", aliases=sorted(frames), load=self._references.loads)
+        return frames
 
     def history(self) -> list[dict[str, float]]:
         """The evaluation context's earlier runs, oldest first (read once, see __init__); empty
@@ -360,7 +394,9 @@ class BatchPipeline:
             # A file's produced_at is an as-of time: a backfill has no lag to measure.
             lag_from = {} if file_records else lag_points(table)
             t_judge = time.monotonic()
-            results = self._judge.rules.results(self._envelopes(judged), self.history())
+            results = self._judge.rules.results(
+                self._envelopes(judged), self.history(), self.references(judged.sparkSession)
+            )
             outcomes = results.rules
         finally:
             judged.unpersist()

@@ -13,6 +13,9 @@ locals {
 
   artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/../dist/glue")
   ruleset_file  = coalesce(var.ruleset_file, "${path.module}/../glue_streaming/rules/movies.dqdl")
+  reference_files = coalesce(
+    var.quality_reference_files, { certificates = "${path.module}/../data/references/certificates.csv" }
+  )
 
   account_id         = data.aws_caller_identity.current.account_id
   partition          = data.aws_partition.current.partition
@@ -178,6 +181,8 @@ module "glue_jobs" {
   kms_key_arn              = aws_kms_key.pipeline.arn
   artifacts_dir            = local.artifacts_dir
   ruleset_file             = local.ruleset_file
+  reference_files          = local.reference_files
+  reference_tables         = var.quality_reference_tables
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   alert_topic_arn          = module.alerts.topic_arn

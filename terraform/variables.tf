@@ -113,6 +113,22 @@ variable "ruleset_file" {
   default     = null
 }
 
+variable "quality_reference_files" {
+  description = "Reference datasets for the rules that compare with one (ReferentialIntegrity, DatasetMatch, ...): alias => a CSV or Parquet file, uploaded beside the ruleset; null for the shipped certificates list (data/references/certificates.csv)."
+  type        = map(string)
+  default     = null
+}
+
+variable "quality_reference_tables" {
+  description = "Reference datasets read from the warehouse: alias => \"schema.table\"."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for t in values(var.quality_reference_tables) : can(regex("^[A-Za-z_][A-Za-z0-9_]*[.][A-Za-z_][A-Za-z0-9_]*$", t))])
+    error_message = "quality_reference_tables' values must be schema.table."
+  }
+}
+
 variable "window_size" {
   description = "Micro-batch trigger of the streaming job, e.g. \"10 seconds\"."
   type        = string

@@ -1,7 +1,7 @@
 """`python -m moviestream.quality`: check a ruleset against a movies CSV, or lint a ruleset.
 
     check RULES.dqdl DATA.csv [--json] [--composite-mode ROW] [--filtered-rows SKIPPED]
-          [--history FILE [--no-record]]
+          [--history FILE [--no-record]] [--ref ALIAS=SOURCE ...]
     lint RULES.dqdl [--columns a,b,c]
 
 ``check`` reads the CSV with the producer's reader, types it exactly as the streaming job does
@@ -24,6 +24,8 @@ import click
 
 from moviestream.quality.dqdl import Composite, DqdlSyntaxError, Ruleset, parse_ruleset
 from moviestream.quality.history import HistoryFileError, append_run, read_history
+from moviestream.quality.reference_sources import Binding, ReferenceLoadError, ReferenceSet, parse_bindings
+from moviestream.quality.references import REFERENCE_RULES, primary_columns
 from moviestream.record import TYPED_COLUMNS
 
 EXIT_OK, EXIT_RULES_FAILED, EXIT_USAGE = 0, 1, 2
@@ -53,7 +55,9 @@ def referenced_columns(ruleset: Ruleset) -> set[str]:
     names: set[str] = set()
     for node in [*ruleset.rules, *ruleset.analyzers]:
         for rule in node.leaves() if isinstance(node, Composite) else [node]:
-            if rule.rule_type == "DetectAnomalies":
+            if rule.rule_type in REFERENCE_RULES:  # only the primary's columns are the data's
+                names.update(primary_columns(rule.rule_type, rule.parameters))
+            elif rule.rule_type == "DetectAnomalies":  # "Metric", then the watched rule's columns
                 names.update(
                     rule.parameters[1:] if rule.parameters[0] not in ("CustomSql", "CustomSQL") else ()
                 )
@@ -113,6 +117,21 @@ def lint(rules: Path, columns: str) -> None:
     "this run is appended.",
 )
 @click.option("--no-record", is_flag=True, help="Read --history without appending this run.")
+@click.option(
+    "--ref",
+    "references",
+    multiple=True,
+    metavar="ALIAS=SOURCE",
+    help="A reference dataset for ReferentialIntegrity, DatasetMatch, ...: a CSV or Parquet file, "
+    "s3://bucket/key, or warehouse:schema.table. Repeatable.",
+)
+@click.option(
+    "--warehouse-dsn",
+    envvar="MOVIESTREAM_WAREHOUSE_DSN",
+    default=None,
+    show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack's",
+    help="Where warehouse:schema.table references are read.",
+)
 def check(
     rules: Path,
     data: str,
@@ -121,6 +140,8 @@ def check(
     filtered_rows: str,
     history: Path | None,
     no_record: bool,
+    references: tuple[str, ...],
+    warehouse_dsn: str | None,
 ) -> None:
     """Type DATA (a movies CSV, local or s3://) as the job does and evaluate RULES on it."""
     from moviestream.quality.evaluate import EvaluationOptions, RulesetError
@@ -132,14 +153,17 @@ def check(
     try:
         check_input(data)
         runs = read_history(history) if history is not None else []
-    except (InputError, HistoryFileError) as exc:
+        bindings = parse_bindings(references)
+    except (InputError, HistoryFileError, ReferenceLoadError) as exc:
         _fail(str(exc))
     options = EvaluationOptions(composite_mode.upper(), filtered_rows.upper())
     started = time.monotonic()
     try:
-        report = run_check(ruleset, data, options, runs)
+        report = run_check(ruleset, data, options, runs, bindings, warehouse_dsn)
     except RulesetError as exc:
         _fail(f"{rules}: {exc}")
+    except ReferenceLoadError as exc:
+        _fail(str(exc))
     report["seconds"] = round(time.monotonic() - started, 2)
     report["history_runs"] = len(runs)
     if history is not None and not no_record and report["rows"]:
@@ -155,7 +179,14 @@ def check(
     sys.exit(EXIT_RULES_FAILED if failed else EXIT_OK)
 
 
-def run_check(ruleset: Ruleset, location: str, options: Any, history: list | None = None) -> dict[str, Any]:
+def run_check(
+    ruleset: Ruleset,
+    location: str,
+    options: Any,
+    history: list | None = None,
+    bindings: tuple[Binding, ...] = (),
+    warehouse_dsn: str | None = None,
+) -> dict[str, Any]:
     """Outcomes and row counts for one file (the Spark session is local and stopped after)."""
     import pyarrow as pa
     from pyspark.sql import functions as F
@@ -215,7 +246,7 @@ def run_check(ruleset: Ruleset, location: str, options: Any, history: list | Non
             F.count(F.when(F.size(ROW_REASONS) > 0, 1)).alias("bad"),
             F.count(F.when(F.size("parse_errors") > 0, 1)).alias("parse_errors"),
         ).collect()[0]
-        results = one_pass.results(history or [])
+        results = one_pass.results(history or [], _references(spark, bindings, warehouse_dsn))
     finally:
         spark.stop()
     return {
@@ -229,6 +260,20 @@ def run_check(ruleset: Ruleset, location: str, options: Any, history: list | Non
         "analyzers": results.analyzers,
         "metrics": results.metrics,  # what --history records for later runs
     }
+
+
+def _references(spark: Any, bindings: tuple[Binding, ...], warehouse_dsn: str | None) -> Any:
+    """The bound references, read now (ReferenceLoadError: one line)."""
+    if not bindings:
+        return {}
+
+    def query(sql: str) -> tuple[list[str], list[tuple]]:
+        from moviestream.config import warehouse_dsn as default_dsn
+        from redshift.warehouse import query_rows
+
+        return query_rows(warehouse_dsn or default_dsn(), sql)
+
+    return ReferenceSet(spark, bindings, query=query).current()
 
 
 def _print_table(report: dict[str, Any]) -> None:

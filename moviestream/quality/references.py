@@ -101,6 +101,20 @@ def aliases_of(rule_type: str, parameters: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
+def primary_columns(rule_type: str, parameters: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns of the dataset under test a reference rule names (for lint)."""
+    if rule_type == "ReferentialIntegrity":
+        return integrity(*parameters).columns
+    if rule_type == "DatasetMatch":
+        pairs = column_pairs(parameters[1], "DatasetMatch's keys")
+        if len(parameters) > 2:
+            pairs += column_pairs(parameters[2], "DatasetMatch's compared columns")
+        return tuple(p for p, _ in pairs)
+    if rule_type == "AggregateMatch":
+        return tuple(a.column for a in map(aggregate, parameters) if a.alias is None)
+    return ()
+
+
 def check_parameters(rule_type: str, parameters: tuple[str, ...]) -> None:
     """Raise ReferenceSyntaxError when a reference rule's parameters are malformed."""
     if rule_type == "ReferentialIntegrity":

@@ -83,6 +83,9 @@ def _demo(stack, data: Path, rules: Path, out: Path) -> dict:
             " FROM movies.batch_ledger"
         ).fetchone()
         rules = {r[0] for r in conn.execute("SELECT DISTINCT rule FROM movies.rule_outcomes")}
+        outcomes: dict[str, set[str]] = {}
+        for rule, outcome in conn.execute("SELECT rule, outcome FROM movies.rule_outcomes"):
+            outcomes.setdefault(rule, set()).add(outcome)
     s3 = AwsSettings().client("s3")
     bucket = resource_names()["bucket_name"]
     keys = [
@@ -98,7 +101,7 @@ def _demo(stack, data: Path, rules: Path, out: Path) -> dict:
         for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
     ]
     return {"result": result, "top": top, "titles": titles, "ids": ids, "ledger": ledger, "rules": rules,
-            "keys": keys, "bad": bad}  # fmt: skip
+            "keys": keys, "bad": bad, "outcomes": outcomes}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +162,8 @@ def test_each_demo_answers_for_its_own_file_only(runs):
     history = a["result"]["history_rules"]
     assert a["result"]["batches"] == 6 and len(history) == 2
     assert all(judged == 6 for _, judged in history.values()), history
+    # The shipped certificates list, bound by the demo: every rated film's certificate is known.
+    assert a["outcomes"]['ReferentialIntegrity "certificate" "certificates.code" = 1.0'] == {"Passed"}
     assert a["result"]["sent"] == FILMS and b["result"]["sent"] == 400
     assert a["result"]["movies"] == a["result"]["warehouse_rows"] == len(a["ids"])
     assert not {t for t, *_ in b["top"]} & a["titles"], "B's top rows hold A's films"

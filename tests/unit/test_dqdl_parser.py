@@ -216,7 +216,7 @@ def test_syntax_errors_name_line_column_and_expectation(text, line, column, frag
     assert (err.value.line, err.value.column) == (line, column)
 
 
-@pytest.mark.parametrize("name", ["ReferentialIntegrity", "DatasetMatch", "FileSize"])
+@pytest.mark.parametrize("name", ["FileFreshness", "FileMatch", "FileSize", "FileUniqueness"])
 def test_unsupported_rule_types_are_rejected_by_name_with_the_reason(name):
     with pytest.raises(DqdlSyntaxError, match=f"rule type '{name}' is not supported by this engine: "):
         parse_ruleset(f'Rules = [ {name} "a" > 1 ]')

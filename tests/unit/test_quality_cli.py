@@ -98,10 +98,18 @@ def test_check_user_errors_are_one_line(tmp_path, movies_csv):
     one_line_error(
         run("moviestream.quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read"
     )
-    rules = tmp_path / "match.dqdl"
-    rules.write_text('Rules = [ DatasetMatch "ref" "id" > 0.9 ]')
+    rules = tmp_path / "files.dqdl"
+    rules.write_text('Rules = [ FileSize "a" > 1 ]')
     one_line_error(
-        run("moviestream.quality", "check", str(rules), str(movies_csv)), "'DatasetMatch' is not supported"
+        run("moviestream.quality", "check", str(rules), str(movies_csv)), "'FileSize' is not supported"
+    )
+    one_line_error(
+        run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "certs"),
+        "--ref 'certs': expected ALIAS=SOURCE",
+    )
+    one_line_error(
+        run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "c=nope.csv"),
+        "reference 'c' (nope.csv): file not found",
     )
     history = tmp_path / "history.jsonl"
     history.write_text('{"metrics": {"Dataset.*.RowCount": "many"}}\n')

@@ -322,7 +322,7 @@ def test_the_glue_jobs_get_the_code_the_pins_and_the_pipelines_arguments():
     assert {f"--{a}" for a in BACKFILL if a not in ("JOB_NAME", "input_uri")} <= arguments("backfill")
     # every uploaded file tracks its source's hash, so a change is a new upload and a redeploy
     objects = {k: v for k, v in bodies(glue["resource"]).items() if k.startswith("aws_s3_object.")}
-    assert set(objects) == {"aws_s3_object.code", "aws_s3_object.ruleset"}
+    assert set(objects) == {"aws_s3_object.code", "aws_s3_object.ruleset", "aws_s3_object.reference"}
     for body in objects.values():
         assert (
             body["source_hash"].startswith("${filemd5(")
@@ -330,6 +330,10 @@ def test_the_glue_jobs_get_the_code_the_pins_and_the_pipelines_arguments():
         )
     ruleset = bodies(glue["resource"])["aws_glue_data_quality_ruleset.movies"]
     assert ruleset["ruleset"] == "${file(var.ruleset_file)}"
+    # reference files go under the code prefix, which the job role reads; the shipped one exists
+    assert unquote(objects["aws_s3_object.reference"]["key"]).startswith("${local.code_prefix}/references/")
+    assert "aws_s3_object.reference" in locals_["references"] and "warehouse:" in locals_["references"]
+    assert (ROOT / "data" / "references" / "certificates.csv").is_file()
 
 
 def test_make_package_builds_the_artifacts_terraform_uploads(tmp_path):

@@ -12,6 +12,11 @@ locals {
   }
   additional_python_modules = trimspace(file("${var.artifacts_dir}/additional_python_modules.txt"))
   s3                        = "s3://${var.bucket_name}"
+  # --references: the uploaded files, then the warehouse tables (moviestream/quality/reference_sources.py).
+  references = join(",", concat(
+    [for alias, object in aws_s3_object.reference : "${alias}=${local.s3}/${object.key}"],
+    [for alias, table in var.reference_tables : "${alias}=warehouse:${table}"],
+  ))
 
   # Arguments both jobs take (glue_streaming/glue_job.py, batch_backfill/glue_job.py).
   common_arguments = {
@@ -22,6 +27,7 @@ locals {
     "--ruleset_s3_uri"                   = "${local.s3}/${aws_s3_object.ruleset.key}"
     "--warehouse_dsn_secret"             = var.warehouse_dsn_secret_arn
     "--metrics_namespace"                = var.metrics_namespace
+    "--references"                       = local.references
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--enable-observability-metrics"     = "true"
@@ -46,6 +52,17 @@ resource "aws_s3_object" "ruleset" {
   key                    = "${local.code_prefix}/rules/${basename(var.ruleset_file)}"
   source                 = var.ruleset_file
   source_hash            = filemd5(var.ruleset_file)
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_s3_object" "reference" {
+  for_each               = var.reference_files
+  bucket                 = var.bucket_name
+  key                    = "${local.code_prefix}/references/${each.key}/${basename(each.value)}"
+  source                 = each.value
+  source_hash            = filemd5(each.value)
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
   tags                   = var.tags

@@ -197,6 +197,18 @@ variable "backfill_max_retries" {
   }
 }
 
+variable "reference_files" {
+  description = "Reference datasets the rules compare with: alias => a local CSV or Parquet file, uploaded under the code prefix (which the job role reads)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "reference_tables" {
+  description = "Reference datasets in the warehouse: alias => \"schema.table\"."
+  type        = map(string)
+  default     = {}
+}
+
 variable "metrics_namespace" {
   description = "CloudWatch namespace the jobs publish their per-batch metrics in (moviestream/metrics.py); the dashboard and alarms read it."
   type        = string
