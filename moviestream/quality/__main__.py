@@ -1,5 +1,6 @@
 """`python -m moviestream.quality`: check a ruleset against a movies CSV, or lint a ruleset.
 
+    recommend DATA.csv [--out RULES.dqdl]
     check RULES.dqdl DATA.csv [--json] [--composite-mode ROW] [--filtered-rows SKIPPED]
           [--history FILE [--no-record]] [--ref ALIAS=SOURCE ...]
     lint RULES.dqdl [--columns a,b,c]
@@ -179,21 +180,13 @@ def check(
     sys.exit(EXIT_RULES_FAILED if failed else EXIT_OK)
 
 
-def run_check(
-    ruleset: Ruleset,
-    location: str,
-    options: Any,
-    history: list | None = None,
-    bindings: tuple[Binding, ...] = (),
-    warehouse_dsn: str | None = None,
-) -> dict[str, Any]:
-    """Outcomes and row counts for one file (the Spark session is local and stopped after)."""
+def read_typed(spark: Any, location: str) -> tuple[Any, int]:
+    """(the file typed as the job types it, with parse_errors; None for no rows, unreadable rows):
+    read with the producer's reader, keyed as the producer keys it."""
     import pyarrow as pa
     from pyspark.sql import functions as F
 
-    from glue_streaming.spark import local_session
     from moviestream.movie_key import movie_id
-    from moviestream.quality.evaluate import ROW_REASONS, ROW_RESULT, evaluate_in_one_pass
     from moviestream.transform import type_movie_fields
     from producer.csv_source import Reject, open_input, read_rows
 
@@ -210,20 +203,39 @@ def run_check(
                 columns = {name: [] for name in header}
             for name, value in zip(header, item.values, strict=True):
                 columns[name].append(value)
+    if not columns:
+        return None, unreadable
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    titles, years = columns.get("Series_Title"), columns.get("Released_Year")
+    keys = [
+        movie_id(t, y)
+        for t, y in zip(titles or [None] * table.num_rows, years or [None] * table.num_rows, strict=True)
+    ]
+    table = table.append_column("__movie_id", pa.array(keys, pa.string()))
+    raw = spark.createDataFrame(table.to_pandas())
+    fields = F.create_map(*[x for name in header for x in (F.lit(name), F.col(f"`{name}`"))])
+    typed = type_movie_fields(raw.select(fields.alias("fields"), F.col("__movie_id").alias("movie_id")))
+    return typed.select(*TYPED_COLUMNS, "parse_errors"), unreadable
+
+
+def run_check(
+    ruleset: Ruleset,
+    location: str,
+    options: Any,
+    history: list | None = None,
+    bindings: tuple[Binding, ...] = (),
+    warehouse_dsn: str | None = None,
+) -> dict[str, Any]:
+    """Outcomes and row counts for one file (the Spark session is local and stopped after)."""
+    from pyspark.sql import functions as F
+
+    from glue_streaming.spark import local_session
+    from moviestream.quality.evaluate import ROW_REASONS, ROW_RESULT, evaluate_in_one_pass
+
     spark = local_session("moviestream-quality-check")
     try:
-        table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
-        if columns:  # the key, as the producer and the job derive it
-            titles, years = columns.get("Series_Title"), columns.get("Released_Year")
-            keys = [
-                movie_id(t, y)
-                for t, y in zip(
-                    titles or [None] * table.num_rows, years or [None] * table.num_rows, strict=True
-                )
-            ]
-            table = table.append_column("__movie_id", pa.array(keys, pa.string()))
-        raw = spark.createDataFrame(table.to_pandas()) if columns else None
-        if raw is None:
+        typed, unreadable = read_typed(spark, location)
+        if typed is None:
             return {
                 "rows": 0,
                 "rows_passed": 0,
@@ -235,9 +247,6 @@ def run_check(
                 "analyzers": [],
                 "metrics": {},
             }
-        fields = F.create_map(*[x for name in header for x in (F.lit(name), F.col(f"`{name}`"))])
-        typed = type_movie_fields(raw.select(fields.alias("fields"), F.col("__movie_id").alias("movie_id")))
-        typed = typed.select(*TYPED_COLUMNS, "parse_errors")
         # One pass: the row counts below are the action during which the rule metrics are observed.
         one_pass = evaluate_in_one_pass(typed, ruleset, options, columns=TYPED_COLUMNS)
         counts = one_pass.frame.agg(
@@ -260,6 +269,43 @@ def run_check(
         "analyzers": results.analyzers,
         "metrics": results.metrics,  # what --history records for later runs
     }
+
+
+@cli.command()
+@click.argument("data")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the ruleset here (default: standard output).",
+)
+def recommend(data: str, out: Path | None) -> None:
+    """Propose a starter ruleset for DATA (a movies CSV, local or s3://), typed as the job types it:
+    a rule for every column, from one profile of the data (thresholds: moviestream/quality/recommend.py)."""
+    from glue_streaming.spark import local_session
+    from moviestream.quality.recommend import recommend as recommend_rules
+    from producer.csv_source import InputError, check_input
+
+    try:
+        check_input(data)
+    except InputError as exc:
+        _fail(str(exc))
+    spark = local_session("moviestream-quality-recommend")
+    try:
+        typed, _ = read_typed(spark, data)
+        if typed is None:
+            _fail(f"{data}: no rows to profile")
+        text = recommend_rules(typed.cache(), list(TYPED_COLUMNS), Path(data).name)
+    finally:
+        spark.stop()
+    count = len(parse_ruleset(text).rules)  # what it writes always parses
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror}")
+    click.echo(f"{out}: {count} rules recommended from {data}", err=True)
 
 
 def _references(spark: Any, bindings: tuple[Binding, ...], warehouse_dsn: str | None) -> Any:
