@@ -73,7 +73,7 @@ def run_end_to_end(
         console.print(f"error: {where}: {exc}" if not isinstance(exc, InputError) else f"error: {exc}")
         return 2, {}
 
-    dsn = reset_demo_target(cfg, env)
+    dsn = reset_demo_target(cfg)
     console.print(f"[bold]1/4[/] starting the streaming job (log: {job_log})")
     job = start_local_job(
         [
@@ -276,22 +276,14 @@ def _history_rule_outcomes(dsn: str, job_name: str, ruleset) -> dict[str, list[i
 HEALTH_PAGE = REPO_ROOT / "reports" / "health.html"
 
 
-def reset_demo_target(cfg: StackConfig, env: dict[str, str]) -> str:
+def reset_demo_target(cfg: StackConfig) -> str:
     """Empty the demo's warehouse (drop and create moviestream_demo, apply the schema) and its
     prefix in the bucket; returns the warehouse's DSN."""
     with psycopg.connect(cfg.dsn_of("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
         conn.execute(create_database_sql(DEMO_DATABASE))
     apply_schema(cfg.demo_dsn)
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = cfg.client("s3")
     bucket = resource_names()["bucket_name"]
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{DEMO_PREFIX}/"):
         keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]

@@ -112,6 +112,20 @@ class StackConfig:
             "MOVIESTREAM_WAREHOUSE_DSN": self.dsn_of(DATABASES[db]),
         }
 
+    def client(self, service: str):  # noqa: ANN201 - a boto3 client
+        """A boto3 client for this stack's LocalStack, with the settings env() gives the
+        components (for devstack's own steps, which run before or beside those components)."""
+        import boto3
+
+        env = self.env()
+        return boto3.client(
+            service,
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
 
 # -- process helpers ------------------------------------------------------------------------------
 
