@@ -128,6 +128,7 @@ class PreparedBatch:
     lag_from: dict[str, datetime] = field(default_factory=dict)  # streaming only (lag_points)
     retried_errors: int = 0  # transient errors its steps met and retried
     metrics: dict[str, float] = field(default_factory=dict)  # the run's DQ metrics, for the history
+    analyzers: list[dict[str, Any]] = field(default_factory=list)  # Analyzers = [...]: their metrics
 
 
 # Earlier runs read back for dynamic rules and DetectAnomalies: the newest this many.
@@ -419,6 +420,7 @@ class BatchPipeline:
             lag_from,
             check.retried_errors,
             results.metrics,
+            results.analyzers,
         )
 
     def commit(self, batch: PreparedBatch) -> BatchResult:
@@ -444,6 +446,7 @@ class BatchPipeline:
             "batch_id": key.batch_id,
             "rows": stats["records_in"] - stats["duplicates"],
             "rules": outcomes,
+            "analyzers": batch.analyzers,
         }
         self.put_s3(
             "s3 rule outcomes",

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moviestream import logs
-from redshift.warehouse import query_rows
+from redshift.warehouse import query_many
 
 log = logs.get("health")
 
@@ -93,47 +93,52 @@ def read_facts(
     """The newest ``batches`` batches' facts. ``file_cache`` keeps bad-record files between
     calls (``--watch``): a batch's file is written once (a replay rewrites the same records)."""
     latest, params = _latest_batches(job, batches)
-    columns, rows = query_rows(
+    for_job = [job] if job else []
+    (
+        (ledger_columns, ledger_rows),
+        (outcome_columns, outcome_rows),
+        (_, loaded_rows),
+        (_, upserted_rows),
+        (columns, rows),
+    ) = query_many(
         dsn,
-        f"SELECT {', '.join('l.' + c for c in LEDGER_COLUMNS)} FROM movies.batch_ledger l"
-        f" JOIN ({latest}) b ON b.job_name = l.job_name AND b.stream_id = l.stream_id"
-        " AND b.batch_id = l.batch_id ORDER BY l.committed_at DESC",
-        params,
+        [
+            (
+                f"SELECT {', '.join('l.' + c for c in LEDGER_COLUMNS)} FROM movies.batch_ledger l"
+                f" JOIN ({latest}) b ON b.job_name = l.job_name AND b.stream_id = l.stream_id"
+                " AND b.batch_id = l.batch_id ORDER BY l.committed_at DESC",
+                params,
+            ),
+            (
+                "SELECT o.job_name, o.stream_id, o.batch_id, o.rule, o.outcome FROM movies.rule_outcomes o"
+                f" JOIN ({latest}) b ON b.job_name = o.job_name AND b.stream_id = o.stream_id"
+                " AND b.batch_id = o.batch_id",
+                params,
+            ),
+            (
+                "SELECT last_job, last_batch_id, COUNT(*) FROM movies.imdb_movies_rating "
+                f"{'WHERE last_job = %s ' if job else ''}GROUP BY last_job, last_batch_id",
+                for_job,
+            ),
+            # A movie names only its last batch's job and id, not the stream: compare with what
+            # batches of that job and id upserted on every stream.
+            (
+                f"SELECT job_name, batch_id, SUM(movies_upserted) FROM movies.batch_ledger "
+                f"{'WHERE job_name = %s ' if job else ''}GROUP BY job_name, batch_id",
+                for_job,
+            ),
+            (
+                "SELECT COUNT(*) AS batches, COALESCE(SUM(records_in), 0) AS records_in,"
+                " COALESCE(SUM(good_records), 0) AS good, COALESCE(SUM(bad_records), 0) AS bad"
+                f" FROM movies.batch_ledger WHERE committed_at >= %s{' AND job_name = %s' if job else ''}",
+                [now - timedelta(hours=1), *for_job],
+            ),
+        ],
     )
-    ledger = _dicts(columns, rows)
-    columns, rows = query_rows(
-        dsn,
-        "SELECT o.job_name, o.stream_id, o.batch_id, o.rule, o.outcome FROM movies.rule_outcomes o"
-        f" JOIN ({latest}) b ON b.job_name = o.job_name AND b.stream_id = o.stream_id"
-        " AND b.batch_id = o.batch_id",
-        params,
-    )
-    outcomes = _dicts(columns, rows)
-    where = "WHERE last_job = %s " if job else ""
-    _, rows = query_rows(
-        dsn,
-        "SELECT last_job, last_batch_id, COUNT(*) FROM movies.imdb_movies_rating "
-        f"{where}GROUP BY last_job, last_batch_id",
-        [job] if job else [],
-    )
-    loaded = {(j, int(b)): int(n) for j, b, n in rows}
-    # A movie names only its last batch's job and id, not the stream: compare with what batches
-    # of that job and id upserted on every stream.
-    where = "WHERE job_name = %s " if job else ""
-    _, rows = query_rows(
-        dsn,
-        f"SELECT job_name, batch_id, SUM(movies_upserted) FROM movies.batch_ledger {where}"
-        "GROUP BY job_name, batch_id",
-        [job] if job else [],
-    )
-    upserted = {(j, int(b)): int(n) for j, b, n in rows}
-    columns, rows = query_rows(
-        dsn,
-        "SELECT COUNT(*) AS batches, COALESCE(SUM(records_in), 0) AS records_in,"
-        " COALESCE(SUM(good_records), 0) AS good, COALESCE(SUM(bad_records), 0) AS bad"
-        f" FROM movies.batch_ledger WHERE committed_at >= %s{' AND job_name = %s' if job else ''}",
-        [now - timedelta(hours=1), *([job] if job else [])],
-    )
+    ledger = _dicts(ledger_columns, ledger_rows)
+    outcomes = _dicts(outcome_columns, outcome_rows)
+    loaded = {(j, int(b)): int(n) for j, b, n in loaded_rows}
+    upserted = {(j, int(b)): int(n) for j, b, n in upserted_rows}
     last_hour = {c: int(v) for c, v in zip(columns, rows[0], strict=True)}
     cache = {} if file_cache is None else file_cache
     for row in ledger:

@@ -428,17 +428,28 @@ def open_warehouse(dsn: str, s3_client_factory=None):  # noqa: ANN001, ANN201 - 
 def query_rows(dsn: str, redshift_sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:
     """Run one Redshift-dialect query (values as %s parameters) on the warehouse a DSN names:
     translated for PostgreSQL, as written for Redshift. Returns (column names, rows)."""
+    return query_many(dsn, [(redshift_sql, params)])[0]
+
+
+def query_many(dsn: str, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[list[str], list[tuple]]]:
+    """Several Redshift-dialect queries on one connection (a page of facts is one round of
+    queries, not one connection each): (column names, rows) for each, in order."""
+    results: list[tuple[list[str], list[tuple]]] = []
     if dsn.startswith("redshift://"):
         from redshift.redshift_target import RedshiftWarehouse
 
         conn = RedshiftWarehouse.from_dsn(dsn, lambda: None).connect()
         try:
             cur = conn.cursor()
-            cur.execute(redshift_sql, list(params))
-            return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
+            for redshift_sql, params in queries:
+                cur.execute(redshift_sql, list(params))
+                results.append(([d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]))
+            return results
         finally:
             conn.close()
-    (postgres_sql,) = redshift_to_postgres(redshift_sql)
     with connect(dsn, autocommit=True) as conn:
-        cur = conn.execute(postgres_sql, list(params))
-        return [d.name for d in cur.description], cur.fetchall()
+        for redshift_sql, params in queries:
+            (postgres_sql,) = redshift_to_postgres(redshift_sql)
+            cur = conn.execute(postgres_sql, list(params))
+            results.append(([d.name for d in cur.description], cur.fetchall()))
+    return results
