@@ -155,7 +155,10 @@ def test_analyzers_measure_and_never_judge(frame):
     results = judge(frame, 'Rules = [ RowCount > 0 ]\nAnalyzers = [ Completeness "c", AllStatistics "r" ]')
     assert [o["Rule"] for o in results.rules] == ["RowCount > 0"]
     completeness, statistics = results.analyzers
-    assert completeness == {"Analyzer": 'Completeness "c"', "EvaluatedMetrics": {"Column.c.Completeness": 0.8}}
+    assert completeness == {
+        "Analyzer": 'Completeness "c"',
+        "EvaluatedMetrics": {"Column.c.Completeness": 0.8},
+    }
     assert statistics["EvaluatedMetrics"] == pytest.approx(
         {
             "Column.r.Completeness": 1.0,
