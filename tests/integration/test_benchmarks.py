@@ -29,7 +29,7 @@ BENCHMARKS = {
         {"rows", "cached", "parquet", "targets"},
     ),
     "quality_history": (
-        {"BENCH_HISTORY_BATCH_ROWS": "500", "BENCH_HISTORY_EARLIER_RUNS": "40", "BENCH_HISTORY_RUNS": "2"},
+        {"BENCH_HISTORY_BATCH_ROWS": "500", "BENCH_HISTORY_EARLIER_RUNS": "40", "BENCH_HISTORY_RUNS": "1"},
         {"earlier_runs", "batches", "history_over_judge_worst", "target"},
     ),
     "warehouse": (

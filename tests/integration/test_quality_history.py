@@ -70,7 +70,7 @@ def test_detect_anomalies_fails_the_outlier_batch_and_passes_the_normal_ones_aft
         "--stream-name", name, "--bucket", name, "--job-name", job_name, "--warehouse-dsn", dsn,
         "--checkpoint", str(tmp_path / "checkpoint"), "--starting-position", "trim_horizon",
         "--max-records-per-batch", "20", "--trigger-seconds", "0.5", "--status-file", str(status),
-        "--ruleset", str(rules),
+        "--ruleset", str(rules), "--warm-up-rounds", "1",
     ]  # fmt: skip
     proc = start_local_job(args, log, dict(os.environ))
     try:
