@@ -218,6 +218,7 @@ OUTCOME_COLUMNS = (
     "outcome",
     "failure_reason",
     "evaluated_metrics",
+    "observations",  # migration 0007: DetectAnomalies' findings, JSON; NULL otherwise
 )
 
 
@@ -253,6 +254,7 @@ def outcome_rows(load: BatchLoad) -> list[tuple]:
             o["Outcome"],
             o["FailureReason"],
             json.dumps(o["EvaluatedMetrics"]),
+            json.dumps(o["Observations"]) if o.get("Observations") else None,
         )
         for o in load.rule_outcomes
     ]

@@ -93,6 +93,10 @@ def test_detect_anomalies_fails_the_outlier_batch_and_passes_the_normal_ones_aft
                 "SELECT batch_id, rule, outcome, failure_reason FROM movies.rule_outcomes"
             ).fetchall()
         }
+        (observed,) = conn.execute(
+            "SELECT observations FROM movies.rule_outcomes WHERE rule = %s AND observations IS NOT NULL",
+            ('DetectAnomalies "RowCount"',),
+        ).fetchall()
         history = dict(
             conn.execute(
                 "SELECT batch_id, value FROM movies.metric_history"
@@ -125,5 +129,6 @@ def test_detect_anomalies_fails_the_outlier_batch_and_passes_the_normal_ones_aft
     rule = next(r for r in spike["rules"] if r["Rule"] == 'DetectAnomalies "RowCount"')
     values = rule["Observations"][0]["MetricBasedObservation"]["MetricValues"]
     assert values == {"ActualValue": 200.0, "ExpectedValue": 20.0, "LowerLimit": 19.8, "UpperLimit": 20.2}
+    assert json.loads(observed[0]) == rule["Observations"]  # and in the warehouse, for that batch only
     text = log.read_text(errors="replace")
     assert "metric_history_read" in text and "Traceback" not in text
