@@ -30,7 +30,7 @@ from moviestream.quality.rules.base import (
 )
 
 
-def _column_values(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_column_values(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     cond = rule.condition
     assert cond is not None
@@ -101,7 +101,7 @@ def _column_values_measured(rule: Rule, text: str, scope: Column | None, ctx: Co
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
 
 
-def _column_length(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_column_length(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     cond = rule.condition
     assert cond is not None
@@ -132,7 +132,7 @@ def _column_length(rule: Rule, text: str, scope: Column | None, ctx: CompileCont
     )
 
 
-def _column_data_type(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_column_data_type(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     cond = rule.condition
     assert cond is not None
@@ -166,7 +166,7 @@ def _column_data_type(rule: Rule, text: str, scope: Column | None, ctx: CompileC
     )
 
 
-def _data_freshness(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_data_freshness(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     cond = rule.condition
     assert cond is not None

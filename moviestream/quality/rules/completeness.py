@@ -20,7 +20,7 @@ from moviestream.quality.rules.base import (
 )
 
 
-def _complete(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_completeness(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     ok, n = ctx.name("complete"), ctx.name("n")
     in_scope = scope_or_all(scope)

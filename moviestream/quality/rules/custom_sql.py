@@ -28,7 +28,7 @@ from moviestream.quality.rules.base import (
 )
 
 
-def _custom_sql(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_custom_sql(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     """Scalar form (with a condition): the query's single number. Row form: the rows it returns
     pass, the others fail; the share that passes is compared with the threshold (else must be 1)."""
     sql = rule.parameters[0]

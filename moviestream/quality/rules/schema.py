@@ -20,14 +20,14 @@ from moviestream.quality.rules.base import (
 )
 
 
-def _column_exists(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_column_exists(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     present = c in ctx.types
     reason = None if present else f"Input data does not include column {c}!"
     return Compiled(rule, text, None, judge=lambda _: Judgement(present, reason, {}))
 
 
-def _column_count(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_column_count(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     count = float(len(ctx.columns))
 
     def judge(values: dict[str, Any]) -> Judgement:
@@ -40,7 +40,7 @@ def _column_count(rule: Rule, text: str, scope: Column | None, ctx: CompileConte
     return Compiled(rule, text, None, judge=judge)
 
 
-def _column_names_match(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_column_names_match(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     pattern = re.compile(rule.parameters[0])
     names = ctx.columns
     matching = [n for n in names if pattern.fullmatch(n)]

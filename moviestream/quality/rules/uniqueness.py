@@ -30,7 +30,7 @@ def _uniqueness_metric_name(keys: tuple[str, ...], name: str) -> str:
     return f"Column.{keys[0]}.{name}" if len(keys) == 1 else f"Multicolumn.{','.join(keys)}.{name}"
 
 
-def _unique(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_uniqueness(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     """IsUnique, Uniqueness, IsPrimaryKey: share of keyed rows whose key occurs once."""
     keys = rule.parameters
     count = ctx.key_count(keys, scope)
@@ -75,7 +75,7 @@ def _unique(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) ->
     return Compiled(rule, text, row_pass, aggs=aggs, judge=judge, row_reason=value_reason(text, shown))
 
 
-def _unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     count = ctx.key_count((c,), scope)
     in_scope = scope_or_all(scope)
@@ -96,7 +96,7 @@ def _unique_value_ratio(rule: Rule, text: str, scope: Column | None, ctx: Compil
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
 
 
-def _distinct_values(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_distinct_values(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     in_scope = scope_or_all(scope)
     distinct, nulls = ctx.name(DISTINCT_PREFIX), ctx.name("nulls")
@@ -114,7 +114,7 @@ def _distinct_values(rule: Rule, text: str, scope: Column | None, ctx: CompileCo
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
 
 
-def _entropy(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
+def compile_entropy(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
     c = rule.parameters[0]
     count = ctx.key_count((c,), scope)
     valued = scope_or_all(scope) & col_ref(c).isNotNull()
