@@ -35,11 +35,10 @@ from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import CompiledRuleset, judge_measured
 from moviestream.record import TYPED_COLUMNS
 from redshift.warehouse import (
-    HISTORY_COLUMNS,
     BatchKey,
     BatchLoad,
-    _insert,
     history_rows,
+    insert_history_rows,
     read_metric_history,
 )
 
@@ -79,7 +78,7 @@ def fill_history(dsn: str, metrics: dict[str, float], runs: int) -> None:
         for name, value in metrics.items()
     ]
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.executemany(_insert("metric_history", HISTORY_COLUMNS), rows)
+        insert_history_rows(cur, rows)
 
 
 def main() -> None:
@@ -120,7 +119,7 @@ def main() -> None:
                 load = BatchLoad(key, [], [], {}, [], metrics=metrics, history_context=CONTEXT)
                 with psycopg.connect(dsn) as conn, conn.transaction(), conn.cursor() as cur:
                     now = datetime.now(UTC).replace(tzinfo=None)
-                    cur.executemany(_insert("metric_history", HISTORY_COLUMNS), history_rows(load, now))
+                    insert_history_rows(cur, history_rows(load, now))
 
             judge_s = median_seconds(judge, runs)
             in_judging_s = max(0.0, round(with_history - without, 4))

@@ -26,7 +26,7 @@ from rich.table import Table
 from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from devstack.stack import DEMO_DATABASE, REPO_ROOT, StackConfig, create_database_sql
 from moviestream.config import resource_names
-from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
+from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset, reads_history
 from producer.csv_source import InputError, check_input
 from redshift.catalog import CHECKS, VIEWS_BY_NAME
 from redshift.warehouse import apply_schema, query_rows
@@ -248,11 +248,7 @@ def run_end_to_end(
 def _history_rule_outcomes(dsn: str, job_name: str, ruleset) -> dict[str, list[int]]:  # noqa: ANN001
     """Rules that compare a batch with earlier batches (dynamic numbers, DetectAnomalies): how
     many of this run's batches each passed, printed with the first failure's reason."""
-    texts = [
-        node.render()
-        for node in ruleset.rules
-        if any(leaf.dynamic or leaf.rule_type == "DetectAnomalies" for leaf in node.leaves())
-    ]
+    texts = [node.render() for node in ruleset.rules if reads_history(node)]
     if not texts:
         return {}
     with psycopg.connect(dsn) as conn:

@@ -274,6 +274,12 @@ def history_rows(load: BatchLoad, committed_at: datetime) -> list[tuple]:
     ]
 
 
+def insert_history_rows(cur: Any, rows: Sequence[tuple]) -> None:
+    """movies.metric_history rows (HISTORY_COLUMNS order) through an open PostgreSQL cursor."""
+    if rows:
+        cur.executemany(_insert("metric_history", HISTORY_COLUMNS), rows)
+
+
 # The newest runs of one context (at most the limit), read back oldest first. Plain SQL that
 # PostgreSQL and Redshift both run.
 HISTORY_QUERY = """
@@ -376,8 +382,7 @@ def load_batch(dsn: str, load: BatchLoad, timings: dict[str, float] | None = Non
         conn.execute(_insert("batch_ledger", columns), [ledger[c] for c in columns])
         with conn.cursor() as cur:
             cur.executemany(_insert("rule_outcomes", OUTCOME_COLUMNS), outcome_rows(load))
-            if history := history_rows(load, committed_at):
-                cur.executemany(_insert("metric_history", HISTORY_COLUMNS), history)
+            insert_history_rows(cur, history_rows(load, committed_at))
         failpoint("in_transaction", load.key.batch_id)
     clock.lap("ledger")  # with the commit
     return committed_at

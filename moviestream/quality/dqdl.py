@@ -198,6 +198,12 @@ class Composite:
 
 Node = Rule | Composite
 
+
+def reads_history(node: Node) -> bool:
+    """Whether judging the rule reads earlier runs: a dynamic number or DetectAnomalies."""
+    return any(leaf.dynamic or leaf.rule_type == "DetectAnomalies" for leaf in node.leaves())
+
+
 # An analyzer's condition: the rule measures its metrics and always passes.
 MEASURE = Condition("measure", ())
 
@@ -259,11 +265,7 @@ class Ruleset:
     @property
     def dynamic(self) -> bool:
         """Whether judging reads earlier runs (a dynamic rule or DetectAnomalies)."""
-        return any(
-            leaf.dynamic or leaf.rule_type == "DetectAnomalies"
-            for node in self.rules
-            for leaf in node.leaves()
-        )
+        return any(reads_history(node) for node in self.rules)
 
     def labels_of(self, node: Node) -> dict[str, str]:
         """The rule's labels over the ruleset's defaults (a rule's own value wins)."""

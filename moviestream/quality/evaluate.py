@@ -373,10 +373,6 @@ def _results(
     return Results(outcomes, analyzers)
 
 
-def _outcomes(evaluation: Evaluation, values: dict[str, Any]) -> list[dict[str, Any]]:
-    return _results(evaluation, values).rules
-
-
 def rule_outcomes(
     df: DataFrame,
     ruleset: Ruleset,

@@ -157,9 +157,8 @@ class ReferenceSet:
         return self.frames
 
     def _load(self) -> None:
-        tables = {
-            b.alias: read_table(b, self.s3_client, self.query) for b in self.bindings
-        }  # every source read before any replaces the old copy
+        # Every source is read before any replaces the old copy: a failure keeps them all.
+        tables = {b.alias: read_table(b, self.s3_client, self.query) for b in self.bindings}
         old = self.frames
         self.frames = {alias: self.spark.createDataFrame(table).cache() for alias, table in tables.items()}
         for frame in old.values():
