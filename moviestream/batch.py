@@ -42,9 +42,11 @@ def _utf8_sized(text: Column) -> Column:
     return text
 
 
-def too_long_for_warehouse() -> Column:
-    """One reason per text value longer (in UTF-8 bytes) than its warehouse column: loading it
-    would fail the whole batch's transaction, so the record is bad instead.
+def unfit_for_warehouse() -> Column:
+    """One reason per text value the warehouse cannot store: longer (in UTF-8 bytes) than its
+    column, or holding a NUL character (PostgreSQL's text and Redshift's VARCHAR refuse U+0000).
+    Loading it would fail the whole batch's transaction, and every retry of it, so the record is
+    bad instead.
 
     Built without lambdas (filter, transform, array_compact), which would cost the projection
     Spark's generated code: unused slots hold "" and are removed, and the genre test is a regular
@@ -84,6 +86,19 @@ def too_long_for_warehouse() -> Column:
             ),
         ).otherwise(F.lit(""))
     )
+    # instr, not a regular expression: one scan of each value, and only NUL is refused.
+    nul = "\u0000"
+    for name in (*(n for n in WAREHOUSE_TEXT_BYTES if n != "genres"), "event_id"):
+        checks.append(
+            F.when(F.instr(F.col(name), nul) > 0, F.lit(f"{name} holds a NUL character (U+0000)")).otherwise(
+                F.lit("")
+            )
+        )
+    checks.append(
+        F.when(
+            F.instr(F.array_join("genres", ","), nul) > 0, F.lit("genres holds a NUL character (U+0000)")
+        ).otherwise(F.lit(""))
+    )
     return F.array_remove(F.array(*checks), "")
 
 
@@ -117,7 +132,7 @@ class BatchJudge:
             F.size("parse_errors") > 0,
             F.concat(F.lit("could not parse: "), F.array_join("parse_errors", ", ")),
         )
-        # array_remove of "" rather than array_compact: no lambda (see too_long_for_warehouse).
+        # array_remove of "" rather than array_compact: no lambda (see unfit_for_warehouse).
         reasons = F.when(F.col("record_error").isNotNull(), F.array(F.col("record_error"))).otherwise(
             F.array_remove(
                 F.concat(
@@ -138,7 +153,7 @@ class BatchJudge:
             & (F.size(ROW_REASONS) == 0)
             & (F.size("_too_long") == 0)
         )
-        self._too_long = too_long_for_warehouse()
+        self._too_long = unfit_for_warehouse()
         self._verdict_columns = [
             is_duplicate.alias("is_duplicate"),
             good.alias("is_good"),

@@ -72,12 +72,14 @@ def movie_key(payload: bytes | None) -> str | None:
     record in Python, rather than in a UDF of its own (one Python round trip per batch less)."""
     try:
         doc = orjson.loads(payload or b"")
-    except orjson.JSONDecodeError:
+        fields = doc.get("fields") if isinstance(doc, dict) else None
+        if not isinstance(fields, dict):
+            return None
+        # orjson writes back at most 254 levels of nesting (TypeError past that): such a title or
+        # year is no key, and the record is bad with the reason parse_envelopes gives.
+        return movie_id(_field_text(fields.get("Series_Title")), _field_text(fields.get("Released_Year")))
+    except (orjson.JSONDecodeError, TypeError):
         return None
-    fields = doc.get("fields") if isinstance(doc, dict) else None
-    if not isinstance(fields, dict):
-        return None
-    return movie_id(_field_text(fields.get("Series_Title")), _field_text(fields.get("Released_Year")))
 
 
 def _expand_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -146,7 +148,8 @@ def envelope_columns(passthrough: Sequence[str]) -> list[Column]:
             F.concat(F.lit("unknown schema_version "), F.col("_env.schema_version").cast("string")),
         )
         # Spark read the envelope but Python's strict parser did not (e.g. invalid UTF-8, which
-        # Spark's string cast replaces): no movie_id, so the record cannot be loaded.
+        # Spark's string cast replaces, or a title nested too deeply to write back): no movie_id,
+        # so the record cannot be loaded.
         .when(
             F.col("movie_id").isNull(),
             F.lit("movie_id cannot be derived: the payload is not strict UTF-8 JSON"),

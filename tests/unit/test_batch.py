@@ -91,6 +91,23 @@ def test_values_too_long_for_the_warehouse_are_bad_records_with_the_size(spark):
     assert not any(by_row[n]["is_good"] for n in (1, 3, 4))
 
 
+def test_nul_characters_the_warehouse_cannot_store_are_bad_records(spark):
+    # PostgreSQL's text and Redshift's VARCHAR refuse U+0000: loaded, it would fail the batch.
+    rows = [
+        envelope("n1", movie_fields(Series_Title="Nul\x00Title"), row_number=1),
+        envelope("n2", movie_fields(Series_Title="N2", Genre="Drama, Cr\x00ime"), row_number=2),
+        envelope("n3\x00", movie_fields(Series_Title="N3"), row_number=3),
+        envelope("n4", movie_fields(Series_Title="N4", Runtime="1\x0020 min"), row_number=4),
+    ]
+    df = spark.createDataFrame(source_rows(rows), SOURCE_SCHEMA)
+    by_row = {r["row_number"]: r for r in judge_records(df, SEED).collect()}
+    assert by_row[1]["reasons"] == ["series_title holds a NUL character (U+0000)"]
+    assert by_row[2]["reasons"] == ["genres holds a NUL character (U+0000)"]
+    assert by_row[3]["reasons"] == ["event_id holds a NUL character (U+0000)"]
+    # A typed number is not text: its raw value's NUL only makes it unparseable.
+    assert "runtime_minutes" in by_row[4]["parse_errors"] and by_row[4]["runtime_minutes"] is None
+
+
 def test_a_genre_is_measured_in_utf8_bytes_whatever_its_characters(spark):
     genres = {
         1: "Drama,  " + "é" * 64 + "  , Crime",  # 128 bytes in 64 characters: fits

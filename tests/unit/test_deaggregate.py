@@ -42,3 +42,95 @@ def test_valid_checksum_over_garbage_protobuf_is_reported():
     body = b"\xff\xff\xff\xff"
     got = list(deaggregate(MAGIC + body + hashlib.md5(body).digest(), "k"))
     assert len(got) == 1 and "not a valid protobuf" in got[0].error
+
+
+def _framed(message) -> bytes:
+    import hashlib
+
+    from moviestream.deaggregate import MAGIC
+
+    body = message.SerializeToString()
+    return MAGIC + body + hashlib.md5(body).digest()
+
+
+def _aggregate(keys: list[bytes], records: list[tuple[int, bytes]]) -> bytes:
+    """An aggregate written field by field, so keys can hold any bytes (protobuf's Python API
+    refuses invalid UTF-8 in a string field; the wire format carries it)."""
+    from aws_kinesis_agg import messages_pb2
+
+    from producer.aggregation import _field_size  # noqa: F401 - only to share the import path
+
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def field(tag: int, payload: bytes) -> bytes:
+        return varint(tag) + varint(len(payload)) + payload
+
+    body = b"".join(field(0x0A, k) for k in keys)
+    for index, data in records:
+        inner = bytes([0x08]) + varint(index) + field(0x1A, data)
+        body += field(0x1A, inner)
+    message = messages_pb2.AggregatedRecord()
+    message.ParseFromString(body)  # it is a valid message
+    import hashlib
+
+    from moviestream.deaggregate import MAGIC
+
+    return MAGIC + body + hashlib.md5(body).digest()
+
+
+def test_invalid_utf8_partition_key_is_a_reason_not_bytes():
+    blob = _aggregate([b"ok", b"\xff\xfebad"], [(0, b"one"), (1, b"two")])
+    got = list(deaggregate(blob, "outer"))
+    assert [(r.sub_sequence_number, r.partition_key, r.payload, r.error) for r in got] == [
+        (0, "ok", b"one", None),
+        (1, "\ufffd\ufffdbad", b"two", "partition key is not valid UTF-8"),
+    ]
+    assert all(isinstance(r.partition_key, str) for r in got)
+
+
+def test_partition_key_index_out_of_range_is_a_reason():
+    blob = _aggregate([b"k"], [(0, b"one"), (7, b"two")])
+    got = list(deaggregate(blob, "outer"))
+    assert [(r.partition_key, r.payload, r.error) for r in got] == [
+        ("k", b"one", None),
+        ("outer", b"two", "partition_key_index 7 is out of range: the aggregate has 1 keys"),
+    ]
+
+
+def test_aggregate_with_no_user_records_is_one_bad_record():
+    from aws_kinesis_agg import messages_pb2
+
+    message = messages_pb2.AggregatedRecord()
+    message.partition_key_table.append("k")
+    blob = _framed(message)
+    got = list(deaggregate(blob, "outer"))
+    assert [(r.sub_sequence_number, r.partition_key, r.payload, r.error) for r in got] == [
+        (0, "outer", blob, "KPL aggregate holds no user records")
+    ]
+
+
+def test_empty_and_overlong_keys_inside_an_aggregate_are_reasons():
+    blob = _aggregate([b"", b"k" * 257], [(0, b"one"), (1, b"two")])
+    got = list(deaggregate(blob, "outer"))
+    assert [(r.partition_key, r.error) for r in got] == [
+        ("", "partition key is empty"),
+        ("k" * 256, "partition key is longer than 256 characters"),
+    ]
+
+
+def test_a_record_missing_its_data_field_comes_out_empty():
+    # records[0] without its data field: protobuf's parser does not enforce proto2's "required",
+    # so the user record comes out with an empty payload, which parse_envelopes reports.
+    import hashlib
+
+    from moviestream.deaggregate import MAGIC
+
+    body = b"\x0a\x01k" + b"\x1a\x02\x08\x00"
+    got = list(deaggregate(MAGIC + body + hashlib.md5(body).digest(), "outer"))
+    assert [(r.partition_key, r.payload, r.error) for r in got] == [("k", b"", None)]
