@@ -24,7 +24,15 @@ from itertools import repeat
 from typing import BinaryIO
 
 from producer.aggregation import AggregateBuilder, Entry, ShardMap, too_large
-from producer.csv_source import InputError, Reject, check_header, classify, has_undecodable_text
+from producer.csv_source import (
+    DEFAULT_LIMITS,
+    InputError,
+    ReadLimits,
+    Reject,
+    check_header,
+    classify,
+    has_undecodable_text,
+)
 from producer.envelope import EnvelopeEncoder, MillisecondClock
 
 BLOCK_BYTES = 4 * 1024 * 1024
@@ -38,6 +46,8 @@ class Chunk:
     first_line: int  # physical line number of the chunk's first line
     data: bytes
     row_end_lines: Sequence[int]  # the line each data row ends on (csv's line_num)
+    # A record here may be over the row cap: the sequential reader, which reports it, takes over.
+    overflow: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Context:
     shard_ids: tuple[str, ...]
     aggregate: bool
     start_after: int  # rows up to this one were handled by an earlier run (--resume)
+    limits: ReadLimits = DEFAULT_LIMITS  # the caps both readers share (producer/csv_source.py)
 
 
 @dataclass
@@ -62,13 +73,17 @@ class ChunkResult:
     entries: list[tuple[str, Entry]] = field(default_factory=list)
 
 
-def split(stream: BinaryIO, location: str) -> tuple[tuple[str, ...], Iterator[Chunk]]:
+def split(
+    stream: BinaryIO, location: str, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[tuple[str, ...], Iterator[Chunk]]:
     """(header, chunks). The header is read and checked before the first chunk is cut."""
     data = stream.read(BLOCK_BYTES).removeprefix(BOM)
     pos = parity = line_no = 0
     while True:  # the header is the first record, as the csv module reads it (even a blank one)
         end = data.find(b"\n", pos)
         if end < 0:
+            if len(data) > limits.row_bytes:
+                break  # refused below, as the sequential reader refuses it
             more = stream.read(BLOCK_BYTES)
             if more:
                 data += more
@@ -82,20 +97,27 @@ def split(stream: BinaryIO, location: str) -> tuple[tuple[str, ...], Iterator[Ch
         pos = end + 1
         if not parity:
             break
-    if line_no == 0:
+    if line_no == 0 and not data:
         raise InputError(f"{location}: the file is empty (no header row)")
+    if pos > limits.row_bytes or (parity and len(data) > limits.row_bytes) or line_no == 0:
+        raise InputError(f"{location}: the header is over the row cap of {limits.row_bytes} bytes")
     text = data[:pos].decode("utf-8", "surrogateescape")
     header = check_header(next(csv.reader(io.StringIO(text, newline=""), strict=False)), location)
-    return header, _chunks(stream, data[pos:], line_no)
+    return header, _chunks(stream, data[pos:], line_no, limits)
 
 
 _ODD = (1).__and__
 
 
-def _chunks(stream: BinaryIO, pending: bytes, line_no: int) -> Iterator[Chunk]:
-    """Chunks of whole records, about one block each. ``pending`` starts at a record boundary."""
+def _chunks(stream: BinaryIO, pending: bytes, line_no: int, limits: ReadLimits) -> Iterator[Chunk]:
+    """Chunks of whole records, about one block each. ``pending`` starts at a record boundary.
+
+    A record that may be over the row cap ends the chunks: an ``overflow`` chunk hands the rest
+    of the file to the sequential reader, which reports it, so the open record waiting here
+    never grows past the cap (an unclosed quote, a file without line ends)."""
     row = index = 0
     eof = False
+    cap = limits.row_bytes
     while not eof:
         block = stream.read(BLOCK_BYTES)
         eof = not block
@@ -103,6 +125,9 @@ def _chunks(stream: BinaryIO, pending: bytes, line_no: int) -> Iterator[Chunk]:
         cut = len(data) if eof else data.rfind(b"\n") + 1
         if cut == 0:
             pending = data  # no line end yet: read on
+            if len(pending) > cap:
+                yield Chunk(index, row + 1, line_no + 1, b"", (), overflow=True)
+                return
             continue
         body, pending = data[:cut], data[cut:]
         lines = body.split(b"\n")
@@ -118,7 +143,10 @@ def _chunks(stream: BinaryIO, pending: bytes, line_no: int) -> Iterator[Chunk]:
             and b"\r" not in lines
         ):
             n = len(lines)
-            yield Chunk(index, row + 1, line_no + 1, body, range(line_no + 1, line_no + n + 1))
+            too_long = max(map(len, lines)) + 1 > cap
+            yield Chunk(index, row + 1, line_no + 1, body, range(line_no + 1, line_no + n + 1), too_long)
+            if too_long:
+                return
             index, row, line_no = index + 1, row + n, line_no + n
             continue
         # Otherwise line by line: a record ends at a line end outside quotes; a record still open at
@@ -127,6 +155,7 @@ def _chunks(stream: BinaryIO, pending: bytes, line_no: int) -> Iterator[Chunk]:
         parity = pos = 0
         boundary, boundary_line, current = 0, line_no, line_no
         has_content = False
+        too_long = False
         for line in lines:
             current += 1
             pos += len(line) + 1
@@ -136,14 +165,21 @@ def _chunks(stream: BinaryIO, pending: bytes, line_no: int) -> Iterator[Chunk]:
             if not parity:
                 if has_content:
                     ends.append(current)
+                too_long = too_long or pos - boundary > cap
                 boundary, boundary_line = min(pos, len(body)), current
         if eof and parity:
             ends.append(current)
+            too_long = too_long or len(body) - boundary > cap
             boundary, boundary_line = len(body), current
         if boundary == 0:
             pending = body + pending  # one record longer than the block: read on
+            if len(pending) > cap:
+                yield Chunk(index, row + 1, line_no + 1, b"", (), overflow=True)
+                return
             continue
-        yield Chunk(index, row + 1, line_no + 1, body[:boundary], tuple(ends))
+        yield Chunk(index, row + 1, line_no + 1, body[:boundary], tuple(ends), too_long)
+        if too_long:
+            return
         index, row, line_no = index + 1, row + len(ends), boundary_line
         pending = body[boundary:] + pending
 
@@ -162,7 +198,12 @@ def process_chunk(args: tuple[Chunk, Context]) -> ChunkResult:
 
 
 def _process(chunk: Chunk, ctx: Context) -> ChunkResult:
+    if chunk.overflow:
+        return ChunkResult(chunk.index, chunk.first_row, mismatch=True)
     result = ChunkResult(chunk.index, chunk.first_row)
+    # Only a chunk longer than the field cap can hold a field longer than it (the usual chunk is
+    # a few MiB): then every row's fields are measured, as the sequential reader measures them.
+    field_bytes = ctx.limits.field_bytes if len(chunk.data) > ctx.limits.field_bytes else None
     text = chunk.data.decode("utf-8", "surrogateescape")
     check_bytes = has_undecodable_text(text)  # almost always False: no per-row scan then
     reader = csv.reader(io.StringIO(text, newline=""), strict=False)
@@ -186,8 +227,10 @@ def _process(chunk: Chunk, ctx: Context) -> ChunkResult:
             if row_number <= ctx.start_after:
                 result.rows_skipped += 1
                 continue
-            if len(values) != width or check_bytes:
-                item = classify(row_number, line_number, ctx.header, values)
+            if len(values) != width or check_bytes or field_bytes is not None:
+                item = classify(
+                    row_number, line_number, ctx.header, values, field_bytes=field_bytes, limits=ctx.limits
+                )
                 if isinstance(item, Reject):
                     result.rejects.append(asdict(item))
                     continue

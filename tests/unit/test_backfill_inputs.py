@@ -89,3 +89,93 @@ def test_unreadable_rows_are_counted_as_rows(tmp_path):
     file = write(tmp_path / "movies.csv", data)
     items = list(rows_of(file))
     assert len(items) == 3 and isinstance(items[-1], Reject)
+
+
+# --- damaged and hostile files: one InputError naming the file, never the decompressor's own ---
+
+
+def _error_of(file: InputFile, **limits) -> str:
+    from batch_backfill.inputs import ArchiveLimits
+
+    with pytest.raises(InputError) as caught:
+        verify(file, archive=ArchiveLimits(**limits))
+    return str(caught.value)
+
+
+def test_a_truncated_gzip_is_refused_before_any_row(tmp_path):
+    from tests.hostile_files import csv_bytes as movies, truncated_gzip
+
+    file = write(tmp_path / "cut.csv.gz", truncated_gzip(movies(2000)))
+    message = _error_of(file)
+    assert message.startswith(f"{file.uri}: damaged gzip after ")
+    assert "EOFError: Compressed file ended before the end-of-stream marker was reached" in message
+
+
+def test_corrupt_deflate_data_in_a_gzip_is_refused(tmp_path):
+    from tests.hostile_files import csv_bytes as movies
+
+    packed = bytearray(gzip.compress(movies(500)))
+    packed[40:60] = b"\xff" * 20
+    message = _error_of(write(tmp_path / "bad.gz", bytes(packed)))
+    assert "damaged gzip after" in message and (
+        "zlib.error: Error -3" in message or "gzip.BadGzipFile" in message
+    )
+
+
+def test_a_zip_with_a_bad_crc_is_refused(tmp_path):
+    from tests.hostile_files import bad_crc_zip, csv_bytes as movies
+
+    file = write(tmp_path / "crc.zip", bad_crc_zip(movies(100)))
+    assert _error_of(file) == (
+        f"{file.uri}: damaged zip after 0 decompressed bytes (stored byte {Path(file.uri).stat().st_size}): "
+        "zipfile.BadZipFile: Bad CRC-32 for file 'movies.csv'"
+    )
+
+
+def test_a_decompression_bomb_is_refused_by_size_and_by_ratio(tmp_path):
+    from tests.hostile_files import gzip_bomb
+
+    file = write(tmp_path / "bomb.csv.gz", gzip_bomb(64 * 1024 * 1024))
+    assert "decompresses to more than 8388608 bytes (--max-decompressed-bytes); refused" in _error_of(
+        file, decompressed_bytes=8 * 1024 * 1024
+    )
+    assert "refused as a decompression bomb" in _error_of(file, ratio=50)
+
+
+def test_a_zip_bomb_is_refused_from_its_directory(tmp_path):
+    buffer = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("movies.csv", HEADER.encode() + b"\n" + b"0" * (40 * 1024 * 1024))
+    message = _error_of(InputFile(str(buffer)), ratio=50)
+    assert "its member declares 41943188 bytes from" in message and "decompression bomb" in message
+
+
+def test_a_binary_file_is_refused_by_its_header(tmp_path):
+    from tests.hostile_files import binary_file
+
+    file = write(tmp_path / "image.csv", binary_file())
+    with pytest.raises(InputError, match="image.csv: the header is not valid UTF-8"):
+        list(rows_of(file))
+
+
+def test_a_zip_is_streamed_not_read_whole(tmp_path):
+    import tracemalloc
+
+    buffer = tmp_path / "big.zip"
+    from tests.hostile_files import csv_bytes as movies
+
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("movies.csv", movies(400_000))  # about 50 MiB decompressed
+    from batch_backfill.inputs import open_csv
+
+    size = 0
+    tracemalloc.start()
+    try:
+        with open_csv(InputFile(str(buffer))) as stream:
+            while block := stream.read(1024 * 1024):
+                size += len(block)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert size == len(movies(400_000))
+    assert peak < 12 * 1024 * 1024  # a few blocks of 1 MiB, never the 50 MiB member
