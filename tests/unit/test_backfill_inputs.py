@@ -103,7 +103,8 @@ def _error_of(file: InputFile, **limits) -> str:
 
 
 def test_a_truncated_gzip_is_refused_before_any_row(tmp_path):
-    from tests.hostile_files import csv_bytes as movies, truncated_gzip
+    from tests.hostile_files import csv_bytes as movies
+    from tests.hostile_files import truncated_gzip
 
     file = write(tmp_path / "cut.csv.gz", truncated_gzip(movies(2000)))
     message = _error_of(file)
@@ -123,7 +124,8 @@ def test_corrupt_deflate_data_in_a_gzip_is_refused(tmp_path):
 
 
 def test_a_zip_with_a_bad_crc_is_refused(tmp_path):
-    from tests.hostile_files import bad_crc_zip, csv_bytes as movies
+    from tests.hostile_files import bad_crc_zip
+    from tests.hostile_files import csv_bytes as movies
 
     file = write(tmp_path / "crc.zip", bad_crc_zip(movies(100)))
     assert _error_of(file) == (
