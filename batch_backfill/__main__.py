@@ -13,6 +13,7 @@ from batch_backfill import DEFAULT_CHUNK_ROWS
 from glue_streaming.job_options import (
     evaluation_context_option,
     failure_options,
+    input_limit_options,
     metrics_option,
     reference_options,
 )
@@ -46,6 +47,7 @@ def _fail(message: str) -> None:
 @metrics_option
 @evaluation_context_option
 @reference_options(reload=False)
+@input_limit_options(archives=True)
 def main(
     location: str,
     job_name: str,
@@ -60,8 +62,16 @@ def main(
     metrics_namespace: str,
     evaluation_context: str,
     references: tuple[str, ...],
+    max_field_bytes: int,
+    max_row_bytes: int,
+    max_decompressed_bytes: int,
+    max_compression_ratio: float,
 ) -> None:
-    """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip)."""
+    """Backfill LOCATION: a CSV file, a folder, or an s3://bucket/prefix/ (plain, gzip or zip).
+
+    A file that cannot be read (damaged, a decompression bomb, not a movies CSV, not what its
+    manifest says) is named with its reason and recorded among the bad records; the other files
+    load, and the run exits 1 at the end."""
     logs.configure()
     from batch_backfill.backfill import parse_as_of
     from batch_backfill.inputs import list_inputs
@@ -105,7 +115,16 @@ def main(
         reference_reload_s=0.0,  # a backfill reads its references once
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
     )
-    backfill = Backfill(spark, config, chunk_rows=chunk_rows)
+    from batch_backfill.inputs import ArchiveLimits
+    from producer.csv_source import ReadLimits
+
+    try:
+        limits = ReadLimits(field_bytes=max_field_bytes, row_bytes=max_row_bytes)
+        archive = ArchiveLimits(decompressed_bytes=max_decompressed_bytes, ratio=max_compression_ratio)
+    except ValueError as exc:
+        spark.stop()
+        _fail(str(exc))
+    backfill = Backfill(spark, config, chunk_rows=chunk_rows, limits=limits, archive=archive)
     try:
         backfill.pipeline.references(spark)  # a source that cannot be read: one line, before any file
     except ReferenceLoadError as exc:
@@ -115,8 +134,6 @@ def main(
     try:
         with ChunkProgress() as progress:
             summary = backfill.run(files, as_of=when, force=force, progress=progress)
-    except InputError as exc:  # a manifest mismatch, an unreadable file
-        _fail(str(exc))
     except (PermanentFailure, GaveUp) as exc:  # logged and alerted by the pipeline; resumable
         click.echo(f"error: the backfill stopped: {exc} (run it again to resume)", err=True)
         sys.exit(1)
@@ -124,6 +141,16 @@ def main(
         backfill.close()
         spark.stop()
     click.echo(json.dumps(summary.as_dict()))
+    if summary.failed:
+        for file in summary.failed:
+            click.echo(f"error: {file.failed}", err=True)
+        loaded = len(summary.files) - len(summary.failed)
+        click.echo(
+            f"error: {len(summary.failed)} of {len(summary.files)} files could not be read "
+            f"({loaded} loaded); each is a bad record with its reason",
+            err=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

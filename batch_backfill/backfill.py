@@ -11,11 +11,14 @@ Event time: every row of a file carries the file's as-of time (its last-modified
 given), so a backfilled row never overwrites a newer streamed row for the same movie: the
 warehouse's newer-wins MERGE compares these times.
 Unreadable CSV rows never reach Spark; they are written as bad records with their reason beside
-the pipeline's own, and counted.
+the pipeline's own, and counted. A file that cannot be read at all (damaged, a decompression bomb,
+not a movies CSV, not what its manifest says) never stops the run: it is one file-level bad
+record with its reason, the other files load, and the summary lists it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -27,12 +30,20 @@ from pathlib import Path
 from typing import Any
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
-from batch_backfill.inputs import InputFile, ReadMeter, rows_of, stored_size, verify
+from batch_backfill.inputs import (
+    DEFAULT_ARCHIVE_LIMITS,
+    ArchiveLimits,
+    InputFile,
+    ReadMeter,
+    rows_of,
+    stored_size,
+    verify,
+)
 from glue_streaming.pipeline import BatchPipeline, BatchResult, PipelineConfig, s3_batch_keys
 from moviestream import logs
 from moviestream.failure import one_line
 from moviestream.transform import EXPANDED_SCHEMA
-from producer.csv_source import Reject, Row
+from producer.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, Row
 from producer.envelope import EnvelopeEncoder
 
 log = logs.get("backfill")
@@ -53,6 +64,7 @@ class FileResult:
     rejected_rows: int = 0
     size_bytes: int = 0  # stored, as read
     bytes_read: int = 0
+    failed: str | None = None  # why the file could not be read (one line), None when it was
 
 
 @dataclass
@@ -67,17 +79,25 @@ class BackfillSummary:
         }
         return {
             "files": len(self.files),
+            "files_failed": sum(1 for f in self.files if f.failed),
             "files_skipped": sum(1 for f in self.files if f.chunks_skipped and not f.chunks_loaded),
             "chunks_empty": sum(f.chunks_empty for f in self.files),
             "chunks_loaded": sum(f.chunks_loaded for f in self.files),
             "chunks_skipped": sum(f.chunks_skipped for f in self.files),
             **totals,
             "seconds": round(self.seconds, 1),
+            "failures": [{"file": f.uri, "reason": f.failed} for f in self.files if f.failed],
         }
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.failed]
 
 
 # An unreadable CSV row's bad record (the Athena table's columns include these; tested).
 REJECT_FIELDS = ("reasons", "source", "row_number", "line_number", "raw_line")
+# A file that could not be read at all: one bad record for the file (failure_scope "file").
+FILE_FAILURE_FIELDS = ("reasons", "source", "source_uri", "failure_scope")
 
 
 def file_as_of(file: InputFile) -> datetime:
@@ -121,10 +141,19 @@ class Backfill:
     resuming, skipping and newer-wins behave as if the chunks ran one after the other.
     """
 
-    def __init__(self, spark, config: PipelineConfig, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        spark,  # noqa: ANN001
+        config: PipelineConfig,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        limits: ReadLimits = DEFAULT_LIMITS,
+        archive: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+    ) -> None:
         self.spark = spark
         self.config = config
         self.chunk_rows = chunk_rows
+        self.limits = limits
+        self.archive = archive
         self._stream_id = ""
         self.pipeline = BatchPipeline(config, lambda: self._stream_id)
         self._committer = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-commit")
@@ -150,9 +179,30 @@ class Backfill:
     def _load_file(
         self, file: InputFile, as_of: datetime, force: bool, progress: ChunkProgress | None
     ) -> FileResult:
-        checksum = verify(file)  # refuses a file that disagrees with its manifest
+        result = FileResult(file.uri, "", "")
+        try:
+            self._load_chunks(file, result, as_of, force, progress)
+        except InputError as exc:  # the file as a whole: damaged, hostile, or not a movies CSV
+            result.failed = str(exc)
+            log.error("file_failed", file=file.uri, reason=result.failed)
+            self._write_file_failure(file, result.failed)
+            return result
+        if result.chunks_skipped and not result.chunks_loaded:
+            log.info("file_skipped", file=file.uri, reason="loaded before (same sha256); --force reloads it")
+        log.info("file_done", **{k: v for k, v in result.__dict__.items()})
+        return result
+
+    def _load_chunks(
+        self,
+        file: InputFile,
+        result: FileResult,
+        as_of: datetime,
+        force: bool,
+        progress: ChunkProgress | None,
+    ) -> None:
+        checksum = verify(file, self.limits, self.archive)  # refuses a damaged file or a manifest mismatch
         stream_id = f"file-{checksum[:40]}" + (f"-{int(time.time())}" if force else "")
-        result = FileResult(file.uri, checksum, stream_id, size_bytes=stored_size(file))
+        result.sha256, result.stream_id, result.size_bytes = checksum, stream_id, stored_size(file)
         self._stream_id = stream_id
         produced_at = as_of.strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_of.microsecond // 1000:03d}Z"
         arrival = as_of.replace(tzinfo=UTC)
@@ -160,7 +210,8 @@ class Backfill:
         committing: futures.Future | None = None
         meter = ReadMeter()
         try:
-            for index, chunk in enumerate(_chunks(rows_of(file, meter), self.chunk_rows)):
+            chunks = _chunks(rows_of(file, meter, self.limits, self.archive), self.chunk_rows)
+            for index, chunk in enumerate(chunks):
                 rows = [item for item in chunk if isinstance(item, Row)]
                 rejects = [item for item in chunk if isinstance(item, Reject)]
                 if rejects:  # first, and every time: the key is deterministic, so a rerun overwrites
@@ -203,16 +254,11 @@ class Backfill:
                 result.bytes_read = meter.bytes_read
                 if progress is not None:
                     progress(file, index, result)
+        finally:
+            # The chunk that is committing finishes (or fails) first, and counts, whatever stopped
+            # the file: a file damaged in its middle keeps the chunks it loaded.
             if committing is not None:
                 self._count(result, committing.result())
-                committing = None
-        finally:
-            if committing is not None:  # let the chunk that is committing finish (or fail) first
-                futures.wait([committing])
-        if result.chunks_skipped and not result.chunks_loaded:
-            log.info("file_skipped", file=file.uri, reason="loaded before (same sha256); --force reloads it")
-        log.info("file_done", **{k: v for k, v in result.__dict__.items()})
-        return result
 
     @staticmethod
     def _count(result: FileResult, batch: BatchResult) -> None:
@@ -239,6 +285,17 @@ class Backfill:
     def close(self) -> None:
         self._committer.shutdown(wait=True)
         self.pipeline.close()
+
+    def _write_file_failure(self, file: InputFile, reason: str) -> None:
+        """The file-level bad record, under a key deterministic per (job, file, day): a rerun
+        that fails the same way overwrites it."""
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        name = hashlib.blake2b(file.uri.encode(), digest_size=8).hexdigest()
+        partition = s3_batch_keys(self.config, f"unreadable-file-{name}", 0, today)[0]
+        key = partition.rsplit("/", 1)[0] + "/file.jsonl"
+        doc = dict(zip(FILE_FAILURE_FIELDS, ([reason], file.name, file.uri, "file"), strict=True))
+        body = (json.dumps(doc) + "\n").encode("utf-8")
+        self.pipeline.put_s3("s3 unreadable file", key, body, "application/x-ndjson")
 
     def _write_rejects(
         self, file: InputFile, stream_id: str, index: int, rejects: list[Reject], as_of: datetime

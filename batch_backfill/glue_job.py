@@ -16,7 +16,10 @@ Job arguments (Terraform's glue_jobs module sets the fixed ones):
                           LastModified)
   --force                 "true" loads files again that were loaded before
   --degraded_after_seconds, --give_up_after_seconds  S3 or warehouse outages (moviestream/failure.py)
-A run that fails raises, so Glue marks it FAILED and the state machine reports it.
+  --max_field_bytes, --max_row_bytes, --max_decompressed_bytes, --max_compression_ratio
+                          the caps on what a file may hold (the local command's flags)
+A run that fails raises, so Glue marks it FAILED and the state machine reports it; so does a run
+in which a file could not be read, after the other files loaded.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from datetime import datetime
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
 from batch_backfill.backfill import parse_as_of
+from batch_backfill.inputs import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
+from producer.csv_source import DEFAULT_LIMITS, ReadLimits
 
 REQUIRED_ARGUMENTS = ("JOB_NAME", "input_uri", "bucket", "ruleset_s3_uri", "warehouse_dsn_secret")
 OPTIONAL_ARGUMENTS: dict[str, str] = {
@@ -40,6 +45,11 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
     "evaluation_context": "",  # data-quality metric history's context; empty: the job name
     "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
+    # Caps on what one file may hold (producer/csv_source.py, batch_backfill/inputs.py); empty: defaults.
+    "max_field_bytes": "",
+    "max_row_bytes": "",
+    "max_decompressed_bytes": "",
+    "max_compression_ratio": "",
 }
 
 
@@ -49,6 +59,33 @@ class BackfillOptions:
     chunk_rows: int
     as_of: datetime | None  # naive UTC
     force: bool
+    limits: ReadLimits = DEFAULT_LIMITS
+    archive: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
+
+
+def _number(args: Mapping[str, str], name: str, kind: type, default: float) -> float:
+    text = args.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--{name} must be a number, not {text!r}") from None
+
+
+def input_limits(args: Mapping[str, str]) -> tuple[ReadLimits, ArchiveLimits]:
+    """The caps from the job arguments (empty: the defaults); ValueError naming a bad one."""
+    limits = ReadLimits(
+        field_bytes=int(_number(args, "max_field_bytes", int, DEFAULT_LIMITS.field_bytes)),
+        row_bytes=int(_number(args, "max_row_bytes", int, DEFAULT_LIMITS.row_bytes)),
+    )
+    archive = ArchiveLimits(
+        decompressed_bytes=int(
+            _number(args, "max_decompressed_bytes", int, DEFAULT_ARCHIVE_LIMITS.decompressed_bytes)
+        ),
+        ratio=_number(args, "max_compression_ratio", float, DEFAULT_ARCHIVE_LIMITS.ratio),
+    )
+    return limits, archive
 
 
 def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
@@ -66,7 +103,7 @@ def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
     force = args["force"].strip().lower()
     if force not in ("true", "false"):
         raise ValueError(f"--force must be true or false, not {args['force']!r}")
-    return BackfillOptions(uri, chunk_rows, as_of, force == "true")
+    return BackfillOptions(uri, chunk_rows, as_of, force == "true", *input_limits(args))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -102,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
         reference_reload_s=0.0,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
     )
-    backfill = Backfill(spark, config, chunk_rows=options.chunk_rows)
+    backfill = Backfill(
+        spark, config, chunk_rows=options.chunk_rows, limits=options.limits, archive=options.archive
+    )
     try:
         summary = backfill.run(list_inputs(options.input_uri), as_of=options.as_of, force=options.force)
     finally:
@@ -110,6 +149,9 @@ def main(argv: list[str] | None = None) -> None:
     log.info("backfill_summary", **summary.as_dict())
     print(json.dumps(summary.as_dict()))  # the run's output log ends with the demo-style summary
     job.commit()
+    if summary.failed:  # the other files loaded and are committed; the run still fails, naming them
+        reasons = "; ".join(f.failed or "" for f in summary.failed)
+        raise SystemExit(f"{len(summary.failed)} of {len(summary.files)} files could not be read: {reasons}")
 
 
 if __name__ == "__main__":
