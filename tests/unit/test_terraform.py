@@ -490,7 +490,7 @@ def test_the_localstack_override_has_an_endpoint_for_every_service_the_stack_use
 
 
 def test_the_catalog_tables_match_the_files_the_pipeline_writes():
-    from batch_backfill.backfill import REJECT_FIELDS
+    from batch_backfill.backfill import FILE_FAILURE_FIELDS, REJECT_FIELDS
     from glue_streaming.pipeline import BAD_RECORD_FIELDS, TYPED_FIELDS
     from moviestream.record import CSV_COLUMNS
 
@@ -500,7 +500,8 @@ def test_the_catalog_tables_match_the_files_the_pipeline_writes():
     locals_ = locals_of(TERRAFORM / "modules" / "catalog")
     columns = {unquote(k) for k in locals_["bad_record_columns"] if not k.startswith("__")}
     assert columns == {
-        "reasons", "failed_rules", "typed", "raw_fields", "payload_base64", *BAD_RECORD_FIELDS, *REJECT_FIELDS
+        "reasons", "failed_rules", "typed", "raw_fields", "payload_base64", *BAD_RECORD_FIELDS, *REJECT_FIELDS,
+        *FILE_FAILURE_FIELDS,
     }  # fmt: skip
     typed = re.findall(
         r"(\w+):",

@@ -112,6 +112,9 @@ locals {
     # the backfill's unreadable CSV rows (batch_backfill/backfill.py): where they were, as read
     line_number = "bigint"
     raw_line    = "string"
+    # a file the backfill could not read at all (FILE_FAILURE_FIELDS): one record, scope "file"
+    source_uri    = "string"
+    failure_scope = "string"
   }
 }
 
