@@ -8,7 +8,9 @@ skipped, so Spark's at-least-once replay after a crash never duplicates a row.
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,9 +39,10 @@ from moviestream.failpoints import failpoint
 from moviestream.failure import FailurePolicy, GaveUp, PermanentFailure, Retrier, one_line
 from moviestream.metrics import BatchFacts, batch_metric_data
 from moviestream.quality.dqdl import Ruleset
-from moviestream.quality.evaluate import ROW_FAIL
-from moviestream.quality.reference_sources import Binding, ReferenceSet
+from moviestream.quality.evaluate import ROW_FAIL, Results
+from moviestream.quality.reference_sources import Binding, ReferenceLoadError, ReferenceSet
 from moviestream.record import TYPED_COLUMNS
+from moviestream.transform import ARROW_EXPANDED, EXPANDED_SCHEMA, expand_batches
 from redshift.warehouse import (
     GENRE_COLUMNS,
     STAGE_COLUMNS,
@@ -91,6 +94,9 @@ class PipelineConfig:
     # Reference datasets the rules compare with (--ref ALIAS=SOURCE), reloaded this often (0: never).
     references: tuple[Binding, ...] = ()
     reference_reload_s: float = 300.0
+    # Poison isolation (see BatchPipeline._isolate): past this many records whose judging raised,
+    # the batch fails as a whole (a systematic bug is not quarantined record by record).
+    max_isolated_records: int = 100
 
     @property
     def context(self) -> str:
@@ -376,35 +382,41 @@ class BatchPipeline:
             log.info("batch_skipped", reason="already in ledger", batch_id=batch_id, stream_id=key.stream_id)
             return None
 
+        # Read before judging, under their own failure handling: they are I/O, not the data.
+        history = self.history()
+        references = self.references(source.sparkSession)
         # A file's expanded rows cannot repeat an event id (see BatchJudge.judge_expanded).
-        judged = (
-            self._judge.judge_expanded(source, redelivery_possible=False)
-            if file_records
-            else self._judge.judge(source)
-        )
-        # Two Spark jobs per batch over the judged batch, cached: one reads out everything the
-        # writes need (counts, bad records, warehouse rows) as Arrow, the other aggregates the
-        # rule outcomes. Each job costs planning and scheduling besides its work: four jobs (one
-        # per need) made a 400,000-row backfill about 1.5 s slower.
-        judged = judged.persist()
+        expanded, redelivery = (True, False) if file_records else (False, True)
+        isolated: list[str] = []
         try:
-            table = self._read_out(judged)
-            stats = batch_stats(table)
-            if not stats["records_in"]:
-                return PreparedBatch(key, started_at, t0, stats, ledger_extra=ledger_extra or {})
-            # A file's produced_at is an as-of time: a backfill has no lag to measure.
-            lag_from = {} if file_records else lag_points(table)
-            t_judge = time.monotonic()
-            results = self._judge.rules.results(
-                self._envelopes(judged), self.history(), self.references(judged.sparkSession)
-            )
-            outcomes = results.rules
-        finally:
-            judged.unpersist()
+            try:
+                table, results = self._judge_batch(source, expanded, redelivery, history, references)
+            except _NOT_DATA:
+                raise
+            except Exception as exc:  # noqa: BLE001 - retried once: a recurring error is data-caused
+                log.warning("batch_judge_failed", batch_id=batch_id, attempt=1, error=one_line(exc))
+                table, results = self._judge_batch(source, expanded, redelivery, history, references)
+        except _NOT_DATA:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the poison path: bisect down to the records that raise
+            table, results, isolated = self._isolate(source, file_records, exc, key, history, references)
+        stats = batch_stats(table)
+        stats["isolated"] = len(isolated)
+        stats["records_in"] += len(isolated)
+        stats["bad"] += len(isolated)
+        if not stats["records_in"]:
+            return PreparedBatch(key, started_at, t0, stats, ledger_extra=ledger_extra or {})
+        # A file's produced_at is an as-of time: a backfill has no lag to measure.
+        lag_from = {} if file_records else lag_points(table)
+        t_judge = time.monotonic()
+        if results is None:  # every record was isolated: no rule had a record to judge
+            results = Results([], [])
+        outcomes = results.rules
         if self._history is not None:
             self._history.append(results.metrics)
             del self._history[:-HISTORY_RUNS]  # a stream runs for months: keep what is read
         bad_lines, movies, genres = split_read_out(table, key, started_at)
+        bad_lines += isolated
         return PreparedBatch(
             key,
             started_at,
@@ -422,6 +434,91 @@ class BatchPipeline:
             results.metrics,
             results.analyzers,
         )
+
+    def _judge_batch(
+        self,
+        records: DataFrame,
+        expanded: bool,
+        redelivery: bool,
+        history: list[dict[str, float]],
+        references: Mapping[str, DataFrame],
+    ) -> tuple[pa.Table, Any]:
+        """The pure half of prepare: judge, read out, and the rule results (None for no records)."""
+        judged = self._judge.judge_expanded(records, redelivery) if expanded else self._judge.judge(records)
+        # Two Spark jobs per batch over the judged batch, cached: one reads out everything the
+        # writes need (counts, bad records, warehouse rows) as Arrow, the other aggregates the
+        # rule outcomes. Each job costs planning and scheduling besides its work: four jobs (one
+        # per need) made a 400,000-row backfill about 1.5 s slower.
+        judged = judged.persist()
+        try:
+            table = self._read_out(judged)
+            if not table.num_rows:
+                return table, None
+            return table, self._judge.rules.results(self._envelopes(judged), history, references)
+        finally:
+            judged.unpersist()
+
+    def _isolate(
+        self,
+        source: DataFrame,
+        file_records: bool,
+        error: BaseException,
+        key: BatchKey,
+        history: list[dict[str, float]],
+        references: Mapping[str, DataFrame],
+    ) -> tuple[pa.Table, Any, list[str]]:
+        """Poison isolation: judging the batch raised twice, so the error is taken to be caused
+        by some of its records. The batch's records, read out once as Arrow in a fixed order (the
+        micro-batch's planned partitions hold them: no new Kinesis read), are expanded on the
+        driver record by record, then judged in halves down to the single user records that
+        raise. Those become bad records ``internal error: <type>: <message>``; the rest are
+        judged again together, so dataset-level rules see only them. Past
+        ``max_isolated_records`` the original error is raised: the batch fails as before."""
+        bound = self.config.max_isolated_records
+        spark = source.sparkSession
+        raw = source.toArrow()
+        order = [("shard_id", "ascending"), ("sequence_number", "ascending")]
+        if file_records:
+            order.append(("sub_sequence_number", "ascending"))
+        raw = raw.sort_by(order)
+        log.error("batch_poisoned", batch_id=key.batch_id, records=raw.num_rows, error=one_line(error))
+        isolated: list[str] = []
+        expanded = raw if file_records else _expand_each(raw, isolated)
+        probes = 0
+
+        def judge_ok(part: pa.Table) -> BaseException | None:
+            nonlocal probes
+            probes += 1
+            frame = spark.createDataFrame(part, EXPANDED_SCHEMA)
+            try:
+                self._judge_batch(frame, True, not file_records, history, references)
+            except _NOT_DATA:
+                raise
+            except Exception as exc:  # noqa: BLE001 - what isolation looks for
+                return exc
+            return None
+
+        def survivors(part: pa.Table, known_bad: BaseException | None = None) -> list[pa.Table]:
+            if len(isolated) > bound or not part.num_rows:
+                return [part]
+            failure = known_bad or judge_ok(part)
+            if failure is None:
+                return [part]
+            if part.num_rows == 1:
+                isolated.append(_isolated_line(part.to_pylist()[0], failure))
+                return []
+            mid = part.num_rows // 2
+            return survivors(part.slice(0, mid)) + survivors(part.slice(mid))
+
+        kept = survivors(expanded)
+        if len(isolated) > bound:
+            log.error("batch_isolation_gave_up", batch_id=key.batch_id, isolated=len(isolated), bound=bound)
+            raise error
+        good = pa.concat_tables(kept) if kept else expanded.slice(0, 0)
+        frame = spark.createDataFrame(good, EXPANDED_SCHEMA)
+        table, results = self._judge_batch(frame, True, not file_records, history, references)
+        log.warning("batch_isolated", batch_id=key.batch_id, isolated=len(isolated), probes=probes)
+        return table, results, isolated
 
     def commit(self, batch: PreparedBatch) -> BatchResult:
         """The writing half: bad records and rule outcomes to S3, the alert if any, then the
@@ -532,6 +629,7 @@ class BatchPipeline:
                 rule_outcomes=[(o["Rule"], o["Outcome"]) for o in outcomes],
                 lag_p50_s=lags.get("lag_p50_s"),
                 lag_max_s=lags.get("lag_max_s"),
+                isolated=stats.get("isolated", 0),
             )
             self.metrics.publish(
                 batch_metric_data(facts, key.job_name, committed_at.replace(tzinfo=UTC)),
@@ -555,6 +653,7 @@ class BatchPipeline:
             good=result.good_records,
             bad=result.bad_records,
             duplicates=result.duplicates_dropped,
+            isolated=stats.get("isolated", 0),
             movies=result.movies_upserted,
             judge_s=round(batch.t_judge - t0, 3),
             s3_s=round((batch.t_read - batch.t_judge) + (t_s3 - t_write), 3),
@@ -703,3 +802,72 @@ def stage_tables(newest: pa.Table, key: BatchKey, started_at: datetime) -> tuple
         .sort_by([(c, "ascending") for c in GENRE_COLUMNS])
     )
     return movies, genres
+
+
+# Errors of the I/O around judging, which the failure policy handles: never a record's fault.
+_NOT_DATA = (PermanentFailure, GaveUp, ReferenceLoadError)
+
+
+def _expand_each(raw: pa.Table, isolated: list[str]) -> pa.Table:
+    """The Kinesis records as user records (EXPANDED_SCHEMA), expanded on the driver one by one:
+    a record whose expansion raises is isolated whole (one bad record for the Kinesis record)."""
+    columns = ["shard_id", "sequence_number", "partition_key", "approximate_arrival_timestamp", "data"]
+    source = raw.select(columns)
+    parts = []
+    for i in range(source.num_rows):
+        row = source.slice(i, 1)
+        try:
+            parts.extend(expand_batches(iter(row.to_batches())))
+        except Exception as exc:  # noqa: BLE001 - isolated, like a user record that raises
+            record = raw.slice(i, 1).to_pylist()[0]
+            record["payload"] = record.get("data")
+            isolated.append(_isolated_line(record, exc))
+    return pa.Table.from_batches(parts, schema=ARROW_EXPANDED)
+
+
+def _isolated_line(record: dict[str, Any], error: BaseException) -> str:
+    """An isolated record's bad-record line: the same document as any bad record's, with what
+    can be known without judging it (its envelope's identity, when its payload is JSON)."""
+    reason = f"internal error: {_root_error(error)}"[:2000]
+    payload = record.get("payload")
+    envelope: dict[str, Any] = {}
+    try:
+        parsed = json.loads(payload) if payload else None
+        envelope = parsed if isinstance(parsed, dict) else {}
+    except (ValueError, RecursionError):
+        pass
+    arrival = record.get("approximate_arrival_timestamp")
+    doc = dict.fromkeys(BAD_RECORD_FIELDS)
+    doc.update(
+        reasons=[reason],
+        failed_rules=[],
+        event_id=_text(envelope.get("event_id")),
+        source=_text(envelope.get("source")),
+        row_number=envelope.get("row_number") if isinstance(envelope.get("row_number"), int) else None,
+        movie_id=record.get("movie_id"),
+        shard_id=record.get("shard_id"),
+        sequence_number=record.get("sequence_number"),
+        sub_sequence_number=record.get("sub_sequence_number"),
+        partition_key=record.get("partition_key"),
+        approximate_arrival_timestamp=arrival.isoformat() if arrival is not None else None,
+        record_error=reason,
+        parse_errors=[],
+        missing_fields=[],
+        payload_base64=base64.b64encode(payload).decode() if payload else None,
+    )
+    return json.dumps(doc)
+
+
+def _root_error(error: BaseException) -> str:
+    """``Type: message`` of what raised. An error raised in a Python worker reaches the driver as
+    PySpark's PythonException holding the worker's traceback: its last line names the cause."""
+    if type(error).__name__ == "PythonException":
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        causes = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*: ", line)]
+        if causes:
+            return causes[-1].strip()
+    return f"{type(error).__name__}: {one_line(error)}"
+
+
+def _text(value: Any) -> str | None:  # noqa: ANN401 - whatever the JSON held
+    return value if isinstance(value, str) else None

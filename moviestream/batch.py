@@ -22,6 +22,7 @@ from moviestream.transform import (
     envelope_columns,
     expand_kinesis_records,
     parsed_envelope,
+    with_poison_failpoint,
 )
 
 
@@ -175,6 +176,7 @@ class BatchJudge:
         """
         if not self._built:
             self._build(expanded)
+        expanded = with_poison_failpoint(expanded)
         typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
         typed = self._typing.apply(typed)
         checked = self.rules.add_row_level_results(typed)

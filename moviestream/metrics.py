@@ -35,6 +35,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("GoodRecords", "Count"),
     Metric("BadRecords", "Count"),
     Metric("DuplicatesDropped", "Count"),
+    # Records whose judging raised (a bug, not a rule): isolated by bisection into the bad records.
+    Metric("RecordsIsolated", "Count"),
     Metric("BadRecordRatio", "None"),  # bad / (good + bad), 0 to 1: the breach alert's ratio
     Metric("DataQualityScore", "None"),  # rules passed / rules evaluated, 0 to 1
     Metric("RulesFailed", "Count"),
@@ -66,6 +68,7 @@ class BatchFacts:
     rule_outcomes: Sequence[tuple[str, str]] = ()
     lag_p50_s: float | None = None
     lag_max_s: float | None = None
+    isolated: int = 0  # of ``bad``: records isolated because judging them raised
 
 
 def quality_score(outcomes: Iterable[tuple[str, str]]) -> tuple[float | None, int, int]:
@@ -87,6 +90,7 @@ def batch_metric_data(facts: BatchFacts, job_name: str, timestamp: datetime) -> 
         "GoodRecords": facts.good,
         "BadRecords": facts.bad,
         "DuplicatesDropped": facts.duplicates,
+        "RecordsIsolated": facts.isolated,
         "BadRecordRatio": facts.bad / (facts.good + facts.bad) if facts.good + facts.bad else None,
         "DataQualityScore": score,
         "RulesFailed": failed,

@@ -9,6 +9,7 @@ is listed in ``parse_errors``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import partial
 
 import orjson
 import pyarrow as pa
@@ -17,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from moviestream.deaggregate import deaggregate
+from moviestream.failpoints import poison_marker, poisoned
 from moviestream.movie_key import movie_id
 from moviestream.record import CSV_COLUMNS, EVENT_ID_BYTES, SUPPORTED_SCHEMA_VERSIONS
 
@@ -45,7 +47,7 @@ ENVELOPE_SCHEMA = T.StructType(
     ]
 )
 
-_ARROW_EXPANDED = pa.schema(
+ARROW_EXPANDED = pa.schema(
     [
         ("shard_id", pa.string()),
         ("sequence_number", pa.string()),
@@ -82,9 +84,9 @@ def movie_key(payload: bytes | None) -> str | None:
         return None
 
 
-def _expand_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def expand_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        cols = {name: [] for name in _ARROW_EXPANDED.names}
+        cols = {name: [] for name in ARROW_EXPANDED.names}
         shard, seq, key, ts, data = (batch.column(i).to_pylist() for i in range(5))
         for i in range(batch.num_rows):
             for rec in deaggregate(data[i] or b"", key[i]):
@@ -96,7 +98,7 @@ def _expand_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatc
                 cols["payload"].append(rec.payload)
                 cols["record_error"].append(rec.error)
                 cols["movie_id"].append(None if rec.error else movie_key(rec.payload))
-        yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_EXPANDED)
+        yield pa.RecordBatch.from_pydict(cols, schema=ARROW_EXPANDED)
 
 
 def expand_kinesis_records(df: DataFrame) -> DataFrame:
@@ -105,7 +107,24 @@ def expand_kinesis_records(df: DataFrame) -> DataFrame:
     source = df.select(
         "shard_id", "sequence_number", "partition_key", "approximate_arrival_timestamp", "data"
     )
-    return source.mapInArrow(_expand_batches, EXPANDED_SCHEMA)
+    return source.mapInArrow(expand_batches, EXPANDED_SCHEMA)
+
+
+def _raise_for_marked(batches: Iterator[pa.RecordBatch], marker: bytes) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        for payload in batch.column("payload").to_pylist():
+            poisoned(payload, marker)
+        yield batch
+
+
+def with_poison_failpoint(expanded: DataFrame) -> DataFrame:
+    """Tests only (moviestream/failpoints.py): judging a user record whose payload holds the
+    MOVIESTREAM_POISON text raises. Read on the driver, the marker travels with the plan; unset,
+    the plan is unchanged."""
+    marker = poison_marker()
+    if marker is None:
+        return expanded
+    return expanded.mapInArrow(partial(_raise_for_marked, marker=marker), expanded.schema)
 
 
 def parsed_envelope() -> Column:

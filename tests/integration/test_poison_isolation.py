@@ -1,0 +1,73 @@
+"""Poison isolation: a record whose judging raises (an undiscovered bug, simulated by the
+MOVIESTREAM_POISON failpoint) is bisected out of its batch into the bad records with an
+``internal error`` reason, and the rest of the batch loads; past the bound the batch fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from aws_kinesis_agg.aggregator import RecordAggregator
+
+from glue_streaming.kinesis_source import SOURCE_SCHEMA
+from glue_streaming.pipeline import BatchPipeline, PipelineConfig
+from moviestream.failpoints import POISON_ENV
+from moviestream.quality.dqdl import read_ruleset
+from tests.helpers import envelope, movie_fields, source_rows
+from tests.integration.databases import fresh_warehouse
+
+pytestmark = pytest.mark.integration
+RULES = Path(__file__).parents[2] / "glue_streaming" / "rules" / "movies.dqdl"
+MARK = "Poisoned-Title"
+
+
+def _batch(spark):
+    """20 good films, two marked ones, and an aggregate of three films whose middle one is marked."""
+    payloads = [
+        envelope(f"good-{n}", movie_fields(Series_Title=f"Film {n}"), row_number=n) for n in range(20)
+    ]
+    payloads.insert(5, envelope("marked-a", movie_fields(Series_Title=f"{MARK} A"), row_number=100))
+    payloads.insert(15, envelope("marked-b", movie_fields(Series_Title=f"{MARK} B"), row_number=101))
+    agg = RecordAggregator()
+    for n, title in ((102, "Agg One"), (103, f"{MARK} C"), (104, "Agg Three")):
+        agg.add_user_record(f"k{n}", envelope(f"agg-{n}", movie_fields(Series_Title=title), row_number=n))
+    payloads.append(agg.clear_and_get().get_contents()[2])
+    return spark.createDataFrame(source_rows(payloads), SOURCE_SCHEMA)
+
+
+def _pipeline(stack, bound: int) -> BatchPipeline:
+    config = PipelineConfig(
+        job_name="poison-test",
+        ruleset=read_ruleset(RULES),
+        bucket="unused",
+        warehouse_dsn=fresh_warehouse(stack),
+        max_isolated_records=bound,
+    )
+    return BatchPipeline(config, lambda: "stream-poison")
+
+
+def test_records_whose_judging_raises_are_isolated_and_the_rest_loads(stack, spark, monkeypatch):
+    monkeypatch.setenv(POISON_ENV, MARK)
+    pipeline = _pipeline(stack, bound=100)
+    prepared = pipeline.prepare(_batch(spark), 0)
+    assert prepared.stats["isolated"] == 3
+    assert prepared.stats["records_in"] == 25 and prepared.stats["bad"] == 3 and prepared.stats["good"] == 22
+    isolated = [json.loads(line) for line in prepared.bad_lines]
+    assert sorted(d["event_id"] for d in isolated) == ["agg-103", "marked-a", "marked-b"]
+    assert {tuple(d["reasons"]) for d in isolated} == {
+        ("internal error: RuntimeError: failpoint MOVIESTREAM_POISON: judging this record raises",)
+    }
+    titles = set(prepared.movies["series_title"].to_pylist())
+    assert {"Agg One", "Agg Three", "Film 0", "Film 19"} <= titles and not any(MARK in t for t in titles)
+    # Dataset-level rules judged the 22 survivors only.
+    assert all(o["Outcome"] in ("Passed", "Failed") for o in prepared.outcomes)
+    pipeline.close()
+
+
+def test_past_the_bound_the_batch_fails_as_before(stack, spark, monkeypatch):
+    monkeypatch.setenv(POISON_ENV, MARK)
+    pipeline = _pipeline(stack, bound=2)
+    with pytest.raises(Exception, match="failpoint MOVIESTREAM_POISON"):
+        pipeline.prepare(_batch(spark), 0)
+    pipeline.close()
