@@ -14,6 +14,7 @@ from glue_streaming.job_options import (
     evaluation_context_option,
     failure_options,
     input_limit_options,
+    isolation_option,
     metrics_option,
     reference_options,
 )
@@ -44,6 +45,7 @@ def _fail(message: str) -> None:
 @click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
 @failure_options(give_up_default=3600.0)
+@isolation_option
 @metrics_option
 @evaluation_context_option
 @reference_options(reload=False)
@@ -59,6 +61,7 @@ def main(
     force: bool,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
+    max_isolated_records: int,
     metrics_namespace: str,
     evaluation_context: str,
     references: tuple[str, ...],
@@ -114,6 +117,7 @@ def main(
         references=bindings,
         reference_reload_s=0.0,  # a backfill reads its references once
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
+        max_isolated_records=max_isolated_records,
     )
     from batch_backfill.inputs import ArchiveLimits
     from producer.csv_source import ReadLimits

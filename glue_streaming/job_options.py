@@ -125,3 +125,16 @@ def input_limit_options(archives: bool) -> Callable[[Any], Any]:
         )(command)
 
     return decorate
+
+
+def isolation_option(command: Any) -> Any:
+    """--max-isolated-records: poison isolation's bound (glue_streaming/pipeline.py)."""
+    return click.option(
+        "--max-isolated-records",
+        type=click.IntRange(min=0),
+        default=100,
+        show_default=True,
+        envvar="MOVIESTREAM_MAX_ISOLATED_RECORDS",
+        help="Records of one batch whose judging raises are isolated into the bad records, up to "
+        "this many; past it the batch fails (0: never isolate).",
+    )(command)

@@ -22,6 +22,7 @@ from glue_streaming.alerts import DEFAULT_FAILURE_RATIO, AlertConfig
 from glue_streaming.job_options import (
     evaluation_context_option,
     failure_options,
+    isolation_option,
     metrics_option,
     reference_options,
 )
@@ -138,6 +139,7 @@ def _root_cause(message: str) -> str:
     help="Synthetic batches run before the query starts, so the first real ones are not cold.",
 )
 @failure_options(give_up_default=0.0)
+@isolation_option
 @metrics_option
 @evaluation_context_option
 @reference_options(reload=True)
@@ -166,6 +168,7 @@ def main(
     warm_up_rounds: int,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
+    max_isolated_records: int,
     metrics_namespace: str,
     evaluation_context: str,
     references: tuple[str, ...],
@@ -244,6 +247,7 @@ def main(
             references=bindings,
             reference_reload_s=ref_reload_seconds,
             failure=policy_from(degraded_after_seconds, give_up_after_seconds),
+            max_isolated_records=max_isolated_records,
         ),
         stream_id,
     )
