@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -130,6 +130,16 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (lint, unit, integration)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= kinesis csv archive
+fuzz: setup ## Fuzz the parsers of outside input (atheris): make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGETS=csv]
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .local/fuzz/$$t .local/fuzz/crashes && cp -n tests/data/fuzz/$$t/* .local/fuzz/$$t/ && \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s (corpus .local/fuzz/$$t; a breaking input goes to .local/fuzz/crashes/)" && \
+	  $(PY) -m tests.fuzz $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    -artifact_prefix=.local/fuzz/crashes/$$t- .local/fuzz/$$t 2>&1 | grep -E "^(#[0-9]+.*(INITED|DONE)|stat::|==|Broken|.*Error)" || exit 1; \
+	done
 
 test-unit: setup $(ASL_STAMP) $(TF_SCHEMA) ## Unit tests only (no services)
 	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
