@@ -45,7 +45,7 @@ def bad_crc_zip(data: bytes) -> bytes:
 def gzip_bomb(decompressed_bytes: int) -> bytes:
     """A header row, then ``decompressed_bytes`` of zeros, gzip-compressed (about 1,000 to 1)."""
     out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1) as z:
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as z:
         z.write((HEADER + "\n").encode())
         block = b"0" * (1024 * 1024)
         for _ in range(decompressed_bytes // len(block)):
