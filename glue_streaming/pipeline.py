@@ -32,6 +32,7 @@ from glue_streaming.alerts import (
     health_message,
 )
 from glue_streaming.metrics_publisher import MetricsPublisher
+from glue_streaming.spark import log_level
 from moviestream import logs
 from moviestream.batch import BatchJudge, newest_per_movie
 from moviestream.config import AwsSettings
@@ -42,7 +43,7 @@ from moviestream.quality.dqdl import Ruleset
 from moviestream.quality.evaluate import ROW_FAIL, Results
 from moviestream.quality.reference_sources import Binding, ReferenceLoadError, ReferenceSet
 from moviestream.record import TYPED_COLUMNS
-from moviestream.transform import ARROW_EXPANDED, EXPANDED_SCHEMA, expand_batches
+from moviestream.transform import ARROW_EXPANDED, expand_batches
 from redshift.warehouse import (
     GENRE_COLUMNS,
     STAGE_COLUMNS,
@@ -394,7 +395,7 @@ class BatchPipeline:
             except _NOT_DATA:
                 raise
             except Exception as exc:  # noqa: BLE001 - retried once: a recurring error is data-caused
-                log.warning("batch_judge_failed", batch_id=batch_id, attempt=1, error=one_line(exc))
+                log.warning("batch_judge_failed", batch_id=batch_id, attempt=1, error=_root_error(exc))
                 table, results = self._judge_batch(source, expanded, redelivery, history, references)
         except _NOT_DATA:
             raise
@@ -481,42 +482,86 @@ class BatchPipeline:
         if file_records:
             order.append(("sub_sequence_number", "ascending"))
         raw = raw.sort_by(order)
-        log.error("batch_poisoned", batch_id=key.batch_id, records=raw.num_rows, error=one_line(error))
+        log.error("batch_poisoned", batch_id=key.batch_id, records=raw.num_rows, error=_root_error(error))
         isolated: list[str] = []
         expanded = raw if file_records else _expand_each(raw, isolated)
+        redelivery = not file_records
+        # Each user record gets its place; probes filter one cached copy by place (no new copy of
+        # the batch per probe). Halves are cut at a Kinesis record's edge where one is near the
+        # middle: one Kinesis record's user records are looked at together first.
+        places = pa.array(range(expanded.num_rows), pa.int64())
+        base = spark.createDataFrame(expanded.append_column(_PLACE, places)).persist()
+        keys = pc.binary_join_element_wise(
+            expanded["shard_id"], expanded["sequence_number"], pa.scalar("/")
+        ).to_pylist()
+        edges = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+        bad: list[int] = []
         probes = 0
 
-        def judge_ok(part: pa.Table) -> BaseException | None:
+        def part(lo: int, hi: int) -> DataFrame:
+            return base.where((F.col(_PLACE) >= lo) & (F.col(_PLACE) < hi)).drop(_PLACE)
+
+        def raises(lo: int, hi: int, full: bool) -> BaseException | None:
+            """What judging places [lo, hi) raises, if anything: the row-level read-out alone
+            (one Spark job), or, ``full``, the rule results too."""
             nonlocal probes
             probes += 1
-            frame = spark.createDataFrame(part, EXPANDED_SCHEMA)
             try:
-                self._judge_batch(frame, True, not file_records, history, references)
+                if full:
+                    self._judge_batch(part(lo, hi), True, redelivery, history, references)
+                else:
+                    self._read_out(self._judge.judge_expanded(part(lo, hi), redelivery))
             except _NOT_DATA:
                 raise
             except Exception as exc:  # noqa: BLE001 - what isolation looks for
                 return exc
             return None
 
-        def survivors(part: pa.Table, known_bad: BaseException | None = None) -> list[pa.Table]:
-            if len(isolated) > bound or not part.num_rows:
-                return [part]
-            failure = known_bad or judge_ok(part)
+        def search(lo: int, hi: int, full: bool, failure: BaseException | None = None) -> None:
+            """Isolate the single places in [lo, hi) judging raises for, halving; ``failure``:
+            what the range is already known to raise."""
+            if len(isolated) + len(bad) > bound or lo >= hi:
+                return
+            failure = failure or raises(lo, hi, full)
             if failure is None:
-                return [part]
-            if part.num_rows == 1:
-                isolated.append(_isolated_line(part.to_pylist()[0], failure))
-                return []
-            mid = part.num_rows // 2
-            return survivors(part.slice(0, mid)) + survivors(part.slice(mid))
+                return
+            if hi - lo == 1:
+                bad.append(lo)
+                isolated.append(_isolated_line(expanded.slice(lo, 1).to_pylist()[0], failure))
+                return
+            inside = [e for e in edges if lo < e < hi]
+            mid = min(inside, key=lambda e: abs(2 * e - lo - hi)) if inside else (lo + hi) // 2
+            left = raises(lo, mid, full)
+            search(lo, mid, full, left)
+            # When the left half judged fine, the right half holds what raised: no probe needed.
+            search(mid, hi, full, failure if left is None else None)
 
-        kept = survivors(expanded)
+        def judged() -> tuple[pa.Table, Any]:
+            kept = base.where(~F.col(_PLACE).isin(bad)).drop(_PLACE) if bad else base.drop(_PLACE)
+            return self._judge_batch(kept, True, redelivery, history, references)
+
+        # Spark logs every failed task with its traceback at ERROR: a bisection fails dozens on
+        # purpose, so its log is quiet meanwhile (the cause is in batch_poisoned, once).
+        spark.sparkContext.setLogLevel("OFF")
+        try:
+            # The row-level read-out first (cheap probes); the rules too only if that was not it.
+            search(0, expanded.num_rows, full=False)
+            table = results = None
+            if len(isolated) <= bound:
+                try:
+                    table, results = judged()
+                except _NOT_DATA:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - raised by dataset-level rules: bisect with them
+                    search(0, expanded.num_rows, full=True, failure=exc)
+                    if len(isolated) <= bound:
+                        table, results = judged()
+        finally:
+            spark.sparkContext.setLogLevel(log_level())
+            base.unpersist()
         if len(isolated) > bound:
             log.error("batch_isolation_gave_up", batch_id=key.batch_id, isolated=len(isolated), bound=bound)
             raise error
-        good = pa.concat_tables(kept) if kept else expanded.slice(0, 0)
-        frame = spark.createDataFrame(good, EXPANDED_SCHEMA)
-        table, results = self._judge_batch(frame, True, not file_records, history, references)
         log.warning("batch_isolated", batch_id=key.batch_id, isolated=len(isolated), probes=probes)
         return table, results, isolated
 
@@ -803,6 +848,8 @@ def stage_tables(newest: pa.Table, key: BatchKey, started_at: datetime) -> tuple
     )
     return movies, genres
 
+
+_PLACE = "_isolation_place"  # a user record's place in a batch being bisected
 
 # Errors of the I/O around judging, which the failure policy handles: never a record's fault.
 _NOT_DATA = (PermanentFailure, GaveUp, ReferenceLoadError)

@@ -49,7 +49,7 @@ def local_session(app_name: str, cores: int | None = None) -> SparkSession:
         .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC -XX:FreqInlineSize=100")
         .getOrCreate()
     )
-    spark.sparkContext.setLogLevel(os.environ.get("MOVIESTREAM_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(log_level())
     return spark
 
 
@@ -78,3 +78,8 @@ class ProgressLogger(StreamingQueryListener):
 
     def onQueryTerminated(self, event) -> None:  # noqa: ANN001, N802
         pass
+
+
+def log_level() -> str:
+    """Spark's log level for the jobs: MOVIESTREAM_SPARK_LOG_LEVEL, ERROR by default."""
+    return os.environ.get("MOVIESTREAM_SPARK_LOG_LEVEL", "ERROR")

@@ -22,6 +22,7 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 from devstack.jobs import kill_group, ledger_totals, start_local_job, stop_job, wait_for_status
 from moviestream.config import AwsSettings
 from moviestream.failpoints import ENV as FAILPOINT_ENV
+from moviestream.failpoints import POISON_ENV
 from producer.generate import generate
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
@@ -34,8 +35,20 @@ MOVIE_COLUMNS = (
 )
 
 
+# Records whose judging raises (moviestream/failpoints.py): every run of the job sets it, so the
+# batch holding them is bisected, in the crash-free run and in the run killed in that batch.
+POISON_MARK = "Poison-Mark-Raises"
+
+
+def _aggregate(keys: list[bytes], records: list[tuple[int, bytes]]) -> bytes:
+    from tests.fuzz.targets import aggregate_of
+
+    return aggregate_of(keys, records)
+
+
 def _poison_records() -> list[tuple[str, bytes]]:
-    """(partition key, data): one of each kind of record the job must survive."""
+    """(partition key, data): one of each kind of record the job must survive (the last five
+    kinds are at the end of the stream, the others at its start, between valid records)."""
     agg = RecordAggregator()
     agg.add_user_record("pk", envelope("poison-in-aggregate", movie_fields(Series_Title="Agg")))
     broken = bytearray(agg.clear_and_get().get_contents()[2])
@@ -48,6 +61,79 @@ def _poison_records() -> list[tuple[str, bytes]]:
         ("p4", envelope("poison-huge", huge, row_number=1)),
         ("p5", b'{"hello": "world"}'),  # JSON, but not an envelope
     ]
+
+
+def _sentinel(n: int) -> bytes:
+    return envelope(
+        f"sentinel-{n}", movie_fields(Series_Title=f"Sentinel {n}", Released_Year="1990"), row_number=n
+    )
+
+
+def hostile_records() -> list[tuple[str, str, bytes]]:
+    """(kind, partition key, data): hostile Kinesis records of many kinds, each after a valid
+    sentinel record (titles "Sentinel N"), which must all reach the warehouse."""
+    title = movie_fields(Series_Title="TITLE")
+    nested = b'{"schema_version":1,"event_id":"poison-nested","source":"t.csv","row_number":1,' + (
+        b'"produced_at":"2026-11-22T10:00:00.000Z","fields":{"Series_Title":'
+        + b"[" * 300
+        + b"]" * 300
+        + b',"Released_Year":"1999"}}'
+    )
+    kinds = [
+        (
+            "aggregate key not UTF-8",
+            _aggregate([b"ok", b"\xff\xfe"], [(0, _sentinel(101)), (1, envelope("poison-badkey", title))]),
+        ),
+        ("aggregate without records", _aggregate([b"k"], [])),
+        (
+            "aggregate key index out of range",
+            _aggregate([b"k"], [(0, _sentinel(102)), (5, envelope("poison-index", title))]),
+        ),
+        ("aggregate framing over garbage", _aggregate_garbage()),
+        ("title nested 300 deep", nested),
+        ("NUL in a title", envelope("poison-nul", movie_fields(Series_Title="Nul\x00Title"))),
+        ("invalid UTF-8 in a value", envelope("poison-utf8", title).replace(b"TITLE", b"T\xffT")),
+        ("event_id over 64 bytes", envelope("e" * 65, movie_fields(Series_Title="Long Id"))),
+        ("a JSON array", b"[1, 2, 3]"),
+        ("JSON nested 20,000 deep", b"[" * 20_000 + b"]" * 20_000),
+        ("a single space", b" "),
+        ("judging raises (plain)", envelope("poison-raises", movie_fields(Series_Title=f"{POISON_MARK} A"))),
+        (
+            "judging raises (inside an aggregate)",
+            _aggregate(
+                [b"k1", b"k2"],
+                [
+                    (0, _sentinel(103)),
+                    (1, envelope("poison-raises-agg", movie_fields(Series_Title=f"{POISON_MARK} B"))),
+                    (0, _sentinel(104)),
+                ],
+            ),
+        ),
+    ]
+    out = []
+    for n, (kind, data) in enumerate(kinds, start=1):
+        out.append(("valid", f"sentinel-{n}", _sentinel(n)))
+        out.append((kind, f"hostile-{n}", data))
+    out.append(("valid", "sentinel-last", _sentinel(99)))
+    return out
+
+
+def _aggregate_garbage() -> bytes:
+    from moviestream.deaggregate import MAGIC
+
+    body = b"\xff\xff\xff\xff"
+    return MAGIC + body + hashlib.md5(body).digest()  # noqa: S324 - the format's checksum
+
+
+# User records in the hostile records (an aggregate's each, except a broken one: one), and the
+# sentinels among them that must be loaded.
+SENTINELS = [f"Sentinel {n}" for n in (*range(1, 14), 99, 101, 102, 103, 104)]
+
+
+def _user_records(data: bytes) -> int:
+    from moviestream.deaggregate import deaggregate
+
+    return len(list(deaggregate(data, "k")))
 
 
 @dataclass(frozen=True)
@@ -65,6 +151,11 @@ def load_stream(tmp_path_factory) -> Loaded:
     kinesis.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.5})
     work = tmp_path_factory.mktemp("job-data")
     sent = 0
+    # Hostile records first, between valid ones: they land in the first batches, which the crash
+    # chain's first kill interrupts.
+    for _, key, data in hostile_records():
+        kinesis.put_record(StreamName=stream, PartitionKey=key, Data=data)
+        sent += _user_records(data)
     # KPL aggregates first (a few Kinesis records), then plain records, so that the job, capped
     # at 60 Kinesis records per batch, cuts the stream into many batches.
     for part, rows, aggregate in (("a", 300, "--aggregate"), ("b", 500, "--no-aggregate")):
@@ -123,7 +214,7 @@ def run_job(stack, loaded: Loaded, tmp_path: Path, failpoints: tuple[str, ...] =
         "--trigger-seconds", "0.5", "--status-file", str(status),
         "--failure-ratio-threshold", "0.05",
     ]  # fmt: skip
-    env = dict(os.environ)
+    env = dict(os.environ) | {POISON_ENV: POISON_MARK}
     for crashes, failpoint in enumerate(failpoints, start=1):
         proc = start_local_job(args, log, env | {FAILPOINT_ENV: failpoint})
         try:

@@ -14,7 +14,7 @@ from glue_streaming.local_job import DEFAULT_RULESET
 from moviestream.config import AwsSettings, resource_names
 from moviestream.quality.dqdl import read_ruleset
 from tests.integration.cloudwatch import statistic
-from tests.integration.streaming_runs import run_job, snapshot
+from tests.integration.streaming_runs import POISON_MARK, SENTINELS, run_job, snapshot
 
 
 def test_poison_records_are_bad_records_with_reasons_and_the_query_keeps_running(reference, loaded_stream):
@@ -33,19 +33,57 @@ def test_poison_records_are_bad_records_with_reasons_and_the_query_keeps_running
     assert reasons[missing] == [missing]
     assert snap["movies"], "good records were loaded around the poison"
     log = run.log.read_text(errors="replace")
-    assert "query_failed" not in log and "Traceback" not in log
+    assert "query_failed" not in log
+    # The only tracebacks are Spark's own for the records whose judging raises on purpose (and its
+    # Python daemon's for a worker whose task Spark cancelled meanwhile).
+    assert log.count("Traceback") == log.count("RuntimeError: failpoint MOVIESTREAM_POISON") + log.count(
+        "BrokenPipeError"
+    )
+
+
+def test_hostile_records_of_every_kind_are_bad_records_and_the_valid_ones_around_them_load(
+    reference, loaded_stream
+):
+    """Thirteen more kinds (tests/integration/streaming_runs.py: hostile_records), each sent
+    between valid records at the start of the stream: the job never stopped, every valid record
+    is in the warehouse, and every hostile user record is one bad record with its reason."""
+    run, snap = reference
+    titles = {row[1] for row in snap["movies"]}
+    assert set(SENTINELS) <= titles
+    docs = [json.loads(line) for line in snap["bad_records"]]
+    assert all(d["reasons"] and all(r.strip() for r in d["reasons"]) for d in docs)
+    by_id = {d["event_id"]: d["reasons"] for d in docs if d["event_id"]}
+    by_error = {d["record_error"]: d["reasons"] for d in docs if not d["event_id"]}
+    raises = ["internal error: RuntimeError: failpoint MOVIESTREAM_POISON: judging this record raises"]
+    assert by_id["poison-raises"] == raises and by_id["poison-raises-agg"] == raises
+    assert by_id["poison-badkey"] == ["partition key is not valid UTF-8"]
+    assert by_id["poison-index"] == ["partition_key_index 5 is out of range: the aggregate has 1 keys"]
+    assert by_id["poison-nul"] == ["series_title holds a NUL character (U+0000)"]
+    assert (
+        by_id["poison-utf8"]
+        == by_id["poison-nested"]
+        == ["movie_id cannot be derived: the payload is not strict UTF-8 JSON"]
+    )
+    assert by_id["e" * 65] == ["event_id is longer than 64 bytes"]
+    assert by_error["KPL aggregate holds no user records"] == ["KPL aggregate holds no user records"]
+    assert any(e.startswith("KPL aggregate is not a valid protobuf message") for e in by_error)
+    assert not any(POISON_MARK in t for t in titles)
+    log = run.log.read_text(errors="replace")
+    assert log.count('"batch_isolated"') == 1 and "batch_isolation_gave_up" not in log
 
 
 def test_a_job_sigkilled_at_each_point_restarts_to_exactly_the_crash_free_result(
     stack, loaded_stream, reference, tmp_path
 ):
-    """One job killed three times, at each crash point in turn (after its S3 writes in batch 2,
+    """One job killed three times, at each crash point in turn (after its S3 writes in batch 0,
     inside batch 4's warehouse transaction, after batch 6's commit but before Spark's checkpoint),
     each time restarted from its checkpoint: one chain of restarts instead of three runs saves
-    two job starts, and each restart recovers from the state the previous crash left."""
+    two job starts, and each restart recovers from the state the previous crash left. Batch 0
+    holds the hostile records, two of which make judging raise: the first kill lands after its
+    poison isolation wrote the bad records, and the restart isolates the same records again."""
     _, expected = reference
     run = run_job(
-        stack, loaded_stream, tmp_path, failpoints=("after_s3@2", "in_transaction@4", "after_commit@6")
+        stack, loaded_stream, tmp_path, failpoints=("after_s3@0", "in_transaction@4", "after_commit@6")
     )
     got = snapshot(run)
     assert got["ledger_batches_unique"] and got["bad_record_keys_per_ledger_batch"]
