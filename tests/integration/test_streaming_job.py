@@ -5,6 +5,7 @@ poison records, each into its own warehouse database and bucket."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import psycopg
@@ -36,7 +37,7 @@ def test_poison_records_are_bad_records_with_reasons_and_the_query_keeps_running
     assert "query_failed" not in log
     # The only tracebacks are Spark's own for the records whose judging raises on purpose (and its
     # Python daemon's for a worker whose task Spark cancelled meanwhile).
-    for at in [i for i in range(len(log)) if log.startswith("Traceback", i)]:
+    for at in (m.start() for m in re.finditer("Traceback", log)):
         block = log[at : at + 4000]
         assert "failpoint MOVIESTREAM_POISON" in block or "BrokenPipeError" in block, block
 
