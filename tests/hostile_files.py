@@ -4,10 +4,12 @@ unit tests of the readers and the backfill's integration test."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import zipfile
 import zlib
 
+from moviestream.deaggregate import MAGIC
 from moviestream.record import CSV_COLUMNS
 
 HEADER = ",".join(CSV_COLUMNS)
@@ -76,3 +78,24 @@ def long_field_with_rows(field_bytes: int, rows_inside: int = 5) -> bytes:
     long_row = f'p,"Long",1995,R,170 min,Drama,8.3,"{filler}\n{inside}",76,Mann,Al,Bob,Val,Jon,600000,1'
     body = [movie_row("A"), movie_row("B"), long_row, movie_row("C"), movie_row("D")]
     return (HEADER + "\n" + "\n".join(body) + "\n").encode()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    return _varint(tag) + _varint(len(payload)) + payload
+
+
+def aggregate_of(keys: list[bytes], records: list[tuple[int, bytes]]) -> bytes:
+    """A KPL aggregate written field by field, so that keys may hold any bytes."""
+    body = b"".join(_field(0x0A, k) for k in keys)
+    for index, data in records:
+        body += _field(0x1A, b"\x08" + _varint(index) + _field(0x1A, data))
+    return MAGIC + body + hashlib.md5(body).digest()  # noqa: S324 - the format's checksum

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import tempfile
 import zipfile
@@ -32,6 +31,7 @@ from moviestream.record import CSV_COLUMNS
 from moviestream.transform import movie_key
 from producer import parallel
 from producer.csv_source import InputError, ReadLimits, Reject, Row, read_rows
+from tests.hostile_files import aggregate_of
 
 # Small caps, so that a few KiB of input reach them.
 LIMITS = ReadLimits(field_bytes=300, row_bytes=2_000, raw_bytes=200)
@@ -48,27 +48,6 @@ def _check(condition: bool, message: str) -> None:
 
 
 # --- kinesis --------------------------------------------------------------------------------------
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(tag: int, payload: bytes) -> bytes:
-    return _varint(tag) + _varint(len(payload)) + payload
-
-
-def aggregate_of(keys: list[bytes], records: list[tuple[int, bytes]]) -> bytes:
-    """A KPL aggregate written field by field, so that keys may hold any bytes."""
-    body = b"".join(_field(0x0A, k) for k in keys)
-    for index, data in records:
-        body += _field(0x1A, b"\x08" + _varint(index) + _field(0x1A, data))
-    return MAGIC + body + hashlib.md5(body).digest()  # noqa: S324 - the format's checksum
 
 
 def _take(data: bytes, at: int, size: int) -> tuple[bytes, int]:

@@ -41,7 +41,7 @@ POISON_MARK = "Poison-Mark-Raises"
 
 
 def _aggregate(keys: list[bytes], records: list[tuple[int, bytes]]) -> bytes:
-    from tests.fuzz.targets import aggregate_of
+    from tests.hostile_files import aggregate_of
 
     return aggregate_of(keys, records)
 

@@ -56,32 +56,9 @@ def _framed(message) -> bytes:
 def _aggregate(keys: list[bytes], records: list[tuple[int, bytes]]) -> bytes:
     """An aggregate written field by field, so keys can hold any bytes (protobuf's Python API
     refuses invalid UTF-8 in a string field; the wire format carries it)."""
-    from aws_kinesis_agg import messages_pb2
+    from tests.hostile_files import aggregate_of
 
-    from producer.aggregation import _field_size  # noqa: F401 - only to share the import path
-
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            byte, n = n & 0x7F, n >> 7
-            out.append(byte | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-
-    def field(tag: int, payload: bytes) -> bytes:
-        return varint(tag) + varint(len(payload)) + payload
-
-    body = b"".join(field(0x0A, k) for k in keys)
-    for index, data in records:
-        inner = bytes([0x08]) + varint(index) + field(0x1A, data)
-        body += field(0x1A, inner)
-    message = messages_pb2.AggregatedRecord()
-    message.ParseFromString(body)  # it is a valid message
-    import hashlib
-
-    from moviestream.deaggregate import MAGIC
-
-    return MAGIC + body + hashlib.md5(body).digest()
+    return aggregate_of(keys, records)
 
 
 def test_invalid_utf8_partition_key_is_a_reason_not_bytes():

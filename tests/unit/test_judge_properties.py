@@ -17,8 +17,8 @@ from moviestream.batch import BatchJudge
 from moviestream.deaggregate import deaggregate
 from moviestream.quality.dqdl import read_ruleset
 from moviestream.record import CSV_COLUMNS
-from tests.fuzz.targets import aggregate_of
 from tests.helpers import movie_fields, source_rows
+from tests.hostile_files import aggregate_of
 
 RULES = Path(__file__).parents[2] / "glue_streaming" / "rules" / "movies.dqdl"
 SETTINGS = settings(
