@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 
 from batch_backfill import DEFAULT_CHUNK_ROWS
+from batch_backfill.inputs import DEFAULT_COMPRESSION_RATIO, DEFAULT_DECOMPRESSED_BYTES
 from glue_streaming.job_options import (
     evaluation_context_option,
     failure_options,
-    input_limit_options,
     isolation_option,
     metrics_option,
     reference_options,
@@ -21,6 +21,7 @@ from glue_streaming.job_options import (
 from moviestream import logs
 from moviestream.config import AwsSettings, resource_names, warehouse_dsn
 from moviestream.failure import GaveUp, PermanentFailure, policy_from
+from producer.input_options import read_limit_options
 
 NAMES = resource_names()
 DEFAULT_RULESET = Path(__file__).parents[1] / "glue_streaming" / "rules" / "movies.dqdl"
@@ -49,7 +50,22 @@ def _fail(message: str) -> None:
 @metrics_option
 @evaluation_context_option
 @reference_options(reload=False)
-@input_limit_options(archives=True)
+@read_limit_options
+@click.option(
+    "--max-decompressed-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_DECOMPRESSED_BYTES,
+    show_default=True,
+    help="Refuse a gzip or zip that decompresses to more bytes than this.",
+)
+@click.option(
+    "--max-compression-ratio",
+    type=click.FloatRange(min=1, min_open=True),
+    default=DEFAULT_COMPRESSION_RATIO,
+    show_default=True,
+    help="Refuse a gzip or zip that decompresses more than this many times its size (past its first "
+    "16 MiB): a decompression bomb.",
+)
 def main(
     location: str,
     job_name: str,

@@ -16,6 +16,7 @@ Job arguments (Terraform's glue_jobs module sets the fixed ones):
                           LastModified)
   --force                 "true" loads files again that were loaded before
   --degraded_after_seconds, --give_up_after_seconds  S3 or warehouse outages (moviestream/failure.py)
+  --max_isolated_records  poison isolation's bound (default 100)
   --max_field_bytes, --max_row_bytes, --max_decompressed_bytes, --max_compression_ratio
                           the caps on what a file may hold (the local command's flags)
 A run that fails raises, so Glue marks it FAILED and the state machine reports it; so does a run
@@ -50,6 +51,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "max_row_bytes": "",
     "max_decompressed_bytes": "",
     "max_compression_ratio": "",
+    "max_isolated_records": "100",  # poison isolation's bound (glue_streaming/pipeline.py)
 }
 
 
@@ -138,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
         references=parse_bindings(split_list(args["references"])),
         reference_reload_s=0.0,
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
+        max_isolated_records=int(args["max_isolated_records"]),
     )
     backfill = Backfill(
         spark, config, chunk_rows=options.chunk_rows, limits=options.limits, archive=options.archive

@@ -62,6 +62,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "reference_reload_seconds": "300",
     "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
+    "max_isolated_records": "100",  # poison isolation's bound (glue_streaming/pipeline.py)
 }
 # Spark SQL settings the job sets at start (the same as the local session; see glue_streaming/spark.py).
 SPARK_SQL_CONF = {
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         references=parse_bindings(split_list(args["references"])),
         reference_reload_s=float(args["reference_reload_seconds"]),
         failure=policy_from(float(args["degraded_after_seconds"]), float(args["give_up_after_seconds"])),
+        max_isolated_records=int(args["max_isolated_records"]),
     )
     pipeline = BatchPipeline(config, lambda: streaming_query_id(spark))
     frame = glue_context.create_data_frame.from_options(

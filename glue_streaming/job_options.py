@@ -85,48 +85,6 @@ def metrics_option(command: Any) -> Any:
     )(command)
 
 
-def input_limit_options(archives: bool) -> Callable[[Any], Any]:
-    """--max-field-bytes and --max-row-bytes (producer/csv_source.py's caps, shared by both CSV
-    readers) and, with ``archives``, the decompression caps of batch_backfill/inputs.py."""
-    from producer.csv_source import DEFAULT_FIELD_BYTES, DEFAULT_ROW_BYTES
-
-    def decorate(command: Any) -> Any:
-        if archives:
-            from batch_backfill.inputs import DEFAULT_COMPRESSION_RATIO, DEFAULT_DECOMPRESSED_BYTES
-
-            command = click.option(
-                "--max-compression-ratio",
-                type=click.FloatRange(min=1, min_open=True),
-                default=DEFAULT_COMPRESSION_RATIO,
-                show_default=True,
-                help="Refuse a gzip or zip that decompresses more than this many times its size "
-                "(past its first 16 MiB): a decompression bomb.",
-            )(command)
-            command = click.option(
-                "--max-decompressed-bytes",
-                type=click.IntRange(min=1),
-                default=DEFAULT_DECOMPRESSED_BYTES,
-                show_default=True,
-                help="Refuse a gzip or zip that decompresses to more bytes than this.",
-            )(command)
-        command = click.option(
-            "--max-row-bytes",
-            type=click.IntRange(min=1),
-            default=DEFAULT_ROW_BYTES,
-            show_default=True,
-            help="A CSV record longer than this ends its file: it and the rest are one reject.",
-        )(command)
-        return click.option(
-            "--max-field-bytes",
-            type=click.IntRange(min=1),
-            default=DEFAULT_FIELD_BYTES,
-            show_default=True,
-            help="A CSV field longer than this rejects its row; reading goes on.",
-        )(command)
-
-    return decorate
-
-
 def isolation_option(command: Any) -> Any:
     """--max-isolated-records: poison isolation's bound (glue_streaming/pipeline.py)."""
     return click.option(

@@ -18,6 +18,7 @@ import click
 
 from moviestream import logs
 from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names
+from producer.input_options import read_limit_options
 
 
 class ExitCode(IntEnum):
@@ -108,6 +109,7 @@ def cli() -> None:
     help="Processes building envelopes and aggregates (bulk replays: no --rate, --limit or --loop).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
+@read_limit_options
 def replay_cmd(
     location: str | None,
     stream_name: str,
@@ -125,9 +127,13 @@ def replay_cmd(
     max_attempts: int,
     workers: int,
     as_json: bool,
+    max_field_bytes: int,
+    max_row_bytes: int,
 ) -> None:
     """Replay LOCATION (a CSV path or s3:// URI) into the Kinesis stream."""
-    from producer.csv_source import InputError, check_input
+    from producer.csv_source import InputError, ReadLimits, check_input
+
+    limits = ReadLimits(field_bytes=max_field_bytes, row_bytes=max_row_bytes)
     from producer.progress import ProgressReporter
     from producer.replay import replay, resend_dead_letters, source_name
     from producer.sink import KinesisSink
@@ -138,7 +144,7 @@ def replay_cmd(
         _fail("--loop and --resume cannot be combined")
     if location is not None:
         try:
-            check_input(location)
+            check_input(location, limits)
         except InputError as exc:
             _fail(str(exc))
     aws = AwsSettings()
@@ -199,6 +205,7 @@ def replay_cmd(
                     rate=pace,
                     loop=loop,
                     workers=workers,
+                    limits=limits,
                     stop=stop,
                     on_progress=progress.update,
                 )

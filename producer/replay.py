@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from producer.aggregation import too_large
-from producer.csv_source import InputError, Reject, Row, open_input, read_rows
+from producer.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, Row, open_input, read_rows
 from producer.envelope import EnvelopeEncoder, MillisecondClock
 from producer.parallel import Context, WorkerPool, split
 from producer.sink import KinesisSink
@@ -134,6 +134,7 @@ def replay(
     rate: float | None = None,
     loop: bool = False,
     workers: int = 1,
+    limits: ReadLimits = DEFAULT_LIMITS,
     stop: threading.Event | None = None,
     on_progress: Callable[[ReplaySummary], None] | None = None,
 ) -> ReplaySummary:
@@ -159,6 +160,7 @@ def replay(
         append_rejects=resume,
         stop=stop,
         on_progress=on_progress,
+        limits=limits,
     )
     started = time.monotonic()
     try:
@@ -198,8 +200,10 @@ class _Run:
         append_rejects: bool,
         stop: threading.Event,
         on_progress: Callable[[ReplaySummary], None] | None,
+        limits: ReadLimits = DEFAULT_LIMITS,
     ) -> None:
         self.location = location
+        self.limits = limits
         self.source = source_name(location)
         self.sink = sink
         self.tracker = tracker
@@ -230,7 +234,7 @@ class _Run:
         """Bulk path. Returns None when the file is done, or the row after which the sequential
         reader must continue (a chunk whose row boundaries the workers could not confirm)."""
         with open_input(self.location) as stream:
-            header, chunks = split(stream, self.location)
+            header, chunks = split(stream, self.location, self.limits)
             ctx = Context(
                 self.location,
                 self.source,
@@ -239,6 +243,7 @@ class _Run:
                 tuple(self.sink.shards.shard_ids),
                 self.sink.aggregate,
                 start_after,
+                self.limits,
             )
             for result in pool.map_in_order(chunks, ctx, self.stop):
                 if result.mismatch:
@@ -263,7 +268,7 @@ class _Run:
         pacer = Pacer(rate)
         summary = self.summary
         encoder: EnvelopeEncoder | None = None
-        for item in _rows(self.location, loop, self.stop):
+        for item in _rows(self.location, loop, self.stop, self.limits):
             if isinstance(item, int):  # a new pass over the file
                 summary.loops = item
                 continue
@@ -294,13 +299,15 @@ class _Run:
             self._rejects.close()
 
 
-def _rows(location: str, loop: bool, stop: threading.Event) -> Iterator[int | Row | Reject]:
+def _rows(
+    location: str, loop: bool, stop: threading.Event, limits: ReadLimits
+) -> Iterator[int | Row | Reject]:
     passes = 0
     while True:
         passes += 1
         yield passes
         with open_input(location) as stream:
-            yield from read_rows(stream, location)
+            yield from read_rows(stream, location, limits)
         if not loop or stop.is_set():
             return
 

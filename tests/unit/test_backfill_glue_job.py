@@ -28,6 +28,22 @@ def test_defaults_read_each_file_as_of_its_modification_time_in_chunks_of_100000
     )
 
 
+def test_the_input_caps_default_to_the_local_commands_and_can_be_set():
+    from batch_backfill.inputs import ArchiveLimits
+    from producer.csv_source import ReadLimits
+
+    assert (backfill_options(args()).limits, backfill_options(args()).archive) == (
+        ReadLimits(),
+        ArchiveLimits(),
+    )
+    options = backfill_options(args(max_field_bytes="1000", max_row_bytes="5000", max_decompressed_bytes="9"))
+    assert (options.limits.field_bytes, options.limits.row_bytes, options.archive.decompressed_bytes) == (
+        1000,
+        5000,
+        9,
+    )
+
+
 def test_as_of_is_converted_to_utc_and_force_is_a_boolean():
     options = backfill_options(args(as_of="2020-01-01T02:00:00+02:00", force="TRUE", chunk_rows="10"))
     assert options.as_of == datetime(2020, 1, 1) and options.force and options.chunk_rows == 10
@@ -42,6 +58,9 @@ def test_as_of_is_converted_to_utc_and_force_is_a_boolean():
         ({"as_of": "yesterday"}, "--as_of is not an ISO-8601 time"),
         ({"as_of": "2020-01-01T00:00:00"}, "--as_of needs a UTC offset"),
         ({"force": "yes"}, "--force must be true or false"),
+        ({"max_row_bytes": "lots"}, "--max_row_bytes must be a number, not 'lots'"),
+        ({"max_field_bytes": "0"}, "the field and row caps must be at least 1 byte"),
+        ({"max_compression_ratio": "1"}, "--max-compression-ratio above 1"),
     ],
 )
 def test_a_wrong_argument_is_named(overrides, message):
