@@ -5,6 +5,7 @@ MOVIESTREAM_POISON failpoint) is bisected out of its batch into the bad records 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 from glue_streaming.kinesis_source import SOURCE_SCHEMA
 from glue_streaming.pipeline import BatchPipeline, PipelineConfig
 from moviestream.failpoints import POISON_ENV
+from moviestream.movie_key import movie_id
 from moviestream.quality.dqdl import read_ruleset
+from moviestream.transform import EXPANDED_SCHEMA
 from tests.helpers import envelope, movie_fields, source_rows
 from tests.integration.databases import fresh_warehouse
 
@@ -62,12 +65,31 @@ def test_records_whose_judging_raises_are_isolated_and_the_rest_loads(stack, spa
     assert {"Agg One", "Agg Three", "Film 0", "Film 19"} <= titles and not any(MARK in t for t in titles)
     # Dataset-level rules judged the 22 survivors only.
     assert all(o["Outcome"] in ("Passed", "Failed") for o in prepared.outcomes)
+
+    # The backfill's chunks (a file's rows, one user record each) are isolated the same way.
+    arrival = datetime(2020, 1, 1, tzinfo=UTC)
+    rows = [
+        envelope(
+            f"file-{n}", movie_fields(Series_Title=f"{MARK} F" if n == 3 else f"File film {n}"), row_number=n
+        )
+        for n in range(1, 9)
+    ]
+    chunk = spark.createDataFrame(
+        [
+            ("backfill", str(n), 0, f"k{n}", arrival, data, None, movie_id(f"t{n}", "1972"))
+            for n, data in enumerate(rows, 1)
+        ],
+        EXPANDED_SCHEMA,
+    )
+    prepared = pipeline.prepare(chunk, 1, file_records=True)
+    assert prepared.stats["isolated"] == 1 and prepared.stats["good"] == 7
+    assert [json.loads(line)["row_number"] for line in prepared.bad_lines] == [3]
     pipeline.close()
 
 
 def test_past_the_bound_the_batch_fails_as_before(stack, spark, monkeypatch):
     monkeypatch.setenv(POISON_ENV, MARK)
-    pipeline = _pipeline(stack, bound=2)
+    pipeline = _pipeline(stack, bound=1)  # three records raise
     with pytest.raises(Exception, match="failpoint MOVIESTREAM_POISON"):
         pipeline.prepare(_batch(spark), 0)
     pipeline.close()
