@@ -389,6 +389,7 @@ class BatchPipeline:
         # A file's expanded rows cannot repeat an event id (see BatchJudge.judge_expanded).
         expanded, redelivery = (True, False) if file_records else (False, True)
         isolated: list[str] = []
+        kept: DataFrame | None = None  # the batch's raw records, kept from the retry on
         try:
             try:
                 table, results = self._judge_batch(source, expanded, redelivery, history, references)
@@ -396,11 +397,19 @@ class BatchPipeline:
                 raise
             except Exception as exc:  # noqa: BLE001 - retried once: a recurring error is data-caused
                 log.warning("batch_judge_failed", batch_id=batch_id, attempt=1, error=_root_error(exc))
-                table, results = self._judge_batch(source, expanded, redelivery, history, references)
+                # Read once more for the retry (as a retried Spark task would), and kept: poison
+                # isolation bisects this copy and never reads the stream again.
+                kept = source.persist()
+                kept.count()  # every partition cached, also those whose judging failed
+                table, results = self._judge_batch(kept, expanded, redelivery, history, references)
         except _NOT_DATA:
             raise
         except Exception as exc:  # noqa: BLE001 - the poison path: bisect down to the records that raise
-            table, results, isolated = self._isolate(source, file_records, exc, key, history, references)
+            assert kept is not None
+            table, results, isolated = self._isolate(kept, file_records, exc, key, history, references)
+        finally:
+            if kept is not None:
+                kept.unpersist()
         stats = batch_stats(table)
         stats["isolated"] = len(isolated)
         stats["records_in"] += len(isolated)
@@ -469,8 +478,8 @@ class BatchPipeline:
         references: Mapping[str, DataFrame],
     ) -> tuple[pa.Table, Any, list[str]]:
         """Poison isolation: judging the batch raised twice, so the error is taken to be caused
-        by some of its records. The batch's records, read out once as Arrow in a fixed order (the
-        micro-batch's planned partitions hold them: no new Kinesis read), are expanded on the
+        by some of its records. The batch's records (``source``: the copy cached at the retry, so
+        no new read of the stream), read out as Arrow in a fixed order, are expanded on the
         driver record by record, then judged in halves down to the single user records that
         raise. Those become bad records ``internal error: <type>: <message>``; the rest are
         judged again together, so dataset-level rules see only them. Past
