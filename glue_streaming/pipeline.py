@@ -422,7 +422,7 @@ class BatchPipeline:
         if results is None:  # every record was isolated: no rule had a record to judge
             results = Results([], [])
         outcomes = results.rules
-        if self._history is not None:
+        if self._history is not None and results.metrics:  # a batch no rule judged is no run
             self._history.append(results.metrics)
             del self._history[:-HISTORY_RUNS]  # a stream runs for months: keep what is read
         bad_lines, movies, genres = split_read_out(table, key, started_at)
