@@ -156,6 +156,7 @@ class _Lines:
     def _generate(self) -> Iterator[str]:
         pending = b""
         offset = 0  # of pending's first byte
+        next_line = 1  # the number of the next block's first line
         first = True
         while True:
             block = self._stream.read(_BLOCK)
@@ -179,12 +180,14 @@ class _Lines:
             if offset - self.record_offset > self._cap:  # the open record's lines so far
                 raise RowTooLong
             raw_lines = body.splitlines(keepends=True)  # bytes: LF, CR and CRLF only
+            # Set together, and kept until the next block replaces them: a last line without a line
+            # end is only complete when the reader has asked for one more line (and got none).
             self._ends = list(accumulate(map(len, raw_lines), initial=offset))
+            self._first_line, next_line = next_line, next_line + len(raw_lines)
             self._remember(offset, body)
             lines = list(map(bytes.decode, raw_lines, repeat("utf-8"), repeat("surrogateescape")))
             offset += cut
             yield from lines
-            self._first_line += len(lines)
 
     def _remember(self, offset: int, body: bytes) -> None:
         """Keep the blocks the open record spans, for its reject's raw text."""

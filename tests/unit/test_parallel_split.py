@@ -7,6 +7,7 @@ mismatch triggers, is compared with ``read_rows`` row by row.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -245,3 +246,16 @@ def test_a_header_over_the_row_cap_is_refused_by_both_readers():
     for read in (sequential, chunked):
         with pytest.raises(InputError, match="the header is over the row cap of 6000 bytes"):
             read(data, SMALL)
+
+
+def test_a_last_row_without_a_line_end_is_measured_like_any_other():
+    # Found by the fuzzer: the last row's size was taken as 0, so its over-long field went unseen.
+    data = (
+        HEADER + "\n" + ROW.format(n=1) + "\n" + ROW.format(n=2).replace('"A ', '"A ' + "x" * 2_100)
+    ).encode()
+    expected = (
+        [(1, tuple(next(csv.reader([ROW.format(n=1)]))))],
+        [(2, 3, "field Overview is 2119 bytes, over the field cap of 2000")],
+    )
+    assert sequential(data, SMALL) == expected
+    assert chunked(data, SMALL)[:2] == expected
