@@ -119,4 +119,7 @@ def test_damaged_and_hostile_files_never_stop_the_backfill(stack, tmp_path):
     dsn2, bucket2 = _target(stack)
     code2, _, err2, peak_without = _backfill(_folder(tmp_path / "without-bomb", bomb=False), dsn2, bucket2)
     assert code2 == 1, err2
+    print(
+        f"driver peak RSS (VmHWM): {peak_with_bomb // 1024} MiB with the bomb, {peak_without // 1024} MiB without"
+    )
     assert peak_with_bomb - peak_without < 100 * 1024, (peak_with_bomb, peak_without)
