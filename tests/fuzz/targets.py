@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import tempfile
 import zipfile
@@ -56,12 +57,16 @@ def _take(data: bytes, at: int, size: int) -> tuple[bytes, int]:
 
 def kinesis(data: bytes) -> None:
     """The first byte picks the shape: an aggregate built from the rest (keys, indexes, payloads
-    from the input), optionally damaged, or the raw bytes as a Kinesis record."""
+    from the input), whole or damaged; the raw bytes as a Kinesis record; or the raw bytes framed
+    as an aggregate with a valid checksum (whatever protobuf makes of them)."""
     if not data:
         return
     mode, rest = data[0], data[1:]
-    if mode % 3 == 0:  # raw bytes, as an outsider could put them on the stream
+    if mode % 4 == 0:  # raw bytes, as an outsider could put them on the stream
         _account(rest, None, rest)
+        return
+    if mode % 4 == 3:  # the raw bytes framed as an aggregate: magic, then a valid MD5 over them
+        _account(MAGIC + rest + hashlib.md5(rest).digest(), None, None)  # noqa: S324 - MD5 is the format's
         return
     keys, records, at = [], [], 0
     key_count = rest[0] % 4 if rest else 0
@@ -76,7 +81,7 @@ def kinesis(data: bytes) -> None:
         payload, at = _take(rest, at + 2, size)
         records.append((index, payload))
     blob = aggregate_of(keys, records)
-    if mode % 3 == 2 and len(blob) > 1:  # damaged after it was framed: one bit flipped
+    if mode % 4 == 2 and len(blob) > 1:  # damaged after it was framed: one bit flipped
         flip = rest[-1] % len(blob) if rest else 0
         blob = blob[:flip] + bytes([blob[flip] ^ 0x01]) + blob[flip + 1 :]
         _account(blob, None, None)
