@@ -143,7 +143,7 @@ class Backfill:
 
     def __init__(
         self,
-        spark,  # noqa: ANN001
+        spark,
         config: PipelineConfig,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         limits: ReadLimits = DEFAULT_LIMITS,
@@ -271,7 +271,7 @@ class Backfill:
         result.bad_records += batch.bad_records
         result.duplicates_dropped += batch.duplicates_dropped
 
-    def _report_pauses(self, progress: Any) -> None:  # noqa: ANN401 - batch_backfill.progress.ChunkProgress
+    def _report_pauses(self, progress: Any) -> None:  # batch_backfill.progress.ChunkProgress
         """Every retry of a step (moviestream/failure.py) also tells the progress display."""
         retrier = self.pipeline.retrier
         logged = retrier.on_retry

@@ -117,7 +117,7 @@ def _list_s3(location: str) -> list[InputFile]:
         pages = AwsSettings().client("s3").get_paginator("list_objects_v2")
         for page in pages.paginate(Bucket=bucket, Prefix=key):
             keys.extend(o["Key"] for o in page.get("Contents", []) if _is_data_file(o["Key"]))
-    except Exception as exc:  # noqa: BLE001 - botocore raises many types; all mean "cannot list"
+    except Exception as exc:  # botocore raises many types; all mean "cannot list"
         raise InputError(f"cannot list {location}: {str(exc).splitlines()[0]}") from exc
     return [InputFile(f"s3://{bucket}/{k}") for k in sorted(keys)]
 
@@ -193,7 +193,7 @@ class _Decompressed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable bytes-like object
+    def readinto(self, buffer) -> int:  # a writable bytes-like object
         try:
             data = self._inner.read(len(buffer))
         except InputError:

@@ -45,7 +45,7 @@ class DiscardingClient:
             ]
         }
 
-    def put_records(self, StreamName: str, Records: list) -> dict:  # noqa: N803 - boto3's names
+    def put_records(self, StreamName: str, Records: list) -> dict:  # boto3's names
         return {"FailedRecordCount": 0, "Records": [{"SequenceNumber": "1", "ShardId": "s0"}] * len(Records)}
 
 

@@ -82,14 +82,14 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
     }
 
 
-def _queue(sqs, name: str) -> tuple[str, str]:  # noqa: ANN001 - a boto3 client
+def _queue(sqs, name: str) -> tuple[str, str]:  # a boto3 client
     """Create the queue if needed (idempotent by name); returns (url, arn)."""
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
-def _allow_send(sqs, url: str, arn: str, service: str, source_arn: str) -> None:  # noqa: ANN001
+def _allow_send(sqs, url: str, arn: str, service: str, source_arn: str) -> None:
     """Let one AWS service send to the queue, only on behalf of one source (topic or rule)."""
     policy = {
         "Version": "2012-10-17",

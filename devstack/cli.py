@@ -46,7 +46,7 @@ def _bootstrap(cfg: StackConfig) -> None:
 
     try:
         created = bootstrap(AwsSettings(), cfg.warehouse_dsn)
-    except Exception as exc:  # noqa: BLE001 - report any bootstrap failure in one line
+    except Exception as exc:  # report any bootstrap failure in one line
         click.echo(f"error: bootstrap failed: {str(exc).splitlines()[0]}", err=True)
         sys.exit(1)
     click.echo("bootstrapped: " + ", ".join(f"{k}={v}" for k, v in created.items()))

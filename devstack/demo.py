@@ -245,7 +245,7 @@ def run_end_to_end(
     return (0 if ok else 1), result
 
 
-def _history_rule_outcomes(dsn: str, job_name: str, ruleset) -> dict[str, list[int]]:  # noqa: ANN001
+def _history_rule_outcomes(dsn: str, job_name: str, ruleset) -> dict[str, list[int]]:
     """Rules that compare a batch with earlier batches (dynamic numbers, DetectAnomalies): how
     many of this run's batches each passed, printed with the first failure's reason."""
     texts = [node.render() for node in ruleset.rules if reads_history(node)]

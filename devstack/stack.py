@@ -112,7 +112,7 @@ class StackConfig:
             "MOVIESTREAM_WAREHOUSE_DSN": self.dsn_of(DATABASES[db]),
         }
 
-    def client(self, service: str):  # noqa: ANN201 - a boto3 client
+    def client(self, service: str):  # a boto3 client
         """A boto3 client for this stack's LocalStack, with the settings env() gives the
         components (for devstack's own steps, which run before or beside those components)."""
         import boto3

@@ -114,7 +114,7 @@ class AlertPublisher:
         self._clients: dict[str, Any] = {}
         self.failures = 0
 
-    def _client(self, service: str):  # noqa: ANN202
+    def _client(self, service: str):
         if service not in self._clients:
             self._clients[service] = self._aws.client(service, best_effort=True)
         return self._clients[service]
@@ -138,7 +138,7 @@ class AlertPublisher:
             )
             if response.get("FailedEntryCount"):
                 raise RuntimeError(f"EventBridge refused the event: {response['Entries'][0]}")
-        except Exception as exc:  # noqa: BLE001 - alerting must not stop the load
+        except Exception as exc:  # alerting must not stop the load
             self.failures += 1
             log.error(
                 "alert_failed",

@@ -74,7 +74,7 @@ GET_RECORDS_LIMIT = 10_000
 
 def resolve_arguments(
     argv: list[str],
-    get_resolved_options,  # noqa: ANN001 - awsglue.utils.getResolvedOptions
+    get_resolved_options,  # awsglue.utils.getResolvedOptions
     required: tuple[str, ...] = REQUIRED_ARGUMENTS,
     optional: Mapping[str, str] = OPTIONAL_ARGUMENTS,
 ) -> dict[str, str]:
@@ -175,7 +175,7 @@ def streaming_query_id(spark: SparkSession) -> str:
     return ids.pop()
 
 
-def start_glue_job(args: Mapping[str, str]):  # noqa: ANN201
+def start_glue_job(args: Mapping[str, str]):
     """(GlueContext, its SparkSession with SPARK_SQL_CONF set, the initialised Job): the start
     both Glue entries share (this one and batch_backfill/glue_job.py)."""
     from awsglue.context import GlueContext
@@ -191,13 +191,13 @@ def start_glue_job(args: Mapping[str, str]):  # noqa: ANN201
     return glue_context, spark, job
 
 
-def s3_text(uri: str, aws) -> str:  # noqa: ANN001 - moviestream.config.AwsSettings
+def s3_text(uri: str, aws) -> str:  # moviestream.config.AwsSettings
     """The UTF-8 text of an s3://bucket/key object (the ruleset the job runs)."""
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     return aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
 
 
-def secret_text(secret_id: str, aws) -> str:  # noqa: ANN001 - moviestream.config.AwsSettings
+def secret_text(secret_id: str, aws) -> str:  # moviestream.config.AwsSettings
     """A Secrets Manager secret's string (the warehouse DSN)."""
     return aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
 

@@ -171,7 +171,7 @@ class _Prefetcher:
                     with self._changed:
                         self._buffers[sid].extend(rows)
                         self._buffered_bytes += sum(len(r[4]) for r in rows)
-            except Exception as exc:  # noqa: BLE001 - throttling, endpoint down: keep polling
+            except Exception as exc:  # throttling, endpoint down: keep polling
                 log.warning(
                     "kinesis poll failed, retrying: %s", str(exc).splitlines()[0] if str(exc) else exc
                 )
@@ -263,7 +263,7 @@ class KinesisStreamReader(DataSourceStreamReader):
         self._client_lock = threading.Lock()
 
     # -- Kinesis -------------------------------------------------------------------------------
-    def client(self):  # noqa: ANN201
+    def client(self):
         with self._client_lock:  # created once; boto3 clients may then be shared between threads
             if self._client is None:
                 import boto3

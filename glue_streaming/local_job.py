@@ -200,7 +200,7 @@ def main(
         _fail(str(exc))
     try:
         kinesis.describe_stream_summary(StreamName=stream_name)
-    except Exception as exc:  # noqa: BLE001 - any failure here is "cannot use the stream"
+    except Exception as exc:  # any failure here is "cannot use the stream"
         _fail(
             f"Kinesis stream {stream_name!r} is not reachable at {describe_endpoint(kinesis)}: "
             f"{str(exc).splitlines()[0]}"
@@ -212,7 +212,7 @@ def main(
     if not alert_topic_arn:
         try:
             account = aws.client("sts").get_caller_identity()["Account"]
-        except Exception as exc:  # noqa: BLE001 - any failure here is "cannot name the topic"
+        except Exception as exc:  # any failure here is "cannot name the topic"
             _fail(f"cannot determine the AWS account for the alert topic: {str(exc).splitlines()[0]}")
         alert_topic_arn = f"arn:aws:sns:{kinesis.meta.region_name}:{account}:{NAMES['alert_topic_name']}"
     alerts = AlertConfig(

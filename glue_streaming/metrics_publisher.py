@@ -76,7 +76,7 @@ class MetricsPublisher:
             if self._client is None:
                 self._client = self._aws.client("cloudwatch", best_effort=True)
             self._client.put_metric_data(Namespace=self.namespace, MetricData=metric_data)
-        except Exception as exc:  # noqa: BLE001 - metrics must never stop the load
+        except Exception as exc:  # metrics must never stop the load
             self.failures += 1
             log.error("metrics_failed", batch=batch, error=str(exc).splitlines()[0], failures=self.failures)
             return

@@ -323,7 +323,7 @@ class BatchPipeline:
             batch,
         )
 
-    def s3(self):  # noqa: ANN201
+    def s3(self):
         if self._s3 is None:
             # One SDK retry for a blip; past that the failure policy retries (and reports) it.
             self._s3 = self.config.aws.client("s3", attempts=2)
@@ -395,7 +395,7 @@ class BatchPipeline:
                 table, results = self._judge_batch(source, expanded, redelivery, history, references)
             except _NOT_DATA:
                 raise
-            except Exception as exc:  # noqa: BLE001 - retried once: a recurring error is data-caused
+            except Exception as exc:  # retried once: a recurring error is data-caused
                 log.warning("batch_judge_failed", batch_id=batch_id, attempt=1, error=_root_error(exc))
                 # Read once more for the retry (as a retried Spark task would), and kept: poison
                 # isolation bisects this copy and never reads the stream again.
@@ -404,7 +404,7 @@ class BatchPipeline:
                 table, results = self._judge_batch(kept, expanded, redelivery, history, references)
         except _NOT_DATA:
             raise
-        except Exception as exc:  # noqa: BLE001 - the poison path: bisect down to the records that raise
+        except Exception as exc:  # the poison path: bisect down to the records that raise
             assert kept is not None
             table, results, isolated = self._isolate(kept, file_records, exc, key, history, references)
         finally:
@@ -522,7 +522,7 @@ class BatchPipeline:
                     self._read_out(self._judge.judge_expanded(part(lo, hi), redelivery))
             except _NOT_DATA:
                 raise
-            except Exception as exc:  # noqa: BLE001 - what isolation looks for
+            except Exception as exc:  # what isolation looks for
                 return exc
             return None
 
@@ -561,7 +561,7 @@ class BatchPipeline:
                     table, results = judged()
                 except _NOT_DATA:
                     raise
-                except Exception as exc:  # noqa: BLE001 - raised by dataset-level rules: bisect with them
+                except Exception as exc:  # raised by dataset-level rules: bisect with them
                     search(0, expanded.num_rows, full=True, failure=exc)
                     if len(isolated) <= bound:
                         table, results = judged()
@@ -874,7 +874,7 @@ def _expand_each(raw: pa.Table, isolated: list[str]) -> pa.Table:
         row = source.slice(i, 1)
         try:
             parts.extend(expand_batches(iter(row.to_batches())))
-        except Exception as exc:  # noqa: BLE001 - isolated, like a user record that raises
+        except Exception as exc:  # isolated, like a user record that raises
             record = raw.slice(i, 1).to_pylist()[0]
             record["payload"] = record.get("data")
             isolated.append(_isolated_line(record, exc))
@@ -925,5 +925,5 @@ def _root_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {one_line(error)}"
 
 
-def _text(value: Any) -> str | None:  # noqa: ANN401 - whatever the JSON held
+def _text(value: Any) -> str | None:  # whatever the JSON held
     return value if isinstance(value, str) else None

@@ -57,13 +57,13 @@ class ProgressLogger(StreamingQueryListener):
     """Logs Spark's own timings of each micro-batch (offsets, planning, the batch, the logs),
     so the time around the pipeline's steps shows too."""
 
-    def __init__(self, log) -> None:  # noqa: ANN001 - a structlog logger
+    def __init__(self, log) -> None:  # a structlog logger
         self._log = log
 
-    def onQueryStarted(self, event) -> None:  # noqa: ANN001, N802 - Spark's API
+    def onQueryStarted(self, event) -> None:  # Spark's API
         pass
 
-    def onQueryProgress(self, event) -> None:  # noqa: ANN001, N802
+    def onQueryProgress(self, event) -> None:
         progress = event.progress
         if progress.numInputRows:
             self._log.info(
@@ -73,10 +73,10 @@ class ProgressLogger(StreamingQueryListener):
                 **{f"{k}_ms": v for k, v in progress.durationMs.items()},
             )
 
-    def onQueryIdle(self, event) -> None:  # noqa: ANN001, N802
+    def onQueryIdle(self, event) -> None:
         pass
 
-    def onQueryTerminated(self, event) -> None:  # noqa: ANN001, N802
+    def onQueryTerminated(self, event) -> None:
         pass
 
 

@@ -44,7 +44,7 @@ def write_page(
 
     clients: dict[str, object] = {}
 
-    def s3():  # noqa: ANN202 - a boto3 client, made only when a batch has bad records
+    def s3():  # a boto3 client, made only when a batch has bad records
         if "s3" not in clients:
             clients["s3"] = aws.client("s3", attempts=2)
         return clients["s3"]
@@ -93,7 +93,7 @@ def main(out: Path, warehouse_dsn: str, job: str | None, batches: int, watch: fl
             if not watch:
                 _fail(str(exc).splitlines()[0])
             log.error("health_page_failed", error=str(exc).splitlines()[0])  # keep watching
-        except Exception as exc:  # noqa: BLE001 - e.g. a warehouse without the schema: one line
+        except Exception as exc:  # e.g. a warehouse without the schema: one line
             if not watch:
                 _fail(f"cannot read the pipeline's health: {str(exc).splitlines()[0]}")
             log.error("health_page_failed", error=str(exc).splitlines()[0])

@@ -165,7 +165,7 @@ def read_bad_records(uri: str, s3_client: Callable[[], Any]) -> BadRecordsFile:
             raise S3Unreadable(f"cannot read the bad records in S3 ({uri}): {exc}") from None
         log.warning("bad_records_missing", uri=uri)
         return BadRecordsFile(uri, 0, error="the file is missing")
-    except Exception as exc:  # noqa: BLE001 - endpoint, credentials: one line for the user
+    except Exception as exc:  # endpoint, credentials: one line for the user
         raise S3Unreadable(f"cannot read the bad records in S3 ({uri}): {str(exc).splitlines()[0]}") from None
     records = []
     lines = body.decode("utf-8", errors="replace").splitlines()

@@ -58,7 +58,9 @@ class AwsSettings:
     # that must pin one endpoint, such as a fault test's second LocalStack.
     endpoint_url: str | None = None
 
-    def client(self, service: str, best_effort: bool = False, attempts: int = 5):  # noqa: ANN201 - boto3 clients have no common base type
+    def client(
+        self, service: str, best_effort: bool = False, attempts: int = 5
+    ):  # boto3 clients have no common base type
         """A boto3 client. ``best_effort``: one attempt with short timeouts, for calls that must
         never hold up a batch (alerts, metrics); otherwise the SDK's standard retries, up to
         ``attempts`` (a caller with a retry policy of its own asks for fewer, so an outage

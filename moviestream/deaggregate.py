@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aws_kinesis_agg
-import aws_kinesis_agg.deaggregator  # noqa: F401 - puts the package's generated protobuf modules on sys.path
+import aws_kinesis_agg.deaggregator  # puts the package's generated protobuf modules on sys.path
 from aws_kinesis_agg import messages_pb2
 
 MAGIC = aws_kinesis_agg.MAGIC
@@ -67,7 +67,7 @@ def deaggregate(data: bytes, partition_key: str | bytes | None = None) -> Iterat
         yield UserRecord(0, outer_key, data, outer_error)
         return
     body, digest = data[len(MAGIC) : -DIGEST_SIZE], data[-DIGEST_SIZE:]
-    if hashlib.md5(body).digest() != digest:  # noqa: S324 - MD5 is the format's checksum, not security
+    if hashlib.md5(body).digest() != digest:  # MD5 is the format's checksum, not security
         yield UserRecord(0, outer_key, data, "KPL aggregate checksum (MD5) mismatch")
         return
     message = messages_pb2.AggregatedRecord()
@@ -75,7 +75,7 @@ def deaggregate(data: bytes, partition_key: str | bytes | None = None) -> Iterat
         message.ParseFromString(body)
         keys = list(message.partition_key_table)
         records = [(r.partition_key_index, bytes(r.data)) for r in message.records]
-    except Exception as exc:  # noqa: BLE001 - DecodeError and whatever else the parser may raise
+    except Exception as exc:  # DecodeError and whatever else the parser may raise
         yield UserRecord(0, outer_key, data, f"KPL aggregate is not a valid protobuf message: {exc}")
         return
     if not records:

@@ -221,7 +221,7 @@ class Retrier:
         while True:
             try:
                 result = fn()
-            except Exception as exc:  # noqa: BLE001 - classified below; nothing is swallowed
+            except Exception as exc:  # classified below; nothing is swallowed
                 if not is_transient(exc):
                     raise PermanentFailure(step, exc) from exc
                 self._failed(step, dependency, exc, give_up=True)

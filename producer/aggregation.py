@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aws_kinesis_agg
-import aws_kinesis_agg.deaggregator  # noqa: F401 - puts the package's generated protobuf modules on sys.path
+import aws_kinesis_agg.deaggregator  # puts the package's generated protobuf modules on sys.path
 from aws_kinesis_agg import messages_pb2
 
 from moviestream.deaggregate import deaggregate
@@ -83,10 +83,10 @@ class ShardMap:
 
     @staticmethod
     def hash_key(partition_key: str) -> int:
-        return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")  # noqa: S324
+        return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")
 
     def shard_for(self, partition_key: str) -> str:
-        digest = hashlib.md5(partition_key.encode("utf-8")).digest()  # noqa: S324 - Kinesis's routing hash
+        digest = hashlib.md5(partition_key.encode("utf-8")).digest()  # Kinesis's routing hash
         return self.shard_ids[max(0, bisect_right(self.starts, int.from_bytes(digest, "big")) - 1)]
 
 
@@ -142,7 +142,7 @@ class AggregateBuilder:
         for index, data in self.records:
             add(partition_key_index=index, data=data)
         body = message.SerializeToString()
-        digest = hashlib.md5(body).digest()  # noqa: S324 - the format's checksum
+        digest = hashlib.md5(body).digest()  # the format's checksum
         first_key = next(iter(self.keys))
         # The explicit hash key pins the aggregate to the shard of its records (the first key's).
         return Entry(MAGIC + body + digest, first_key, str(ShardMap.hash_key(first_key)), self.rows)

@@ -156,13 +156,13 @@ def replay_cmd(
         # Two attempts, not the sink's five: an endpoint that is down is told in a second or two,
         # not after the SDK's back-off (about 19 s).
         aws.client("kinesis", attempts=2).describe_stream_summary(StreamName=stream_name)
-    except Exception as exc:  # noqa: BLE001 - any failure here means the stream is unusable
+    except Exception as exc:  # any failure here means the stream is unusable
         _fail(
             f"Kinesis stream {stream_name!r} is not reachable at {describe_endpoint(client)}: "
             f"{str(exc).splitlines()[0]}"
         )
 
-    def make_sink(on_done):  # noqa: ANN001, ANN202
+    def make_sink(on_done):
         return KinesisSink(
             client,
             stream_name,

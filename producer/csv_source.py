@@ -43,13 +43,13 @@ class Reject:
 class _StreamingBodyIO(io.RawIOBase):
     """botocore's StreamingBody as a raw binary stream (what io.BufferedReader wants)."""
 
-    def __init__(self, body) -> None:  # noqa: ANN001 - botocore.response.StreamingBody
+    def __init__(self, body) -> None:  # botocore.response.StreamingBody
         self._body = body
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable bytes-like object
+    def readinto(self, buffer) -> int:  # a writable bytes-like object
         chunk = self._body.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
@@ -67,7 +67,7 @@ def open_input(location: str) -> BinaryIO:
         bucket, _, key = location[5:].partition("/")
         try:
             body = AwsSettings().client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-        except Exception as exc:  # noqa: BLE001 - botocore raises many types; all mean "cannot read"
+        except Exception as exc:  # botocore raises many types; all mean "cannot read"
             raise InputError(f"cannot read {location}: {str(exc).splitlines()[0]}") from exc
         # A buffered stream over the HTTP body: read in chunks, never the whole object.
         return io.BufferedReader(_StreamingBodyIO(body), buffer_size=1024 * 1024)
@@ -77,7 +77,7 @@ def open_input(location: str) -> BinaryIO:
     if not path.is_file():
         raise InputError(f"not a file: {location}")
     try:
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        return open(path, "rb")  # the caller closes it
     except OSError as exc:
         raise InputError(f"cannot read {location}: {exc.strerror}") from exc
 

@@ -10,7 +10,7 @@ import click
 from producer.csv_source import DEFAULT_FIELD_BYTES, DEFAULT_ROW_BYTES
 
 
-def read_limit_options(command: Any) -> Any:  # noqa: ANN401 - a click command
+def read_limit_options(command: Any) -> Any:  # a click command
     command = click.option(
         "--max-row-bytes",
         type=click.IntRange(min=1),

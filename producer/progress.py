@@ -28,7 +28,7 @@ class ProgressReporter:
             self._task = self._progress.add_task("replaying", total=None)
         return self
 
-    def update(self, summary) -> None:  # noqa: ANN001 - producer.replay.ReplaySummary
+    def update(self, summary) -> None:  # producer.replay.ReplaySummary
         seconds = max(summary.seconds, 1e-6)
         rps = summary.user_records_sent / seconds
         mbps = summary.bytes / seconds / 1e6

@@ -342,9 +342,9 @@ def resend_dead_letters(
     return summary
 
 
-def _open_rejects(path: Path, append: bool):  # noqa: ANN202
+def _open_rejects(path: Path, append: bool):
     path.parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "ab" if append else "wb")  # noqa: SIM115 - closed by replay()
+    return open(path, "ab" if append else "wb")  # closed by replay()
 
 
 def _copy_stats(summary: ReplaySummary, sink: KinesisSink) -> None:

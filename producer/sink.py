@@ -231,7 +231,7 @@ class KinesisSink:
             error = None
             try:
                 results = self.client.put_records(StreamName=self.stream_name, Records=request)["Records"]
-            except Exception as exc:  # noqa: BLE001 - any failed call is retried like a failed entry
+            except Exception as exc:  # any failed call is retried like a failed entry
                 error = type(exc).__name__
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code", error)
                 results = [{"ErrorCode": code}] * len(batch)

@@ -34,7 +34,7 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def data_api_options(command):  # noqa: ANN001, ANN201 - a click command
+def data_api_options(command):  # a click command
     """--data-api and its target: Redshift Serverless through the Redshift Data API, an AWS API,
     so no network path to the (private) workgroup is needed; AWS credentials are."""
     for option in reversed(
@@ -57,7 +57,7 @@ def data_api_options(command):  # noqa: ANN001, ANN201 - a click command
     return command
 
 
-def _data_api(data_api: bool, workgroup: str | None, database: str | None, secret_arn: str | None):  # noqa: ANN202
+def _data_api(data_api: bool, workgroup: str | None, database: str | None, secret_arn: str | None):
     """The DataApi the flags name, or None without --data-api; one-line errors for bad flags."""
     if not data_api:
         if workgroup or database or secret_arn:
@@ -74,7 +74,7 @@ def _data_api(data_api: bool, workgroup: str | None, database: str | None, secre
         _fail(str(exc))
 
 
-def _rows(dsn: str, api, redshift_sql: str, params: list | None = None) -> tuple[list[str], list]:  # noqa: ANN001
+def _rows(dsn: str, api, redshift_sql: str, params: list | None = None) -> tuple[list[str], list]:
     """(columns, rows) of a Redshift-dialect query, on the DSN's warehouse or through the Data API."""
     from redshift.data_api import DataApiError, with_named_parameters
 

@@ -77,7 +77,7 @@ class DataApi:
     def _call(self, name: str, **kwargs: Any) -> dict[str, Any]:
         try:
             return getattr(self.client, name)(**kwargs)
-        except Exception as exc:  # noqa: BLE001 - botocore raises many types; all end the apply
+        except Exception as exc:  # botocore raises many types; all end the apply
             raise DataApiError(f"Redshift Data API {name} failed: {str(exc).splitlines()[0]}") from exc
 
     def _wait(self, statement_id: str, what: str) -> dict[str, Any]:

@@ -150,7 +150,7 @@ class RedshiftWarehouse:
     def from_dsn(cls, dsn: str, s3_client_factory: Callable[[], Any]) -> RedshiftWarehouse:
         return cls(RedshiftSettings.from_dsn(dsn), s3_client_factory)
 
-    def connect(self):  # noqa: ANN201 - a redshift_connector.Connection
+    def connect(self):  # a redshift_connector.Connection
         connect = self._connect_fn
         if connect is None:
             import redshift_connector
@@ -168,7 +168,7 @@ class RedshiftWarehouse:
                     database=s.database,
                 )
             return connect(host=s.host, port=s.port, database=s.database, user=s.user, password=s.password)
-        except Exception as exc:  # noqa: BLE001 - any failure to connect is "unavailable"
+        except Exception as exc:  # any failure to connect is "unavailable"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WarehouseUnavailable(
                 f"cannot connect to Redshift at {s.host}:{s.port}/{s.database}: {first}"

@@ -422,7 +422,7 @@ class PostgresWarehouse:
         return read_metric_history(self.dsn, context, limit)
 
 
-def open_warehouse(dsn: str, s3_client_factory=None):  # noqa: ANN001, ANN201 - see the two classes
+def open_warehouse(dsn: str, s3_client_factory=None):  # see the two classes
     """The warehouse a DSN names: ``redshift://`` is Amazon Redshift (redshift/redshift_target.py),
     anything else PostgreSQL. ``s3_client_factory`` makes the S3 client Redshift stages through."""
     if dsn.startswith("redshift://"):

@@ -2,7 +2,8 @@
 
 One table drives the parser's checks (parameter counts, condition kinds, where / threshold
 support) and the evaluator's row-level behaviour, so the two cannot disagree. Facts come from
-AWS's DQDL reference and the public grammar's rule configuration (see ../shared/specs/dqdl.md).
+AWS's DQDL reference and the public grammar's rule configuration (awslabs/dqdl); the data-quality
+contract in docs/ARCHITECTURE.md lists what is supported.
 """
 
 from __future__ import annotations

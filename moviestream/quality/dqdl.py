@@ -1,7 +1,8 @@
 """Parser for DQDL, AWS Glue Data Quality's rule language.
 
-Written here from AWS's DQDL reference and the structure of the public grammar (awslabs/dqdl);
-../shared/specs/dqdl.md summarises both. It reads whole documents: ``Metadata``, ``DataSources``,
+Written here from AWS's DQDL reference (docs.aws.amazon.com/glue/latest/dg/dqdl.html) and the
+structure of the public grammar (awslabs/dqdl); docs/ARCHITECTURE.md's data-quality contract says
+what this engine supports and where it departs. It reads whole documents: ``Metadata``, ``DataSources``,
 string constants (``name = "v"`` / ``name = ["a", "b"]``, used as ``$name``), ``DefaultLabels``
 and ``Rules``, with ``#`` comments, string escapes, composite rules with and/or and parentheses
 (AND binds tighter than OR), ``where "..."``, ``with threshold ...`` and ``labels=[...]``.
@@ -486,7 +487,7 @@ class _Parser:
     def and_expr(self) -> Node:
         return self._chain("and", self.primary)
 
-    def _chain(self, word: str, operand) -> Node:  # noqa: ANN001 - a bound parser method
+    def _chain(self, word: str, operand) -> Node:  # a bound parser method
         nodes = [operand()]
         while self.at("IDENT", word, word.upper()):
             self.i += 1

@@ -1,9 +1,10 @@
 """Dynamic rules' numbers: expressions over a metric's values in earlier runs (pure).
 
 DQDL lets a rule's threshold be an expression such as ``avg(last(10)) * 0.8``, evaluated against
-the same metric in earlier runs of the same evaluation context (``../shared/specs/dqdl-history.md``
-has the facts and their sources). This module holds the expression tree and its evaluation; the
-parser builds the tree and the evaluator supplies the history.
+the same metric in earlier runs of the same evaluation context (AWS's DQDL reference, "Dynamic
+rules"; docs/ARCHITECTURE.md's data-quality contract has this engine's choices). This module
+holds the expression tree and its evaluation; the parser builds the tree and the evaluator
+supplies the history.
 
 Semantics (AWS documents the first four; the rest are this engine's choices, in the data-quality
 contract of docs/ARCHITECTURE.md):

@@ -105,7 +105,7 @@ def read_table(
                 table = pa_csv.read_csv(path)
     except ReferenceLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure to read is this one line
+    except Exception as exc:  # any failure to read is this one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ReferenceLoadError(f"{where}: {first}") from exc
     if table.num_rows > MAX_ROWS or table.nbytes > MAX_BYTES:

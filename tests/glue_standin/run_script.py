@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import awsglue  # noqa: E402, F401 - the stand-in, first
+import awsglue  # noqa: F401 - the stand-in, first
 
 script = sys.argv[1]
 sys.argv = sys.argv[1:]  # the script sees itself as argv[0], as on Glue

@@ -103,7 +103,7 @@ class ServiceProxy:
                 with proxy._lock:
                     proxy.forwarded += 1
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward  # noqa: N815
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler, bind_and_activate=False)
         server.allow_reuse_address = True

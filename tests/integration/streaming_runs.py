@@ -122,7 +122,7 @@ def _aggregate_garbage() -> bytes:
     from moviestream.deaggregate import MAGIC
 
     body = b"\xff\xff\xff\xff"
-    return MAGIC + body + hashlib.md5(body).digest()  # noqa: S324 - the format's checksum
+    return MAGIC + body + hashlib.md5(body).digest()  # the format's checksum
 
 
 # User records in the hostile records (an aggregate's each, except a broken one: one), and the

@@ -47,13 +47,14 @@ def compile_rule(rule: Rule, ctx: CompileContext) -> Compiled:
     scope, where_error = ctx.where(rule)
     if where_error:
         return failed_rule(rule, text, where_error, spec.row_level)
-    compiler = _COMPILERS[rule.rule_type]
+    compiler = COMPILERS[rule.rule_type]
     compiled = compiler(rule, text, scope, ctx)
     compiled.scope = scope
     return compiled
 
 
-_COMPILERS: dict[str, Callable[[Rule, str, Column | None, CompileContext], Compiled]] = {
+# Every rule type of catalog.SUPPORTED and no other (tests/unit/test_dqdl_catalog.py).
+COMPILERS: dict[str, Callable[[Rule, str, Column | None, CompileContext], Compiled]] = {
     "IsComplete": completeness.compile_completeness,
     "Completeness": completeness.compile_completeness,
     "ColumnValues": column_values.compile_column_values,
@@ -150,9 +151,9 @@ def _all_statistics(rule: Rule, text: str, scope: Column | None, ctx: CompileCon
     return Compiled(rule, text, None, aggs=aggs, judge=judge)
 
 
-_COMPILERS.update(reference.COMPILERS)
-_COMPILERS["DetectAnomalies"] = _detect_anomalies
-_COMPILERS["AllStatistics"] = _all_statistics
+COMPILERS.update(reference.COMPILERS)
+COMPILERS["DetectAnomalies"] = _detect_anomalies
+COMPILERS["AllStatistics"] = _all_statistics
 
 
 # -- composites ---------------------------------------------------------------------------------

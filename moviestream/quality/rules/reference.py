@@ -177,7 +177,7 @@ def _aggregate_match(rule: Rule, text: str, scope: Column | None, ctx: CompileCo
     first, second = (aggregate(p) for p in rule.parameters)
     metric = f"Column.{first.column}.AggregateMatch"
 
-    def value(values: dict[str, Any], operand) -> float | Judgement:  # noqa: ANN001 - an Aggregate
+    def value(values: dict[str, Any], operand) -> float | Judgement:  # an Aggregate
         data = values[FRAME] if operand.alias is None else _reference(values, operand.alias)
         if data is None:
             return _unbound(operand.alias)

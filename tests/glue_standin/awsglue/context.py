@@ -58,7 +58,7 @@ class DataFrameReader:
         self,
         connection_type,
         connection_options={},  # noqa: B006 - Glue's signature
-        format=None,  # noqa: A002
+        format=None,
         format_options={},  # noqa: B006
         transformation_ctx="",
         push_down_predicate="",
@@ -109,13 +109,13 @@ class DataFrameReader:
 
 
 class GlueContext:
-    def __init__(self, sparkContext=None, **options) -> None:  # noqa: N803 - Glue's name
+    def __init__(self, sparkContext=None, **options) -> None:  # Glue's name
         record_call("awsglue.context.GlueContext.__init__", sparkContext, **options)
         self.spark_session = _SPARK
-        self.sparkSession = _SPARK  # noqa: N815 - Glue's name
+        self.sparkSession = _SPARK  # Glue's name
         self.create_data_frame = DataFrameReader(self)
 
-    def forEachBatch(self, frame, batch_function, options={}):  # noqa: B006, N802 - Glue's names
+    def forEachBatch(self, frame, batch_function, options={}):  # noqa: B006 - Glue's names
         record_call("awsglue.context.GlueContext.forEachBatch", frame, batch_function, options)
         if "windowSize" not in options:
             raise Exception("Missing windowSize argument")

@@ -16,7 +16,7 @@ class _Parser(argparse.ArgumentParser):
         raise GlueArgumentError(message)
 
 
-def getResolvedOptions(args, options, allow_abbrev=False):  # noqa: N802 - Glue's name
+def getResolvedOptions(args, options, allow_abbrev=False):  # Glue's name
     """{name: value} for each name in ``options``; every one must be given as ``--name``. Other
     arguments (Glue's own, such as --job-bookmark-option) are ignored."""
     record_call("awsglue.utils.getResolvedOptions", args, options, allow_abbrev=allow_abbrev)
