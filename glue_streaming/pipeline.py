@@ -922,7 +922,7 @@ def _root_error(error: BaseException) -> str:
         causes = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*: ", line)]
         if causes:
             return causes[-1].strip()
-    return f"{type(error).__name__}: {one_line(error)}"
+    return one_line(error)
 
 
 def _text(value: Any) -> str | None:  # whatever the JSON held
