@@ -4,6 +4,7 @@ SHELL := /bin/bash
 
 VENV      := .venv
 PY        := $(VENV)/bin/python
+MS        := $(VENV)/bin/moviestream
 UV        := $(VENV)/bin/uv
 UV_PIN    := uv==0.9.11
 STAMP     := $(VENV)/.installed
@@ -13,17 +14,17 @@ STAMP     := $(VENV)/.installed
 FILMS_JSON := .local/vega-datasets/node_modules/vega-datasets/data/movies.json
 FILMS_CSV  := .local/demo-data/films.csv
 DATA      ?= $(FILMS_CSV)
-RULES     ?= glue_streaming/rules/movies.dqdl
+RULES     ?= moviestream/rules/movies.dqdl
 # Reference datasets the rules may compare with (ALIAS=SOURCE, space-separated): make job binds them.
 REFS      ?= certificates=data/references/certificates.csv
-DEMO_RULES = $(if $(filter command line environment,$(origin RULES)),$(RULES),$(if $(filter $(FILMS_CSV),$(DATA)),glue_streaming/rules/demo_films.dqdl,$(RULES)))
+DEMO_RULES = $(if $(filter command line environment,$(origin RULES)),$(RULES),$(if $(filter $(FILMS_CSV),$(DATA)),moviestream/rules/demo_films.dqdl,$(RULES)))
 DB        ?= main
 PYTEST_ARGS ?=
 
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: check fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -45,24 +46,24 @@ setup: $(STAMP) ## Install everything into .venv (starts nothing)
 
 lock: ## Re-resolve pinned dependencies into the lock files
 	$(UV) pip compile pyproject.toml --extra dev --extra health --python-version 3.13 --generate-hashes -o requirements.lock
-	$(UV) pip compile devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
-	    -o devstack/localstack-requirements.lock
+	$(UV) pip compile moviestream/devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
+	    -o moviestream/devstack/localstack-requirements.lock
 	$(UV) pip compile tools/terraform-checks/requirements.in --python-version 3.13 --generate-hashes \
 	    -o tools/terraform-checks/requirements.lock
 	$(UV) pip compile bench/quality-requirements.in -c requirements.lock --python-version 3.13 --generate-hashes \
 	    -o bench/quality-requirements.lock
 
 up: setup ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
-	@$(PY) -m devstack up
+	@$(MS) stack up
 
 down: ## Stop what `make up` started
-	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing to stop (no .venv)"; fi
+	@if [ -x $(PY) ]; then $(MS) stack down; else echo "nothing to stop (no .venv)"; fi
 
 status: ## Show what runs where
-	@$(PY) -m devstack status
+	@$(MS) stack status
 
 bootstrap: setup ## (Re)create the stream, bucket, alert topic and queue, warehouse schema
-	@$(PY) -m devstack bootstrap
+	@$(MS) stack bootstrap
 
 $(FILMS_JSON): tools/vega-datasets/package.json tools/vega-datasets/package-lock.json
 	@bash scripts/prereqs
@@ -71,28 +72,28 @@ $(FILMS_JSON): tools/vega-datasets/package.json tools/vega-datasets/package-lock
 	@npm ci --prefix .local/vega-datasets --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $(FILMS_JSON)
 
-$(FILMS_CSV): $(FILMS_JSON) producer/vega_movies.py $(STAMP)
-	@$(PY) -m producer from-vega-movies $(FILMS_JSON) --out $(FILMS_CSV) >/dev/null
+$(FILMS_CSV): $(FILMS_JSON) moviestream/producer/vega_movies.py $(STAMP)
+	@$(MS) from-vega-movies $(FILMS_JSON) --out $(FILMS_CSV) >/dev/null
 
 films: $(FILMS_CSV) ## Convert the real films of vega-datasets into .local/demo-data/films.csv (the demo's default DATA)
 
 demo: up $(if $(filter $(FILMS_CSV),$(DATA)),$(FILMS_CSV)) ## Run the whole pipeline on DATA (default: real films) in its own warehouse; last line is JSON
-	@$(PY) -m devstack demo --data "$(DATA)" --rules "$(DEMO_RULES)"
+	@$(MS) stack demo --data "$(DATA)" --rules "$(DEMO_RULES)"
 
 job: up ## Run the streaming job in the foreground (Ctrl-C stops it after the current batch); REFS: reference datasets
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m glue_streaming.local_job --ruleset "$(RULES)" $(foreach r,$(REFS),--ref "$(r)")
+	@eval "$$($(MS) stack env)"; $(MS) job --ruleset "$(RULES)" $(foreach r,$(REFS),--ref "$(r)")
 
 backfill: up ## Load historical files: make backfill FILE=path-or-s3-uri (a CSV, a folder, an s3://…/prefix/)
 	@test -n "$(FILE)" || { echo "error: give FILE=path-or-s3-uri" >&2; exit 2; }
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m batch_backfill "$(FILE)"
+	@eval "$$($(MS) stack env)"; $(MS) backfill "$(FILE)"
 
 VIEW ?= top_rated
 LIMIT ?= 20
 dashboard: up ## Write the health page reports/health.html: make dashboard [DB=demo] [JOB=name] [WATCH=seconds]
-	@eval "$$($(PY) -m devstack env --db "$(DB)")"; $(PY) -m health --out reports/health.html $(if $(JOB),--job "$(JOB)") $(if $(WATCH),--watch "$(WATCH)")
+	@eval "$$($(MS) stack env --db "$(DB)")"; $(MS) health $(if $(WATCH),watch --every "$(WATCH)",page) --out reports/health.html $(if $(JOB),--job "$(JOB)")
 
-query: up ## Print a warehouse view: make query [DB=demo] VIEW=top_rated (python -m redshift views lists them)
-	@eval "$$($(PY) -m devstack env --db "$(DB)")"; $(PY) -m redshift query "$(VIEW)" --limit "$(LIMIT)"
+query: up ## Print a warehouse view: make query [DB=demo] VIEW=top_rated (moviestream warehouse views lists them)
+	@eval "$$($(MS) stack env --db "$(DB)")"; $(MS) warehouse query "$(VIEW)" --limit "$(LIMIT)"
 
 ASL_STAMP := tools/asl/node_modules/.installed
 $(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json
@@ -128,8 +129,13 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@touch $(CHECKOV_STAMP)
 
 test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (lint, unit, integration)
-	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
+	@$(MAKE) --no-print-directory check
 	@$(PY) -m pytest $(PYTEST_ARGS)
+
+check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy)
+	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
+	@$(VENV)/bin/mypy
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= kinesis csv archive
@@ -150,23 +156,23 @@ test-integration: setup $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Integration test
 bench: bench-producer bench-quality bench-stream bench-warehouse bench-backfill ## Run every benchmark (figures in bench/results/*.json)
 
 bench-producer: up ## Producer throughput: CPU path, aggregated vs plain replay, endpoint ceiling
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.producer_bench
+	@eval "$$($(MS) stack env)"; $(PY) -m bench.producer_bench
 
 bench-stream: up ## Streaming job: drain rate of 200k records, latency at 1,000 records/s
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.stream_bench
+	@eval "$$($(MS) stack env)"; $(PY) -m bench.stream_bench
 
 bench-warehouse: up ## Warehouse: 400k typed rows through stage + MERGE vs a raw COPY of the same CSV
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.warehouse_bench
+	@eval "$$($(MS) stack env)"; $(PY) -m bench.warehouse_bench
 
 bench-backfill: up ## Backfill: a 400k-row CSV to the warehouse end to end vs a raw COPY of the same file
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.backfill_bench
+	@eval "$$($(MS) stack env)"; $(PY) -m bench.backfill_bench
 
 bench-soak: up ## Soak and scale (about 40 min; not in bench): the streaming job 30 min at 500 records/s, the backfill at 100k/400k/1.6M rows
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.soak_bench
+	@eval "$$($(MS) stack env)"; $(PY) -m bench.soak_bench
 
 bench-quality: setup up $(BENCH_QUALITY_STAMP) ## DQDL engine vs a bare scan and Great Expectations (400k rows), and what the metric history costs a batch
 	@$(PY) -m bench.quality_bench
-	@eval "$$($(PY) -m devstack env)"; $(PY) -m bench.quality_history_bench
+	@eval "$$($(MS) stack env)"; $(PY) -m bench.quality_history_bench
 
 package: ## Build the Glue artifacts terraform/ uploads (dist/glue/: core zip, job scripts, pins); needs Python 3.13 only
 	@PY313=$$(scripts/find-python313) || exit 1; $$PY313 scripts/package_glue.py

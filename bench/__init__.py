@@ -19,7 +19,7 @@ def own_bucket(tag: str) -> str:
     """A bucket of the benchmark's own (its bad records and rule outcomes stay out of the user's)."""
     import uuid
 
-    from moviestream.config import AwsSettings
+    from moviestream.core.config import AwsSettings
 
     bucket = f"bench-{tag}-{uuid.uuid4().hex[:8]}"
     AwsSettings().client("s3").create_bucket(Bucket=bucket)
@@ -28,7 +28,7 @@ def own_bucket(tag: str) -> str:
 
 def remove_bucket(bucket: str) -> None:
     """Delete a benchmark's bucket with everything in it."""
-    from moviestream.config import AwsSettings
+    from moviestream.core.config import AwsSettings
 
     s3 = AwsSettings().client("s3")
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):

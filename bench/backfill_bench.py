@@ -1,5 +1,5 @@
 """`make bench-backfill`: a generated 400,000-row movies CSV through the backfill, end to end
-(`python -m batch_backfill`: Spark's start, reading, judging, bad records to S3, stage + MERGE +
+(`moviestream backfill`: Spark's start, reading, judging, bad records to S3, stage + MERGE +
 ledger per chunk), beside a raw COPY of the same file into an unlogged table of text columns on
 the same PostgreSQL, in one run.
 
@@ -23,8 +23,8 @@ import psycopg
 
 from bench import own_bucket, remove_bucket, results_path
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
-from moviestream.config import AwsSettings, warehouse_dsn
-from producer.generate import generate
+from moviestream.core.config import AwsSettings, warehouse_dsn
+from moviestream.producer.generate import generate
 
 RESULTS = results_path("backfill")
 WORK = Path(".local/bench/backfill")
@@ -44,7 +44,7 @@ def bad_record_lines(bucket: str) -> int:
 def backfill_command(csv_path: Path, dsn: str, bucket: str) -> tuple[list[str], dict[str, str]]:
     """(argv, env) of one timed backfill run: the whole file, an as-of time in the past (so every
     row is history), warnings only on stderr; the summary is the last stdout line."""
-    argv = [sys.executable, "-m", "batch_backfill", str(csv_path), "--warehouse-dsn", dsn,
+    argv = [sys.executable, "-m", "moviestream", "backfill", str(csv_path), "--warehouse-dsn", dsn,
             "--bucket", bucket, "--as-of", "2020-01-01T00:00:00Z"]  # fmt: skip
     return argv, {**os.environ, "MOVIESTREAM_LOG_LEVEL": "warning"}
 

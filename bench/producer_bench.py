@@ -17,10 +17,10 @@ import uuid
 from pathlib import Path
 
 from bench import results_path
-from moviestream.config import AwsSettings, describe_endpoint
-from producer.generate import generate
-from producer.replay import replay
-from producer.sink import KinesisSink
+from moviestream.core.config import AwsSettings, describe_endpoint
+from moviestream.producer.generate import generate
+from moviestream.producer.replay import replay
+from moviestream.producer.sink import KinesisSink
 
 RESULTS = results_path("producer")
 HALF = 2**127
@@ -129,57 +129,9 @@ def main() -> None:
     data, cpu_data = tmp / f"movies-{rows}.csv", tmp / f"movies-{cpu_rows}.csv"
     generate(data, rows, seed=42, defect_rate=0.1)
     generate(cpu_data, cpu_rows, seed=43, defect_rate=0.1)
-
-    print(f"CPU path: {cpu_rows:,} rows into a discarding client ...", flush=True)
     workers = os.cpu_count() or 1
-
-    def best_of_three(n_workers: int) -> dict:
-        # The machine also runs LocalStack and PostgreSQL: the best of three runs is the figure
-        # least disturbed by them; every run is kept in the details.
-        runs = [timed_replay(cpu_data, DiscardingClient, "null", True, tmp, n_workers) for _ in range(3)]
-        return max(runs, key=lambda r: r["records_per_s"]) | {
-            "runs_records_per_s": [r["records_per_s"] for r in runs]
-        }
-
-    cpu = best_of_three(workers)
-    cpu_single = best_of_three(1)
-    reference = max(reference_loop(cpu_data) for _ in range(3))
-
-    aws = AwsSettings()
-    client = aws.client("kinesis")
-
-    def measure_ceiling(when: str) -> dict:
-        print(f"endpoint ceiling ({when}): 1 MB records to {describe_endpoint(client)} ...", flush=True)
-        stream = fresh_stream(client)
-        try:
-            return endpoint_ceiling(client, stream)
-        finally:
-            client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
-
-    # Measured before and after the replays (the endpoint warms up); the ceiling is the better one.
-    ceilings = [measure_ceiling("before")]
-
-    def replay_to_localstack(aggregate: bool) -> dict:
-        stream = fresh_stream(client)
-        try:
-            return timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp, workers)
-        finally:
-            client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
-
-    # kinesis-mock's speed varies from run to run: the aggregated replay (about 10 s) runs three
-    # times and keeps the best, like the ceiling; the plain replay (minutes) runs once.
-    print(f"aggregated replay: {rows:,} rows to LocalStack, 3 runs ...", flush=True)
-    agg_runs = [replay_to_localstack(True) for _ in range(3)]
-    results = {
-        "aggregated": max(agg_runs, key=lambda r: r["mb_per_s"])
-        | {"runs_mb_per_s": [r["mb_per_s"] for r in agg_runs]}
-    }
-    print(f"plain replay: {rows:,} rows to LocalStack ...", flush=True)
-    results["plain"] = replay_to_localstack(False)
-
-    ceilings.append(measure_ceiling("after"))
-    ceiling = max(ceilings, key=lambda c: c["mb_per_s"]) | {"runs": ceilings}
-    agg, plain = results["aggregated"], results["plain"]
+    cpu, cpu_single, reference = measure_cpu_path(cpu_data, tmp, workers)
+    agg, plain, ceiling = measure_endpoint(data, rows, tmp, workers)
     report = {
         "rows": rows,
         "cpu_rows": cpu_rows,
@@ -212,14 +164,71 @@ def main() -> None:
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report)
+
+
+def measure_cpu_path(cpu_data: Path, tmp: Path, workers: int) -> tuple[dict, dict, float]:
+    """The producer's CPU path into a discarding client, with every worker and with one, and the
+    plain reference loop: the best of three runs each."""
+    print(f"CPU path: {cpu_data.name} into a discarding client ...", flush=True)
+
+    def best_of_three(n_workers: int) -> dict:
+        # The machine also runs LocalStack and PostgreSQL: the best of three runs is the figure
+        # least disturbed by them; every run is kept in the details.
+        runs = [timed_replay(cpu_data, DiscardingClient, "null", True, tmp, n_workers) for _ in range(3)]
+        return max(runs, key=lambda r: r["records_per_s"]) | {
+            "runs_records_per_s": [r["records_per_s"] for r in runs]
+        }
+
+    return best_of_three(workers), best_of_three(1), max(reference_loop(cpu_data) for _ in range(3))
+
+
+def measure_endpoint(data: Path, rows: int, tmp: Path, workers: int) -> tuple[dict, dict, dict]:
+    """(aggregated replay, plain replay, endpoint ceiling) against LocalStack's Kinesis."""
+    aws = AwsSettings()
+    client = aws.client("kinesis")
+
+    def measure_ceiling(when: str) -> dict:
+        print(f"endpoint ceiling ({when}): 1 MB records to {describe_endpoint(client)} ...", flush=True)
+        stream = fresh_stream(client)
+        try:
+            return endpoint_ceiling(client, stream)
+        finally:
+            client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+    def replay_to_localstack(aggregate: bool) -> dict:
+        stream = fresh_stream(client)
+        try:
+            return timed_replay(data, lambda: aws.client("kinesis"), stream, aggregate, tmp, workers)
+        finally:
+            client.delete_stream(StreamName=stream, EnforceConsumerDeletion=True)
+
+    # Measured before and after the replays (the endpoint warms up); the ceiling is the better one.
+    ceilings = [measure_ceiling("before")]
+    # kinesis-mock's speed varies from run to run: the aggregated replay (about 10 s) runs three
+    # times and keeps the best, like the ceiling; the plain replay (minutes) runs once.
+    print(f"aggregated replay: {rows:,} rows to LocalStack, 3 runs ...", flush=True)
+    agg_runs = [replay_to_localstack(True) for _ in range(3)]
+    aggregated = max(agg_runs, key=lambda r: r["mb_per_s"]) | {
+        "runs_mb_per_s": [r["mb_per_s"] for r in agg_runs]
+    }
+    print(f"plain replay: {rows:,} rows to LocalStack ...", flush=True)
+    plain = replay_to_localstack(False)
+    ceilings.append(measure_ceiling("after"))
+    return aggregated, plain, max(ceilings, key=lambda c: c["mb_per_s"]) | {"runs": ceilings}
+
+
+def print_report(report: dict) -> None:
+    cpu_single, agg, plain = (report["details"][k] for k in ("cpu_one_process", "aggregated", "plain"))
     print(f"\n{'measure':<34}{'value':>14}{'target':>12}")
     print(f"{'CPU path records/s':<34}{report['cpu_records_per_s']:>14,.0f}{150_000:>12,}")
     print(f"{'  (one process)':<34}{cpu_single['records_per_s']:>14,.0f}")
+    reference = report["reference_loop_records_per_s"]
     print(f"{'  reference loop (csv+json+agg)':<34}{reference:>14,.0f}{59_000:>12,}")
     print(f"{'  CPU path / reference loop':<34}{report['cpu_vs_reference_loop']:>14.2f}{'>= 2.54':>12}")
     print(f"{'aggregated records/s':<34}{agg['records_per_s']:>14,.0f}")
     print(f"{'aggregated MB/s':<34}{agg['mb_per_s']:>14.2f}")
-    print(f"{'endpoint ceiling MB/s':<34}{ceiling['mb_per_s']:>14.2f}")
+    print(f"{'endpoint ceiling MB/s':<34}{report['endpoint_ceiling_mb_per_s']:>14.2f}")
     print(f"{'aggregated / ceiling (MB/s)':<34}{report['aggregated_share_of_ceiling']:>14.2f}{'>= 0.90':>12}")
     print(f"{'plain records/s':<34}{plain['records_per_s']:>14,.0f}")
     print(

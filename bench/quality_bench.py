@@ -31,15 +31,15 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from bench import results_path
-from glue_streaming.spark import local_session
+from moviestream.core.record import TYPED_COLUMNS
+from moviestream.core.spark import local_session
+from moviestream.core.transform import type_movie_fields
+from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import evaluate_in_one_pass, rule_outcomes
-from moviestream.record import TYPED_COLUMNS
-from moviestream.transform import type_movie_fields
-from producer.generate import generate
 
 RESULTS = results_path("quality")
-RULES = Path("glue_streaming/rules")
+RULES = Path("moviestream/rules")
 WORK = Path(".local/bench/quality")
 
 

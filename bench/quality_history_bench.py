@@ -29,18 +29,13 @@ import psycopg
 from bench import results_path
 from bench.quality_bench import RULES, computed_frame
 from bench.warehouse_bench import drop_database, fresh_database
-from glue_streaming.spark import local_session
-from moviestream.config import warehouse_dsn
+from moviestream.core.config import warehouse_dsn
+from moviestream.core.record import TYPED_COLUMNS
+from moviestream.core.spark import local_session
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import CompiledRuleset, judge_measured
-from moviestream.record import TYPED_COLUMNS
-from redshift.warehouse import (
-    BatchKey,
-    BatchLoad,
-    history_rows,
-    insert_history_rows,
-    read_metric_history,
-)
+from moviestream.warehouse.contract import BatchKey, BatchLoad, history_rows
+from moviestream.warehouse.postgres import insert_history_rows, read_metric_history
 
 RESULTS = results_path("quality_history")
 CONTEXT = "bench-quality-history"

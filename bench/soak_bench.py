@@ -33,8 +33,8 @@ from bench import own_bucket, remove_bucket, results_path
 from bench.backfill_bench import backfill_command, bad_record_lines
 from bench.stream_bench import delete_stream, fresh_stream, generated_csv, wait_accounted
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
-from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.config import warehouse_dsn
+from moviestream.core.config import warehouse_dsn
+from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 
 RESULTS = results_path("soak")
 WORK = Path(".local/bench/soak")
@@ -219,27 +219,13 @@ def soak(dsn: str, seconds: int, rate: int) -> dict:
             wait_for_status(proc, run_dir / "status.json")
             print(f"soak: producing {rate:,} records/s for {seconds:,} s into {stream} ...", flush=True)
             producer = subprocess.Popen(
-                [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream,
+                [sys.executable, "-m", "moviestream", "replay", str(csv_path), "--stream-name", stream,
                  "--json", "--rate", str(rate), "--checkpoint", str(run_dir / "producer-cp.json"),
                  "--rejects", str(run_dir / "rejects.jsonl"), "--dead-letter", str(run_dir / "dead.jsonl")],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             )  # fmt: skip
             started = time.monotonic()
-            while producer.poll() is None:
-                if proc.poll() is not None:
-                    producer.kill()
-                    raise RuntimeError(f"the job exited with code {proc.returncode}")
-                samples.append(sample(proc.pid, checkpoint, dsn, job_name, time.monotonic() - started))
-                last = samples[-1]
-                print(
-                    f"  {last['t_s']:7.0f} s  records {last['records_committed']:>9,}  batches"
-                    f" {last['ledger_rows']:>5,}  driver {last['driver_rss_mb']:6.0f} MiB  JVM"
-                    f" {last['jvm_rss_mb']:6.0f} MiB (heap {last['jvm_heap_used_mb'] or 0:5.0f})  workers"
-                    f" {last['workers_rss_mb']:5.0f} MiB  checkpoint {last['checkpoint_mb']:6.2f} MB"
-                    f" / {last['checkpoint_files']:,} files",
-                    flush=True,
-                )
-                time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - started - last["t_s"])))
+            samples += sample_while_producing(producer, proc, checkpoint, dsn, job_name)
             if producer.returncode != 0:
                 raise RuntimeError(f"the producer failed (exit {producer.returncode})")
             sent = json.loads(producer.stdout.read().strip().splitlines()[-1])["user_records_sent"]
@@ -285,6 +271,30 @@ def soak(dsn: str, seconds: int, rate: int) -> dict:
     }
 
 
+def sample_while_producing(
+    producer: subprocess.Popen, job: subprocess.Popen, checkpoint: Path, dsn: str, job_name: str
+) -> list[dict]:
+    """A sample every SAMPLE_S seconds while the producer runs, each printed as it is taken."""
+    samples: list[dict] = []
+    started = time.monotonic()
+    while producer.poll() is None:
+        if job.poll() is not None:
+            producer.kill()
+            raise RuntimeError(f"the job exited with code {job.returncode}")
+        samples.append(sample(job.pid, checkpoint, dsn, job_name, time.monotonic() - started))
+        last = samples[-1]
+        print(
+            f"  {last['t_s']:7.0f} s  records {last['records_committed']:>9,}  batches"
+            f" {last['ledger_rows']:>5,}  driver {last['driver_rss_mb']:6.0f} MiB  JVM"
+            f" {last['jvm_rss_mb']:6.0f} MiB (heap {last['jvm_heap_used_mb'] or 0:5.0f})  workers"
+            f" {last['workers_rss_mb']:5.0f} MiB  checkpoint {last['checkpoint_mb']:6.2f} MB"
+            f" / {last['checkpoint_files']:,} files",
+            flush=True,
+        )
+        time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - started - last["t_s"])))
+    return samples
+
+
 def sample(pid: int, checkpoint: Path, dsn: str, job_name: str, t_s: float) -> dict:
     memory = tree_memory(pid)
     size, files = folder_size(checkpoint)
@@ -306,7 +316,7 @@ def sample(pid: int, checkpoint: Path, dsn: str, job_name: str, t_s: float) -> d
 def backfill_at(dsn: str, rows: int) -> dict:
     csv_path = WORK / f"backfill-{rows}.csv"
     if not csv_path.exists():
-        from producer.generate import generate
+        from moviestream.producer.generate import generate
 
         print(f"generating {rows:,} rows into {csv_path}", flush=True)
         generate(csv_path, rows, seed=7, defect_rate=0.05)

@@ -25,9 +25,9 @@ from pathlib import Path
 import psycopg
 
 from bench import own_bucket, remove_bucket, results_path
-from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.config import AwsSettings, warehouse_dsn
-from producer.generate import generate
+from moviestream.core.config import AwsSettings, warehouse_dsn
+from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
+from moviestream.producer.generate import generate
 
 RESULTS = results_path("stream")
 WORK = Path(".local/bench/stream")
@@ -47,7 +47,7 @@ def delete_stream(name: str) -> None:
 
 def replay(csv_path: Path, stream: str, tag: str, *extra: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream, "--json"]
+        [sys.executable, "-m", "moviestream", "replay", str(csv_path), "--stream-name", stream, "--json"]
         + ["--checkpoint", str(WORK / f"cp-{tag}.json"), "--rejects", str(WORK / f"rejects-{tag}.jsonl")]
         + ["--dead-letter", str(WORK / f"dead-{tag}.jsonl"), *extra],
         capture_output=True,

@@ -1,5 +1,5 @@
 """`make bench-warehouse`: loading 400,000 typed movie rows through stage + MERGE (the pipeline's
-warehouse transaction, `redshift.warehouse.load_batch`) beside a raw COPY of the same CSV into an
+warehouse transaction, `moviestream.warehouse.postgres.load_batch`) beside a raw COPY of the same CSV into an
 unlogged table of text columns, in one run on the local PostgreSQL.
 
 - raw COPY: the CSV file's bytes into `UNLOGGED TABLE raw_movies` (16 TEXT columns), the floor of
@@ -26,12 +26,14 @@ from pathlib import Path
 import psycopg
 
 from bench import results_path
-from devstack.stack import create_database_sql
-from moviestream.config import warehouse_dsn
-from moviestream.movie_key import movie_id
-from moviestream.record import CSV_COLUMNS
-from producer.generate import generate
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, apply_schema, load_batch
+from moviestream.core.config import warehouse_dsn
+from moviestream.core.movie_key import movie_id
+from moviestream.core.record import CSV_COLUMNS
+from moviestream.devstack.stack import create_database_sql
+from moviestream.producer.generate import generate
+from moviestream.warehouse.contract import STAGE_COLUMNS, BatchKey, BatchLoad
+from moviestream.warehouse.postgres import load_batch
+from moviestream.warehouse.targets import apply_schema
 
 RESULTS = results_path("warehouse")
 WORK = Path(".local/bench/warehouse")

@@ -1,8 +1,9 @@
 """`make package`: the artifacts the Glue jobs run, for terraform/ to upload.
 
 Writes into dist/glue/ (or the folder given):
-- moviestream_core.zip: the project's packages the jobs import (moviestream, glue_streaming,
-  batch_backfill, redshift, producer) with their data files, for --extra-py-files. Built
+- moviestream_core.zip: the sub-packages of moviestream the Glue jobs import (the entries in
+  moviestream.glue and what they import: never the CLI, the local stack, the producer or the
+  health page) with their data files, for --extra-py-files. Built
   deterministically (sorted entries, fixed timestamps), so its hash changes only when the source
   does and Terraform re-uploads only then.
 - streaming_job.py, backfill_job.py: the job scripts (each calls its module's main()).
@@ -21,7 +22,9 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = ("moviestream", "glue_streaming", "batch_backfill", "redshift", "producer")
+# What the Glue entries import, and nothing else (tests/unit/test_package_glue.py derives the set
+# from the imports and holds this to it).
+PACKAGES = ("core", "quality", "warehouse", "pipeline", "backfill", "glue")
 DATA_SUFFIXES = (".py", ".json", ".dqdl", ".sql")
 # What Glue 6.0 brings itself (Spark, its Python bindings, pandas, pyarrow, boto3): installing
 # our pins of these over Glue's would replace the runtime's own.
@@ -29,16 +32,16 @@ GLUE_PROVIDED = {"pyspark", "pandas", "pyarrow", "boto3"}
 # Every Python environment's own packaging tools: never replaced on Glue either.
 PACKAGING_TOOLS = {"pip", "setuptools", "wheel"}
 SCRIPTS = {
-    "streaming_job.py": "glue_streaming.glue_job",
-    "backfill_job.py": "batch_backfill.glue_job",
+    "streaming_job.py": "moviestream.glue.streaming_job",
+    "backfill_job.py": "moviestream.glue.backfill_job",
 }
 _EPOCH = (2000, 1, 1, 0, 0, 0)
 
 
 def package_files() -> list[Path]:
-    files = []
+    files = [ROOT / "moviestream" / "__init__.py"]
     for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*")):
+        for path in sorted((ROOT / "moviestream" / package).rglob("*")):
             if path.is_file() and path.suffix in DATA_SUFFIXES and "__pycache__" not in path.parts:
                 files.append(path)
     return files

@@ -12,7 +12,7 @@ locals {
   shard_count = coalesce(var.shard_count, tonumber(local.names.stream_shards))
 
   artifacts_dir = coalesce(var.artifacts_dir, "${path.module}/../dist/glue")
-  ruleset_file  = coalesce(var.ruleset_file, "${path.module}/../glue_streaming/rules/movies.dqdl")
+  ruleset_file  = coalesce(var.ruleset_file, "${path.module}/../moviestream/rules/movies.dqdl")
   reference_files = coalesce(
     var.quality_reference_files, { certificates = "${path.module}/../data/references/certificates.csv" }
   )
@@ -41,7 +41,7 @@ locals {
 module "names" {
   source = "./modules/names"
 
-  resource_names_json = file("${path.module}/../moviestream/resources.json")
+  resource_names_json = file("${path.module}/../moviestream/core/resources.json")
   name_suffix         = var.name_suffix
 }
 
@@ -249,7 +249,7 @@ module "catalog" {
   bucket_name        = module.storage.bucket_name
   raw_prefix         = local.names.raw_prefix
   bad_records_prefix = local.names.bad_records_prefix
-  # moviestream.record.CSV_COLUMNS (tests/unit/test_terraform.py keeps the two equal)
+  # moviestream.core.record.CSV_COLUMNS (tests/unit/test_terraform.py keeps the two equal)
   csv_columns = [
     "Poster_Link", "Series_Title", "Released_Year", "Certificate", "Runtime", "Genre", "IMDB_Rating",
     "Overview", "Meta_score", "Director", "Star1", "Star2", "Star3", "Star4", "No_of_Votes", "Gross",

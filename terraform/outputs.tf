@@ -74,7 +74,7 @@ output "warehouse_copy_role_arn" {
 }
 
 output "warehouse_workgroup" {
-  description = "Redshift Serverless workgroup (python -m redshift apply --data-api --workgroup)."
+  description = "Redshift Serverless workgroup (moviestream warehouse apply --data-api --workgroup)."
   value       = module.redshift.workgroup_name
 }
 
@@ -84,7 +84,7 @@ output "warehouse_database" {
 }
 
 output "glue_jobs_role_name" {
-  description = "The Glue jobs' role; its database user is IAMR:<this> (python -m redshift apply --grant-role)."
+  description = "The Glue jobs' role; its database user is IAMR:<this> (moviestream warehouse apply --grant-role)."
   value       = module.iam.glue_jobs_role_name
 }
 

@@ -1,4 +1,4 @@
-# Names default to null and then come from moviestream/resources.json, the file the local
+# Names default to null and then come from moviestream/core/resources.json, the file the local
 # bootstrap reads too, so an applied stack and the local one have the same names.
 
 variable "region" {
@@ -28,13 +28,13 @@ variable "name_suffix" {
 }
 
 variable "stream_name" {
-  description = "Kinesis stream name; null takes stream_name from moviestream/resources.json."
+  description = "Kinesis stream name; null takes stream_name from moviestream/core/resources.json."
   type        = string
   default     = null
 }
 
 variable "bucket_name" {
-  description = "Data bucket name (globally unique in S3); null takes bucket_name from moviestream/resources.json."
+  description = "Data bucket name (globally unique in S3); null takes bucket_name from moviestream/core/resources.json."
   type        = string
   default     = null
 }
@@ -50,7 +50,7 @@ variable "stream_mode" {
 }
 
 variable "shard_count" {
-  description = "Shards when stream_mode is PROVISIONED; null takes stream_shards from moviestream/resources.json."
+  description = "Shards when stream_mode is PROVISIONED; null takes stream_shards from moviestream/core/resources.json."
   type        = number
   default     = null
 }
@@ -108,7 +108,7 @@ variable "artifacts_dir" {
 }
 
 variable "ruleset_file" {
-  description = "The DQDL ruleset the jobs run; null for glue_streaming/rules/movies.dqdl."
+  description = "The DQDL ruleset the jobs run; null for moviestream/rules/movies.dqdl."
   type        = string
   default     = null
 }

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark():
-    from glue_streaming.spark import local_session
+    from moviestream.core.spark import local_session
 
     session = local_session("moviestream-tests", cores=2)
     yield session

@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from moviestream.record import CSV_COLUMNS
+from moviestream.core.envelope import envelope_json
+from moviestream.core.record import CSV_COLUMNS
 
 SHARD = "shardId-000000000000"
 
@@ -45,16 +46,7 @@ def envelope(
     produced_at: str = "2026-11-22T10:00:00.000Z",
     schema_version: int = 1,
 ) -> bytes:
-    return json.dumps(
-        {
-            "schema_version": schema_version,
-            "event_id": event_id,
-            "source": "t.csv",
-            "row_number": row_number,
-            "produced_at": produced_at,
-            "fields": fields,
-        }
-    ).encode()
+    return envelope_json(event_id, "t.csv", row_number, produced_at, fields, schema_version)
 
 
 def source_rows(payloads: list[bytes], shard: str = SHARD) -> list[tuple]:

@@ -9,8 +9,8 @@ import io
 import zipfile
 import zlib
 
-from moviestream.deaggregate import MAGIC
-from moviestream.record import CSV_COLUMNS
+from moviestream.core.deaggregate import MAGIC
+from moviestream.core.record import CSV_COLUMNS
 
 HEADER = ",".join(CSV_COLUMNS)
 

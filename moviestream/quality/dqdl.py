@@ -14,6 +14,7 @@ not evaluate is refused by name with the reason, never skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -214,7 +215,7 @@ def measuring(rule: Rule) -> Rule:
     return Rule(rule.rule_type, rule.parameters, MEASURE, rule.where)
 
 
-def bind_history(rule: Rule, runs: list[dict[str, float]] | tuple[dict[str, float], ...]) -> Rule:
+def bind_history(rule: Rule, runs: Sequence[Mapping[str, float]]) -> Rule:
     """The rule with every dynamic number evaluated against the earlier runs (oldest first) of the
     metric it compares: what Glue reports as the EvaluatedRule. Raises DynamicError when an
     expression cannot give a number (an index out of range, a list where a number is needed)."""
@@ -497,7 +498,7 @@ class _Parser:
         flat: list[Node] = []
         for n in nodes:  # (A and B) and C is rendered and judged as A and B and C
             same = isinstance(n, Composite) and n.operator == word and not n.labels
-            flat.extend(n.children if same else [n])  # type: ignore[union-attr]
+            flat.extend(n.children if same else [n])
         return Composite(word, tuple(flat))
 
     def primary(self) -> Node:

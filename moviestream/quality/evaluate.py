@@ -314,7 +314,9 @@ def _rebound(node: Node, bound_rules: dict[Rule, Rule]) -> Node:
     return replace(node, children=tuple(_rebound(child, bound_rules) for child in node.children))
 
 
-def _judge(c: Compiled, values: dict[str, Any], runs: list[dict[str, float]]) -> tuple[str, Judgement, str]:
+def _judge(
+    c: Compiled, values: dict[str, Any], runs: Sequence[Mapping[str, float]]
+) -> tuple[str, Judgement, str]:
     """(Outcome, judgement, EvaluatedRule) of one compiled rule for this run. A dynamic number that
     cannot be evaluated makes the outcome Error, with the reason; the rule's metrics are still
     measured, so the history keeps them."""
@@ -352,7 +354,7 @@ def _results(
     outcomes = []
     for c in evaluation.compiled:
         outcome, result, evaluated = _judge(c, values, runs)
-        entry = {
+        entry: dict[str, Any] = {
             "Rule": c.text,
             "Outcome": outcome,
             "FailureReason": result.reason,

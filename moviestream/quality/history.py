@@ -3,7 +3,7 @@
 A run (one micro-batch, one backfill chunk, one ``quality check``) records every metric its rules
 evaluated, under Glue's names (``Dataset.*.RowCount``, ``Column.imdb_rating.Mean``). Earlier runs
 of the same evaluation context are its history, oldest first. The jobs keep it in the warehouse
-(movies.metric_history); ``python -m moviestream.quality check --history FILE`` keeps it in a JSON Lines file,
+(movies.metric_history); ``moviestream quality check --history FILE`` keeps it in a JSON Lines file,
 one earlier run per line, ``{"metrics": {...}}`` (other keys are allowed and ignored).
 """
 

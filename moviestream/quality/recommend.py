@@ -148,7 +148,7 @@ def recommend(df: DataFrame, columns: list[str], source: str) -> str:
     for p in profiles:
         rules.extend(column_rules(p, rows))
     header = [
-        f"# Recommended by python -m moviestream.quality recommend, from {source} ({rows} rows).",
+        f"# Recommended by moviestream quality recommend, from {source} ({rows} rows).",
         "# A starting point: review each rule. Thresholds (moviestream/quality/recommend.py):",
         "# RowCount between half and twice this count; IsComplete for a column without NULLs, else",
         "# Completeness >= the 95% Wilson lower bound; IsUnique / Uniqueness > 0.95 for (nearly) unique",

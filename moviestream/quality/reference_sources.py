@@ -88,7 +88,7 @@ def read_table(
             if not bucket or not key:
                 raise ReferenceLoadError(f"{where}: expected s3://bucket/key")
             if s3_client is None:
-                from moviestream.config import AwsSettings
+                from moviestream.core.config import AwsSettings
 
                 s3_client = lambda: AwsSettings().client("s3")  # noqa: E731
             obj = s3_client().get_object(Bucket=bucket, Key=key)

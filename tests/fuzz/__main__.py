@@ -11,12 +11,12 @@ import atheris
 
 # The parsers whose branches guide the fuzzer; imported first inside instrument_imports.
 INSTRUMENTED = [
-    "moviestream.deaggregate",
-    "moviestream.transform",
-    "moviestream.movie_key",
-    "producer.csv_source",
-    "producer.parallel",
-    "batch_backfill.inputs",
+    "moviestream.core.deaggregate",
+    "moviestream.core.transform",
+    "moviestream.core.movie_key",
+    "moviestream.core.csv_source",
+    "moviestream.producer.parallel",
+    "moviestream.backfill.inputs",
 ]
 TARGETS = ("kinesis", "csv", "archive")
 

@@ -4,7 +4,7 @@ invariant, not only "no crash":
 - ``kinesis``: de-aggregation plus movie_key. Every user record of a Kinesis record comes out
   exactly once, as a record to judge or as a bad record with a non-empty reason; nothing raises;
   an aggregate whose framing is intact comes out as exactly the records written into it.
-- ``csv``: both CSV readers (producer/csv_source.py and producer/parallel.py). They agree row for
+- ``csv``: both CSV readers (moviestream/core/csv_source.py and moviestream/producer/parallel.py). They agree row for
   row; rows plus rejects equal what an oracle counts (Python's csv module with no field limit);
   every row equals the oracle's record at its place, so no row is made out of a field's insides;
   only InputError may be raised.
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import orjson
 
-from moviestream.deaggregate import MAGIC, deaggregate, is_aggregated
-from moviestream.record import CSV_COLUMNS
-from moviestream.transform import movie_key
-from producer import parallel
-from producer.csv_source import InputError, ReadLimits, Reject, Row, read_rows
+from moviestream.core.csv_source import InputError, ReadLimits, Reject, Row, read_rows
+from moviestream.core.deaggregate import MAGIC, deaggregate, is_aggregated
+from moviestream.core.record import CSV_COLUMNS
+from moviestream.core.transform import movie_key
+from moviestream.producer import parallel
 from tests.hostile_files import aggregate_of
 
 # Small caps, so that a few KiB of input reach them.
@@ -229,7 +229,7 @@ def csv_readers(data: bytes) -> None:
 def archive(data: bytes) -> None:
     """The first byte picks gzip or zip around a CSV made of the rest; a second byte, when the
     input has one, damages the stored bytes at a position it picks."""
-    from batch_backfill.inputs import ArchiveLimits, InputFile, rows_of
+    from moviestream.backfill.inputs import ArchiveLimits, InputFile, rows_of
 
     if len(data) < 2:
         return

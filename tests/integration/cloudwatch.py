@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
 
 
 def statistic(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import REPO_ROOT, StackConfig, down, up
+from moviestream.devstack.stack import REPO_ROOT, StackConfig, down, up
 
 SFN_MOCK_CONFIG_NAME = "sfn-mock-config.json"
 
@@ -54,8 +54,8 @@ def stack(tmp_path_factory):
     try:
         up(cfg)
         os.environ.update(cfg.env())
-        from devstack.bootstrap import bootstrap
-        from moviestream.config import AwsSettings
+        from moviestream.core.config import AwsSettings
+        from moviestream.devstack.bootstrap import bootstrap
 
         bootstrap(AwsSettings(), cfg.warehouse_dsn)
         yield cfg
@@ -78,8 +78,8 @@ def faulty_kinesis(tmp_path_factory, stack):
     """
     import boto3
 
-    from devstack.stack import LocalStack
-    from moviestream.config import resource_names
+    from moviestream.core.config import resource_names
+    from moviestream.devstack.stack import LocalStack
 
     cfg = StackConfig(
         state_dir=Path(tmp_path_factory.mktemp("faulty")),
@@ -113,7 +113,7 @@ def stream(stack):
     """A fresh 2-shard stream on the test stack, deleted afterwards: (name, kinesis client)."""
     import uuid
 
-    from moviestream.config import AwsSettings
+    from moviestream.core.config import AwsSettings
 
     name = f"test-{uuid.uuid4().hex[:8]}"
     client = AwsSettings().client("kinesis")

@@ -6,8 +6,8 @@ import uuid
 
 import psycopg
 
-from devstack.stack import create_database_sql
-from redshift.warehouse import apply_schema
+from moviestream.devstack.stack import create_database_sql
+from moviestream.warehouse.targets import apply_schema
 
 
 def fresh_warehouse(stack, name: str | None = None) -> str:

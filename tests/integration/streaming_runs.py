@@ -19,11 +19,11 @@ from pathlib import Path
 import psycopg
 from aws_kinesis_agg.aggregator import RecordAggregator
 
-from devstack.jobs import kill_group, ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.config import AwsSettings
-from moviestream.failpoints import ENV as FAILPOINT_ENV
-from moviestream.failpoints import POISON_ENV
-from producer.generate import generate
+from moviestream.core.config import AwsSettings
+from moviestream.core.failpoints import ENV as FAILPOINT_ENV
+from moviestream.core.failpoints import POISON_ENV
+from moviestream.devstack.jobs import kill_group, ledger_totals, start_local_job, stop_job, wait_for_status
+from moviestream.producer.generate import generate
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
 
@@ -35,7 +35,7 @@ MOVIE_COLUMNS = (
 )
 
 
-# Records whose judging raises (moviestream/failpoints.py): every run of the job sets it, so the
+# Records whose judging raises (moviestream/core/failpoints.py): every run of the job sets it, so the
 # batch holding them is bisected, in the crash-free run and in the run killed in that batch.
 POISON_MARK = "Poison-Mark-Raises"
 
@@ -119,7 +119,7 @@ def hostile_records() -> list[tuple[str, str, bytes]]:
 
 
 def _aggregate_garbage() -> bytes:
-    from moviestream.deaggregate import MAGIC
+    from moviestream.core.deaggregate import MAGIC
 
     body = b"\xff\xff\xff\xff"
     return MAGIC + body + hashlib.md5(body).digest()  # the format's checksum
@@ -131,7 +131,7 @@ SENTINELS = [f"Sentinel {n}" for n in (*range(1, 14), 99, 101, 102, 103, 104)]
 
 
 def _user_records(data: bytes) -> int:
-    from moviestream.deaggregate import deaggregate
+    from moviestream.core.deaggregate import deaggregate
 
     return len(list(deaggregate(data, "k")))
 
@@ -162,7 +162,7 @@ def load_stream(tmp_path_factory) -> Loaded:
         csv_path = work / f"movies-{part}.csv"
         generate(csv_path, rows=rows, seed=5 if part == "a" else 6, defect_rate=0.15)
         replay = subprocess.run(
-            [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream, "--json"]
+            [sys.executable, "-m", "moviestream", "replay", str(csv_path), "--stream-name", stream, "--json"]
             + [aggregate, "--workers", "1", "--checkpoint", str(work / f"cp-{part}.json")]
             + [
                 "--rejects",

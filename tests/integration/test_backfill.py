@@ -16,8 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from moviestream.config import AwsSettings
-from producer.generate import generate
+from moviestream.core.config import AwsSettings
+from moviestream.producer.generate import generate
 from tests.integration.databases import fresh_warehouse
 
 ROOT = Path(__file__).parents[2]
@@ -38,7 +38,7 @@ def backfill(
     dsn: str, bucket: str, location: Path, *extra: str, as_of: str = "2020-01-01T00:00:00Z", env=None
 ) -> tuple[int, dict]:
     out = subprocess.run(
-        [sys.executable, "-m", "batch_backfill", str(location), "--warehouse-dsn", dsn, "--bucket", bucket,
+        [sys.executable, "-m", "moviestream", "backfill", str(location), "--warehouse-dsn", dsn, "--bucket", bucket,
          "--chunk-rows", CHUNK, "--as-of", as_of, *extra],
         capture_output=True, text=True, cwd=ROOT, timeout=600, env=env,
     )  # fmt: skip
@@ -120,12 +120,12 @@ def stream_newer_versions(dsn: str, bucket: str, source: Path, rows: int) -> dic
     """The first ``rows`` movies of ``source`` with more votes, produced now, through the
     streaming job's per-batch pipeline (what its foreachBatch runs on Kinesis rows). Returns
     movie_id -> streamed votes."""
-    from glue_streaming.kinesis_source import SOURCE_SCHEMA
-    from glue_streaming.pipeline import BatchPipeline, PipelineConfig
-    from glue_streaming.spark import local_session
+    from moviestream.core.csv_source import Row, read_rows
+    from moviestream.core.envelope import EnvelopeEncoder
+    from moviestream.core.spark import local_session
+    from moviestream.core.transform import SOURCE_SCHEMA
+    from moviestream.pipeline.batch_pipeline import BatchPipeline, PipelineConfig
     from moviestream.quality.dqdl import read_ruleset
-    from producer.csv_source import Row, read_rows
-    from producer.envelope import EnvelopeEncoder
 
     with source.open("rb") as fh:
         good = [r for r in read_rows(fh, str(source)) if isinstance(r, Row)][: rows * 2]
@@ -135,7 +135,7 @@ def stream_newer_versions(dsn: str, bucket: str, source: Path, rows: int) -> dic
     pipeline = BatchPipeline(
         PipelineConfig(
             job_name="moviestream-streaming",
-            ruleset=read_ruleset(ROOT / "glue_streaming" / "rules" / "movies.dqdl"),
+            ruleset=read_ruleset(ROOT / "moviestream" / "rules" / "movies.dqdl"),
             bucket=bucket,
             warehouse_dsn=dsn,
         ),

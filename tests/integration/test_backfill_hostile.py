@@ -15,8 +15,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from moviestream.config import AwsSettings
-from producer.generate import generate
+from moviestream.core.config import AwsSettings
+from moviestream.producer.generate import generate
 from tests.hostile_files import (
     INSIDE_MARK,
     bad_crc_zip,
@@ -57,7 +57,7 @@ def _peak_rss_kib(pid: int) -> int | None:
 def _backfill(folder: Path, dsn: str, bucket: str) -> tuple[int, str, str, int]:
     """(exit code, stdout, stderr, the driver's peak RSS in KiB, read from /proc until it exits)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "batch_backfill", str(folder), "--warehouse-dsn", dsn, "--bucket", bucket,
+        [sys.executable, "-m", "moviestream", "backfill", str(folder), "--warehouse-dsn", dsn, "--bucket", bucket,
          "--as-of", "2020-01-01T00:00:00Z", "--job-name", f"hostile-{uuid.uuid4().hex[:6]}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip

@@ -9,10 +9,10 @@ import uuid
 
 import pytest
 
-from batch_backfill.inputs import ManifestMismatch, list_inputs, rows_of, verify
-from moviestream.config import AwsSettings
-from moviestream.record import CSV_COLUMNS
-from producer.csv_source import InputError, Row
+from moviestream.backfill.inputs import ManifestMismatch, list_inputs, rows_of, verify
+from moviestream.core.config import AwsSettings
+from moviestream.core.csv_source import InputError, Row
+from moviestream.core.record import CSV_COLUMNS
 
 
 def test_a_prefix_of_files_in_s3(stack):

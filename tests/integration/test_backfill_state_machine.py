@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from batch_backfill.state_machine import render
-from moviestream.config import AwsSettings
+from moviestream.backfill.state_machine import render
+from moviestream.core.config import AwsSettings
 from tests.integration.conftest import SFN_MOCK_CONFIG_NAME
 
 JOB = "moviestream-backfill"

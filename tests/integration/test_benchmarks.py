@@ -71,7 +71,7 @@ def leftovers(stack) -> dict[str, set[str]]:
     in the user's own warehouse and bucket."""
     import psycopg
 
-    from moviestream.config import AwsSettings, resource_names
+    from moviestream.core.config import AwsSettings, resource_names
 
     aws = AwsSettings()
     with psycopg.connect(stack.warehouse_dsn) as conn:

@@ -19,15 +19,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devstack.demo import DEMO_PREFIX, run_end_to_end
-from devstack.stack import REPO_ROOT
-from moviestream.config import AwsSettings, resource_names
-from moviestream.movie_key import movie_id
-from producer.generate import generate
-from producer.vega_movies import read_films, write_csv
+from moviestream.core.config import AwsSettings, resource_names
+from moviestream.core.movie_key import movie_id
+from moviestream.devstack.demo import DEMO_PREFIX, run_end_to_end
+from moviestream.devstack.stack import REPO_ROOT
+from moviestream.producer.generate import generate
+from moviestream.producer.vega_movies import read_films, write_csv
 
-SEED_RULES = REPO_ROOT / "glue_streaming" / "rules" / "seed_top_rated.dqdl"
-FILM_RULES = REPO_ROOT / "glue_streaming" / "rules" / "demo_films.dqdl"
+SEED_RULES = REPO_ROOT / "moviestream" / "rules" / "seed_top_rated.dqdl"
+FILM_RULES = REPO_ROOT / "moviestream" / "rules" / "demo_films.dqdl"
 FILMS_JSON = (
     REPO_ROOT / ".local" / "vega-datasets" / "node_modules" / "vega-datasets" / "data" / "movies.json"
 )

@@ -1,4 +1,4 @@
-"""Each EventBridge pattern of terraform/event_patterns/ on LocalStack's bus: sample events
+"""Each EventBridge pattern of moviestream/core/eventbridge/ on LocalStack's bus: sample events
 (matching and near misses) are put on a bus, and the SNS topic each pattern's rule targets must
 deliver exactly the matching ones (read from the SQS queue subscribed to it)."""
 
@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from moviestream.config import AwsSettings, resource_names
-from moviestream.event_patterns import ALERT_PATTERNS, BACKFILL_PATTERN, pattern
+from moviestream.core.config import AwsSettings, resource_names
+from moviestream.core.event_patterns import ALERT_PATTERNS, BACKFILL_PATTERN, pattern
 
 NAMES = resource_names()
 

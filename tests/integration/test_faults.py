@@ -1,4 +1,4 @@
-"""The pipeline rides out real faults (moviestream/failure.py) and loses nothing.
+"""The pipeline rides out real faults (moviestream/core/failure.py) and loses nothing.
 
 - One streaming job through throttled Kinesis reads (a real proxy), the test stack's real
   PostgreSQL stopped for 30 s, S3 unreachable for 20 s and Kinesis for 10 s (real proxies
@@ -24,12 +24,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from devstack.stack import Postgres
-from moviestream.config import AwsSettings
-from producer.csv_source import Row, read_rows
-from producer.envelope import EnvelopeEncoder
-from producer.generate import generate
+from moviestream.core.config import AwsSettings
+from moviestream.core.csv_source import Row, read_rows
+from moviestream.core.envelope import EnvelopeEncoder
+from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
+from moviestream.devstack.stack import Postgres
+from moviestream.producer.generate import generate
 from tests.integration.databases import fresh_warehouse
 
 JOB_TIMEOUT_S = 240
@@ -124,7 +124,7 @@ def new_stream() -> str:
 
 
 def replay(csv_path: Path, stream: str, work: Path, rate: int | None = None) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream, "--json"]
+    argv = [sys.executable, "-m", "moviestream", "replay", str(csv_path), "--stream-name", stream, "--json"]
     argv += ["--no-aggregate", "--workers", "1", "--checkpoint", str(work / "cp.json")]
     argv += ["--rejects", str(work / "rejects.jsonl"), "--dead-letter", str(work / "dead.jsonl")]
     if rate:
@@ -157,7 +157,17 @@ def warehouse_snapshot(dsn: str) -> dict:
 
 
 def start_backfill(csv_path: Path, dsn: str, bucket: str, job_name: str, log: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "batch_backfill", str(csv_path), "--warehouse-dsn", dsn, "--bucket", bucket]
+    argv = [
+        sys.executable,
+        "-m",
+        "moviestream",
+        "backfill",
+        str(csv_path),
+        "--warehouse-dsn",
+        dsn,
+        "--bucket",
+        bucket,
+    ]
     argv += ["--job-name", job_name, "--chunk-rows", "200", "--as-of", "2026-01-01T00:00:00Z"]
     argv += ["--degraded-after-seconds", "3"]
     with log.open("wb") as out:

@@ -34,16 +34,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devstack.jobs import ledger_totals
-from devstack.stack import REPO_ROOT
-from moviestream.config import AwsSettings
-from producer.generate import generate
+from moviestream.core.config import AwsSettings
+from moviestream.devstack.jobs import ledger_totals
+from moviestream.devstack.stack import REPO_ROOT
+from moviestream.producer.generate import generate
 from tests.integration.cloudwatch import statistic
 from tests.integration.databases import fresh_warehouse
 
 STANDIN = REPO_ROOT / "tests" / "glue_standin"
 LOCALSTACK_DEFAULT_PORT = 4566
-RULESET = REPO_ROOT / "glue_streaming" / "rules" / "movies.dqdl"
+RULESET = REPO_ROOT / "moviestream" / "rules" / "movies.dqdl"
 # boto3's per-service endpoint variables (AWS_ENDPOINT_URL_<service id>) for what the jobs call.
 SERVICES = ("S3", "KINESIS", "SECRETS_MANAGER", "SNS", "EVENTBRIDGE", "STS", "CLOUDWATCH")
 RUN_TIMEOUT_S = 300
@@ -210,7 +210,7 @@ def streaming_run(glue_world, tmp_path_factory) -> Run:
     generate(csv_path, rows=300, seed=11, defect_rate=0.2)
     # Plain records: Glue's source hands the payload over as a string (see docs/ARCHITECTURE.md).
     replay = subprocess.run(
-        [sys.executable, "-m", "producer", "replay", str(csv_path), "--stream-name", stream, "--json"]
+        [sys.executable, "-m", "moviestream", "replay", str(csv_path), "--stream-name", stream, "--json"]
         + ["--no-aggregate", "--workers", "1", "--checkpoint", str(tmp_path / "cp.json")]
         + ["--rejects", str(tmp_path / "rejects.jsonl"), "--dead-letter", str(tmp_path / "dead.jsonl")],
         capture_output=True,

@@ -1,8 +1,8 @@
-"""The health page (python -m health) of a real streaming run, checked against figures derived
+"""The health page (moviestream health) of a real streaming run, checked against figures derived
 without the page's queries (the producer's summaries, a direct listing of the S3 bad records, the
 ledger), then opened in headless Chromium with the network blocked: every chart draws a mark for
 every batch and rule, the console stays silent, and a screenshot is kept. A batch whose ledger is
-tampered with is flagged, and --watch rewrites the page."""
+tampered with is flagged, and `health watch` rewrites the page."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from devstack.stack import REPO_ROOT
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
+from moviestream.devstack.stack import REPO_ROOT
 from tests.browser import chromium, render, screenshot
 
 ARTIFACTS = Path(os.environ.get("MOVIESTREAM_TEST_ARTIFACTS", REPO_ROOT / "reports" / "test-artifacts"))
@@ -28,7 +28,19 @@ ARTIFACTS = Path(os.environ.get("MOVIESTREAM_TEST_ARTIFACTS", REPO_ROOT / "repor
 
 def write_page(dsn: str, job: str, out: Path) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "health", "--warehouse-dsn", dsn, "--job", job, "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "moviestream",
+            "health",
+            "page",
+            "--warehouse-dsn",
+            dsn,
+            "--job",
+            job,
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -175,8 +187,20 @@ def test_watch_rewrites_the_page_and_the_page_reloads_itself(reference, tmp_path
     dsn = clone(run.dsn)
     out = tmp_path / "health.html"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "health", "--warehouse-dsn", dsn, "--job", run.job_name, "--out", str(out)]
-        + ["--watch", "1"],
+        [
+            sys.executable,
+            "-m",
+            "moviestream",
+            "health",
+            "watch",
+            "--warehouse-dsn",
+            dsn,
+            "--job",
+            run.job_name,
+            "--out",
+            str(out),
+        ]
+        + ["--every", "1"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from glue_streaming.kinesis_source import KinesisStreamReader, parse_starting_position
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
+from moviestream.streaming.kinesis_source import KinesisStreamReader, parse_starting_position
 
 
 @pytest.fixture(autouse=True)

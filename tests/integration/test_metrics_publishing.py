@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
-from glue_streaming.pipeline import BatchPipeline, PipelineConfig
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
+from moviestream.core.transform import SOURCE_SCHEMA
+from moviestream.pipeline.batch_pipeline import BatchPipeline, PipelineConfig
 from moviestream.quality.dqdl import read_ruleset
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
 
-RULESET = Path(__file__).parents[2] / "glue_streaming" / "rules" / "movies.dqdl"
+RULESET = Path(__file__).parents[2] / "moviestream" / "rules" / "movies.dqdl"
 BATCHES = 3
 
 

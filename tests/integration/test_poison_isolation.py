@@ -11,17 +11,16 @@ from pathlib import Path
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
-from glue_streaming.pipeline import BatchPipeline, PipelineConfig
-from moviestream.failpoints import POISON_ENV
-from moviestream.movie_key import movie_id
+from moviestream.core.failpoints import POISON_ENV
+from moviestream.core.movie_key import movie_id
+from moviestream.core.transform import EXPANDED_SCHEMA, SOURCE_SCHEMA
+from moviestream.pipeline.batch_pipeline import BatchPipeline, PipelineConfig
 from moviestream.quality.dqdl import read_ruleset
-from moviestream.transform import EXPANDED_SCHEMA
 from tests.helpers import envelope, movie_fields, source_rows
 from tests.integration.databases import fresh_warehouse
 
 pytestmark = pytest.mark.integration
-RULES = Path(__file__).parents[2] / "glue_streaming" / "rules" / "movies.dqdl"
+RULES = Path(__file__).parents[2] / "moviestream" / "rules" / "movies.dqdl"
 MARK = "Poisoned-Title"
 
 
@@ -54,8 +53,8 @@ def test_records_whose_judging_raises_are_isolated_and_the_rest_loads(stack, spa
     monkeypatch.setenv(POISON_ENV, MARK)
     pipeline = _pipeline(stack, bound=100)
     prepared = pipeline.prepare(_batch(spark), 0)
-    assert prepared.stats["isolated"] == 3
-    assert prepared.stats["records_in"] == 25 and prepared.stats["bad"] == 3 and prepared.stats["good"] == 22
+    assert prepared.stats.isolated == 3
+    assert prepared.stats.records_in == 25 and prepared.stats.bad == 3 and prepared.stats.good == 22
     isolated = [json.loads(line) for line in prepared.bad_lines]
     assert sorted(d["event_id"] for d in isolated) == ["agg-103", "marked-a", "marked-b"]
     assert {tuple(d["reasons"]) for d in isolated} == {
@@ -82,7 +81,7 @@ def test_records_whose_judging_raises_are_isolated_and_the_rest_loads(stack, spa
         EXPANDED_SCHEMA,
     )
     prepared = pipeline.prepare(chunk, 1, file_records=True)
-    assert prepared.stats["isolated"] == 1 and prepared.stats["good"] == 7
+    assert prepared.stats.isolated == 1 and prepared.stats.good == 7
     assert [json.loads(line)["row_number"] for line in prepared.bad_lines] == [3]
     pipeline.close()
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from moviestream.config import AwsSettings
-from moviestream.movie_key import movie_id
-from moviestream.record import Envelope, event_id_for
-from producer.csv_source import Row, read_rows
-from producer.generate import generate
+from moviestream.core.config import AwsSettings
+from moviestream.core.csv_source import Row, read_rows
+from moviestream.core.movie_key import movie_id
+from moviestream.core.record import Envelope, event_id_for
+from moviestream.producer.generate import generate
 from tests.integration.kinesis_reading import payload, read_all
 
 ROOT = Path(__file__).parents[2]
@@ -33,7 +33,7 @@ def movies_csv(tmp_path_factory) -> Path:
 
 def replay(*args: str, env: dict | None = None, check_json: bool = True) -> tuple[int, dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "producer", "replay", *args, "--json"],
+        [sys.executable, "-m", "moviestream", "replay", *args, "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -219,7 +219,7 @@ def test_interrupt_flushes_and_resume_sends_exactly_the_rest(stream, movies_csv,
         "--json",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "producer", "replay", *args, "--rate", "150"],  # ~10 s for the file
+        [sys.executable, "-m", "moviestream", "replay", *args, "--rate", "150"],  # ~10 s for the file
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

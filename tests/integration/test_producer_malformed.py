@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
 
 ROOT = Path(__file__).parents[2]
 CORPUS = ROOT / "tests" / "data" / "malformed"
@@ -41,7 +41,7 @@ def test_malformed_file(name, stream_name, tmp_path):
         [
             sys.executable,
             "-m",
-            "producer",
+            "moviestream",
             "replay",
             str(CORPUS / name),
             "--stream-name",

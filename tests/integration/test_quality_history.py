@@ -15,8 +15,8 @@ import uuid
 import psycopg
 from aws_kinesis_agg.aggregator import RecordAggregator
 
-from devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
+from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
 

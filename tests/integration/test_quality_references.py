@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from moviestream.config import AwsSettings
+from moviestream.core.config import AwsSettings
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import rule_outcomes
 from moviestream.quality.reference_sources import ReferenceLoadError, ReferenceSet, parse_bindings
-from redshift.warehouse import query_rows
+from moviestream.warehouse.targets import query_rows
 from tests.integration.databases import fresh_warehouse
 
 CERTIFICATES = Path(__file__).parents[2] / "data" / "references" / "certificates.csv"

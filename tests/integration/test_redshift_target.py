@@ -11,9 +11,10 @@ from decimal import Decimal
 
 import pytest
 
-from moviestream.config import AwsSettings
-from redshift.redshift_target import LEDGER_CHECK, RedshiftSettings, RedshiftWarehouse
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, redshift_statements
+from moviestream.core.config import AwsSettings
+from moviestream.warehouse.contract import STAGE_COLUMNS, BatchKey, BatchLoad
+from moviestream.warehouse.redshift import LEDGER_CHECK, RedshiftSettings, RedshiftWarehouse
+from moviestream.warehouse.sql_files import redshift_statements
 from tests.redshift_grammar import parse_problems
 
 ROLE = "arn:aws:iam::000000000000:role/moviestream-redshift-copy"

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from devstack.bootstrap import bootstrap
-from devstack.stack import LocalStack, Postgres, StackConfig, StackError, status, up
-from moviestream.config import AwsSettings, resource_names
+from moviestream.core.config import AwsSettings, resource_names
+from moviestream.devstack.bootstrap import bootstrap
+from moviestream.devstack.stack import LocalStack, Postgres, StackConfig, StackError, status, up
 
 
 def test_up_is_idempotent_and_status_reports_pids(stack):
@@ -57,7 +57,8 @@ def test_migrations_apply_once_in_order_over_existing_rows(stack):
 
     import psycopg
 
-    from redshift.warehouse import apply_schema, migrations, postgres_statements
+    from moviestream.warehouse.sql_files import migrations, postgres_statements
+    from moviestream.warehouse.targets import apply_schema
 
     name = f"migrations_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
@@ -83,12 +84,12 @@ def test_migrations_apply_once_in_order_over_existing_rows(stack):
 
 
 def test_bootstrap_routes_a_glue_job_failure_to_the_alert_topic(stack):
-    """The bootstrap's alert rules use terraform/event_patterns/ (the same files as Terraform)."""
+    """The bootstrap's alert rules use moviestream/core/eventbridge/ (the same files as Terraform)."""
     import json
     import time
     import uuid
 
-    from moviestream.config import AwsSettings, resource_names
+    from moviestream.core.config import AwsSettings, resource_names
 
     names = resource_names()
     aws = AwsSettings()

@@ -10,10 +10,10 @@ import time
 
 import psycopg
 
-from glue_streaming.alerts import dataset_level_rules
-from glue_streaming.local_job import DEFAULT_RULESET
-from moviestream.config import AwsSettings, resource_names
+from moviestream.core.config import AwsSettings, resource_names
+from moviestream.pipeline.alerts import dataset_level_rules
 from moviestream.quality.dqdl import read_ruleset
+from moviestream.streaming.local_job import DEFAULT_RULESET
 from tests.integration.cloudwatch import statistic
 from tests.integration.streaming_runs import POISON_MARK, SENTINELS, run_job, snapshot
 

@@ -1,4 +1,4 @@
-"""`python -m redshift` against the local PostgreSQL: apply, check, views and query."""
+"""`moviestream warehouse` against the local PostgreSQL: apply, check, views and query."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, load_batch
+from moviestream.warehouse.contract import STAGE_COLUMNS, BatchKey, BatchLoad
+from moviestream.warehouse.postgres import load_batch
 from tests.integration.databases import fresh_warehouse
 
 ROOT = __import__("pathlib").Path(__file__).parents[2]
@@ -25,7 +26,10 @@ def warehouse(stack):
 
 def cli(dsn: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "redshift", *args, "--dsn", dsn], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "moviestream", "warehouse", *args, "--dsn", dsn],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
 
 
@@ -95,14 +99,14 @@ def test_unknown_view_is_one_clear_line(warehouse):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "error: unknown view 'no_such_view'; one of: "
-        + ", ".join(__import__("redshift.catalog", fromlist=["VIEWS_BY_NAME"]).VIEWS_BY_NAME)
+        + ", ".join(__import__("moviestream.warehouse.catalog", fromlist=["VIEWS_BY_NAME"]).VIEWS_BY_NAME)
     ]
 
 
 def test_bridges_follow_the_newest_event_of_a_movie(warehouse):
     """A newer event replaces a movie's genres and billing (only the rows that differ); an older
     one, arriving late, changes nothing."""
-    from redshift.warehouse import query_rows
+    from moviestream.warehouse.targets import query_rows
 
     def event(batch_id: int, produced: datetime, genres: list[str], stars: list[str | None]) -> BatchLoad:
         row = dict(zip(STAGE_COLUMNS, movie("c" * 16, "Heat", "8.3", 600_000, ["x", "y"]), strict=True))

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
-from redshift.warehouse import load_batch
+from moviestream.warehouse.postgres import load_batch
 from tests.integration import warehouse_fixture as fx
 from tests.integration.databases import fresh_warehouse
 from tests.integration.test_warehouse_views import batch

@@ -1,6 +1,6 @@
 """Every view against rows written by hand: fifty movies (tests/integration/warehouse_fixture.py)
 loaded in two batches through the real stage + MERGE path into the local PostgreSQL, from the
-Redshift SQL files; then the views are read as `python -m redshift query` reads them."""
+Redshift SQL files; then the views are read as `moviestream warehouse query` reads them."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from moviestream.movie_key import movie_id
-from redshift.catalog import CHECKS, VIEWS_BY_NAME
-from redshift.warehouse import STAGE_COLUMNS, BatchKey, BatchLoad, load_batch, query_rows
+from moviestream.core.movie_key import movie_id
+from moviestream.warehouse.catalog import CHECKS, VIEWS_BY_NAME
+from moviestream.warehouse.contract import STAGE_COLUMNS, BatchKey, BatchLoad
+from moviestream.warehouse.postgres import load_batch
+from moviestream.warehouse.targets import query_rows
 from tests.integration import warehouse_fixture as fx
 from tests.integration.databases import fresh_warehouse
 

@@ -6,7 +6,7 @@ import random
 import pytest
 from aws_kinesis_agg.deaggregator import deaggregate_records
 
-from producer.aggregation import RECORD_LIMIT, AggregateBuilder, Entry, ShardMap, too_large
+from moviestream.producer.aggregation import RECORD_LIMIT, AggregateBuilder, Entry, ShardMap, too_large
 
 
 def lambda_record(entry):

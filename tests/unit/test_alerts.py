@@ -1,6 +1,6 @@
 """When a batch alerts, and what the alert says (pure: no AWS)."""
 
-from glue_streaming.alerts import breach_message, dataset_level_rules, subject_of
+from moviestream.pipeline.alerts import breach_message, dataset_level_rules, subject_of
 from moviestream.quality.dqdl import parse_ruleset
 
 RULES = parse_ruleset(

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from moviestream.config import AwsConfigError, AwsSettings, describe_endpoint
+from moviestream.core.config import AwsConfigError, AwsSettings, describe_endpoint
 
 AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",

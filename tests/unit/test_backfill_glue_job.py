@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from batch_backfill.glue_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, backfill_options
-from batch_backfill.state_machine import PLACEHOLDERS, render, template
-from glue_streaming.glue_job import resolve_arguments
+from moviestream.backfill.state_machine import PLACEHOLDERS, render, template
+from moviestream.glue.backfill_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, backfill_options
+from moviestream.glue.streaming_job import resolve_arguments
 
 
 def args(**overrides: str) -> dict[str, str]:
@@ -29,8 +29,8 @@ def test_defaults_read_each_file_as_of_its_modification_time_in_chunks_of_100000
 
 
 def test_the_input_caps_default_to_the_local_commands_and_can_be_set():
-    from batch_backfill.inputs import ArchiveLimits
-    from producer.csv_source import ReadLimits
+    from moviestream.backfill.inputs import ArchiveLimits
+    from moviestream.core.csv_source import ReadLimits
 
     assert (backfill_options(args()).limits, backfill_options(args()).archive) == (
         ReadLimits(),
@@ -115,7 +115,7 @@ def test_every_state_is_reachable_and_every_path_ends():
 
 
 def test_a_rendered_template_with_an_unknown_placeholder_is_refused(monkeypatch):
-    import batch_backfill.state_machine as sm
+    import moviestream.backfill.state_machine as sm
 
     monkeypatch.setattr(sm, "template", lambda: '{"x": "${region}"}')
     with pytest.raises(ValueError, match="unknown placeholder"):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from batch_backfill.inputs import InputFile, ManifestMismatch, list_inputs, rows_of, sha256_of, verify
-from moviestream.record import CSV_COLUMNS
-from producer.csv_source import InputError, Reject, Row
+from moviestream.backfill.inputs import InputFile, ManifestMismatch, list_inputs, rows_of, sha256_of, verify
+from moviestream.core.csv_source import InputError, Reject, Row
+from moviestream.core.record import CSV_COLUMNS
 
 HEADER = ",".join(CSV_COLUMNS)
 
@@ -95,7 +95,7 @@ def test_unreadable_rows_are_counted_as_rows(tmp_path):
 
 
 def _error_of(file: InputFile, **limits) -> str:
-    from batch_backfill.inputs import ArchiveLimits
+    from moviestream.backfill.inputs import ArchiveLimits
 
     with pytest.raises(InputError) as caught:
         verify(file, archive=ArchiveLimits(**limits))
@@ -168,7 +168,7 @@ def test_a_zip_is_streamed_not_read_whole(tmp_path):
 
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("movies.csv", movies(400_000))  # about 50 MiB decompressed
-    from batch_backfill.inputs import open_csv
+    from moviestream.backfill.inputs import open_csv
 
     size = 0
     tracemalloc.start()

@@ -6,9 +6,9 @@ import pyarrow as pa
 from aws_kinesis_agg.aggregator import RecordAggregator
 from pyspark.sql import functions as F
 
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
-from moviestream.batch import judge_records, newest_per_movie
-from moviestream.movie_key import movie_id
+from moviestream.core.movie_key import movie_id
+from moviestream.core.transform import SOURCE_SCHEMA
+from moviestream.pipeline.judge import judge_records, newest_per_movie
 from moviestream.quality.dqdl import parse_ruleset
 from tests.helpers import envelope, movie_fields, source_rows
 

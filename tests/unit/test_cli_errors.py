@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moviestream.record import CSV_COLUMNS
+from moviestream.core.record import CSV_COLUMNS
 
 ROOT = Path(__file__).parents[2]
 
@@ -55,11 +55,11 @@ def missing_column_csv(tmp_path) -> Path:
 
 
 def test_producer_missing_column(missing_column_csv):
-    one_line_error(run("producer", "replay", str(missing_column_csv)), "missing column(s) IMDB_Rating")
+    one_line_error(run("moviestream", "replay", str(missing_column_csv)), "missing column(s) IMDB_Rating")
 
 
 def test_producer_missing_file(tmp_path):
-    proc = run("producer", "replay", str(tmp_path / "nope.csv"))
+    proc = run("moviestream", "replay", str(tmp_path / "nope.csv"))
     one_line_error(proc, "file not found")
     assert proc.returncode == 2
 
@@ -67,35 +67,37 @@ def test_producer_missing_file(tmp_path):
 def test_producer_unreachable_endpoint(tmp_path):
     path = tmp_path / "ok.csv"
     path.write_text(",".join(CSV_COLUMNS) + "\n")
-    one_line_error(run("producer", "replay", str(path)), "is not reachable at http://127.0.0.1:9")
+    one_line_error(run("moviestream", "replay", str(path)), "is not reachable at http://127.0.0.1:9")
 
 
-@pytest.mark.parametrize("module", ["producer", "glue_streaming.local_job"])
-def test_no_region_is_one_line(tmp_path, module):
+@pytest.mark.parametrize("command", ["replay", "job"])
+def test_no_region_is_one_line(tmp_path, command):
     """Without a region nothing falls back to the local stack's: the user is told what to set."""
     path = tmp_path / "ok.csv"
     path.write_text(",".join(CSV_COLUMNS) + "\n")
-    args = ("replay", str(path)) if module == "producer" else ()
-    proc = run(module, *args, aws={"AWS_CONFIG_FILE": "/nonexistent", "HOME": str(tmp_path)})
+    args = (str(path),) if command == "replay" else ()
+    proc = run("moviestream", command, *args, aws={"AWS_CONFIG_FILE": "/nonexistent", "HOME": str(tmp_path)})
     one_line_error(proc, "no AWS region: set AWS_REGION")
 
 
 def test_demo_rejects_bad_inputs_before_starting_anything(missing_column_csv, tmp_path):
     one_line_error(
-        run("devstack", "demo", "--data", str(missing_column_csv)), "missing column(s) IMDB_Rating"
+        run("moviestream", "stack", "demo", "--data", str(missing_column_csv)),
+        "missing column(s) IMDB_Rating",
     )
     rules = tmp_path / "bad.dqdl"
     rules.write_text("Rules = [ IsComplete ]")
-    one_line_error(run("devstack", "demo", "--rules", str(rules)), "line 1, column 22")
+    one_line_error(run("moviestream", "stack", "demo", "--rules", str(rules)), "line 1, column 22")
 
 
 def test_job_with_unreachable_services_is_one_line():
-    one_line_error(run("glue_streaming.local_job"), "is not reachable")
+    one_line_error(run("moviestream", "job"), "is not reachable")
 
 
 def test_job_with_missing_ruleset(tmp_path):
     one_line_error(
-        run("glue_streaming.local_job", "--ruleset", str(tmp_path / "x.dqdl")), "ruleset file not found"
+        run("moviestream", "job", "--ruleset", str(tmp_path / "x.dqdl")),
+        "ruleset file not found",
     )
 
 
@@ -117,4 +119,4 @@ def test_job_with_missing_ruleset(tmp_path):
     ],
 )  # fmt: skip
 def test_warehouse_cli_errors(args, fragment):
-    one_line_error(run("redshift", *args), fragment)
+    one_line_error(run("moviestream", "warehouse", *args), fragment)

@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from moviestream.record import CSV_COLUMNS
-from producer.csv_source import InputError, Reject, Row, check_input, read_rows
+from moviestream.core.csv_source import InputError, Reject, Row, check_input, read_rows
+from moviestream.core.record import CSV_COLUMNS
 
 HEADER = ",".join(CSV_COLUMNS)
 GOOD = (

@@ -1,4 +1,4 @@
-"""`python -m redshift apply --data-api`: the schema through the Redshift Data API, checked with
+"""`moviestream warehouse apply --data-api`: the schema through the Redshift Data API, checked with
 botocore's Stubber on a real ``redshift-data`` client (LocalStack's community edition has no Data
 API), so every request is validated against the service's own model: each migration is one
 BatchExecuteStatement with its record, a failed statement stops the apply, and the Glue jobs'
@@ -12,8 +12,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from redshift.data_api import DataApi, DataApiError, apply_with_data_api, grant_statements, jobs_user
-from redshift.warehouse import SCHEMA_FILES, migrations, redshift_statements
+from moviestream.warehouse.data_api import (
+    DataApi,
+    DataApiError,
+    apply_with_data_api,
+    grant_statements,
+    jobs_user,
+)
+from moviestream.warehouse.sql_files import SCHEMA_FILES, migrations, redshift_statements
 from tests.redshift_grammar import parse_problems
 
 TARGET = {
@@ -182,7 +188,7 @@ def test_every_statement_of_the_data_api_path_parses_as_redshift():
 
 
 def test_a_view_is_read_through_the_data_api_with_its_columns_and_nulls(stubbed):
-    from redshift.data_api import with_named_parameters
+    from moviestream.warehouse.data_api import with_named_parameters
 
     client, stubber = stubbed
     sql, params = with_named_parameters(
@@ -213,7 +219,7 @@ def test_a_view_is_read_through_the_data_api_with_its_columns_and_nulls(stubbed)
 
 
 def test_placeholders_and_parameters_must_agree():
-    from redshift.data_api import with_named_parameters
+    from moviestream.warehouse.data_api import with_named_parameters
 
     with pytest.raises(ValueError, match="1 placeholders for 2 parameters"):
         with_named_parameters("SELECT %s", [1, 2])

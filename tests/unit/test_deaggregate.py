@@ -1,6 +1,6 @@
 from aws_kinesis_agg.aggregator import RecordAggregator
 
-from moviestream.deaggregate import deaggregate, is_aggregated
+from moviestream.core.deaggregate import deaggregate, is_aggregated
 
 
 def build_aggregate(records):
@@ -37,7 +37,7 @@ def test_broken_checksum_is_one_record_with_a_reason():
 def test_valid_checksum_over_garbage_protobuf_is_reported():
     import hashlib
 
-    from moviestream.deaggregate import MAGIC
+    from moviestream.core.deaggregate import MAGIC
 
     body = b"\xff\xff\xff\xff"
     got = list(deaggregate(MAGIC + body + hashlib.md5(body).digest(), "k"))
@@ -47,7 +47,7 @@ def test_valid_checksum_over_garbage_protobuf_is_reported():
 def _framed(message) -> bytes:
     import hashlib
 
-    from moviestream.deaggregate import MAGIC
+    from moviestream.core.deaggregate import MAGIC
 
     body = message.SerializeToString()
     return MAGIC + body + hashlib.md5(body).digest()
@@ -106,7 +106,7 @@ def test_a_record_missing_its_data_field_comes_out_empty():
     # so the user record comes out with an empty payload, which parse_envelopes reports.
     import hashlib
 
-    from moviestream.deaggregate import MAGIC
+    from moviestream.core.deaggregate import MAGIC
 
     body = b"\x0a\x01k" + b"\x1a\x02\x08\x00"
     got = list(deaggregate(MAGIC + body + hashlib.md5(body).digest(), "outer"))

@@ -62,7 +62,7 @@ def test_every_make_target_the_docs_name_exists(doc):
 
 
 def test_the_walkthrough_reaches_top_rated_with_flags_the_tools_take():
-    from redshift.__main__ import cli as redshift_cli
+    from moviestream.cli.warehouse import cli as redshift_cli
 
     text = DOCS["terraform/README.md"]
     walkthrough = text[text.index("## Deploying to an AWS account") : text.index("## On LocalStack")]
@@ -72,18 +72,17 @@ def test_the_walkthrough_reaches_top_rated_with_flags_the_tools_take():
     seen = set()
     for command in ("apply", "query"):
         options = {o for p in redshift_cli.commands[command].params for o in getattr(p, "opts", [])}
-        for line in (ln for ln in lines if f"-m redshift {command}" in ln):
-            flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", line.split(f"-m redshift {command}", 1)[1]))
+        for line in (ln for ln in lines if f"moviestream warehouse {command}" in ln):
+            used = line.split(f"moviestream warehouse {command}", 1)[1]
+            flags = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", used))
             assert flags <= options, (command, flags - options)
             seen |= flags
     assert {"--data-api", "--workgroup", "--database", "--secret-arn", "--grant-role"} <= seen
     runner = CliRunner()
     assert runner.invoke(redshift_cli, ["query", "--help"]).exit_code == 0
-    from producer.cli import cli as producer_cli
+    from moviestream.cli.producer import replay_cmd
 
     replay = {
-        o
-        for p in producer_cli.commands["replay"].params
-        for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
+        o for p in replay_cmd.params for o in [*getattr(p, "opts", []), *getattr(p, "secondary_opts", [])]
     }
     assert {"--no-aggregate", "--stream-name"} <= replay

@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from redshift.dialect import UnsupportedRedshiftConstruct, redshift_to_postgres
-from redshift.warehouse import SCHEMA_FILES, migrations, postgres_statements
+from moviestream.warehouse.dialect import UnsupportedRedshiftConstruct, redshift_to_postgres
+from moviestream.warehouse.sql_files import SCHEMA_FILES, migrations, postgres_statements
 
 
 def test_physical_design_properties_and_encode_are_removed():
@@ -44,7 +44,7 @@ def test_unknown_command_fails_loudly():
 def test_every_sql_file_parses_as_redshift_and_translates(name):
     from importlib import resources
 
-    text = resources.files("redshift").joinpath("sql", name).read_text()
+    text = resources.files("moviestream.warehouse").joinpath("sql", name).read_text()
     assert all(tree is not None for tree in sqlglot.parse(text, read="redshift"))
     assert postgres_statements(name)
 
@@ -54,7 +54,7 @@ def test_merge_follows_redshift_rules():
 
     from sqlglot import exp
 
-    text = resources.files("redshift").joinpath("sql", "merge_movies.sql").read_text()
+    text = resources.files("moviestream.warehouse").joinpath("sql", "merge_movies.sql").read_text()
     merges = [t for t in sqlglot.parse(text, read="redshift") if isinstance(t, exp.Merge)]
     assert len(merges) == 1
     whens = merges[0].find_all(exp.When)
@@ -66,9 +66,9 @@ def test_merge_follows_redshift_rules():
 def test_the_jobs_byte_limits_equal_the_warehouse_column_widths():
     from sqlglot import exp
 
-    from moviestream.record import EVENT_ID_BYTES, GENRE_BYTES, WAREHOUSE_TEXT_BYTES
+    from moviestream.core.record import EVENT_ID_BYTES, GENRE_BYTES, WAREHOUSE_TEXT_BYTES
 
-    text = (Path(__file__).parents[2] / "redshift" / "sql" / "001_schema.sql").read_text()
+    text = (Path(__file__).parents[2] / "moviestream" / "warehouse" / "sql" / "001_schema.sql").read_text()
     widths: dict[tuple[str, str], int] = {}
     for tree in sqlglot.parse(text, read="redshift"):  # migrations change no text column yet
         if not isinstance(tree, exp.Create) or tree.kind != "TABLE":
@@ -89,9 +89,9 @@ def test_the_query_catalog_names_exactly_the_views_the_sql_creates():
 
     from sqlglot import exp
 
-    from redshift.catalog import VIEWS
+    from moviestream.warehouse.catalog import VIEWS
 
-    text = resources.files("redshift").joinpath("sql", "010_views.sql").read_text()
+    text = resources.files("moviestream.warehouse").joinpath("sql", "010_views.sql").read_text()
     created = {
         tree.this.name
         for tree in sqlglot.parse(text, read="redshift")
@@ -101,7 +101,7 @@ def test_the_query_catalog_names_exactly_the_views_the_sql_creates():
 
 
 def test_every_post_load_check_is_redshift_sql_that_translates():
-    from redshift.catalog import CHECKS
+    from moviestream.warehouse.catalog import CHECKS
 
     for check in CHECKS:
         assert sqlglot.parse_one(check.sql, read="redshift") is not None

@@ -1,4 +1,4 @@
-"""The pipeline's failure policy (moviestream/failure.py): which errors are transient, the
+"""The pipeline's failure policy (moviestream/core/failure.py): which errors are transient, the
 backoff, degraded once and recovered once per outage, giving up, and permanent errors at once."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from moviestream.failure import FailurePolicy, GaveUp, PermanentFailure, Retrier, is_transient
-from redshift.warehouse import WarehouseUnavailable
+from moviestream.core.failure import FailurePolicy, GaveUp, PermanentFailure, Retrier, is_transient
+from moviestream.warehouse.contract import WarehouseUnavailable
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
@@ -202,7 +202,7 @@ def test_steps_of_one_dependency_share_an_outage_and_dependencies_are_apart():
 
 
 def test_a_watched_retrier_hears_reports_from_elsewhere_in_the_process():
-    from moviestream import failure
+    from moviestream.core import failure
 
     retrier = Retrier()
     failure.watch(retrier)

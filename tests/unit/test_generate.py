@@ -1,7 +1,7 @@
 import csv
 
-from moviestream.record import CSV_COLUMNS
-from producer.generate import DEFECTS, generate
+from moviestream.core.record import CSV_COLUMNS
+from moviestream.producer.generate import DEFECTS, generate
 
 
 def test_deterministic_for_a_seed_and_different_across_seeds(tmp_path):

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import types as T
 
-from glue_streaming.glue_job import (
+from moviestream.core.transform import SOURCE_SCHEMA
+from moviestream.glue.streaming_job import (
     OPTIONAL_ARGUMENTS,
     for_each_batch_options,
     glue_starting_position,
@@ -13,7 +14,6 @@ from glue_streaming.glue_job import (
     resolve_arguments,
     source_from_glue_frame,
 )
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
 
 ARGS = {
     **OPTIONAL_ARGUMENTS,
@@ -118,11 +118,11 @@ def test_awsglue_is_imported_only_in_the_glue_entry_modules():
     root = Path(__file__).parents[2]
     importing = {
         str(p.relative_to(root))
-        for folder in ("moviestream", "glue_streaming", "batch_backfill", "redshift", "producer", "devstack")
+        for folder in ("moviestream",)
         for p in (root / folder).rglob("*.py")
         if "awsglue" in p.read_text(encoding="utf-8").replace("`awsglue`", "")
     }
-    assert importing <= {"glue_streaming/glue_job.py", "batch_backfill/glue_job.py"}
+    assert importing <= {"moviestream/glue/streaming_job.py", "moviestream/glue/backfill_job.py"}
 
 
 def test_every_kinesis_option_the_entry_passes_is_one_glue_documents():

@@ -7,9 +7,9 @@ import json
 import re
 from datetime import datetime, timedelta
 
-from health.facts import BadRecordsFile, Facts
-from health.page import render
-from health.summary import MAX_BUCKETS, buckets, page_data, reason_keys
+from moviestream.health.facts import BadRecordsFile, Facts
+from moviestream.health.page import render
+from moviestream.health.summary import MAX_BUCKETS, buckets, page_data, reason_keys
 
 NOW = datetime(2026, 11, 30, 12, 0, 0)
 URI = "s3://b/bad_records/x/batch=s-{:010d}/part-00000.jsonl"

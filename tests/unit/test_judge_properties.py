@@ -12,15 +12,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
-from moviestream.batch import BatchJudge
-from moviestream.deaggregate import deaggregate
+from moviestream.core.deaggregate import deaggregate
+from moviestream.core.record import CSV_COLUMNS
+from moviestream.core.transform import SOURCE_SCHEMA
+from moviestream.pipeline.judge import BatchJudge
 from moviestream.quality.dqdl import read_ruleset
-from moviestream.record import CSV_COLUMNS
 from tests.helpers import movie_fields, source_rows
 from tests.hostile_files import aggregate_of
 
-RULES = Path(__file__).parents[2] / "glue_streaming" / "rules" / "movies.dqdl"
+RULES = Path(__file__).parents[2] / "moviestream" / "rules" / "movies.dqdl"
 SETTINGS = settings(
     max_examples=8,
     deadline=None,

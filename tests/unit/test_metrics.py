@@ -1,11 +1,11 @@
-"""The per-batch CloudWatch metrics (moviestream/metrics.py): what one batch's facts become."""
+"""The per-batch CloudWatch metrics (moviestream/core/metrics.py): what one batch's facts become."""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
 
-from moviestream.metrics import (
+from moviestream.core.metrics import (
     BY_NAME,
     JOB_DIMENSION,
     METRICS,

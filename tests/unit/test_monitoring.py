@@ -2,7 +2,7 @@
 
 Both files are rendered by Terraform itself (``templatefile`` in ``terraform console``, no provider
 needed), then every metric they name is checked: the jobs' own against the MetricData the
-pipeline builds (moviestream/metrics.py), AWS's against the names and dimensions AWS documents.
+pipeline builds (moviestream/core/metrics.py), AWS's against the names and dimensions AWS documents.
 Renaming or re-dimensioning a metric on either side fails here.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import hcl2
 
-from moviestream.metrics import JOB_DIMENSION, METRICS, RULE_DIMENSION, BatchFacts, batch_metric_data
+from moviestream.core.metrics import JOB_DIMENSION, METRICS, RULE_DIMENSION, BatchFacts, batch_metric_data
 from tests.helpers import terraform_value
 
 ROOT = Path(__file__).parents[2]

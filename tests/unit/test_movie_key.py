@@ -1,6 +1,6 @@
 import orjson
 
-from moviestream.movie_key import movie_id, normalise_text
+from moviestream.core.movie_key import movie_id, normalise_text
 
 
 def test_normalisation_ignores_case_spacing_and_unicode_forms():
@@ -26,7 +26,7 @@ def test_key_is_16_hex_characters_and_stable():
 
 
 def test_the_job_derives_the_producers_key_from_the_envelope():
-    from moviestream.transform import movie_key
+    from moviestream.core.transform import movie_key
 
     pairs = [("The Godfather", "1972"), ("Amélie", "2001"), ("千と千尋の神隠し", "2001"), (None, "PG")]
     for title, year in pairs:

@@ -14,12 +14,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from moviestream.record import CSV_COLUMNS
-from producer import parallel
-from producer.aggregation import too_large
-from producer.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, read_rows
-from producer.envelope import envelope_bytes
-from producer.generate import generate
+from moviestream.core.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, read_rows
+from moviestream.core.envelope import envelope_bytes
+from moviestream.core.record import CSV_COLUMNS
+from moviestream.producer import parallel
+from moviestream.producer.aggregation import too_large
+from moviestream.producer.generate import generate
 
 CORPUS = Path(__file__).parents[1] / "data" / "malformed"
 HEADER = ",".join(CSV_COLUMNS)
@@ -138,7 +138,7 @@ def test_rejects_keep_their_reasons():
     assert rejects == [(2, 3, "expected 16 fields, found 2")]
 
 
-# Caps small enough for files of a few KiB; the readers share them (producer/csv_source.py).
+# Caps small enough for files of a few KiB; the readers share them (moviestream/core/csv_source.py).
 SMALL = ReadLimits(field_bytes=2_000, row_bytes=6_000, raw_bytes=500)
 # Valid CSV rows without quotes: inside a quoted field they stay inside it.
 INSIDE = "\n".join(

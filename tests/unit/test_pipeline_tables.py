@@ -4,8 +4,14 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from glue_streaming.pipeline import DATA_STAGE_COLUMNS, batch_stats, lag_points, split_read_out, stage_tables
-from redshift.warehouse import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, lag_seconds
+from moviestream.pipeline.read_out import (
+    DATA_STAGE_COLUMNS,
+    BatchStats,
+    lag_points,
+    split_read_out,
+    stage_tables,
+)
+from moviestream.warehouse.contract import GENRE_COLUMNS, STAGE_COLUMNS, BatchKey, lag_seconds
 
 T0 = datetime(2026, 1, 1, 10, tzinfo=UTC)
 T1 = datetime(2026, 1, 1, 11, tzinfo=UTC)
@@ -24,7 +30,7 @@ def _read_out(rows):
 
 
 def test_batch_stats_count_every_record_once_and_times_are_naive_utc():
-    stats = batch_stats(
+    stats = BatchStats.of(
         _read_out(
             [
                 (False, True, T0, T1),
@@ -34,19 +40,19 @@ def test_batch_stats_count_every_record_once_and_times_are_naive_utc():
             ]
         )
     )
-    assert (stats["records_in"], stats["duplicates"], stats["good"], stats["bad"]) == (4, 1, 2, 1)
-    assert stats["records_in"] == stats["duplicates"] + stats["good"] + stats["bad"]
-    assert stats["min_produced_at"] == datetime(2026, 1, 1, 10)  # naive, UTC wall time
-    assert stats["max_produced_at"] == datetime(2026, 1, 1, 11)
-    assert (stats["min_arrival_at"], stats["max_arrival_at"]) == (
+    assert (stats.records_in, stats.duplicates, stats.good, stats.bad) == (4, 1, 2, 1)
+    assert stats.records_in == stats.duplicates + stats.good + stats.bad
+    assert stats.min_produced_at == datetime(2026, 1, 1, 10)  # naive, UTC wall time
+    assert stats.max_produced_at == datetime(2026, 1, 1, 11)
+    assert (stats.min_arrival_at, stats.max_arrival_at) == (
         datetime(2026, 1, 1, 10),
         datetime(2026, 1, 1, 11),
     )
 
 
 def test_batch_stats_of_an_empty_batch():
-    stats = batch_stats(_read_out([]))
-    assert stats["records_in"] == 0 and stats["min_produced_at"] is None
+    stats = BatchStats.of(_read_out([]))
+    assert stats.records_in == 0 and stats.min_produced_at is None
 
 
 def _newest(movies):

@@ -1,4 +1,4 @@
-"""`python -m moviestream.quality`: check and lint, run as a user would (a subprocess, real Spark)."""
+"""`moviestream quality`: check and lint, run as a user would (a subprocess, real Spark)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from producer.generate import generate
+from moviestream.producer.generate import generate
 from tests.unit.test_cli_errors import ROOT, one_line_error, run
 
-MOVIES_RULES = ROOT / "glue_streaming" / "rules" / "movies.dqdl"
-SEED_RULES = ROOT / "glue_streaming" / "rules" / "seed_top_rated.dqdl"
+MOVIES_RULES = ROOT / "moviestream" / "rules" / "movies.dqdl"
+SEED_RULES = ROOT / "moviestream" / "rules" / "seed_top_rated.dqdl"
 CERTIFICATES = set(
     re.findall(r'"([^"]+)"', MOVIES_RULES.read_text().split("certificates =")[1].split("]")[0])
 )
@@ -56,7 +56,7 @@ def movies_csv(tmp_path_factory):
 
 
 def test_check_json_counts_match_a_plain_python_reading_of_the_default_rules(movies_csv):
-    proc = run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--json")
+    proc = run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--json")
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     with open(movies_csv, newline="", encoding="utf-8") as f:
@@ -72,49 +72,49 @@ def test_check_json_counts_match_a_plain_python_reading_of_the_default_rules(mov
 
 
 def test_check_prints_a_table(movies_csv):
-    proc = run("moviestream.quality", "check", str(SEED_RULES), str(movies_csv))
+    proc = run("moviestream", "quality", "check", str(SEED_RULES), str(movies_csv))
     assert proc.returncode == 1  # the seed's top-rated band fails most movies
     assert 'ColumnValues "imdb_rating" between 8.0 and 10.3  Failed' in proc.stdout
     assert proc.stdout.startswith("rows 600: passed ")
 
 
 def test_lint(tmp_path):
-    ok = run("moviestream.quality", "lint", str(MOVIES_RULES))
+    ok = run("moviestream", "quality", "lint", str(MOVIES_RULES))
     assert ok.returncode == 0 and "ok (13 rules)" in ok.stdout
     bad = tmp_path / "bad.dqdl"
     bad.write_text('Rules = [\n  IsComplete "series_title",\n  ColumnValues "imdb_rating" between 1\n]')
     one_line_error(
-        run("moviestream.quality", "lint", str(bad)), "line 4, column 1: expected 'and', found ']'"
+        run("moviestream", "quality", "lint", str(bad)), "line 4, column 1: expected 'and', found ']'"
     )
     unknown = tmp_path / "unknown.dqdl"
     unknown.write_text('Rules = [ IsComplete "Series_Title" ]')
-    one_line_error(run("moviestream.quality", "lint", str(unknown)), "unknown column(s) Series_Title")
+    one_line_error(run("moviestream", "quality", "lint", str(unknown)), "unknown column(s) Series_Title")
 
 
 def test_check_user_errors_are_one_line(tmp_path, movies_csv):
     one_line_error(
-        run("moviestream.quality", "check", str(MOVIES_RULES), str(tmp_path / "nope.csv")), "not found"
+        run("moviestream", "quality", "check", str(MOVIES_RULES), str(tmp_path / "nope.csv")), "not found"
     )
     one_line_error(
-        run("moviestream.quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read"
+        run("moviestream", "quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read"
     )
     rules = tmp_path / "files.dqdl"
     rules.write_text('Rules = [ FileSize "a" > 1 ]')
     one_line_error(
-        run("moviestream.quality", "check", str(rules), str(movies_csv)), "'FileSize' is not supported"
+        run("moviestream", "quality", "check", str(rules), str(movies_csv)), "'FileSize' is not supported"
     )
     one_line_error(
-        run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "certs"),
+        run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "certs"),
         "--ref 'certs': expected ALIAS=SOURCE",
     )
     one_line_error(
-        run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "c=nope.csv"),
+        run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "c=nope.csv"),
         "reference 'c' (nope.csv): file not found",
     )
     history = tmp_path / "history.jsonl"
     history.write_text('{"metrics": {"Dataset.*.RowCount": "many"}}\n')
     one_line_error(
-        run("moviestream.quality", "check", str(MOVIES_RULES), str(movies_csv), "--history", str(history)),
+        run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--history", str(history)),
         "line 1: metric 'Dataset.*.RowCount' is not a number",
     )
 
@@ -128,7 +128,7 @@ def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv
     history.parent.mkdir()
     history.write_text('{"metrics": {"Dataset.*.RowCount": 600.0}, "note": "other keys are ignored"}\n' * 3)
     first = run(
-        "moviestream.quality", "check", str(rules), str(movies_csv), "--history", str(history), "--json"
+        "moviestream", "quality", "check", str(rules), str(movies_csv), "--history", str(history), "--json"
     )
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
@@ -140,7 +140,14 @@ def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv
 
     history.write_text('{"metrics": {"Dataset.*.RowCount": 6000.0}}\n' * 3)
     again = run(
-        "moviestream.quality", "check", str(rules), str(movies_csv), "--history", str(history), "--no-record"
+        "moviestream",
+        "quality",
+        "check",
+        str(rules),
+        str(movies_csv),
+        "--history",
+        str(history),
+        "--no-record",
     )
     assert again.returncode == 1  # 600 rows against 6,000 before: both rules fail
     assert "evaluated as: RowCount >= 6000" in again.stdout
@@ -151,10 +158,10 @@ def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv
 def test_lint_warns_on_mixed_operators_and_no_record_needs_a_history(tmp_path, movies_csv):
     rules = tmp_path / "mixed.dqdl"
     rules.write_text("Rules = [ RowCount > avg(last(3)) - 2 * std(last(3)) ]")
-    linted = run("moviestream.quality", "lint", str(rules))
+    linted = run("moviestream", "quality", "lint", str(rules))
     assert linted.returncode == 0 and "ok (1 rules)" in linted.stdout
     assert "warning: line 1, column 22: + or - mixed with * or / without parentheses" in linted.stderr
     one_line_error(
-        run("moviestream.quality", "check", str(rules), str(movies_csv), "--no-record"),
+        run("moviestream", "quality", "check", str(rules), str(movies_csv), "--no-record"),
         "--no-record needs --history FILE",
     )

@@ -7,12 +7,12 @@ import csv
 
 import pytest
 
-from moviestream.quality.__main__ import read_typed, referenced_columns
+from moviestream.cli.quality import read_typed, referenced_columns
+from moviestream.core.record import TYPED_COLUMNS
+from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import rule_outcomes
 from moviestream.quality.recommend import ColumnProfile, column_rules, recommend, wilson_lower
-from moviestream.record import TYPED_COLUMNS
-from producer.generate import generate
 from tests.unit.test_cli_errors import ROOT, run
 
 SAMPLE = ROOT / "data" / "movies_sample.csv"
@@ -89,11 +89,11 @@ def test_the_ruleset_passes_on_its_data_and_catches_injected_defects(spark, gene
 
 def test_recommend_writes_a_ruleset_that_lints_and_passes_on_the_sample(spark, tmp_path):
     out = tmp_path / "sample.dqdl"
-    made = run("moviestream.quality", "recommend", str(SAMPLE), "--out", str(out))
+    made = run("moviestream", "quality", "recommend", str(SAMPLE), "--out", str(out))
     assert made.returncode == 0, made.stderr
     assert "rules recommended from" in made.stderr.splitlines()[-1]
-    assert out.read_text().startswith("# Recommended by python -m moviestream.quality recommend")
-    linted = run("moviestream.quality", "lint", str(out))
+    assert out.read_text().startswith("# Recommended by moviestream quality recommend")
+    linted = run("moviestream", "quality", "lint", str(out))
     assert linted.returncode == 0 and "warning" not in linted.stderr
     # what `check` would run, in this process's Spark session (a third JVM start saved)
     typed, _ = read_typed(spark, str(SAMPLE))

@@ -1,4 +1,4 @@
-"""Every statement of redshift/sql/ parses with an independent Redshift grammar (sqlfluff's
+"""Every statement of moviestream/warehouse/sql/ parses with an independent Redshift grammar (sqlfluff's
 ``redshift`` dialect). sqlglot is what rewrites this SQL for PostgreSQL, so it cannot be the
 judge of whether Redshift accepts it as written."""
 
@@ -8,10 +8,10 @@ from importlib import resources
 
 import pytest
 
-from redshift.warehouse import redshift_statements, sql_text
+from moviestream.warehouse.sql_files import redshift_statements, sql_text
 from tests.redshift_grammar import parse_problems
 
-SQL_ROOT = resources.files("redshift").joinpath("sql")
+SQL_ROOT = resources.files("moviestream.warehouse").joinpath("sql")
 
 
 def _sql_files() -> list[str]:
@@ -59,7 +59,7 @@ def test_the_grammar_rejects_a_postgresql_only_statement():
 
 def test_the_metric_history_query_parses_as_redshift():
     """The one query both warehouses send as written (not from a file): the history read."""
-    from redshift.warehouse import HISTORY_QUERY
+    from moviestream.warehouse.contract import HISTORY_QUERY
 
     count, problems = parse_problems(
         HISTORY_QUERY.replace("%s", "'ctx'", 1).replace("%s", "1000", 1).replace("%s", "'ctx'") + ";"

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import sqlglot
 
-from redshift.redshift_target import RedshiftSettings, copy_statement, staging_file
-from redshift.warehouse import redshift_statements
+from moviestream.warehouse.redshift import RedshiftSettings, copy_statement, staging_file
+from moviestream.warehouse.sql_files import redshift_statements
 
 ROLE = "arn:aws:iam::123456789012:role/moviestream-redshift-copy"
 DSN = f"redshift://loader:p%40ss@wg.123456789012.eu-west-1.redshift-serverless.amazonaws.com:5439/dev?iam_role={ROLE}&staging_uri=s3://moviestream-data/redshift-staging/"
@@ -22,7 +22,7 @@ def test_settings_from_a_dsn():
 
 
 def test_a_workgroup_dsn_connects_with_iam_credentials_and_no_password():
-    from redshift.redshift_target import RedshiftWarehouse
+    from moviestream.warehouse.redshift import RedshiftWarehouse
 
     dsn = f"redshift://wg.example:5439/dev?workgroup=moviestream&iam_role={ROLE}&staging_uri=s3://b1x/p"
     settings = RedshiftSettings.from_dsn(dsn)
@@ -120,7 +120,7 @@ class _RecordingRedshift:
 
 
 def test_apply_runs_the_files_as_written_and_each_migration_once():
-    from redshift.warehouse import apply_statements, migrations
+    from moviestream.warehouse.sql_files import apply_statements, migrations
 
     conn = _RecordingRedshift(applied=set())
     apply_statements(conn, redshift_statements)

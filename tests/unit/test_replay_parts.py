@@ -4,11 +4,11 @@ import time
 
 import orjson
 
-from moviestream.movie_key import movie_id
-from moviestream.record import CSV_COLUMNS, Envelope, event_id_for
-from producer.csv_source import Row
-from producer.envelope import MillisecondClock, envelope_bytes
-from producer.replay import AckTracker, Pacer
+from moviestream.core.csv_source import Row
+from moviestream.core.envelope import MillisecondClock, envelope_bytes
+from moviestream.core.movie_key import movie_id
+from moviestream.core.record import CSV_COLUMNS, Envelope, event_id_for
+from moviestream.producer.replay import AckTracker, Pacer
 
 
 def row(n: int, **values: str) -> Row:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).parents[2]
 
 SCRIPT = """
 import json, os
-from glue_streaming.spark import local_session
+from moviestream.core.spark import local_session
 seen = []
 for master in ("", "local[1]"):
     if master:

@@ -1,7 +1,7 @@
 """Static checks of terraform/ (the AWS provider cannot be downloaded on these machines, so no
 plan can be made here): formatting, module structure, every reference resolves, module calls
 pass exactly what the modules declare, variables are typed and validated with messages, and the
-default names are the local stack's (moviestream/resources.json)."""
+default names are the local stack's (moviestream/core/resources.json)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).parents[2]
 TERRAFORM = ROOT / "terraform"
 MODULE_DIRS = [TERRAFORM, *sorted(p for p in (TERRAFORM / "modules").iterdir() if p.is_dir())]
 MODULE_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md")
-NAMES = json.loads((ROOT / "moviestream" / "resources.json").read_text())
+NAMES = json.loads((ROOT / "moviestream" / "core" / "resources.json").read_text())
 
 
 def unquote(text: str) -> str:
@@ -150,7 +150,7 @@ def test_default_names_are_the_local_stacks():
     variables = named(blocks["variable"])
     locals_ = locals_of(TERRAFORM)
     names_call = named(blocks["module"])["names"]
-    assert "moviestream/resources.json" in names_call["resource_names_json"]
+    assert "moviestream/core/resources.json" in names_call["resource_names_json"]
     assert names_call["name_suffix"] == "${var.name_suffix}"
     assert variables["name_suffix"]["default"] == '""'  # no suffix: exactly resources.json's names
     assert locals_["names"] == "${module.names.names}"
@@ -201,13 +201,13 @@ def test_the_bucket_is_private_tls_only_versioned_and_expires_what_it_should():
 
 
 def test_every_event_pattern_file_fills_from_the_resource_names():
-    from moviestream.event_patterns import ALERT_PATTERNS, BACKFILL_PATTERN, PATTERN_DIR, pattern
+    from moviestream.core.event_patterns import ALERT_PATTERNS, BACKFILL_PATTERN, PATTERN_DIR, pattern
 
     files = {p.stem for p in PATTERN_DIR.glob("*.json")}
     assert files == {*ALERT_PATTERNS, BACKFILL_PATTERN}
     for name in files:
         assert "${" not in json.dumps(pattern(name)), name
-    with pytest.raises(ValueError, match="not in moviestream/resources.json"):
+    with pytest.raises(ValueError, match="not in moviestream/core/resources.json"):
         pattern("pipeline_breach", {})
 
 
@@ -256,12 +256,12 @@ def test_templatefile_targets_exist_and_get_their_placeholders():
     alerts = TERRAFORM / "modules" / "alerts"
     text = "\n".join(p.read_text() for p in alerts.glob("*.tf"))
     locals_ = locals_of(alerts)
-    patterns_dir = (alerts / "../../event_patterns").resolve()
-    assert unquote(locals_["patterns_dir"]) == "${path.module}/../../event_patterns"
+    patterns_dir = (alerts / "../../../moviestream/core/eventbridge").resolve()
+    assert unquote(locals_["patterns_dir"]) == "${path.module}/../../../moviestream/core/eventbridge"
     for pattern_file in [*locals_["alert_patterns"].values(), "raw_object_created"]:
         assert (patterns_dir / f"{unquote(pattern_file)}.json").exists(), pattern_file
-    assert 'templatefile("${path.module}/../../../batch_backfill/aws/state_machine.asl.json"' in text
-    from batch_backfill.state_machine import PLACEHOLDERS
+    assert 'templatefile("${path.module}/../../../moviestream/backfill/aws/state_machine.asl.json"' in text
+    from moviestream.backfill.state_machine import PLACEHOLDERS
 
     machine = bodies(parsed(alerts)["resource"])["aws_sfn_state_machine.backfill"]
     for placeholder in PLACEHOLDERS:
@@ -308,8 +308,8 @@ def test_the_glue_jobs_get_the_code_the_pins_and_the_pipelines_arguments():
     assert common["--additional-python-modules"] == "${local.additional_python_modules}"
     assert "additional_python_modules.txt" in locals_["additional_python_modules"]
     # what both entries read (glue_job.REQUIRED_ARGUMENTS, minus Glue's own and the per-run input)
-    from batch_backfill.glue_job import REQUIRED_ARGUMENTS as BACKFILL
-    from glue_streaming.glue_job import REQUIRED_ARGUMENTS as STREAMING
+    from moviestream.glue.backfill_job import REQUIRED_ARGUMENTS as BACKFILL
+    from moviestream.glue.streaming_job import REQUIRED_ARGUMENTS as STREAMING
 
     jobs = glue_jobs()
 
@@ -348,15 +348,17 @@ def test_make_package_builds_the_artifacts_terraform_uploads(tmp_path):
     assert first["core"].read_bytes() == second["core"].read_bytes()  # deterministic: hash follows source
     names = zipfile.ZipFile(first["core"]).namelist()
     for module in (
-        "glue_streaming/glue_job.py",
-        "batch_backfill/glue_job.py",
-        "moviestream/resources.json",
-        "redshift/sql/merge_movies.sql",
-        "glue_streaming/rules/movies.dqdl",
-        "producer/csv_source.py",
+        "moviestream/glue/streaming_job.py",
+        "moviestream/glue/backfill_job.py",
+        "moviestream/core/resources.json",
+        "moviestream/warehouse/sql/merge_movies.sql",
+        "moviestream/core/csv_source.py",
     ):
         assert module in names, module
-    assert not any(n.startswith(("tests/", "devstack/", "bench/")) or "__pycache__" in n for n in names)
+    assert not any(n.startswith(("tests/", "bench/")) or "__pycache__" in n for n in names)
+    # Exactly the sub-packages the Glue entries import, found from the imports themselves.
+    shipped = {n.split("/")[1] for n in names if n.count("/") >= 2}
+    assert shipped == glue_import_closure(), shipped
     pins = first["modules"].read_text().strip().split(",")
     assert "orjson==3.11.5" in pins and all("==" in p for p in pins)
     assert not any(
@@ -372,7 +374,7 @@ def test_make_package_builds_the_artifacts_terraform_uploads(tmp_path):
         if "==" in line and not line.startswith(" ")
     )
     assert all(locked.get(p.split("==")[0]) == p.split("==")[1] for p in pins)
-    assert "from batch_backfill.glue_job import main" in first["backfill_job.py"].read_text()
+    assert "from moviestream.glue.backfill_job import main" in first["backfill_job.py"].read_text()
     locals_ = locals_of(TERRAFORM / "modules" / "glue_jobs")
     for key in ("core", "streaming", "backfill"):
         assert Path(unquote(locals_["artifacts"][key]).split("/")[-1]).name in {
@@ -490,9 +492,9 @@ def test_the_localstack_override_has_an_endpoint_for_every_service_the_stack_use
 
 
 def test_the_catalog_tables_match_the_files_the_pipeline_writes():
-    from batch_backfill.backfill import FILE_FAILURE_FIELDS, REJECT_FIELDS
-    from glue_streaming.pipeline import BAD_RECORD_FIELDS, TYPED_FIELDS
-    from moviestream.record import CSV_COLUMNS
+    from moviestream.backfill.backfill import FILE_FAILURE_FIELDS, REJECT_FIELDS
+    from moviestream.core.record import CSV_COLUMNS
+    from moviestream.pipeline.read_out import BAD_RECORD_FIELDS, TYPED_FIELDS
 
     catalog_call = named(parsed(TERRAFORM)["module"])["catalog"]
     assert [unquote(c) for c in catalog_call["csv_columns"]] == list(CSV_COLUMNS)
@@ -525,7 +527,7 @@ def test_the_backfill_schedule_sends_what_the_state_machine_reads():
     catalog = parsed(TERRAFORM / "modules" / "catalog")
     target = bodies(catalog["resource"])["aws_cloudwatch_event_target.backfill_schedule"]
     assert "detail = {bucket = {name = var.bucket_name}, object = {key =" in target["input"]
-    from batch_backfill.state_machine import render
+    from moviestream.backfill.state_machine import render
 
     machine = json.loads(render("job", "arn:aws:sns:us-east-1:000000000000:t"))
     reads = machine["States"]["RunBackfill"]["Parameters"]["Arguments"]["--input_uri.$"]
@@ -533,7 +535,7 @@ def test_the_backfill_schedule_sends_what_the_state_machine_reads():
 
 
 def test_the_warehouse_is_private_encrypted_and_the_dsn_it_writes_is_one_the_jobs_read():
-    from redshift.redshift_target import RedshiftSettings
+    from moviestream.warehouse.redshift import RedshiftSettings
 
     resources = bodies(parsed(TERRAFORM / "modules" / "redshift")["resource"])
     workgroup = resources["aws_redshiftserverless_workgroup.warehouse"]
@@ -597,7 +599,7 @@ def evaluated_names(tmp_path: Path, suffix: str) -> dict[str, str]:
     (work / "terraform.tfvars.json").write_text(
         json.dumps(
             {
-                "resource_names_json": (ROOT / "moviestream" / "resources.json").read_text(),
+                "resource_names_json": (ROOT / "moviestream" / "core" / "resources.json").read_text(),
                 "name_suffix": suffix,
             }
         )
@@ -623,7 +625,7 @@ def test_a_suffix_names_a_second_environment_apart(tmp_path):
 
 def test_names_reach_the_glue_jobs_as_arguments():
     """Runtime names come from the job's arguments, not from resources.json inside the zip."""
-    from glue_streaming.glue_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS
+    from moviestream.glue.streaming_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS
 
     text = (TERRAFORM / "modules" / "glue_jobs" / "main.tf").read_text()
     for name in ("stream_arn", "bucket", "alert_topic_arn", "event_source", "warehouse_dsn_secret"):
@@ -650,3 +652,33 @@ def test_the_glue_jobs_restart_failed_runs_and_an_alarm_watches_degraded_events(
     alarm = bodies(alerts["resource"])["aws_cloudwatch_metric_alarm.pipeline_degraded"]
     assert unquote(alarm["metric_name"]) == "MatchedEvents" and unquote(alarm["namespace"]) == "AWS/Events"
     assert "pipeline-degraded" in alarm["dimensions"]["RuleName"]
+
+
+def glue_import_closure() -> set[str]:
+    """The sub-packages of moviestream that the Glue entries import, directly or not (every import
+    statement counts, those inside functions too)."""
+    import ast
+
+    def source(module: str) -> Path | None:
+        path = ROOT.joinpath(*module.split("."))
+        for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    seen: set[str] = set()
+    todo = ["moviestream.glue.streaming_job", "moviestream.glue.backfill_job"]
+    while todo:
+        module = todo.pop()
+        path = source(module)
+        if module in seen or path is None:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(2, len(parts))]  # the packages' __init__ run too
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("moviestream."):
+                todo += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                todo += [a.name for a in node.names if a.name.startswith("moviestream.")]
+    return {m.split(".")[1] for m in seen if m.count(".") >= 1}

@@ -2,8 +2,12 @@ from decimal import Decimal
 
 import pytest
 
-from glue_streaming.kinesis_source import SOURCE_SCHEMA
-from moviestream.transform import expand_kinesis_records, parse_envelopes, type_movie_fields
+from moviestream.core.transform import (
+    SOURCE_SCHEMA,
+    expand_kinesis_records,
+    parse_envelopes,
+    type_movie_fields,
+)
 from tests.helpers import envelope, movie_fields, source_rows
 
 

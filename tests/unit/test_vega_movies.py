@@ -1,4 +1,4 @@
-"""vega-datasets' movies.json into the movies CSV layout (producer/vega_movies.py): what maps to
+"""vega-datasets' movies.json into the movies CSV layout (moviestream/producer/vega_movies.py): what maps to
 what, what stays empty, and that defects go through unchanged for the rules to judge."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from moviestream.core.record import CSV_COLUMNS
+from moviestream.producer.vega_movies import MPAA_CERTIFICATES, convert_film, release_year, write_csv
 from moviestream.quality.dqdl import read_ruleset
-from moviestream.record import CSV_COLUMNS
-from producer.vega_movies import MPAA_CERTIFICATES, convert_film, release_year, write_csv
 
-DEMO_RULES = Path(__file__).parents[2] / "glue_streaming" / "rules" / "demo_films.dqdl"
+DEMO_RULES = Path(__file__).parents[2] / "moviestream" / "rules" / "demo_films.dqdl"
 FILM = {
     "Title": "The Land Girls",
     "US Gross": 146083,
@@ -95,7 +95,7 @@ def test_the_cli_writes_one_row_per_film_and_bad_input_is_one_line(tmp_path):
     source.write_text(json.dumps([FILM, FILM | {"Title": "Another, With a Comma"}]))
     out = tmp_path / "films.csv"
     done = subprocess.run(
-        [sys.executable, "-m", "producer", "from-vega-movies", str(source), "--out", str(out)],
+        [sys.executable, "-m", "moviestream", "from-vega-movies", str(source), "--out", str(out)],
         capture_output=True,
         text=True,
     )
@@ -105,7 +105,7 @@ def test_the_cli_writes_one_row_per_film_and_bad_input_is_one_line(tmp_path):
     assert [r["Series_Title"] for r in rows] == ["The Land Girls", "Another, With a Comma"]
     source.write_text('{"not": "a list"}')
     failed = subprocess.run(
-        [sys.executable, "-m", "producer", "from-vega-movies", str(source), "--out", str(out)],
+        [sys.executable, "-m", "moviestream", "from-vega-movies", str(source), "--out", str(out)],
         capture_output=True,
         text=True,
     )
@@ -116,7 +116,7 @@ def test_the_cli_writes_one_row_per_film_and_bad_input_is_one_line(tmp_path):
         [
             sys.executable,
             "-m",
-            "producer",
+            "moviestream",
             "from-vega-movies",
             str(tmp_path / "nope.json"),
             "--out",
@@ -129,7 +129,7 @@ def test_the_cli_writes_one_row_per_film_and_bad_input_is_one_line(tmp_path):
 
 
 def test_write_csv_is_readable_by_the_producer(tmp_path):
-    from producer.csv_source import Row, read_rows
+    from moviestream.core.csv_source import Row, read_rows
 
     out = tmp_path / "films.csv"
     assert write_csv([FILM] * 3, out) == 3

@@ -4,7 +4,7 @@ data, and the row predicates DQDL conditions compile to."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -67,7 +67,7 @@ class EvaluationOptions:
 class Judgement:
     passed: bool
     reason: str | None
-    metrics: dict[str, float | None]
+    metrics: Mapping[str, float | None]
     # DetectAnomalies' findings, Glue's DataQualityObservation shape: Description, and
     # MetricBasedObservation {MetricName, MetricValues {ActualValue, ExpectedValue, LowerLimit, UpperLimit}}.
     observations: list[dict[str, Any]] = field(default_factory=list)
@@ -266,7 +266,7 @@ def condition_predicate(col: Column, dtype: T.DataType, cond: Condition, now: da
             elif is_numeric(dtype):
                 member = col.isin([o.value for o in plain])
             else:
-                member = col.try_cast("double").isin([float(o.value) for o in plain])
+                member = col.try_cast("double").isin([float(o.value) for o in plain])  # type: ignore[arg-type]  # numbers, by kind
             member = F.coalesce(member, F.lit(False))
         for kw in (o for o in ops if o.kind == "keyword"):
             member = member | F.coalesce(keyword_test(col, str(kw.value)), F.lit(False))

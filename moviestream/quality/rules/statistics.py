@@ -26,7 +26,7 @@ from moviestream.quality.rules.base import (
 
 
 def aggregate_rule(
-    metric: str, agg: Callable[[Column], Column], integral: bool = False
+    metric: str, agg: Callable[..., Column], integral: bool = False
 ) -> Callable[[Rule, str, Column | None, CompileContext], Compiled]:
     """Rules that compare one aggregate with their condition (Mean, Sum, RowCount, ...)."""
 

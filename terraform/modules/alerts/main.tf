@@ -1,9 +1,9 @@
 # Alerts and the backfill trigger: the encrypted alert topic, EventBridge rules whose patterns are
-# the files in terraform/event_patterns/ (the local bootstrap uses the same files), and the
-# backfill state machine (batch_backfill/aws/state_machine.asl.json) that a file under raw/ starts.
+# the files in moviestream/core/eventbridge/ (the local bootstrap uses the same files), and the
+# backfill state machine (moviestream/backfill/aws/state_machine.asl.json) that a file under raw/ starts.
 
 locals {
-  patterns_dir = "${path.module}/../../event_patterns"
+  patterns_dir = "${path.module}/../../../moviestream/core/eventbridge"
   # Rules whose matches go to the alert topic, by pattern file.
   alert_patterns = {
     glue-job-failed      = "glue_job_failed"
@@ -68,7 +68,7 @@ resource "aws_sns_topic_subscription" "email" {
 resource "aws_cloudwatch_event_rule" "alert" {
   for_each      = local.alert_patterns
   name          = "${var.name_prefix}-${each.key}"
-  description   = "moviestream alerts: terraform/event_patterns/${each.value}.json"
+  description   = "moviestream alerts: moviestream/core/eventbridge/${each.value}.json"
   event_pattern = templatefile("${local.patterns_dir}/${each.value}.json", var.pattern_values)
   tags          = var.tags
 }
@@ -84,7 +84,7 @@ resource "aws_cloudwatch_event_target" "alert" {
 # shows it beside the notifications the rule sends to the topic.
 resource "aws_cloudwatch_metric_alarm" "pipeline_degraded" {
   alarm_name          = "${var.name_prefix}-pipeline-degraded"
-  alarm_description   = "A moviestream job reported itself degraded or failed (terraform/event_patterns/pipeline_degraded.json)."
+  alarm_description   = "A moviestream job reported itself degraded or failed (moviestream/core/eventbridge/pipeline_degraded.json)."
   namespace           = "AWS/Events"
   metric_name         = "MatchedEvents"
   dimensions          = { RuleName = aws_cloudwatch_event_rule.alert["pipeline-degraded"].name }
@@ -110,7 +110,7 @@ resource "aws_cloudwatch_log_group" "backfill_states" {
 resource "aws_sfn_state_machine" "backfill" {
   name     = var.state_machine_name
   role_arn = var.state_machine_role_arn
-  definition = templatefile("${path.module}/../../../batch_backfill/aws/state_machine.asl.json", {
+  definition = templatefile("${path.module}/../../../moviestream/backfill/aws/state_machine.asl.json", {
     glue_job_name = var.backfill_job_name
     topic_arn     = aws_sns_topic.alerts.arn
   })
@@ -130,7 +130,7 @@ resource "aws_sfn_state_machine" "backfill" {
 
 resource "aws_cloudwatch_event_rule" "raw_object_created" {
   name          = "${var.name_prefix}-raw-object-created"
-  description   = "A file under raw/ starts the backfill: terraform/event_patterns/raw_object_created.json"
+  description   = "A file under raw/ starts the backfill: moviestream/core/eventbridge/raw_object_created.json"
   event_pattern = templatefile("${local.patterns_dir}/raw_object_created.json", var.pattern_values)
   tags          = var.tags
 }

@@ -26,7 +26,7 @@ variable "kms_key_arn" {
 }
 
 variable "pattern_values" {
-  description = "Values for the placeholders of terraform/event_patterns/*.json (keys of moviestream/resources.json)."
+  description = "Values for the placeholders of moviestream/core/eventbridge/*.json (keys of moviestream/core/resources.json)."
   type        = map(string)
 }
 

@@ -72,7 +72,7 @@ resource "aws_glue_catalog_table" "bad_records" {
       serialization_library = "org.openx.data.jsonserde.JsonSerDe"
     }
 
-    # The bad-record document of glue_streaming/pipeline.py (BatchPipeline._bad_record_json).
+    # The bad-record document of moviestream/pipeline/read_out.py (bad_record_json).
     dynamic "columns" {
       for_each = local.bad_record_columns
       content {
@@ -109,7 +109,7 @@ locals {
     typed                         = "struct<${local.typed_struct}>"
     raw_fields                    = "map<string,string>"
     payload_base64                = "string"
-    # the backfill's unreadable CSV rows (batch_backfill/backfill.py): where they were, as read
+    # the backfill's unreadable CSV rows (moviestream/backfill/backfill.py): where they were, as read
     line_number = "bigint"
     raw_line    = "string"
     # a file the backfill could not read at all (FILE_FAILURE_FIELDS): one record, scope "file"

@@ -23,7 +23,7 @@ variable "bad_records_prefix" {
 }
 
 variable "csv_columns" {
-  description = "The movies CSV's 16 columns, in file order (moviestream.record.CSV_COLUMNS)."
+  description = "The movies CSV's 16 columns, in file order (moviestream.core.record.CSV_COLUMNS)."
   type        = list(string)
   validation {
     condition     = length(var.csv_columns) == 16

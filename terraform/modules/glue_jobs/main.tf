@@ -18,7 +18,7 @@ locals {
     [for alias, table in var.reference_tables : "${alias}=warehouse:${table}"],
   ))
 
-  # Arguments both jobs take (glue_streaming/glue_job.py, batch_backfill/glue_job.py).
+  # Arguments both jobs take (moviestream/glue/streaming_job.py, moviestream/glue/backfill_job.py).
   common_arguments = {
     "--job-language"                     = "python"
     "--extra-py-files"                   = "${local.s3}/${aws_s3_object.code["core"].key}"
@@ -31,7 +31,7 @@ locals {
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--enable-observability-metrics"     = "true"
-    # The local session's setting (glue_streaming/spark.py): generated methods small enough to JIT.
+    # The local session's setting (moviestream/core/spark.py): generated methods small enough to JIT.
     "--conf" = "spark.sql.codegen.hugeMethodLimit=8000"
   }
 }
@@ -105,7 +105,7 @@ resource "aws_glue_job" "streaming" {
   # (within 3 hours of its start, GMT) instead of at a random point 7 days after it started; the
   # restarted run resumes from the checkpoint. With a shorter timeout the run just ends.
   maintenance_window = var.maintenance_window
-  # The job waits out S3 and warehouse outages itself (moviestream/failure.py); what still ends a
+  # The job waits out S3 and warehouse outages itself (moviestream/core/failure.py); what still ends a
   # run is a permanent error, a crash, or Glue's own trouble. Restarting resumes from the
   # checkpoint and skips committed batches, so a few runs' retries are safe: they ride out
   # a lost worker or a bad node; a permanent error fails them again, and the job's FAILED event

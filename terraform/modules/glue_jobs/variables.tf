@@ -210,7 +210,7 @@ variable "reference_tables" {
 }
 
 variable "metrics_namespace" {
-  description = "CloudWatch namespace the jobs publish their per-batch metrics in (moviestream/metrics.py); the dashboard and alarms read it."
+  description = "CloudWatch namespace the jobs publish their per-batch metrics in (moviestream/core/metrics.py); the dashboard and alarms read it."
   type        = string
   default     = "moviestream"
 }

@@ -1,6 +1,6 @@
 # The deployment's CloudWatch dashboard and its alarms. Both are built from the files beside this
 # one, which tests read: every metric name and dimension in them is checked against what the jobs
-# publish (moviestream/metrics.py), so renaming a metric on one side fails a test.
+# publish (moviestream/core/metrics.py), so renaming a metric on one side fails a test.
 
 locals {
   names = {

@@ -1,4 +1,4 @@
-# This environment's names, from moviestream/resources.json (the names the local stack uses).
+# This environment's names, from moviestream/core/resources.json (the names the local stack uses).
 # With a suffix, every name that starts with the project's gets it (moviestream-movies becomes
 # moviestream-dev-movies, moviestream.pipeline becomes moviestream-dev.pipeline), so two
 # environments can share an account and its default EventBridge bus. Prefixes inside the bucket

@@ -1,5 +1,5 @@
 variable "resource_names_json" {
-  description = "The text of moviestream/resources.json."
+  description = "The text of moviestream/core/resources.json."
   type        = string
 }
 

@@ -280,7 +280,7 @@ resource "aws_iam_role_policy" "glue_credentials" {
   policy = data.aws_iam_policy_document.glue_credentials.json
 }
 
-# What the jobs read (redshift/redshift_target.py): no password, IAM authentication.
+# What the jobs read (moviestream/warehouse/redshift.py): no password, IAM authentication.
 resource "aws_secretsmanager_secret_version" "dsn" {
   secret_id = var.dsn_secret_id
   secret_string = format(

@@ -14,7 +14,7 @@ output "glue_connection_name" {
 }
 
 output "admin_secret_arn" {
-  description = "Secret with the admin password Redshift generates and rotates (for `python -m redshift apply`)."
+  description = "Secret with the admin password Redshift generates and rotates (for `moviestream warehouse apply`)."
   value       = aws_redshiftserverless_namespace.warehouse.admin_password_secret_arn
 }
 

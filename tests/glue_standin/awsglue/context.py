@@ -17,8 +17,8 @@ from awsglue.kinesis_options import KINESIS_OPTIONS
 
 def _spark() -> SparkSession:
     """Glue starts Spark before the script runs: so does the stand-in, on import."""
-    from glue_streaming.kinesis_source import KinesisDataSource
-    from glue_streaming.spark import local_session
+    from moviestream.core.spark import local_session
+    from moviestream.streaming.kinesis_source import KinesisDataSource
 
     spark = local_session(os.environ.get("GLUE_STANDIN_APP_NAME", "glue-standin"))
     spark.dataSource.register(KinesisDataSource)
@@ -81,7 +81,7 @@ class DataFrameReader:
             raise ValueError(f"connection options Glue does not document for Kinesis: {unknown}")
         import json
 
-        from glue_streaming.kinesis_source import parse_starting_position
+        from moviestream.streaming.kinesis_source import parse_starting_position
 
         options = connection_options
         if "streamARN" in options:

@@ -1,1 +1,0 @@
-"""Developer stack: LocalStack (host mode) and PostgreSQL started from the checkout, plus the demo."""

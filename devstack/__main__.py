@@ -1,3 +1,0 @@
-from devstack.cli import main
-
-main()

@@ -1,1 +1,0 @@
-"""The streaming job: thin entry modules (local, Glue) around the shared per-batch pipeline."""

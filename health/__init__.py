@@ -1,2 +1,0 @@
-"""The pipeline's health page (``python -m health``, ``make dashboard``): facts from the warehouse
-and S3 (facts.py), the page's data (summary.py, pure) and the HTML with its charts (page.py)."""

@@ -1,0 +1,119 @@
+"""Options that several commands share: the per-batch pipeline's (``job`` and ``backfill``: the
+failure policy, which moviestream/core/failure.py explains, poison isolation, the metrics namespace,
+the evaluation context, the references) and the CSV readers' caps (``replay`` and ``backfill``,
+moviestream/core/csv_source.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from moviestream.core.config import resource_names
+from moviestream.core.csv_source import DEFAULT_FIELD_BYTES, DEFAULT_ROW_BYTES
+
+
+def failure_options(give_up_default: float) -> Callable[[Any], Any]:
+    """--degraded-after-seconds and --give-up-after-seconds (0: never)."""
+
+    def decorate(command: Any) -> Any:
+        command = click.option(
+            "--give-up-after-seconds",
+            type=click.FloatRange(min=0),
+            default=give_up_default,
+            show_default=True,
+            envvar="MOVIESTREAM_GIVE_UP_AFTER_S",
+            help="End with an error when S3 or the warehouse stays unreachable this long (0: never).",
+        )(command)
+        return click.option(
+            "--degraded-after-seconds",
+            type=click.FloatRange(min=0),
+            default=60.0,
+            show_default=True,
+            envvar="MOVIESTREAM_DEGRADED_AFTER_S",
+            help="Alert (degraded) when S3 or the warehouse stays unreachable this long; retries go on.",
+        )(command)
+
+    return decorate
+
+
+def reference_options(reload: bool) -> Callable[[Any], Any]:
+    """--ref ALIAS=SOURCE (repeatable) and, for the streaming job, --ref-reload-seconds."""
+
+    def decorate(command: Any) -> Any:
+        if reload:
+            command = click.option(
+                "--ref-reload-seconds",
+                type=click.FloatRange(min=0),
+                default=300.0,
+                show_default=True,
+                envvar="MOVIESTREAM_REF_RELOAD_SECONDS",
+                help="Reload the reference datasets this often (0: never), without a restart.",
+            )(command)
+        return click.option(
+            "--ref",
+            "references",
+            multiple=True,
+            metavar="ALIAS=SOURCE",
+            envvar="MOVIESTREAM_REFERENCES",
+            help="A reference dataset for ReferentialIntegrity, DatasetMatch, ...: a CSV or Parquet "
+            "file, s3://bucket/key, or warehouse:schema.table. Repeatable.",
+        )(command)
+
+    return decorate
+
+
+def evaluation_context_option(command: Any) -> Any:
+    """--evaluation-context: whose metric history the data-quality rules read and extend."""
+    return click.option(
+        "--evaluation-context",
+        default="",
+        show_default="the job name",
+        envvar="MOVIESTREAM_EVALUATION_CONTEXT",
+        help="Data-quality evaluation context: dynamic rules and DetectAnomalies compare each batch "
+        "with the earlier batches of this context (movies.metric_history).",
+    )(command)
+
+
+def metrics_option(command: Any) -> Any:
+    """--metrics-namespace: the CloudWatch namespace of the per-batch metrics (empty: none)."""
+    return click.option(
+        "--metrics-namespace",
+        default=resource_names()["metrics_namespace"],
+        show_default=True,
+        envvar="MOVIESTREAM_METRICS_NAMESPACE",
+        help="CloudWatch namespace for the per-batch metrics (one PutMetricData per batch, best "
+        "effort); empty: publish none.",
+    )(command)
+
+
+def isolation_option(command: Any) -> Any:
+    """--max-isolated-records: poison isolation's bound (moviestream/pipeline/batch_pipeline.py)."""
+    return click.option(
+        "--max-isolated-records",
+        type=click.IntRange(min=0),
+        default=100,
+        show_default=True,
+        envvar="MOVIESTREAM_MAX_ISOLATED_RECORDS",
+        help="Records of one batch whose judging raises are isolated into the bad records, up to "
+        "this many; past it the batch fails (0: never isolate).",
+    )(command)
+
+
+def read_limit_options(command: Any) -> Any:  # a click command
+    """--max-field-bytes and --max-row-bytes: the caps both CSV readers share."""
+    command = click.option(
+        "--max-row-bytes",
+        type=click.IntRange(min=1),
+        default=DEFAULT_ROW_BYTES,
+        show_default=True,
+        help="A CSV record longer than this ends its file: it and the rest are one reject.",
+    )(command)
+    return click.option(
+        "--max-field-bytes",
+        type=click.IntRange(min=1),
+        default=DEFAULT_FIELD_BYTES,
+        show_default=True,
+        help="A CSV field longer than this rejects its row; reading goes on.",
+    )(command)

@@ -1,0 +1,130 @@
+"""A local SparkSession configured like the job expects (UTC, small parallelism, no UI)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+from pyspark import SparkContext
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQueryListener
+
+
+def spark_master(cores: int | None = None) -> str:
+    """``MOVIESTREAM_SPARK_MASTER`` when set (a standalone cluster's spark://host:7077, or any
+    master Spark accepts), else local mode on ``cores`` cores, by default all of them."""
+    configured = os.environ.get("MOVIESTREAM_SPARK_MASTER", "").strip()
+    if configured:
+        return configured
+    return f"local[{cores}]" if cores else "local[*]"
+
+
+def local_session(app_name: str, cores: int | None = None) -> SparkSession:
+    """The session of the local entries (the job, the backfill, the demo, the benchmarks): every
+    core of the machine unless ``cores`` or MOVIESTREAM_SPARK_MASTER says otherwise. The tests
+    pin two cores so their timings do not depend on the machine."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Python workers must run the same interpreter (and so the same packages) as the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master(spark_master(cores))
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # One shuffle partition per core: Spark's 200 would be mostly empty tasks for a batch.
+        .config("spark.sql.shuffle.partitions", str(cores or os.cpu_count() or 2))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", os.environ.get("MOVIESTREAM_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        # HotSpot does not JIT-compile methods over 8,000 bytes of bytecode, and Spark's default
+        # limit (65,535) lets a generated stage grow past that: a ruleset's row-level columns then
+        # ran interpreted, 3x slower. At 8,000 Spark falls back to per-operator generated code.
+        .config("spark.sql.codegen.hugeMethodLimit", "8000")
+        # The throughput collector: on 2 cores G1's concurrent work competed with the job's own
+        # (a 400,000-row backfill took 47 s with G1, 44.5 s with this). Less inlining by the
+        # optimizing JIT: compiling Spark's code and the generated code took a core for most of
+        # a short job (18 of its 44 CPU-seconds); with FreqInlineSize=100 (default 325) the same
+        # backfill ran in 37.8 s instead of 39.5.
+        .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC -XX:FreqInlineSize=100")
+    )
+    spark = _without_start_up_noise(builder.getOrCreate)
+    spark.sparkContext.setLogLevel(log_level())
+    return spark
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Logs Spark's own timings of each micro-batch (offsets, planning, the batch, the logs),
+    so the time around the pipeline's steps shows too."""
+
+    def __init__(self, log) -> None:  # a structlog logger
+        self._log = log
+
+    def onQueryStarted(self, event) -> None:  # Spark's API
+        pass
+
+    def onQueryProgress(self, event) -> None:
+        progress = event.progress
+        if progress.numInputRows:
+            self._log.info(
+                "batch_progress",
+                batch_id=progress.batchId,
+                rows=progress.numInputRows,
+                **{f"{k}_ms": v for k, v in progress.durationMs.items()},
+            )
+
+    def onQueryIdle(self, event) -> None:
+        pass
+
+    def onQueryTerminated(self, event) -> None:
+        pass
+
+
+def log_level() -> str:
+    """Spark's log level for the jobs: MOVIESTREAM_SPARK_LOG_LEVEL, ERROR by default."""
+    return os.environ.get("MOVIESTREAM_SPARK_LOG_LEVEL", "ERROR")
+
+
+# What the JVM prints as it starts, which tells a user of a moviestream command nothing: the JDK's
+# note on the vector module Spark 4 adds, log4j's banner, and Hadoop's native-library warning.
+START_UP_NOISE = (
+    b"WARNING: Using incubator modules: ",
+    b"Using Spark's default log4j profile: ",
+    b'Setting default log level to "',
+    b"To adjust logging level use sc.setLogLevel(",
+    b"NativeCodeLoader: Unable to load native-hadoop library",
+)
+
+
+def _without_start_up_noise(start: Callable[[], SparkSession]) -> SparkSession:
+    """Run ``start`` with the JVM it launches writing its stderr through a filter that drops
+    START_UP_NOISE lines and passes every other line on (errors, a Python worker's traceback).
+    The driver's own stderr is restored as soon as the JVM is up. A JVM already running (a second
+    session in one process) is left as it is."""
+    if SparkContext._gateway is not None:
+        return start()
+    read_end, write_end = os.pipe()
+    terminal = os.dup(2)
+    threading.Thread(target=_forward, args=(read_end, terminal), name="spark-stderr", daemon=True).start()
+    os.dup2(write_end, 2)  # inherited by the JVM that start() launches, and by its Python workers
+    try:
+        return start()
+    finally:
+        os.dup2(terminal, 2)
+        os.close(write_end)
+
+
+def _forward(read_end: int, terminal: int) -> None:
+    """Copy the JVM's stderr to the terminal line by line, without START_UP_NOISE, until it closes."""
+    pending = b""
+    with os.fdopen(read_end, "rb", buffering=0) as source, os.fdopen(terminal, "wb", buffering=0) as sink:
+        while chunk := source.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = [line + b"\n" for line in lines if not any(noise in line for noise in START_UP_NOISE)]
+            if kept:
+                sink.write(b"".join(kept))
+        if pending:
+            sink.write(pending)

@@ -1,0 +1,190 @@
+"""What the health page shows, read from where the pipeline keeps it: the warehouse's ledger and
+rule outcomes (one Redshift-dialect query each, so a Redshift DSN works too) and the bad-record
+files in S3 that the ledger rows point at. The only I/O of the page; everything after is pure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from moviestream.core import logs
+from moviestream.warehouse.targets import query_many
+
+log = logs.get("health")
+
+LEDGER_COLUMNS = (
+    "job_name",
+    "stream_id",
+    "batch_id",
+    "records_in",
+    "duplicates_dropped",
+    "good_records",
+    "bad_records",
+    "movies_upserted",
+    "bad_records_uri",
+    "started_at",
+    "committed_at",
+    "seconds_judge",
+    "seconds_s3",
+    "seconds_total",
+    "seconds_warehouse",
+    "lag_p50_s",
+    "lag_p95_s",
+    "lag_max_s",
+    "retried_errors",
+    "breached",
+)
+SAMPLES_PER_REASON = 3
+
+
+class S3Unreadable(RuntimeError):
+    """S3 cannot be read at all (no credentials, unreachable): not a batch's fault."""
+
+
+@dataclass(frozen=True)
+class BadRecordsFile:
+    """One batch's bad-record file: its line count and each record's reasons, event id and a few
+    of its raw fields (the page's samples)."""
+
+    uri: str
+    lines: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # the file could not be read
+
+
+@dataclass(frozen=True)
+class Facts:
+    ledger: list[dict[str, Any]]  # LEDGER_COLUMNS, newest first
+    outcomes: list[dict[str, Any]]  # job_name, stream_id, batch_id, rule, outcome
+    loaded: dict[tuple[str, int], int]  # (job, batch id) -> warehouse rows it last updated
+    upserted: dict[tuple[str, int], int]  # (job, batch id) -> movies upserted, every stream's
+    last_hour: dict[str, int]  # batches, records_in, good, bad committed in the hour before read_at
+    bad_files: dict[str, BadRecordsFile]  # by bad_records_uri
+    read_at: datetime  # naive UTC
+
+
+def _latest_batches(job: str | None, batches: int) -> tuple[str, list[Any]]:
+    """The newest ``batches`` ledger rows (of one job, or of all), as a Redshift subquery."""
+    where = "WHERE job_name = %s " if job else ""
+    return (
+        f"SELECT job_name, stream_id, batch_id FROM movies.batch_ledger {where}"
+        f"ORDER BY committed_at DESC LIMIT {int(batches)}",
+        [job] if job else [],
+    )
+
+
+def _dicts(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def read_facts(
+    dsn: str,
+    s3_client: Callable[[], Any],
+    *,
+    job: str | None = None,
+    batches: int = 200,
+    now: datetime,
+    file_cache: dict[str, BadRecordsFile] | None = None,
+) -> Facts:
+    """The newest ``batches`` batches' facts. ``file_cache`` keeps bad-record files between
+    calls (``health watch``): a batch's file is written once (a replay rewrites the same records)."""
+    latest, params = _latest_batches(job, batches)
+    for_job = [job] if job else []
+    (
+        (ledger_columns, ledger_rows),
+        (outcome_columns, outcome_rows),
+        (_, loaded_rows),
+        (_, upserted_rows),
+        (columns, rows),
+    ) = query_many(
+        dsn,
+        [
+            (
+                f"SELECT {', '.join('l.' + c for c in LEDGER_COLUMNS)} FROM movies.batch_ledger l"
+                f" JOIN ({latest}) b ON b.job_name = l.job_name AND b.stream_id = l.stream_id"
+                " AND b.batch_id = l.batch_id ORDER BY l.committed_at DESC",
+                params,
+            ),
+            (
+                "SELECT o.job_name, o.stream_id, o.batch_id, o.rule, o.outcome FROM movies.rule_outcomes o"
+                f" JOIN ({latest}) b ON b.job_name = o.job_name AND b.stream_id = o.stream_id"
+                " AND b.batch_id = o.batch_id",
+                params,
+            ),
+            (
+                "SELECT last_job, last_batch_id, COUNT(*) FROM movies.imdb_movies_rating "
+                f"{'WHERE last_job = %s ' if job else ''}GROUP BY last_job, last_batch_id",
+                for_job,
+            ),
+            # A movie names only its last batch's job and id, not the stream: compare with what
+            # batches of that job and id upserted on every stream.
+            (
+                f"SELECT job_name, batch_id, SUM(movies_upserted) FROM movies.batch_ledger "
+                f"{'WHERE job_name = %s ' if job else ''}GROUP BY job_name, batch_id",
+                for_job,
+            ),
+            (
+                "SELECT COUNT(*) AS batches, COALESCE(SUM(records_in), 0) AS records_in,"
+                " COALESCE(SUM(good_records), 0) AS good, COALESCE(SUM(bad_records), 0) AS bad"
+                f" FROM movies.batch_ledger WHERE committed_at >= %s{' AND job_name = %s' if job else ''}",
+                [now - timedelta(hours=1), *for_job],
+            ),
+        ],
+    )
+    ledger = _dicts(ledger_columns, ledger_rows)
+    outcomes = _dicts(outcome_columns, outcome_rows)
+    loaded = {(j, int(b)): int(n) for j, b, n in loaded_rows}
+    upserted = {(j, int(b)): int(n) for j, b, n in upserted_rows}
+    last_hour = {c: int(v) for c, v in zip(columns, rows[0], strict=True)}
+    cache = {} if file_cache is None else file_cache
+    for row in ledger:
+        uri = row["bad_records_uri"]
+        if uri and uri not in cache:
+            cache[uri] = read_bad_records(uri, s3_client)
+    bad_files = {
+        row["bad_records_uri"]: cache[row["bad_records_uri"]] for row in ledger if row["bad_records_uri"]
+    }
+    return Facts(ledger, outcomes, loaded, upserted, last_hour, bad_files, now)
+
+
+def read_bad_records(uri: str, s3_client: Callable[[], Any]) -> BadRecordsFile:
+    """A bad-record file's lines; a file that cannot be read is reported, not raised."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    try:
+        body = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        # The file (or its bucket) is gone: the page flags the batch. Anything else (no
+        # credentials, S3 unreachable) is not the batch's fault and is raised.
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "NoSuchBucket", "404"):
+            raise S3Unreadable(f"cannot read the bad records in S3 ({uri}): {exc}") from None
+        log.warning("bad_records_missing", uri=uri)
+        return BadRecordsFile(uri, 0, error="the file is missing")
+    except Exception as exc:  # endpoint, credentials: one line for the user
+        raise S3Unreadable(f"cannot read the bad records in S3 ({uri}): {str(exc).splitlines()[0]}") from None
+    records = []
+    lines = body.decode("utf-8", errors="replace").splitlines()
+    for line in lines:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            records.append({"reasons": ["unreadable line in the bad-record file"], "event_id": None})
+            continue
+        raw = doc.get("raw_fields") or {}
+        records.append(
+            {
+                "reasons": doc.get("reasons") or ["(no reason recorded)"],
+                "failed_rules": doc.get("failed_rules") or [],
+                "event_id": doc.get("event_id"),
+                "record_error": doc.get("record_error"),
+                "title": raw.get("Series_Title"),
+                "year": raw.get("Released_Year"),
+                "rating": raw.get("IMDB_Rating"),
+            }
+        )
+    return BadRecordsFile(uri, len(lines), records)

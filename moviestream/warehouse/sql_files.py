@@ -1,0 +1,78 @@
+"""The warehouse's SQL files (Redshift dialect, under moviestream/warehouse/sql/), as each
+warehouse runs them, and the schema's apply algorithm on any DB-API connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import sqlglot
+
+from moviestream.warehouse.dialect import redshift_to_postgres
+
+SCHEMA_FILES = ("001_schema.sql", "010_views.sql")
+
+
+def sql_text(name: str) -> str:
+    """One of the package's SQL files (Redshift dialect), by its path under moviestream/warehouse/sql/."""
+    return resources.files("moviestream.warehouse").joinpath("sql", name).read_text(encoding="utf-8")
+
+
+@cache
+def postgres_statements(name: str) -> tuple[str, ...]:
+    return tuple(redshift_to_postgres(sql_text(name)))
+
+
+@cache
+def redshift_statements(name: str) -> tuple[str, ...]:
+    """The file's statements as Redshift runs them, one string each (split by sqlglot's parser)."""
+    return tuple(
+        tree.sql(dialect="redshift") for tree in sqlglot.parse(sql_text(name), read="redshift") if tree
+    )
+
+
+def migrations() -> list[str]:
+    """Migration files (``migrations/NNNN_name.sql``) in the order they apply."""
+    folder = resources.files("moviestream.warehouse").joinpath("sql", "migrations")
+    return sorted(f"migrations/{f.name}" for f in folder.iterdir() if f.name.endswith(".sql"))
+
+
+def apply_statements(conn: Any, statements: Callable[[str], Sequence[str]]) -> int:
+    """The apply algorithm on a DB-API connection (psycopg or redshift_connector): the base
+    schema (CREATE ... IF NOT EXISTS), then every migration not yet recorded in
+    movies.schema_migrations, each in its own transaction with its record (a table lock keeps
+    two appliers apart: the second waits, then sees the version recorded), then the views."""
+    base, views = SCHEMA_FILES
+    cur = conn.cursor()
+    count = 0
+    for stmt in statements(base):
+        cur.execute(stmt)
+        count += 1
+    conn.commit()
+    for name in migrations():
+        version = name.removeprefix("migrations/").removesuffix(".sql")
+        try:
+            cur.execute("LOCK TABLE movies.schema_migrations")
+            cur.execute("SELECT 1 FROM movies.schema_migrations WHERE version = %s", (version,))
+            if cur.fetchone() is not None:
+                conn.rollback()
+                continue
+            for stmt in statements(name):
+                cur.execute(stmt)
+                count += 1
+            cur.execute(
+                "INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, %s)",
+                (version, datetime.now(UTC).replace(tzinfo=None)),
+            )
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    for stmt in statements(views):
+        cur.execute(stmt)
+        count += 1
+    conn.commit()
+    return count
