@@ -101,18 +101,26 @@ def test_a_cycle_inside_a_package_breaks_the_acyclic_contract(package_copy):
     assert "No import cycles between the modules of any package BROKEN" in result.stdout
 
 
+UV = Path(sys.executable).parent / "uv"
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
+def wheel_path(tmp_path_factory) -> Path:
     """The wheel ``pip install .`` would install, built from the checkout."""
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [str(Path(sys.executable).parent / "uv"), "build", "--wheel", "--out-dir", str(out), str(ROOT)],
+        [str(UV), "build", "--wheel", "--out-dir", str(out), str(ROOT)],
         capture_output=True,
         check=True,
         timeout=600,
     )
     (path,) = out.glob("moviestream-*.whl")
-    return zipfile.ZipFile(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def wheel(wheel_path) -> zipfile.ZipFile:
+    return zipfile.ZipFile(wheel_path)
 
 
 def test_the_distribution_installs_one_package_and_one_command(wheel):
@@ -140,3 +148,35 @@ def test_the_architecture_layout_names_every_installed_package(wheel):
     layout = layout[: layout.index("\n## ", 4)]
     documented = set(re.findall(r"^\| `moviestream\.(\w+)`", layout, re.M))
     assert documented == packages
+
+
+def test_the_installed_package_runs_away_from_the_checkout(wheel_path, tmp_path):
+    """The wheel installed into a new virtual environment (its dependencies lent by the
+    project's, through a .pth line), run from a folder that is not the checkout."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([str(UV), "pip", "install", "--quiet", "--python", str(python), "--no-deps", str(wheel_path)],
+                   check=True, timeout=300)  # fmt: skip
+    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True).strip())  # fmt: skip
+    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "click").is_dir())
+    (site / "dependencies.pth").write_text(f"{deps}\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(venv / "bin" / "moviestream"), *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+    where = subprocess.check_output(
+        [str(python), "-c", "import moviestream; print(moviestream.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+    )
+    assert where.startswith(str(site))  # the installed copy, not the checkout's
+    assert run("--help").returncode == 0
+    rules = site / "moviestream" / "rules" / "movies.dqdl"
+    assert run("quality", "lint", str(rules)).returncode == 0  # the shipped rulesets and catalogue
+    status = run("stack", "status")
+    assert status.returncode == 3, status.stderr  # nothing runs: the documented code
+    assert f"{tmp_path}/state/moviestream/logs/" in status.stdout  # its state outside the package
