@@ -289,10 +289,7 @@ class Backfill:
     def _write_file_failure(self, file: InputFile, reason: str) -> None:
         """The file-level bad record, under a key deterministic per (job, file, day): a rerun
         that fails the same way overwrites it."""
-        today = datetime.now(UTC).strftime("%Y-%m-%d")
-        name = hashlib.blake2b(file.uri.encode(), digest_size=8).hexdigest()
-        partition = s3_batch_keys(self.config, f"unreadable-file-{name}", 0, today)[0]
-        key = partition.rsplit("/", 1)[0] + "/file.jsonl"
+        key = file_failure_key(self.config, file.uri, datetime.now(UTC).strftime("%Y-%m-%d"))
         doc = dict(zip(FILE_FAILURE_FIELDS, ([reason], file.name, file.uri, "file"), strict=True))
         body = (json.dumps(doc) + "\n").encode("utf-8")
         self.pipeline.put_s3("s3 unreadable file", key, body, "application/x-ndjson")
@@ -303,8 +300,7 @@ class Backfill:
         """Unreadable rows, as bad records under a key deterministic per (file, chunk), in the
         chunk's own partition (its ingest date is the as-of date, its rows' arrival time), so the
         Athena table's partition projection on ingest_date finds them beside the chunk's others."""
-        partition = s3_batch_keys(self.config, stream_id, index, as_of.strftime("%Y-%m-%d"))[0]
-        key = partition.rsplit("/", 1)[0] + "/unreadable.jsonl"
+        key = rejects_key(self.config, stream_id, index, as_of.strftime("%Y-%m-%d"))
         lines = [
             json.dumps(
                 dict(
@@ -319,3 +315,16 @@ class Backfill:
         ]
         body = ("\n".join(lines) + "\n").encode("utf-8")
         self.pipeline.put_s3("s3 unreadable rows", key, body, "application/x-ndjson")
+
+
+def file_failure_key(config: PipelineConfig, uri: str, day: str) -> str:
+    """Where a file that could not be read is recorded: one key per (job, file, day)."""
+    name = hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()
+    partition = s3_batch_keys(config, f"unreadable-file-{name}", 0, day)[0]
+    return partition.rsplit("/", 1)[0] + "/file.jsonl"
+
+
+def rejects_key(config: PipelineConfig, stream_id: str, index: int, day: str) -> str:
+    """Where a chunk's unreadable rows go: beside the chunk's bad records, in its partition."""
+    partition = s3_batch_keys(config, stream_id, index, day)[0]
+    return partition.rsplit("/", 1)[0] + "/unreadable.jsonl"

@@ -5,6 +5,7 @@ judge of whether Redshift accepts it as written."""
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +66,14 @@ def test_the_metric_history_query_parses_as_redshift():
         HISTORY_QUERY.replace("%s", "'ctx'", 1).replace("%s", "1000", 1).replace("%s", "'ctx'") + ";"
     )
     assert count == 1 and not problems, problems
+
+
+def test_every_statement_of_a_batch_load_parses_as_redshift():
+    """What the Redshift target sends for one batch (tests/data/snapshots/redshift_batch_load.sql:
+    COPY, LOCK, the ledger, outcome and history INSERTs, the SQL files as sent)."""
+    text = (Path(__file__).parents[1] / "data" / "snapshots" / "redshift_batch_load.sql").read_text()
+    statements = [s for s in text.split(";\n\n") if s.strip()]
+    assert len(statements) > 10
+    for statement in statements:
+        count, problems = parse_problems(statement + ";")
+        assert count == 1 and not problems, f"{problems}\n{statement}"

@@ -1,0 +1,161 @@
+"""What the Redshift target sends, pinned: the statements of one batch's load and of a schema
+apply, as literal snapshots under tests/data/snapshots/ (Redshift does not run here, so the text
+is what is checked; tests/unit/test_redshift_grammar.py parses it with sqlfluff's grammar).
+
+After a deliberate change to the SQL, regenerate with MOVIESTREAM_UPDATE_SNAPSHOTS=1 and review
+the diff: it is the change Redshift will see.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from moviestream.warehouse.contract import LEDGER_CHECK, STAGE_COLUMNS, BatchKey, BatchLoad
+from moviestream.warehouse.redshift import RedshiftSettings, RedshiftWarehouse
+from moviestream.warehouse.sql_files import apply_statements, redshift_statements
+
+SNAPSHOTS = Path(__file__).parents[1] / "data" / "snapshots"
+ROLE = "arn:aws:iam::123456789012:role/moviestream-redshift-copy"
+
+
+class RecordingConnection:
+    """A redshift_connector connection's surface: records each statement with its parameters,
+    and refuses one whose %s placeholders do not match the parameters it was given."""
+
+    def __init__(self, ledger: set[tuple] = frozenset(), applied: set[str] = frozenset()) -> None:
+        self.ledger, self.applied = set(ledger), set(applied)
+        self.sent: list[tuple[str, list]] = []
+        self._row: tuple | None = None
+
+    def cursor(self):
+        return self
+
+    def execute(self, sql: str, params=None) -> None:
+        params = list(params or ())
+        assert sql.count("%s") == len(params), (sql, params)
+        self.sent.append((sql, params))
+        self._row = None
+        if sql == LEDGER_CHECK:
+            self._row = (1,) if tuple(params) in self.ledger else None
+        elif sql.startswith("SELECT 1 FROM movies.schema_migrations"):
+            self._row = (1,) if params[0] in self.applied else None
+
+    def executemany(self, sql: str, rows) -> None:
+        for params in rows:
+            assert sql.count("%s") == len(params), (sql, params)
+        self.sent.append((sql, [list(r) for r in rows]))
+
+    def fetchone(self):
+        return self._row
+
+    def commit(self) -> None:
+        self.sent.append(("COMMIT", []))
+
+    def rollback(self) -> None:
+        self.sent.append(("ROLLBACK", []))
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingS3:
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def put_object(self, Bucket: str, Key: str, **_: object) -> None:  # boto3's names
+        self.keys.append(f"s3://{Bucket}/{Key}")
+
+
+def matches_snapshot(name: str, statements: list[str]) -> None:
+    text = "".join(f"{s};\n\n" for s in statements)
+    path = SNAPSHOTS / name
+    if os.environ.get("MOVIESTREAM_UPDATE_SNAPSHOTS"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def a_load(key: BatchKey) -> BatchLoad:
+    movie = dict.fromkeys(STAGE_COLUMNS)
+    movie.update(
+        movie_id="a65f0288ff5dd9f5",
+        series_title="The Godfather",
+        imdb_rating=Decimal("9.2"),
+        event_id="e757d11ff00761a5eb5254156d352b01",
+        event_produced_at=datetime(2026, 11, 22, 10, 0),
+        first_seen_at=datetime(2026, 11, 22, 10, 0, 1),
+        last_updated_at=datetime(2026, 11, 22, 10, 0, 1),
+        last_job=key.job_name,
+        last_batch_id=key.batch_id,
+    )
+    outcomes = [
+        {"Rule": 'IsComplete "x"', "Outcome": "Passed", "FailureReason": None, "EvaluatedMetrics": {}}
+    ]
+    ledger = {"records_in": 1, "good_records": 1, "started_at": datetime(2026, 11, 22, 10, 0, 1)}
+    return BatchLoad(
+        key,
+        [tuple(movie[c] for c in STAGE_COLUMNS)],
+        [("a65f0288ff5dd9f5", "Crime")],
+        ledger,
+        outcomes,
+        metrics={"Dataset.*.RowCount": 1.0},
+        history_context="ctx",
+    )
+
+
+def test_one_batch_load_sends_the_snapshot_in_one_transaction():
+    key = BatchKey("job", "stream-1", 7)
+    conn, s3 = RecordingConnection(), RecordingS3()
+    settings = RedshiftSettings("h", 5439, "dev", "u", "p", ROLE, "s3://b1x/staging")
+    committed_at = RedshiftWarehouse(settings, lambda: s3, connect=lambda **_: conn).load_batch(a_load(key))
+    assert committed_at is not None
+    assert s3.keys == [
+        "s3://b1x/staging/job=job/stream=stream-1/batch=0000000007/movies.jsonl.gz",
+        "s3://b1x/staging/job=job/stream=stream-1/batch=0000000007/genres.jsonl.gz",
+    ]
+    matches_snapshot("redshift_batch_load.sql", [sql for sql, _ in conn.sent])
+    ledger_sql, ledger_params = next(
+        (s, p) for s, p in conn.sent if s.startswith("INSERT INTO movies.batch_ledger")
+    )
+    assert ledger_params == [1, 1, datetime(2026, 11, 22, 10, 0, 1), ledger_params[3], "job", "stream-1", 7,
+                             committed_at]  # fmt: skip
+    history = next(p for s, p in conn.sent if s.startswith("INSERT INTO movies.metric_history"))
+    assert history == ["ctx", "job", "stream-1", 7, committed_at, "Dataset.*.RowCount", 1.0]
+
+
+def test_a_batch_the_ledger_has_is_rolled_back_after_the_check():
+    key = BatchKey("job", "stream-1", 7)
+    conn = RecordingConnection(ledger={("job", "stream-1", 7)})
+    settings = RedshiftSettings("h", 5439, "dev", "u", "p", ROLE, "s3://b1x/staging")
+    assert RedshiftWarehouse(settings, RecordingS3, connect=lambda **_: conn).load_batch(a_load(key)) is None
+    assert conn.sent == [
+        ("LOCK movies.batch_ledger", []),
+        (LEDGER_CHECK, ["job", "stream-1", 7]),
+        ("ROLLBACK", []),
+    ]
+
+
+def test_a_schema_apply_sends_the_snapshot():
+    conn = RecordingConnection()
+    apply_statements(conn, redshift_statements)
+    matches_snapshot("redshift_apply.sql", [sql for sql, _ in conn.sent])
+
+
+def test_a_failing_statement_rolls_the_batch_back():
+    class Failing(RecordingConnection):
+        def execute(self, sql: str, params=None) -> None:
+            super().execute(sql, params)
+            if sql.startswith("MERGE"):
+                raise RuntimeError("simulated Redshift error")
+
+    conn = Failing()
+    settings = RedshiftSettings("h", 5439, "dev", "u", "p", ROLE, "s3://b1x/staging")
+    with pytest.raises(RuntimeError, match="simulated"):
+        RedshiftWarehouse(settings, RecordingS3, connect=lambda **_: conn).load_batch(
+            a_load(BatchKey("j", "s", 1))
+        )
+    assert conn.sent[-1] == ("ROLLBACK", []) and ("COMMIT", []) not in conn.sent
