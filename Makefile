@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: check fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: check test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -147,10 +147,17 @@ fuzz: setup ## Fuzz the parsers of outside input (atheris): make fuzz [FUZZ_SECO
 	    -artifact_prefix=.local/fuzz/crashes/$$t- .local/fuzz/$$t 2>&1 | grep -E "^(#[0-9]+.*(INITED|DONE)|stat::|==|Broken|.*Error)" || exit 1; \
 	done
 
-test-unit: setup $(ASL_STAMP) $(TF_SCHEMA) ## Unit tests only (no services)
-	@$(PY) -m pytest -m "not integration" $(PYTEST_ARGS)
+# The four tiers (tests/conftest.py says what each may use); make test runs them all.
+test-unit: setup $(TF_SCHEMA) ## Unit tier: pure Python, no JVM, no process, no network (a guard fails a test that reaches for one)
+	@$(PY) -m pytest -m "not spark and not tools and not integration" $(PYTEST_ARGS)
 
-test-integration: setup $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Integration tests only (fixtures start their own stack)
+test-spark: setup ## Spark tier: the tests on the one shared local SparkSession
+	@$(PY) -m pytest -m "spark and not integration" $(PYTEST_ARGS)
+
+test-tools: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) ## Tools tier: terraform, checkov, asl-validator, sqlfluff, the moviestream command
+	@$(PY) -m pytest -m "tools and not integration" $(PYTEST_ARGS)
+
+test-integration: setup $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Integration tier: the local stack (fixtures start their own)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 bench: bench-producer bench-quality bench-stream bench-warehouse bench-backfill ## Run every benchmark (figures in bench/results/*.json)

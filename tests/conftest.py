@@ -1,8 +1,32 @@
-"""Shared fixtures: one local SparkSession per test session (small, UI off, UTC)."""
+"""Shared fixtures and the test tiers.
+
+Tiers (markers; `make test` runs all four, `make test-unit` the first):
+- unit: pure Python, no JVM, no subprocess, no network. Unmarked tests are unit tests, and a
+  guard makes one that starts a process, a JVM or a network connection fail;
+- spark: uses the one shared local SparkSession (the `spark` fixture marks a test spark);
+- tools: runs other programs: terraform, checkov, asl-validator, sqlfluff's grammar, the
+  `moviestream` command as a subprocess, worker processes;
+- integration: the local stack (LocalStack, PostgreSQL), started once per test session.
+"""
 
 from __future__ import annotations
 
+import socket
+import subprocess
+
 import pytest
+from hypothesis import settings
+
+# Every run draws the same examples (no database, no randomness): a failure reproduces, and a
+# pass means the same thing on every machine. The settings of a test file inherit this.
+settings.register_profile("moviestream", derandomize=True, database=None)
+settings.load_profile("moviestream")
+
+TIERS = ("spark", "tools", "integration")
+
+
+class TierViolation(AssertionError):
+    """A unit test reached for what only another tier may use."""
 
 
 @pytest.fixture(scope="session")
@@ -12,3 +36,37 @@ def spark():
     session = local_session("moviestream-tests", cores=2)
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(autouse=True)
+def unit_tier_guard(request, monkeypatch):
+    """In the unit tier, starting a process (a JVM is one), forking workers or opening a network
+    connection fails the test, naming the tier it belongs in."""
+    if any(request.node.get_closest_marker(tier) for tier in TIERS):
+        yield
+        return
+
+    def refuse(what: str):
+        def refused(*args, **kwargs):
+            raise TierViolation(f"a unit test {what}: mark it spark, tools or integration")
+
+        return refused
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("started a process"))
+    monkeypatch.setattr("os.fork", refuse("forked"))
+    monkeypatch.setattr("multiprocessing.process.BaseProcess.start", refuse("started a worker process"))
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            raise TierViolation(f"a unit test connected to {address}: mark it integration")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield

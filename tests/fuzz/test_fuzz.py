@@ -13,6 +13,8 @@ import pytest
 
 from tests.fuzz.targets import TARGETS
 
+pytestmark = pytest.mark.tools
+
 ROOT = Path(__file__).parents[2]
 CASES = ROOT / "tests" / "data" / "fuzz"
 RUNS = 1500  # per target: a few seconds each

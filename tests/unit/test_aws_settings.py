@@ -28,6 +28,8 @@ def clean_aws_env(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    # No instance metadata here: a client made without credentials must not wait on it.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def test_without_endpoint_variables_clients_go_to_aws(clean_aws_env, monkeypatch):

@@ -136,6 +136,7 @@ def asl_validate(definition: dict, tmp_path: Path) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.tools
 def test_the_state_machine_passes_asl_validator(tmp_path):
     """asl-validator: the States Language's JSON schema plus transition and reachability checks."""
     definition = json.loads(render("moviestream-backfill", "arn:aws:sns:us-east-1:000000000000:alerts"))
@@ -143,6 +144,7 @@ def test_the_state_machine_passes_asl_validator(tmp_path):
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+@pytest.mark.tools
 def test_asl_validator_would_catch_a_broken_transition(tmp_path):
     definition = json.loads(render("moviestream-backfill", "arn:aws:sns:us-east-1:000000000000:alerts"))
     definition["States"]["RunBackfill"]["Next"] = "NotifySucess"  # a typo'd state name

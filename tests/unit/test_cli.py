@@ -27,6 +27,7 @@ EVERY_COMMAND = {
 }
 
 
+@pytest.mark.tools
 def test_the_console_script_and_python_m_list_every_subcommand():
     script = Path(sys.executable).parent / "moviestream"
     outputs = [

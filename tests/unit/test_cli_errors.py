@@ -10,6 +10,8 @@ import pytest
 
 from moviestream.core.record import CSV_COLUMNS
 
+pytestmark = pytest.mark.tools
+
 ROOT = Path(__file__).parents[2]
 
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.tools
+
 
 def exports(*args: str) -> dict[str, str]:
     out = subprocess.run(

@@ -16,9 +16,12 @@ from functools import cache
 from pathlib import Path
 
 import hcl2
+import pytest
 
 from moviestream.core.metrics import JOB_DIMENSION, METRICS, RULE_DIMENSION, BatchFacts, batch_metric_data
 from tests.helpers import terraform_value
+
+pytestmark = pytest.mark.tools
 
 ROOT = Path(__file__).parents[2]
 MODULE = ROOT / "terraform" / "modules" / "monitoring"

@@ -11,6 +11,8 @@ import pytest
 from moviestream.producer.generate import generate
 from tests.unit.test_cli_errors import ROOT, one_line_error, run
 
+pytestmark = pytest.mark.spark
+
 MOVIES_RULES = ROOT / "moviestream" / "rules" / "movies.dqdl"
 SEED_RULES = ROOT / "moviestream" / "rules" / "seed_top_rated.dqdl"
 CERTIFICATES = set(

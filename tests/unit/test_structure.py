@@ -67,6 +67,7 @@ def package_copy(tmp_path_factory) -> Path:
     return parent
 
 
+@pytest.mark.tools
 def test_the_package_keeps_its_contracts():
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -88,6 +89,7 @@ def with_import(package_copy: Path, module: str, imported: str) -> subprocess.Co
         path.write_text(original)
 
 
+@pytest.mark.tools
 def test_an_upward_import_breaks_the_layers_contract(package_copy):
     result = with_import(package_copy, "moviestream.core.record", "moviestream.warehouse.contract")
     assert result.returncode == 1
@@ -95,6 +97,7 @@ def test_an_upward_import_breaks_the_layers_contract(package_copy):
     assert "moviestream.core.record -> moviestream.warehouse.contract" in result.stdout
 
 
+@pytest.mark.tools
 def test_a_cycle_inside_a_package_breaks_the_acyclic_contract(package_copy):
     result = with_import(package_copy, "moviestream.warehouse.contract", "moviestream.warehouse.postgres")
     assert result.returncode == 1
@@ -150,6 +153,7 @@ def test_the_architecture_layout_names_every_installed_package(wheel):
     assert documented == packages
 
 
+@pytest.mark.tools
 def test_the_installed_package_runs_away_from_the_checkout(wheel_path, tmp_path):
     """The wheel installed into a new virtual environment (its dependencies lent by the
     project's, through a .pth line), run from a folder that is not the checkout."""

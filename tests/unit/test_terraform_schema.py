@@ -197,6 +197,7 @@ resource "aws_kinesis_stream" "s" {
     ]
 
 
+@pytest.mark.tools
 def test_the_command_line_exits_non_zero_with_one_line_per_problem(tmp_path):
     import subprocess
 

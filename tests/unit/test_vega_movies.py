@@ -90,6 +90,7 @@ def test_release_year(value, year):
     assert release_year(value) == year
 
 
+@pytest.mark.tools
 def test_the_cli_writes_one_row_per_film_and_bad_input_is_one_line(tmp_path):
     source = tmp_path / "movies.json"
     source.write_text(json.dumps([FILM, FILM | {"Title": "Another, With a Comma"}]))
