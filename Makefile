@@ -128,9 +128,11 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
 
-test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (lint, unit, integration)
+test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (static checks, the four tiers), with coverage
 	@$(MAKE) --no-print-directory check
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@rm -rf .local/coverage && mkdir -p .local/coverage
+	@$(PY) -m pytest --cov --cov-report= --durations=25 $(PYTEST_ARGS)
+	@$(PY) scripts/coverage_check.py
 
 check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy)
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .

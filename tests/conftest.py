@@ -11,6 +11,7 @@ Tiers (markers; `make test` runs all four, `make test-unit` the first):
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 
@@ -23,6 +24,12 @@ settings.register_profile("moviestream", derandomize=True, database=None)
 settings.load_profile("moviestream")
 
 TIERS = ("spark", "tools", "integration")
+
+if os.environ.get("COVERAGE_PROCESS_CONFIG"):
+    # Measured (make test): Spark's Python workers end after each task, so coverage saves what
+    # they ran (a reused worker is killed by a signal at shutdown, its data unsaved). Every
+    # session the tests start, in this process or in a job they run, launches its JVM with this.
+    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.python.worker.reuse=false pyspark-shell")
 
 
 class TierViolation(AssertionError):

@@ -49,6 +49,13 @@ def envelope(
     return envelope_json(event_id, "t.csv", row_number, produced_at, fields, schema_version)
 
 
+def bare_env(**values: str) -> dict[str, str]:
+    """An environment of ``values`` and a PATH, nothing inherited but coverage's own variables,
+    so a measured test run measures the process it starts too."""
+    measured = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_")}
+    return {"PATH": "/usr/bin:/bin", **measured, **values}
+
+
 def source_rows(payloads: list[bytes], shard: str = SHARD) -> list[tuple]:
     """Rows in the Kinesis source schema, one per payload, in stream order."""
     base = 49_000_000_000_000_000_000_000_000_000_000_000_000_000_000_000

@@ -265,11 +265,24 @@ def unreadable_rest(
     return Reject(row_number, line_number, reason, raw)
 
 
+# The first bytes of files people mistake for a plain UTF-8 CSV, as the reader decodes them
+# (each byte that is not UTF-8 becomes a lone surrogate, U+DC00 + the byte; 0x1f is ASCII).
+_NOT_PLAIN_UTF8 = (
+    ("\x1f\udc8b", " (it is gzip-compressed: decompress it, or load it with moviestream backfill)"),
+    ("\udcff\udcfe", " (it is UTF-16: save it as UTF-8)"),
+    ("\udcfe\udcff", " (it is UTF-16: save it as UTF-8)"),
+)
+
+
+def _what_it_is(first_field: str) -> str:
+    return next((hint for start, hint in _NOT_PLAIN_UTF8 if first_field.startswith(start)), "")
+
+
 def check_header(raw: list[str], location: str) -> tuple[str, ...]:
     """The header's column names, or InputError if a required one is missing or one repeats."""
     header = [h.strip() for h in raw]
     if _has_undecodable(header):
-        raise InputError(f"{location}: the header is not valid UTF-8")
+        raise InputError(f"{location}: the header is not valid UTF-8{_what_it_is(raw[0] if raw else '')}")
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise InputError(f"{location}: missing column(s) {', '.join(missing)} (expected the 16 IMDb columns)")

@@ -129,8 +129,10 @@ class ReferenceSet:
         s3_client: Callable[[], Any] | None = None,
         query: Query | None = None,
         on_reload_failed: Callable[[str], None] = lambda _: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spark = spark
+        self.clock = clock  # seconds, monotonic (tests pass their own)
         self.bindings = tuple(bindings)
         self.reload_s = reload_s
         self.s3_client = s3_client
@@ -143,9 +145,7 @@ class ReferenceSet:
     def current(self) -> Mapping[str, Any]:
         if not self.bindings:
             return {}
-        due = self.loaded_at is None or (
-            self.reload_s > 0 and time.monotonic() - self.loaded_at >= self.reload_s
-        )
+        due = self.loaded_at is None or (self.reload_s > 0 and self.clock() - self.loaded_at >= self.reload_s)
         if due:
             try:
                 self._load()
@@ -153,7 +153,7 @@ class ReferenceSet:
                 if self.loaded_at is None:
                     raise
                 self.on_reload_failed(str(exc))
-                self.loaded_at = time.monotonic()  # try again after the next interval
+                self.loaded_at = self.clock()  # try again after the next interval
         return self.frames
 
     def _load(self) -> None:
@@ -163,5 +163,5 @@ class ReferenceSet:
         self.frames = {alias: self.spark.createDataFrame(table).cache() for alias, table in tables.items()}
         for frame in old.values():
             frame.unpersist()
-        self.loaded_at = time.monotonic()
+        self.loaded_at = self.clock()
         self.loads += 1

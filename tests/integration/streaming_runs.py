@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from moviestream.devstack.jobs import kill_group, ledger_totals, start_local_job
 from moviestream.producer.generate import generate
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
+from tests.waiting import running, wait_for
 
 JOB_TIMEOUT_S = 240
 MOVIE_COLUMNS = (
@@ -227,16 +227,38 @@ def run_job(stack, loaded: Loaded, tmp_path: Path, failpoints: tuple[str, ...] =
     proc = start_local_job(args, log, env)
     try:
         wait_for_status(proc, status)
-        deadline = time.monotonic() + JOB_TIMEOUT_S
-        while ledger_totals(dsn, job_name).records_in < loaded.records:
-            assert proc.poll() is None, f"the job exited with {proc.returncode}, see {log}"
-            assert time.monotonic() < deadline, f"records not all accounted for, see {log}"
-            time.sleep(0.5)
-        time.sleep(1.5)  # a batch that would (wrongly) load records twice has time to commit
+        wait_until_settled(proc, log, dsn, job_name, loaded.records)
     finally:
         code = stop_job(proc)
     assert code == 0, f"the job did not stop cleanly on SIGTERM, see {log}"
     return RunResult(job_name, dsn, bucket, log)
+
+
+def went_idle_after_the_last_batch(log: Path, dsn: str, job_name: str) -> bool:
+    """Whether the job's query found nothing new at a trigger after finishing the newest batch
+    the ledger has: everything it read is committed, and no later batch is coming."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT MAX(batch_id) FROM movies.batch_ledger WHERE job_name = %s", (job_name,)
+        ).fetchone()
+    last = row[0] if row else None
+    events = [
+        json.loads(line) for line in log.read_text(errors="replace").splitlines() if line.startswith("{")
+    ]
+    done = [
+        i for i, e in enumerate(events) if e.get("event") == "batch_progress" and e.get("batch_id") == last
+    ]
+    return bool(done) and any(e.get("event") == "query_idle" for e in events[done[-1] :])
+
+
+def wait_until_settled(proc: subprocess.Popen, log: Path, dsn: str, job_name: str, records: int) -> None:
+    """Every record accounted for in the ledger, then the query idle after its last batch: a
+    batch that would (wrongly) load records again would have come before the idle, so counting
+    now sees it."""
+    wait_for(lambda: running(proc, log) and ledger_totals(dsn, job_name).records_in >= records,
+             JOB_TIMEOUT_S, f"every record accounted for, see {log}")  # fmt: skip
+    wait_for(lambda: running(proc, log) and went_idle_after_the_last_batch(log, dsn, job_name),
+             60, f"the query idle after its last batch, see {log}")  # fmt: skip
 
 
 def snapshot(run: RunResult) -> dict:

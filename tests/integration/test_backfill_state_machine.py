@@ -15,6 +15,7 @@ import pytest
 from moviestream.backfill.state_machine import render
 from moviestream.core.config import AwsSettings
 from tests.integration.conftest import SFN_MOCK_CONFIG_NAME
+from tests.waiting import wait_for
 
 JOB = "moviestream-backfill"
 
@@ -89,13 +90,12 @@ def run(machine: dict, case: str, event: dict) -> dict:
     sfn = machine["sfn"]
     arn = machine["arn"] + (f"#{case}" if case else "")
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(event))["executionArn"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def finished() -> dict | None:
         described = sfn.describe_execution(executionArn=execution)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.2)
-    raise AssertionError(f"execution {execution} still running after 60 s")
+        return described if described["status"] != "RUNNING" else None
+
+    return wait_for(finished, 60, f"execution {execution} finished")
 
 
 def messages(machine: dict, wait_s: float = 5.0) -> list[dict]:

@@ -10,11 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).parents[2]
 
@@ -58,12 +59,12 @@ BENCHMARKS = {
 
 def live_streams(kinesis) -> set[str]:
     """Streams not on their way out (deleting a stream takes a moment)."""
-    deadline = time.monotonic() + 30
-    while True:
+
+    def settled() -> list[dict] | None:
         summaries = kinesis.list_streams().get("StreamSummaries", [])
-        if not any(s["StreamStatus"] == "DELETING" for s in summaries) or time.monotonic() > deadline:
-            return {s["StreamName"] for s in summaries if s["StreamStatus"] != "DELETING"}
-        time.sleep(0.5)
+        return None if any(s["StreamStatus"] == "DELETING" for s in summaries) else summaries or [{}]
+
+    return {s["StreamName"] for s in wait_for(settled, 30, "no stream still deleting") if s}
 
 
 def leftovers(stack) -> dict[str, set[str]]:

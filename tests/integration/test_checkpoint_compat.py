@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 from moviestream.core.config import AwsSettings
 from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from tests.integration.databases import fresh_warehouse
+from tests.waiting import running, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -82,10 +82,10 @@ def test_a_checkpoint_from_before_the_move_resumes_without_reprocessing(stack, t
     job = start_local_job(args, tmp_path / "job.log", dict(os.environ))
     try:
         assert wait_for_status(job, status) == OLD_QUERY_ID  # the same stream: the same ledger key
-        deadline = time.monotonic() + 180
-        while ledger_totals(dsn, job_name).records_in < 20 and time.monotonic() < deadline:
-            assert job.poll() is None, (tmp_path / "job.log").read_text()[-2000:]
-            time.sleep(0.5)
+        log = tmp_path / "job.log"
+        wait_for(
+            lambda: running(job, log) and ledger_totals(dsn, job_name).records_in >= 20, 180, "20 records"
+        )
     finally:
         stop_job(job)
 

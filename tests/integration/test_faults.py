@@ -1,8 +1,8 @@
 """The pipeline rides out real faults (moviestream/core/failure.py) and loses nothing.
 
 - One streaming job through throttled Kinesis reads (a real proxy), the test stack's real
-  PostgreSQL stopped for 30 s, S3 unreachable for 20 s and Kinesis for 10 s (real proxies
-  refusing connections): it never exits and reports each outage of a batch's writes degraded
+  PostgreSQL stopped, then S3 and Kinesis unreachable (real proxies refusing connections), each
+  until the job reports the outage degraded: it never exits and reports each outage of a batch's writes degraded
   once and recovered once.
 - The backfill while the warehouse goes away in the middle of a file: it pauses and completes
   with the same warehouse as a run without the fault.
@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,9 @@ from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, 
 from moviestream.devstack.stack import Postgres
 from moviestream.producer.generate import generate
 from tests.integration.databases import fresh_warehouse
+from tests.integration.streaming_runs import wait_until_settled
+from tests.waiting import running
+from tests.waiting import wait_for as wait_until
 
 JOB_TIMEOUT_S = 240
 
@@ -188,15 +190,22 @@ def test_the_backfill_pauses_through_a_warehouse_outage_and_completes_as_without
         postgres = Postgres(stack)
         try:
             if run == "outage":
-                deadline = time.monotonic() + 180
-                while ledger_totals(dsn, "backfill-outage").batches == 0:  # the first chunk is in
-                    assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-                    assert time.monotonic() < deadline, "no chunk committed"
-                    time.sleep(0.2)
+                wait_for(
+                    lambda d=dsn: ledger_totals(d, "backfill-outage").batches > 0,
+                    "the first chunk in",
+                    proc,
+                    log,
+                    180,
+                )
                 postgres.stop()
-                try:
-                    time.sleep(10)
-                    assert proc.poll() is None, "the backfill ended during the outage"
+                try:  # down until the backfill has waited past its degraded time, still running
+                    wait_for(
+                        lambda f=log: '"pipeline_degraded"' in f.read_text(errors="replace"),
+                        "degraded",
+                        proc,
+                        log,
+                        60,
+                    )
                 finally:
                     postgres.start()
             assert proc.wait(timeout=300) == 0, log.read_text(errors="replace")[-3000:]
@@ -226,18 +235,8 @@ def test_the_backfill_pauses_through_a_warehouse_outage_and_completes_as_without
 def wait_for(
     condition, what: str, proc: subprocess.Popen, log: Path, timeout_s: float = JOB_TIMEOUT_S
 ) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert proc.poll() is None, f"the job exited ({proc.returncode}) waiting for {what}, see {log}"
-        assert time.monotonic() < deadline, f"no {what} within {timeout_s:.0f} s, see {log}"
-        time.sleep(0.5)
-
-
-def outage(seconds: float, proc: subprocess.Popen, log: Path) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        assert proc.poll() is None, f"the job exited during an outage ({proc.returncode}), see {log}"
-        time.sleep(1)
+    """``condition`` within ``timeout_s``, the job alive all along."""
+    wait_until(lambda: running(proc, log) and condition(), timeout_s, f"{what}, see {log}")
 
 
 def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_loses_nothing(
@@ -248,9 +247,9 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
     - S3 and Kinesis reach it only through a real HTTP proxy (their per-service endpoint
       variables), which answers about 30% of GetRecords calls with Kinesis's throttling error
       all along;
-    - the test stack's real PostgreSQL is stopped for 30 s, then started;
-    - S3's proxy refuses every connection for 22 s while records keep arriving, Kinesis's for
-      20 s of them.
+    - the test stack's real PostgreSQL is stopped until the job reports it degraded, then started;
+    - S3's proxy refuses every connection while records keep arriving, and once a batch waits on
+      its S3 writes Kinesis's does too, until the job reports S3 degraded.
     It never exits and reports the warehouse and S3 outages each degraded once and recovered once
     (Kinesis's may be reported too, by the source's polls, which the SDK retries first; reading
     only waits, and resumes at its position). Then a permanent
@@ -290,13 +289,18 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
         lines = [line for line in log.read_text(errors="replace").splitlines() if f'"{event}"' in line]
         return sum(1 for line in lines if json.loads(line).get("step") != "kinesis poll")
 
+    def retried(step: str) -> bool:
+        """Whether a step whose name starts with ``step`` was retried (an outage was met)."""
+        lines = [line for line in log.read_text(errors="replace").splitlines() if '"step_retry"' in line]
+        return any(json.loads(line).get("step", "").startswith(step) for line in lines)
+
     try:
         wait_for_status(proc, tmp_path / "s1.json")
         producer = replay(csv_path, stream, tmp_path, rate=20)  # about 75 s of records
         wait_for(lambda: ledger_totals(dsn, job_name).records_in > 0, "first commit", proc, log)
         postgres.stop()
-        try:
-            outage(30, proc, log)
+        try:  # down until the job has waited past its degraded time and said so
+            wait_for(lambda: count("pipeline_degraded") == 1, "the warehouse outage reported", proc, log, 60)
         finally:
             postgres.start()
         wait_for(
@@ -307,9 +311,9 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
         # Kinesis goes 2 s after S3, so that a batch with records is sure to be at its S3 step.
         s3_proxy.down()
         try:
-            outage(2, proc, log)
+            wait_for(lambda: retried("s3"), "a batch waiting on its S3 writes", proc, log, 60)
             proxy.down()
-            outage(20, proc, log)
+            wait_for(lambda: count("pipeline_degraded") == 2, "the S3 outage reported", proc, log, 60)
         finally:
             s3_proxy.up()
             proxy.up()
@@ -341,7 +345,9 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
     health = [
         (m["state"], m["step"])
         for m in alerts()
-        if m.get("job") == job_name and m.get("step") != "kinesis poll"
+        if m.get("job") == job_name
+        and "state" in m
+        and m.get("step") != "kinesis poll"  # health, not breaches
     ]
     assert [state for state, _ in health] == ["degraded", "recovered", "degraded", "recovered", "failed"]
     assert [step.split()[0] for _, step in health[:4]] == ["ledger", "ledger", "s3", "s3"] or (
@@ -358,8 +364,7 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
     try:
         wait_for_status(proc, tmp_path / "s2.json")
         everything = len(expected.movie_of_event)
-        wait_for(lambda: ledger_totals(dsn, job_name).records_in >= everything, "the rest", proc, restart_log)
-        time.sleep(1.5)  # a batch that would (wrongly) load records twice has time to commit
+        wait_until_settled(proc, restart_log, dsn, job_name, everything)
     finally:
         assert stop_job(proc) == 0, f"the restarted job did not stop cleanly, see {restart_log}"
         proxy.close()

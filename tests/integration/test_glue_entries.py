@@ -40,6 +40,7 @@ from moviestream.devstack.stack import REPO_ROOT
 from moviestream.producer.generate import generate
 from tests.integration.cloudwatch import statistic
 from tests.integration.databases import fresh_warehouse
+from tests.waiting import wait_for
 
 STANDIN = REPO_ROOT / "tests" / "glue_standin"
 LOCALSTACK_DEFAULT_PORT = 4566
@@ -240,11 +241,11 @@ def streaming_run(glue_world, tmp_path_factory) -> Run:
     log = tmp_path / "streaming.log"
     proc = _start(world, "streaming_job.py", args, log)
     try:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while ledger_totals(world.dsn, job_name).records_in < sent:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        wait_for(
+            lambda: proc.poll() is not None or ledger_totals(world.dsn, job_name).records_in >= sent,
+            RUN_TIMEOUT_S,
+            f"every record in the ledger, see {log}",
+        )
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)  # Glue stops a streaming run the same way
             with contextlib.suppress(subprocess.TimeoutExpired):

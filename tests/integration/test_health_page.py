@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from moviestream.core.config import AwsSettings
 from moviestream.devstack.stack import REPO_ROOT
 from tests.browser import chromium, render, screenshot
+from tests.waiting import running, wait_for
 
 ARTIFACTS = Path(os.environ.get("MOVIESTREAM_TEST_ARTIFACTS", REPO_ROOT / "reports" / "test-artifacts"))
 
@@ -205,17 +205,13 @@ def test_watch_rewrites_the_page_and_the_page_reloads_itself(reference, tmp_path
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not out.exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_for(lambda: running(proc) and out.exists(), 60, "the first page written")
         first = embedded(out)
         assert '<meta http-equiv="refresh" content="1">' in out.read_text()
         with psycopg.connect(dsn) as conn:
             conn.execute("UPDATE movies.batch_ledger SET retried_errors = 2 WHERE batch_id = 0")
-        while embedded(out)["status"]["failed_batches"] == first["status"]["failed_batches"]:
-            assert proc.poll() is None and time.monotonic() < deadline, "the page was not rewritten"
-            time.sleep(0.2)
+        rewritten = lambda: embedded(out)["status"]["failed_batches"] != first["status"]["failed_batches"]  # noqa: E731
+        wait_for(lambda: running(proc) and rewritten(), 60, "the page rewritten")
         assert embedded(out)["status"]["failed_batches"] == first["status"]["failed_batches"] + 1
     finally:
         proc.terminate()

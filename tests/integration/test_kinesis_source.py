@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from moviestream.core.config import AwsSettings
 from moviestream.streaming.kinesis_source import KinesisStreamReader, parse_starting_position
+from tests.waiting import wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -97,23 +97,23 @@ def test_resharding_reads_parents_to_the_end_and_children_from_the_start(stream)
     start = end
 
     client.update_shard_count(StreamName=name, TargetShardCount=4, ScalingType="UNIFORM_SCALING")
-    deadline = time.monotonic() + 60
-    while (
-        client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
-        != "ACTIVE"
-    ):
-        assert time.monotonic() < deadline, "the stream did not finish resharding"
-        time.sleep(0.5)
+    summary = lambda: client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]  # noqa: E731
+    wait_for(lambda: summary()["StreamStatus"] == "ACTIVE", 60, "the stream done resharding")
     put(client, name, 40, start=40)  # these go to the child shards
 
     expected = sorted(f"r{i}".encode() for i in range(80))
-    while sorted(seen) != expected or not all(start["shards"][p].get("closed") for p in parents):
-        assert time.monotonic() < deadline, f"read {len(seen)} of 80 records; offsets {start}"
+
+    def read_on() -> bool:
+        nonlocal start
+        if sorted(seen) == expected and all(start["shards"][p].get("closed") for p in parents):
+            return True
         end = r.latestOffset()
         seen.extend(read_batch(r, start, end))
         r.commit(end)
         start = end
-        time.sleep(0.2)
+        return False
+
+    wait_for(read_on, 60, "all 80 records read and the parents closed")
     assert sorted(seen) == expected  # every record once: nothing lost or repeated across the split
     assert set(start["shards"]) > parents  # the children were found and read
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from moviestream.core.movie_key import movie_id
 from moviestream.core.record import Envelope, event_id_for
 from moviestream.producer.generate import generate
 from tests.integration.kinesis_reading import payload, read_all
+from tests.waiting import running, wait_for
 
 ROOT = Path(__file__).parents[2]
 
@@ -225,7 +225,8 @@ def test_interrupt_flushes_and_resume_sends_exactly_the_rest(stream, movies_csv,
         text=True,
         cwd=ROOT,
     )
-    time.sleep(4)
+    # Interrupted once records are in the stream: the replay is under way, with more to send.
+    wait_for(lambda: running(proc) and any(read_all(client, name).values()), 60, "records in the stream")
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=60)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 
 import psycopg
@@ -19,6 +18,7 @@ from moviestream.core.config import AwsSettings
 from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
+from tests.waiting import running, wait_for
 
 RULES = """Rules = [
     IsComplete "series_title",
@@ -75,11 +75,8 @@ def test_detect_anomalies_fails_the_outlier_batch_and_passes_the_normal_ones_aft
     proc = start_local_job(args, log, dict(os.environ))
     try:
         wait_for_status(proc, status)
-        deadline = time.monotonic() + 240
-        while ledger_totals(dsn, job_name).records_in < total:
-            assert proc.poll() is None, f"the job exited with {proc.returncode}, see {log}"
-            assert time.monotonic() < deadline, f"records not all accounted for, see {log}"
-            time.sleep(0.5)
+        wait_for(lambda: running(proc, log) and ledger_totals(dsn, job_name).records_in >= total, 240,
+                 f"every record accounted for, see {log}")  # fmt: skip
     finally:
         assert stop_job(proc) == 0, f"see {log}"
 

@@ -3,7 +3,6 @@ another is in its transaction, and readers are never blocked by a load."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -12,6 +11,7 @@ from moviestream.warehouse.postgres import load_batch
 from tests.integration import warehouse_fixture as fx
 from tests.integration.databases import fresh_warehouse
 from tests.integration.test_warehouse_views import batch
+from tests.waiting import wait_for
 
 
 def waiting_on_the_ledger_lock(dsn: str) -> bool:
@@ -31,11 +31,10 @@ def test_a_load_waits_for_another_loads_transaction_and_readers_do_not(stack):
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         loading = pool.submit(load_batch, dsn, batch(fx.FILMS[:5], 0, good=5, bad=0, duplicates=0))
-        deadline = time.monotonic() + 60
         # It waits at its first statement, before reading anything it could then act on.
-        while not waiting_on_the_ledger_lock(dsn):
-            assert time.monotonic() < deadline and not loading.done(), "the load did not wait first thing"
-            time.sleep(0.1)
+        wait_for(
+            lambda: not loading.done() and waiting_on_the_ledger_lock(dsn), 60, "the load waiting first thing"
+        )
         with psycopg.connect(dsn, autocommit=True) as reader:  # queries go on meanwhile
             assert reader.execute("SELECT COUNT(*) FROM movies.batch_ledger").fetchone()[0] == 0
             reader.execute("SELECT * FROM movies.pipeline_health").fetchall()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from moviestream.core.record import CSV_COLUMNS
+from tests.helpers import bare_env
 
 pytestmark = pytest.mark.tools
 
@@ -25,12 +26,9 @@ UNREACHABLE_AWS = {
 
 def run(*args: str, aws: dict[str, str] = UNREACHABLE_AWS) -> subprocess.CompletedProcess:
     # An unreachable endpoint: nothing here may need a service to report an input error.
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": "/tmp",
-        "MOVIESTREAM_WAREHOUSE_DSN": "postgresql://postgres@127.0.0.1:9/x",
-        **aws,
-    }
+    env = bare_env(
+        **({"HOME": "/tmp", "MOVIESTREAM_WAREHOUSE_DSN": "postgresql://postgres@127.0.0.1:9/x"} | aws)
+    )
     return subprocess.run(
         [sys.executable, "-m", *args],
         capture_output=True,

@@ -1,7 +1,5 @@
 """Rules against a reference dataset, on Spark, with references read from files."""
 
-import time
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -155,13 +153,23 @@ def test_references_reload_on_their_interval_and_a_failed_reload_keeps_the_last(
     path = tmp_path / "codes.csv"
     path.write_text("code\na\n")
     failures: list[str] = []
-    refs = ReferenceSet(spark, [Binding("codes", str(path))], reload_s=0.3, on_reload_failed=failures.append)
+    now = [100.0]  # the set's clock, moved by the test: nothing here depends on how fast Spark is
+    refs = ReferenceSet(
+        spark,
+        [Binding("codes", str(path))],
+        reload_s=300,
+        on_reload_failed=failures.append,
+        clock=lambda: now[0],
+    )
     assert [r.code for r in refs.current()["codes"].collect()] == ["a"]
     path.write_text("code\na\nb\n")
-    assert refs.current()["codes"].count() == 1  # not yet due
-    time.sleep(0.35)
+    now[0] += 299.9
+    assert refs.current()["codes"].count() == 1 and refs.loads == 1  # not yet due
+    now[0] += 0.1
     assert refs.current()["codes"].count() == 2 and refs.loads == 2
     path.unlink()
-    time.sleep(0.35)
+    now[0] += 300
     assert refs.current()["codes"].count() == 2  # the last good copy
+    now[0] += 299
+    assert len(failures) == 1  # a failed reload waits a whole interval before the next try
     assert failures and "file not found" in failures[0]

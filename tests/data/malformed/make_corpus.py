@@ -82,13 +82,19 @@ CASES = {
     ),
     "blank_lines.csv": (text([HEADER, "", *rows(1), "", "", *rows(1, 2), ""]), 0, 2, 0, None),
     "padded_header.csv": (text([", ".join(f" {c} " for c in COLUMNS), *rows(2)]), 0, 2, 0, None),
-    "gzipped.csv.gz": (gzip.compress(text([HEADER, *rows(2)]), mtime=0), 2, 0, 0, "error: "),
+    "gzipped.csv.gz": (
+        gzip.compress(text([HEADER, *rows(2)]), mtime=0),
+        2,
+        0,
+        0,
+        "the header is not valid UTF-8 (it is gzip-compressed: decompress it, or load it with moviestream backfill)",
+    ),
     "utf16.csv": (
         ("\ufeff" + HEADER + "\n" + "\n".join(rows(1)) + "\n").encode("utf-16-le"),
         2,
         0,
         0,
-        "error: ",
+        "the header is not valid UTF-8 (it is UTF-16: save it as UTF-8)",
     ),
     "nul_byte.csv": (
         text([HEADER, rows(1)[0].replace("An overview", "An\x00overview"), *rows(1, 2)]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -154,7 +153,7 @@ class GlueContext:
                 while not query.awaitTermination(0.5):
                     if stop.is_set():  # finish the batch in flight, then return to the script
                         while query.status.get("isTriggerActive"):
-                            time.sleep(0.2)
+                            query.awaitTermination(0.2)
                         query.stop()
                         return
                 return
@@ -162,4 +161,5 @@ class GlueContext:
                 attempt += 1
                 if attempt > max_retries:
                     raise
-                time.sleep(attempt if attempt < 3 else 5)  # Glue's back-off: 1 s, 2 s, then 5 s
+                # Glue's back-off, 1 s, 2 s, then 5 s; a stop request (SIGTERM) cuts it short.
+                stop.wait(attempt if attempt < 3 else 5)
