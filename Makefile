@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: check test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: check mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -138,6 +138,11 @@ check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy
 	@$(VENV)/bin/ruff check --quiet . && $(VENV)/bin/ruff format --check --quiet .
 	@$(VENV)/bin/lint-imports --no-cache --no-logo
 	@$(VENV)/bin/mypy
+
+mutate: setup ## Mutation testing of the pure core (mutmut; not in make test): scores per module into bench/results/mutation.json
+	@rm -rf mutants
+	-@$(VENV)/bin/mutmut run --max-children 2  # its exit code says whether mutants survived; the scores decide
+	@$(PY) scripts/mutation_scores.py
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= kinesis csv archive
