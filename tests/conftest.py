@@ -26,10 +26,13 @@ settings.load_profile("moviestream")
 TIERS = ("spark", "tools", "integration")
 
 if os.environ.get("COVERAGE_PROCESS_CONFIG"):
-    # Measured (make test): Spark's Python workers end after each task, so coverage saves what
-    # they ran (a reused worker is killed by a signal at shutdown, its data unsaved). Every
-    # session the tests start, in this process or in a job they run, launches its JVM with this.
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", "--conf spark.python.worker.reuse=false pyspark-shell")
+    # Measured (make coverage): Spark's Python workers are left unmeasured. Started with coverage,
+    # PySpark's daemon is multi-threaded when it forks its workers, and a forked worker then
+    # deadlocked on a lock (a demo's batch never finished). Every session the tests start, in
+    # this process or in a job they run, launches its JVM with this.
+    os.environ.setdefault(
+        "PYSPARK_SUBMIT_ARGS", "--conf spark.executorEnv.COVERAGE_PROCESS_CONFIG= pyspark-shell"
+    )
 
 
 class TierViolation(AssertionError):
