@@ -26,12 +26,15 @@ settings.load_profile("moviestream")
 TIERS = ("spark", "tools", "integration")
 
 if os.environ.get("COVERAGE_PROCESS_CONFIG"):
-    # Measured (make coverage): Spark's Python workers are left unmeasured. Started with coverage,
-    # PySpark's daemon is multi-threaded when it forks its workers, and a forked worker then
-    # deadlocked on a lock (a demo's batch never finished). Every session the tests start, in
-    # this process or in a job they run, launches its JVM with this.
+    # Measured (make test): Spark's Python workers are measured by tests/coverage_daemon.py, which
+    # starts coverage in each worker after the daemon forks it; the daemon itself runs unmeasured
+    # (coverage in a daemon that forks while threaded deadlocked a worker). Every session the tests
+    # start, in this process or in a job they run, launches its JVM with this.
+    os.environ["COVERAGE_SPARK_WORKERS"] = os.environ["COVERAGE_PROCESS_CONFIG"]
     os.environ.setdefault(
-        "PYSPARK_SUBMIT_ARGS", "--conf spark.executorEnv.COVERAGE_PROCESS_CONFIG= pyspark-shell"
+        "PYSPARK_SUBMIT_ARGS",
+        "--conf spark.executorEnv.COVERAGE_PROCESS_CONFIG= "
+        "--conf spark.python.daemon.module=tests.coverage_daemon pyspark-shell",
     )
 
 
