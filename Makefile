@@ -141,7 +141,9 @@ check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy
 
 mutate: setup ## Mutation testing of the pure core (mutmut; not in make test): scores per module into bench/results/mutation.json
 	@rm -rf mutants
-	-@$(VENV)/bin/mutmut run --max-children 2  # its exit code says whether mutants survived; the scores decide
+	@# Its own pytest temp root: pytest keeps the last three runs' folders under a root, and a make
+	@# test running beside it would lose its stack's data folder to mutmut's many runs.
+	-@PYTEST_DEBUG_TEMPROOT=$(CURDIR)/mutants $(VENV)/bin/mutmut run --max-children 2  # its exit code says whether mutants survived; the scores decide
 	@$(PY) scripts/mutation_scores.py
 
 FUZZ_SECONDS ?= 60

@@ -162,7 +162,10 @@ class _Lines:
             block = self._stream.read(_BLOCK)
             if first:
                 first = False
-                block = block.removeprefix(_BOM)
+                while 0 < len(block) < len(_BOM) and (more := self._stream.read(_BLOCK)):
+                    block += more  # a short first read may split the BOM
+                # An empty block means the end of the file: after a BOM, read on.
+                block = block.removeprefix(_BOM) or self._stream.read(_BLOCK)
             data = pending + block
             if not data:
                 return

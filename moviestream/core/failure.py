@@ -97,18 +97,15 @@ def _transient_one(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     name = type(exc).__name__
-    module = type(exc).__module__ or ""
-    if module.startswith(("botocore", "urllib3")):
+    if type(exc).__module__.startswith(("botocore", "urllib3")):
         response = getattr(exc, "response", None)
         if isinstance(response, dict):  # a ClientError: the service answered
             error = response.get("Error", {})
             status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             return error.get("Code") in TRANSIENT_AWS_CODES or status >= 500 or status == 429
-        # No answer at all: EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ...
-        return name.endswith(("ConnectionError", "TimeoutError", "ConnectionClosedError")) or name in (
-            "EndpointConnectionError",
-            "ProxyConnectionError",
-        )
+        # No answer at all: EndpointConnectionError, ProxyConnectionError, ConnectTimeoutError,
+        # ReadTimeoutError, ConnectionClosedError, urllib3's NewConnectionError, ...
+        return name.endswith(("ConnectionError", "TimeoutError", "ConnectionClosedError"))
     sqlstate = getattr(exc, "sqlstate", None)
     if isinstance(sqlstate, str) and sqlstate:
         return sqlstate.startswith(TRANSIENT_SQLSTATE_CLASSES) or sqlstate in TRANSIENT_SQLSTATES

@@ -681,11 +681,16 @@ class _Parser:
             except re.error as exc:
                 raise self.error(f"invalid regular expression: {exc}", pattern_tok) from None
             return Condition(prefix + "matches", (Operand("string", pattern, pattern_tok.text),))
+        if negated:  # what 'not' may precede
+            expected = {ConditionKind.TYPE_NAME: "in", ConditionKind.VALUE: "between, in or matches"}.get(
+                kind, "between or in"
+            )
+            raise self.fail(f"{expected} after 'not'")
         expected = {
             ConditionKind.TYPE_NAME: "=, != or in",
             ConditionKind.VALUE: "a comparison, between, in or matches",
         }.get(kind, "a comparison, between or in")
-        raise self.fail(f"{'not ' if negated else ''}{expected}")
+        raise self.fail(expected)
 
     def var_operand(self, single: bool) -> Operand:
         value = self.variable(self.tok)
