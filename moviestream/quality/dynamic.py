@@ -150,10 +150,9 @@ def _call(call: Call, newest_first: tuple[float, ...]) -> Value:
     if name == "abs":
         return abs(_number(_eval(args[0], newest_first), args[0]))
     values = _list(_eval(args[0], newest_first), args[0], name)
+    # A list is never empty: last(k) of no earlier run is one 0.
     if name == "sum":
         return math.fsum(values)
-    if not values:
-        raise DynamicError(f"{name}() of an empty list")
     if name == "avg":
         return math.fsum(values) / len(values)
     if name == "max":

@@ -203,3 +203,32 @@ def test_a_bom_split_across_short_reads_is_still_dropped(n):
     data = ("\ufeff" + HEADER + "\n" + GOOD + "\n").encode()
     (row,) = list(read_rows(Trickle(data, n), "t.csv"))  # type: ignore[arg-type]
     assert row.header[0] == "Poster_Link" and row.line_number == 2
+
+
+@pytest.mark.parametrize(
+    ("start", "hint"),
+    [
+        (
+            b"\x1f\x8b\x08\x00",
+            " (it is gzip-compressed: decompress it, or load it with moviestream backfill)",
+        ),
+        (b"\xff\xfeP\x00", " (it is UTF-16: save it as UTF-8)"),
+        (b"\xfe\xff\x00P", " (it is UTF-16: save it as UTF-8)"),
+        (b"\xc3(", ""),
+    ],
+)
+def test_a_header_that_is_not_utf8_says_what_the_file_is(start, hint):
+    with pytest.raises(InputError) as raised:
+        rows(start + HEADER.encode() + b"\n")
+    assert str(raised.value) == f"test.csv: the header is not valid UTF-8{hint}"
+
+
+def test_the_header_names_are_stripped_and_a_header_only_file_is_empty_of_rows():
+    spaced = ",".join(f" {c} " for c in CSV_COLUMNS)
+    assert rows((spaced + "\n").encode()) == []
+    with pytest.raises(InputError, match=r"^test.csv: the file is empty \(no header row\)$"):
+        rows(b"")
+    with pytest.raises(
+        InputError, match=r"^test.csv: missing column\(s\) Poster_Link, Gross \(expected the 16"
+    ):
+        rows(HEADER.replace("Poster_Link,", "").replace(",Gross", "").encode())

@@ -111,3 +111,51 @@ def test_a_record_missing_its_data_field_comes_out_empty():
     body = b"\x0a\x01k" + b"\x1a\x02\x08\x00"
     got = list(deaggregate(MAGIC + body + hashlib.md5(body).digest(), "outer"))
     assert [(r.partition_key, r.payload, r.error) for r in got] == [("k", b"", None)]
+
+
+# -- every path in whole records ---------------------------------------------------------------
+
+
+def test_every_path_yields_exactly_these_records():
+    import hashlib
+
+    from moviestream.core.deaggregate import MAGIC, UserRecord
+
+    broken = bytearray(build_aggregate([("k", b"data")]))
+    broken[-1] ^= 0xFF
+    garbage = MAGIC + b"\xff\xff\xff\xff" + hashlib.md5(b"\xff\xff\xff\xff").digest()
+    cases = {
+        b"plain": [UserRecord(0, "", b"plain", "partition key is empty")],
+        bytes(broken): [UserRecord(0, "", bytes(broken), "KPL aggregate checksum (MD5) mismatch")],
+    }
+    for data, expected in cases.items():
+        assert list(deaggregate(data, "")) == expected
+    (bad,) = deaggregate(garbage, b"\xffk")
+    assert (bad.sub_sequence_number, bad.partition_key, bad.payload) == (0, "\ufffdk", garbage)
+    assert bad.error.startswith("KPL aggregate is not a valid protobuf message: ")
+    # an index one past the table is out of range; the records after it still come out
+    blob = _aggregate([b"a", b"b"], [(2, b"x"), (1, b"y")])
+    assert list(deaggregate(blob, "outer")) == [
+        UserRecord(0, "outer", b"x", "partition_key_index 2 is out of range: the aggregate has 2 keys"),
+        UserRecord(1, "b", b"y", None),
+    ]
+
+
+def test_aggregation_needs_the_magic_and_more_than_the_frame():
+    from moviestream.core.deaggregate import DIGEST_SIZE, MAGIC
+
+    assert not is_aggregated(MAGIC + b"\x00" * DIGEST_SIZE)  # the frame alone holds nothing
+    assert is_aggregated(MAGIC + b"\x00" * (DIGEST_SIZE + 1))
+    assert not is_aggregated(b"\x00" * (len(MAGIC) + DIGEST_SIZE + 5))
+    assert not is_aggregated(MAGIC[:-1])
+
+
+def test_partition_keys_as_text_at_their_limits():
+    from moviestream.core.deaggregate import partition_key_text
+
+    assert partition_key_text(None) == (None, None)
+    assert partition_key_text("k" * 256) == ("k" * 256, None)
+    assert partition_key_text(b"k" * 256) == ("k" * 256, None)
+    assert partition_key_text("é" * 257) == ("é" * 256, "partition key is longer than 256 characters")
+    assert partition_key_text(b"") == ("", "partition key is empty")
+    assert partition_key_text(b"\xff" * 300) == ("\ufffd" * 256, "partition key is not valid UTF-8")

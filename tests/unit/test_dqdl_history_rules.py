@@ -213,3 +213,14 @@ def test_the_running_band_equals_the_band_computed_from_scratch():
         assert band.expected == pytest.approx(mean, rel=1e-9)
         assert (band.lower, band.upper) == (pytest.approx(lower, rel=1e-9), pytest.approx(upper, rel=1e-9))
         assert band.excluded == excluded >= 1
+
+
+def test_the_band_in_exact_values_an_outlier_left_out_and_its_edges_held():
+    from moviestream.quality.anomalies import Band, expected_band
+
+    band = expected_band([10.0, 10.0, 10.0, 1000.0, 10.0])
+    # three equal values: the band is the relative floor, 1% of the mean; 1000 is left out
+    assert band == Band(expected=10.0, lower=9.9, upper=10.1, normal=4, excluded=1)
+    assert band.holds(9.9) and band.holds(10.1)
+    assert not band.holds(9.899999) and not band.holds(10.100001)
+    assert expected_band([10.0, 10.0]) is None

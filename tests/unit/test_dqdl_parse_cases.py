@@ -20,11 +20,12 @@ import os
 import pprint
 import re
 from dataclasses import fields
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset
+from moviestream.quality.dqdl import MEASURE, DqdlSyntaxError, Rule, measuring, parse_ruleset, read_ruleset
 
 CASES_FILE = Path(__file__).parents[1] / "data" / "dqdl_parse_cases.txt"
 _CASE = re.compile(r"^=== (?P<name>[^\n]+)\n(?P<text>.*?)^---\n(?P<expected>.*?)(?=^=== |\Z)", re.S | re.M)
@@ -86,3 +87,60 @@ def test_every_error_message_of_the_parser_has_a_case():
 if os.environ.get("MOVIESTREAM_UPDATE_SNAPSHOTS") == "1":  # pragma: no cover - a developer's tool
     with CASES_FILE.open("w", encoding="utf-8", newline="") as out:
         out.write(HEADER + "\n".join(f"=== {n}\n{t}\n---\n{outcome(t)}\n" for n, t, _ in CASES))
+
+
+def test_a_ruleset_file_is_read_or_refused_in_one_line(tmp_path):
+    good = tmp_path / "good.dqdl"
+    good.write_text("Rules = [ RowCount > 1 ]\n", encoding="utf-8")
+    assert read_ruleset(good).source == "Rules = [ RowCount > 1 ]\n"
+    missing = tmp_path / "none.dqdl"
+    bad = tmp_path / "bad.dqdl"
+    bad.write_text("Rules = [ ]", encoding="utf-8")
+    binary = tmp_path / "binary.dqdl"
+    binary.write_bytes(b"\xff\xfeR\x00")
+    for path, message in (
+        (missing, f"ruleset file not found: {missing}"),
+        (bad, f"{bad}: line 1, column 11: no rules provided: the Rules list is empty"),
+        (binary, f"{binary}: not a UTF-8 text file"),
+        (tmp_path, f"ruleset file not found: {tmp_path}"),
+    ):
+        with pytest.raises(ValueError) as raised:
+            read_ruleset(path)
+        assert str(raised.value) == message
+
+
+def test_a_rule_as_an_analyzer_keeps_its_type_parameters_and_where_and_only_measures():
+    (rule,) = parse_ruleset(
+        'Rules = [ ColumnValues "t" > 1 where "y > 1" with threshold > 0.5 labels = ["a" = "b"] ]'
+    ).rules
+    assert measuring(rule) == Rule("ColumnValues", ("t",), MEASURE, "y > 1")
+    assert measuring(rule).render() == 'ColumnValues "t" where "y > 1"'
+
+
+def test_binding_the_history_makes_each_dynamic_number_a_plain_one_and_keeps_the_rest():
+    from moviestream.quality.dqdl import Condition, Operand, bind_history, reads_history
+
+    runs = [{"Dataset.*.RowCount": 12.0}, {"Dataset.*.RowCount": 12.0}]
+    (rule,) = parse_ruleset("Rules = [ RowCount between 5 and avg(last(2)) * 0.8 ]").rules
+    bound = bind_history(rule, runs)
+    assert bound.condition == Condition(
+        "between",
+        (
+            Operand("number", Decimal("5"), "5"),
+            Operand("number", Decimal("9.6"), "9.6"),
+        ),  # not 9.600000000000001
+    )
+    assert bind_history(bound, runs) is bound  # nothing dynamic left: the same rule
+    (typed,) = parse_ruleset(
+        'Rules = [ ColumnDataType "y" = "INTEGER" with threshold >= min(last(2)) ]'
+    ).rules
+    bound = bind_history(
+        typed, [{"Column.y.ColumnDataType.Compliance": 0.5}, {"Column.y.ColumnDataType.Compliance": 0.25}]
+    )
+    assert bound.threshold == Condition(">=", (Operand("number", Decimal("0.25"), "0.25"),))
+    assert bound.condition == typed.condition and not bound.dynamic
+    # reading history: a dynamic number or DetectAnomalies, in any leaf of a composite
+    nodes = parse_ruleset(
+        'Rules = [ RowCount > 1, DetectAnomalies "RowCount", IsComplete "a" and RowCount > last(1) ]'
+    ).rules
+    assert [reads_history(n) for n in nodes] == [False, True, True]
