@@ -128,10 +128,13 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
 
+# Two workers: CI has two cores, and most of an integration test's time is spent waiting on the
+# stack, a JVM or a job; each worker runs its own stack (tests/conftest.py groups the tests).
+TEST_WORKERS ?= 2
 test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (static checks, the four tiers, line and branch coverage)
 	@$(MAKE) --no-print-directory check
 	@rm -rf .local/coverage && mkdir -p .local/coverage
-	@$(PY) -m pytest --cov --cov-report= --durations=25 $(PYTEST_ARGS)
+	@$(PY) -m pytest --cov --cov-report= --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 	@$(PY) scripts/coverage_check.py
 
 check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy)
@@ -143,7 +146,8 @@ mutate: setup ## Mutation testing of the pure core (mutmut; not in make test): s
 	@rm -rf mutants
 	@# Its own pytest temp root: pytest keeps the last three runs' folders under a root, and a make
 	@# test running beside it would lose its stack's data folder to mutmut's many runs.
-	-@PYTEST_DEBUG_TEMPROOT=$(CURDIR)/mutants $(VENV)/bin/mutmut run --max-children 2  # its exit code says whether mutants survived; the scores decide
+	@mkdir -p .local/mutmut-tmp
+	-@PYTEST_DEBUG_TEMPROOT=$(CURDIR)/.local/mutmut-tmp $(VENV)/bin/mutmut run --max-children 2  # its exit code says whether mutants survived; the scores decide
 	@$(PY) scripts/mutation_scores.py
 
 FUZZ_SECONDS ?= 60

@@ -19,8 +19,10 @@ import pytest
 from hypothesis import settings
 
 # Every run draws the same examples (no database, no randomness): a failure reproduces, and a
-# pass means the same thing on every machine. The settings of a test file inherit this.
-settings.register_profile("moviestream", derandomize=True, database=None)
+# pass means the same thing on every machine. No deadline: how long an example takes is not what
+# a test asserts (a loaded machine, coverage or mutmut's tracing made one "flaky").
+# The settings of a test file inherit this.
+settings.register_profile("moviestream", derandomize=True, database=None, deadline=None)
 settings.load_profile("moviestream")
 
 TIERS = ("spark", "tools", "integration")
@@ -51,10 +53,20 @@ def spark():
     session.stop()
 
 
+# Session fixtures that more than one test file uses: their tests run on one worker (make test
+# runs two, `--dist loadgroup`), so the job run they share is made once.
+SHARED_RUNS = frozenset({"reference", "loaded_stream"})
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "spark" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "spark" in fixtures:
             item.add_marker(pytest.mark.spark)
+        # A test file's tests stay on one worker (module fixtures are made once); each worker has
+        # its own stack and Spark session.
+        group = "streaming-runs" if fixtures & SHARED_RUNS else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ the checkout when moviestream runs from one, gitignored, else ``$XDG_STATE_HOME/
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -219,6 +220,15 @@ class LocalStack:
             return False
 
     def ensure_installed(self) -> None:
+        # Stacks started at once (parallel test workers, two terminals) share the virtualenv:
+        # one installs it while the others wait, then find it installed.
+        guard = self.cfg.localstack_venv.with_name(self.cfg.localstack_venv.name + ".install-lock")
+        guard.parent.mkdir(parents=True, exist_ok=True)
+        with open(guard, "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            self._install_unless_current()
+
+    def _install_unless_current(self) -> None:
         python = self.cfg.localstack_venv / "bin" / "python"
         marker = self.cfg.localstack_venv / ".moviestream-lock"
         lock_text = LOCALSTACK_LOCK.read_text()

@@ -272,13 +272,24 @@ def _worker_signals() -> None:
     # Workers are forked after the CLI installed its "flush and stop" SIGTERM handler; they must
     # not inherit it, or Pool.terminate()'s SIGTERM is caught and the pool's join waits forever.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # SIGTERM was blocked across the fork (WorkerPool): one that came before this point is
+    # pending, and now ends the worker as it should.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 class WorkerPool:
     """Forked workers; create it before any thread starts (forking a threaded process is unsafe)."""
 
     def __init__(self, workers: int) -> None:
-        self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals)
+        # A pool closed right after it opened (a short replay) sends SIGTERM to workers that may
+        # not have reset the inherited handler yet: that SIGTERM was caught and lost, and the
+        # pool's join waited forever (seen in a demo, its workers slowed by coverage). Blocked
+        # here, it waits in each new worker until _worker_signals has put the default back.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            self.pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_signals)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self.workers = workers
 
     def map_in_order(

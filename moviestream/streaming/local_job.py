@@ -14,7 +14,7 @@ import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,9 @@ class LocalJob:
     references: tuple[str, ...]
     ref_reload_seconds: float
     status_file: Path | None
+    # The streaming query's id, once it started: the ledger's key for each batch waits for it.
+    _query_started: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _query_id: str = field(default="", init=False, repr=False)
 
     def run(self) -> None:
         ruleset = self._ruleset()
@@ -163,8 +166,6 @@ class LocalJob:
             )
         except ValueError as exc:
             raise JobSetupError(str(exc)) from None
-        self._query_started = threading.Event()
-        self._query_id = ""
 
         def stream_id() -> str:  # the ledger's key waits for the query's id
             self._query_started.wait()
