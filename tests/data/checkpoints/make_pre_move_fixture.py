@@ -5,7 +5,7 @@ record of the stream in order (data, partition key, the sequence number it had).
 
     git worktree add /tmp/pre-move d5d8157
     eval "$(moviestream stack env)"   # a local stack that is up
-    python tests/data/checkpoints/make_pre_move_fixture.py /tmp/pre-move tests/data/checkpoints/pre-move
+    PYTHONPATH=. python tests/data/checkpoints/make_pre_move_fixture.py /tmp/pre-move tests/data/checkpoints/pre-move
 
 It runs the old code as it was; it is kept to show how the fixture came about, not to be run again.
 """
@@ -19,11 +19,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 import psycopg
+
+from tests.waiting import wait_for
 
 OLD, OUT = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
 STREAM = "pre-move-fixture"
@@ -46,11 +47,12 @@ def put_rows(first: int, count: int) -> None:
 def main() -> None:
     kinesis = boto3.client("kinesis")
     kinesis.create_stream(StreamName=STREAM, ShardCount=1)
-    while (
-        kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamStatus"]
-        != "ACTIVE"
-    ):
-        time.sleep(0.2)
+    wait_for(
+        lambda: kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamStatus"]
+        == "ACTIVE",
+        60,
+        "the stream is active",
+    )
     dsn = os.environ["MOVIESTREAM_WAREHOUSE_DSN"]
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DELETE FROM movies.batch_ledger WHERE job_name = 'pre-move-fixture'")
@@ -65,15 +67,15 @@ def main() -> None:
             env=os.environ | {"PYTHONPATH": str(OLD)}, cwd=OLD, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+
+        def loaded() -> bool:
             with psycopg.connect(dsn, autocommit=True) as conn:
                 done = conn.execute(
                     "SELECT COALESCE(SUM(records_in), 0) FROM movies.batch_ledger WHERE job_name = 'pre-move-fixture'"
                 ).fetchone()[0]
-            if done >= 40:
-                break
-            time.sleep(1)
+            return done >= 40
+
+        wait_for(loaded, 300, "the old job loaded the first 40 records", interval_s=1)
         os.killpg(job.pid, signal.SIGTERM)
         job.wait(60)
     put_rows(40, 20)
