@@ -82,7 +82,7 @@ def tokenize(text: str) -> list[Token]:
             if text[pos] == '"':
                 raise DqdlSyntaxError("unterminated string", line, column)
             raise DqdlSyntaxError(f"unexpected character {text[pos]!r}", line, column)
-        kind, chunk = m.lastgroup or "", m.group()
+        kind, chunk = str(m.lastgroup), m.group()  # every alternative is a named group
         if kind not in ("WS", "COMMENT"):
             tokens.append(Token(kind, chunk, line, column))
         if newlines := chunk.count("\n"):  # strings may span lines
@@ -328,10 +328,10 @@ class _Parser:
             if name.lower() == "rules" and name != "Rules":
                 raise self.error(f"the rules list must be named 'Rules' (found {name!r})", name_tok)
             rank = order.index(section)
-            if rank < last or (section != "constants" and section in sections):
+            if rank < last or section in sections:  # (constants, which may repeat, are not kept here)
                 raise self.error(f"{name!r} is out of place (order: {', '.join(order)})", name_tok)
             last = rank
-            self.take("OP", "=", "'='")
+            self.take("OP", "=")
             if section == "Metadata":
                 sections[section] = self.metadata()
             elif section == "DataSources":
@@ -379,12 +379,12 @@ class _Parser:
         return tuple((k, v) for k, v, _ in entries)
 
     def mapping(self) -> list[tuple[str, str | tuple[str, ...], Token]]:
-        self.take("PUNCT", "{", "'{'")
+        self.take("PUNCT", "{")
         entries = []
         while True:
             key_tok = self.tok
             key = self.string("a quoted key")
-            self.take("PUNCT", ":", "':'")
+            self.take("PUNCT", ":")
             entries.append((key, self.string_or_list(), key_tok))
             if self.at("PUNCT", ","):
                 self.i += 1
@@ -416,12 +416,12 @@ class _Parser:
         self.constants[name] = self.string_or_list()
 
     def labels_list(self) -> tuple[tuple[str, str], ...]:
-        start = self.take("PUNCT", "[", "'['")
+        start = self.take("PUNCT", "[")
         labels: dict[str, str] = {}
         while True:
             key_tok = self.tok
             key = self.string("a quoted label key")
-            self.take("OP", "=", "'='")
+            self.take("OP", "=")
             value = self.string("a quoted label value")
             if not key or len(key) > 128:
                 raise self.error("a label key must have 1 to 128 characters", key_tok)
@@ -438,7 +438,7 @@ class _Parser:
         return tuple(labels.items())
 
     def rules(self) -> tuple[Node, ...]:
-        self.take("PUNCT", "[", "'['")
+        self.take("PUNCT", "[")
         if self.at("PUNCT", "]"):
             raise self.error("no rules provided: the Rules list is empty")
         rules = [self.or_expr()]
@@ -453,7 +453,7 @@ class _Parser:
     def analyzers(self) -> tuple[Rule, ...]:
         """``Analyzers = [RowCount, Completeness "c", AllStatistics "c"]``: rules that measure a
         metric, with no condition; AllStatistics only here."""
-        self.take("PUNCT", "[", "'['")
+        self.take("PUNCT", "[")
         if self.at("PUNCT", "]"):
             raise self.error("no analyzers provided: the Analyzers list is empty")
         analyzers = []
@@ -505,15 +505,15 @@ class _Parser:
         if self.at("PUNCT", "("):
             self.i += 1
             node = self.or_expr()
-            self.take("PUNCT", ")", "')'")
+            self.take("PUNCT", ")")
             if self.at("IDENT", "labels"):
                 return replace(node, labels=node.labels + self.rule_labels())
             return node
         return self.rule()
 
     def rule_labels(self) -> tuple[tuple[str, str], ...]:
-        self.take("IDENT", "labels")
-        self.take("OP", "=", "'='")
+        self.i += 1  # 'labels': the callers looked
+        self.take("OP", "=")
         return self.labels_list()
 
     # one rule
@@ -644,18 +644,15 @@ class _Parser:
             op_tok = self.take("OP")
             if kind is ConditionKind.TYPE_NAME and op_tok.text not in ("=", "!="):
                 raise self.error("ColumnDataType takes =, != or in", op_tok)
-            if self.at("VAR") and kind is ConditionKind.VALUE:
-                return Condition(op_tok.text, (self.var_operand(single=True),))
             return Condition(op_tok.text, (self.operand(kind),))
-        negated = False
-        if self.at("IDENT", "not"):
+        negated = self.at("IDENT", "not")
+        if negated:
             self.i += 1
-            negated = True
         prefix = "not_" if negated else ""
         if self.at("IDENT", "between") and kind is not ConditionKind.TYPE_NAME:
             self.i += 1
             low = self.operand(kind)
-            self.take("IDENT", "and", "'and'")
+            self.take("IDENT", "and")
             high = self.operand(kind)
             return Condition(prefix + "between", (low, high))
         if self.at("IDENT", "in"):
@@ -665,7 +662,7 @@ class _Parser:
                 items = (value,) if isinstance(value, str) else value
                 self.i += 1
                 return Condition(prefix + "in", tuple(Operand("string", v, quote(v)) for v in items))
-            self.take("PUNCT", "[", "'['")
+            self.take("PUNCT", "[")
             items_ops = [self.operand(kind)]
             while self.at("PUNCT", ","):
                 self.i += 1
@@ -686,11 +683,8 @@ class _Parser:
                 kind, "between or in"
             )
             raise self.fail(f"{expected} after 'not'")
-        expected = {
-            ConditionKind.TYPE_NAME: "=, != or in",
-            ConditionKind.VALUE: "a comparison, between, in or matches",
-        }.get(kind, "a comparison, between or in")
-        raise self.fail(expected)
+        # (a value condition cannot get here: rule_condition saw one of its openings)
+        raise self.fail("=, != or in" if kind is ConditionKind.TYPE_NAME else "a comparison, between or in")
 
     def var_operand(self, single: bool) -> Operand:
         value = self.variable(self.tok)
@@ -726,12 +720,11 @@ class _Parser:
         return self.number()
 
     def date(self) -> Operand:
-        parens = self.at("PUNCT", "(")
-        if parens:
-            self.i += 1
-        self.take("IDENT", "now", "now()")
-        self.take("PUNCT", "(", "'('")
-        self.take("PUNCT", ")", "')'")
+        """``now()``, ``now() ± N unit``, either in parentheses (operand saw ``now`` or ``( now``)."""
+        parens = self.tok.text == "("
+        self.i += 2 if parens else 1  # past '(' and 'now', or 'now'
+        self.take("PUNCT", "(")
+        self.take("PUNCT", ")")
         offset, text = 0, "now()"
         if self.at("OP", "+", "-"):
             sign = self.take("OP").text
@@ -740,7 +733,7 @@ class _Parser:
             offset = minutes if sign == "+" else -minutes
             text = f"now() {sign} {amount}"
         if parens:
-            self.take("PUNCT", ")", "')'")
+            self.take("PUNCT", ")")
             text = f"({text})"
         return Operand("date", DateValue("now", offset), text)
 
@@ -835,7 +828,7 @@ class _Parser:
         if self.at("PUNCT", "("):
             self.i += 1
             value = self._sum()
-            self.take("PUNCT", ")", "')'")
+            self.take("PUNCT", ")")
             if isinstance(value, BinOp):
                 value = replace(value, parenthesised=True)
             return value
@@ -846,17 +839,17 @@ class _Parser:
     def _call(self, in_aggregate: bool) -> Call:
         """``name(args)``: a dynamic rule's function. ``last(k)`` with k > 1 is a list, so it must
         be the argument of a function that takes one (avg, index, ...)."""
-        name_tok = self.take("IDENT")
+        name_tok = self.tok
         if name_tok.text not in FUNCTIONS:
             raise self.error(f"unknown function {name_tok.text}(): one of {', '.join(FUNCTIONS)}", name_tok)
-        self.take("PUNCT", "(", "'('")
+        self.i += 2  # the name and '(': _factor saw both
         args: list[Expr] = []
         while not self.at("PUNCT", ")"):
             if args:
                 self.take("PUNCT", ",", "',' or ')'")
             takes_list = name_tok.text in LIST_FUNCTIONS and not args
             args.append(_expr(self._factor(in_aggregate=takes_list) if takes_list else self._sum()))
-        self.take("PUNCT", ")", "')'")
+        self.take("PUNCT", ")")
         call = Call(name_tok.text, tuple(args))
         if call.name == "last" and args and not in_aggregate:
             k = args[0]

@@ -51,7 +51,7 @@ def outcome(ruleset_text: str) -> str:
     lines += [f"analyzer: {a.render()}" for a in parsed.analyzers]
     for f in fields(parsed):
         value = getattr(parsed, f.name)
-        if f.name != "source" and value:
+        if f.name != "source" and value != f.default:
             lines.append(f"{f.name}: {pprint.pformat(value, width=110, compact=True)}")
     return "\n".join(lines)
 
