@@ -47,7 +47,7 @@ def main() -> int:
             continue
         module = match["module"]
         counts[module][status] += 1
-        if status == "survived":
+        if status in ("survived", "no tests"):
             survivors[module].append(name)
     if not counts:
         print("error: no mutant was judged: run mutmut run first (make mutate)", file=sys.stderr)
@@ -55,12 +55,15 @@ def main() -> int:
     report = {}
     print(f"{'module':<34}{'killed':>8}{'judged':>8}{'score':>8}")
     for module, by_status in sorted(counts.items()):
-        judged = by_status["killed"] + by_status["survived"] + by_status.get("timeout", 0)
+        # A mutant no test reaches ("no tests") is a survivor too: nothing would notice it.
+        judged = (
+            by_status["killed"] + by_status["survived"] + by_status["no tests"] + by_status.get("timeout", 0)
+        )
         killed = by_status["killed"] + by_status.get("timeout", 0)  # a mutant that hangs is noticed
         score = 100.0 * killed / judged if judged else 100.0
         report[module] = {"killed": killed, "judged": judged, "score": round(score, 1),
                           "survivors": survivors[module], "other": {k: v for k, v in by_status.items()
-                          if k not in ("killed", "survived", "timeout")}}  # fmt: skip
+                          if k not in ("killed", "survived", "no tests", "timeout")}}  # fmt: skip
         print(f"{module:<34}{killed:>8}{judged:>8}{score:>7.1f}%")
     report["equivalent_left_out"] = len(skipped)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

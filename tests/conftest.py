@@ -12,8 +12,10 @@ Tiers (markers; `make test` runs all four, `make test-unit` the first):
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -28,15 +30,19 @@ settings.load_profile("moviestream")
 TIERS = ("spark", "tools", "integration")
 
 if os.environ.get("COVERAGE_PROCESS_CONFIG"):
-    # Measured (make test): Spark's Python workers are measured by tests/coverage_daemon.py, which
+    # Measured (make test): Spark's Python workers are measured by tests/coverage_hook/moviestream_coverage_daemon.py, which
     # starts coverage in each worker after the daemon forks it; the daemon itself runs unmeasured
     # (coverage in a daemon that forks while threaded deadlocked a worker). Every session the tests
     # start, in this process or in a job they run, launches its JVM with this.
+    # The daemon's folder holds that one module and goes on the workers' path only: a test that
+    # runs packaged code from another directory (the Glue entries) still finds it.
     os.environ["COVERAGE_SPARK_WORKERS"] = os.environ["COVERAGE_PROCESS_CONFIG"]
+    hook = Path(__file__).parent / "coverage_hook"
     os.environ.setdefault(
         "PYSPARK_SUBMIT_ARGS",
         "--conf spark.executorEnv.COVERAGE_PROCESS_CONFIG= "
-        "--conf spark.python.daemon.module=tests.coverage_daemon pyspark-shell",
+        f"--conf spark.executorEnv.PYTHONPATH={shlex.quote(str(hook))} "
+        "--conf spark.python.daemon.module=moviestream_coverage_daemon pyspark-shell",
     )
 
 

@@ -146,7 +146,9 @@ def test_faults_deliver_every_row_once_after_dedup(faulty_kinesis, faulty_stream
         env=env,
     )
     assert code == 0, summary["_stderr"]
-    assert summary["api_calls"] >= 40, summary
+    # Enough calls that one failing is all but certain: 0.7 ** 25 = 0.013% that none does. (How
+    # many the paced run makes depends on the machine: 34 on a heavily loaded one.)
+    assert summary["api_calls"] >= 25, summary
     assert summary["retries"] > 0 and summary["throttles"] > 0, summary
     assert summary["dead_lettered"] == 0 and not (tmp_path / "dl.jsonl").exists()
     records = [r for rs in read_all(client, name).values() for r in rs]

@@ -1,4 +1,7 @@
-"""PySpark's worker daemon, with coverage measured in the workers it forks (make test, coverage on).
+"""PySpark's worker daemon, with coverage measured in the workers it forks (make test).
+
+Alone in its folder, which tests/conftest.py puts on Spark's Python workers' path
+(spark.executorEnv.PYTHONPATH): importable wherever a test runs Spark from.
 
 Spark starts `spark.python.daemon.module` (conftest names this one when coverage runs) and asks it
 for a worker per Python task; the daemon forks one and reuses it for later tasks. Coverage is
