@@ -142,10 +142,9 @@ class Condition:
             case "in" | "not_in":
                 word = "in" if self.operator == "in" else "not in"
                 return f"{word} [{','.join(o.text for o in ops)}]"
-            case "matches" | "not_matches":
-                word = "matches" if self.operator == "matches" else "not matches"
-                return f"{word} {ops[0].text}"
-        return f"{self.operator} {ops[0].text}"
+            case "not_matches":
+                return f"not matches {ops[0].text}"
+        return f"{self.operator} {ops[0].text}"  # = != > >= < <= matches
 
 
 @dataclass(frozen=True)
@@ -194,7 +193,7 @@ class Composite:
     def leaves(self) -> list[Rule]:
         out: list[Rule] = []
         for child in self.children:
-            out.extend(child.leaves() if isinstance(child, Composite) else [child])
+            out.extend(child.leaves())
         return out
 
 
@@ -292,8 +291,9 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.i]
 
-    def peek(self, ahead: int = 1) -> Token:
-        return self.tokens[min(self.i + ahead, len(self.tokens) - 1)]
+    def peek(self) -> Token:
+        """The token after this one (callers peek only past a token that is not the end)."""
+        return self.tokens[self.i + 1]
 
     def error(self, message: str, token: Token | None = None) -> DqdlSyntaxError:
         t = token or self.tok
@@ -849,7 +849,7 @@ class _Parser:
                 self.take("PUNCT", ",", "',' or ')'")
             takes_list = name_tok.text in LIST_FUNCTIONS and not args
             args.append(_expr(self._factor(in_aggregate=takes_list) if takes_list else self._sum()))
-        self.take("PUNCT", ")")
+        self.i += 1  # ')': the loop above stopped at it
         call = Call(name_tok.text, tuple(args))
         if call.name == "last" and args and not in_aggregate:
             k = args[0]

@@ -232,3 +232,17 @@ def test_the_header_names_are_stripped_and_a_header_only_file_is_empty_of_rows()
         InputError, match=r"^test.csv: missing column\(s\) Poster_Link, Gross \(expected the 16"
     ):
         rows(HEADER.replace("Poster_Link,", "").replace(",Gross", "").encode())
+
+
+@pytest.mark.parametrize("block", [1, 4, 1024 * 1024])
+def test_the_unreadable_rest_keeps_its_bytes_across_lines_and_blocks(block):
+    rest = f'"open,{ROW}\nbad \xff byte\n{"y" * 300}\n'.encode("latin-1")
+    data = f"{HEADER}\n{ROW}\n".encode() + rest
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_source, "_BLOCK", block)
+        got = list(
+            read_rows(io.BytesIO(data), "t.csv", ReadLimits(field_bytes=64, row_bytes=200, raw_bytes=60))
+        )
+    assert [type(r).__name__ for r in got] == ["Row", "Reject"]
+    assert got[1].raw == rest[:60].decode("utf-8", "replace")  # the lines joined as they were
+    assert "\ufffd" in got[1].raw

@@ -358,16 +358,16 @@ def test_degraded_and_giving_up_happen_exactly_at_their_times():
         on_degraded=lambda *args: degraded.append(args),
     )
     error = ConnectionRefusedError("refused")
-    for now in (0.0, 9.0):
+    for now in (1.0, 10.0):
         clock.now = now
         retrier.observe("poll", error, "kinesis")
     assert degraded == [] and retrier.outage_seconds() == 9.0
-    clock.now = 10.0
+    clock.now = 11.0
     retrier.observe("poll", error, "kinesis")
     assert degraded == [("poll", 10.0, error)]
     clock.now = 500.0
     retrier.observe("poll", error, "kinesis")  # observing never gives up
-    assert retrier.outages == {"kinesis": 0.0}
+    assert retrier.outages == {"kinesis": 1.0}
 
     step, _ = failing(100, error, clock, seconds_each=5.0)
     clock.now = 0.0
