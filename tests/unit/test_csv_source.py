@@ -119,14 +119,17 @@ def test_rows_and_their_lines_match_the_csv_module_at_any_block_size(
 ROW = ",".join(["x"] * 16)
 
 
+def read_in_blocks(data: bytes, block: int, limits: ReadLimits) -> list[Row | Reject]:
+    """read_rows over ``data`` with the reader's block size set to ``block`` bytes."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_source, "_BLOCK", block)
+        return list(read_rows(io.BytesIO(data), "t.csv", limits))
+
+
 @pytest.mark.parametrize("block", [1, 3, 7, 1024 * 1024])
 def test_an_unclosed_quote_ends_the_file_as_one_reject_naming_its_row_line_and_byte(block):
     data = f'{HEADER}\n{ROW}\n{ROW}\r\n"open,{ROW}\n{"y" * 300}\nmore\n'.encode()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(csv_source, "_BLOCK", block)
-        got = list(
-            read_rows(io.BytesIO(data), "t.csv", ReadLimits(field_bytes=64, row_bytes=200, raw_bytes=9))
-        )
+    got = read_in_blocks(data, block, ReadLimits(field_bytes=64, row_bytes=200, raw_bytes=9))
     assert [type(r).__name__ for r in got] == ["Row", "Row", "Reject"]
     assert [(r.row_number, r.line_number) for r in got] == [(1, 2), (2, 3), (3, 4)]
     start = len(HEADER) + 1 + len(ROW) + 1 + len(ROW) + 2
@@ -140,11 +143,7 @@ def test_an_unclosed_quote_ends_the_file_as_one_reject_naming_its_row_line_and_b
 def test_a_field_over_its_cap_rejects_its_row_with_the_size_and_reading_goes_on(block):
     long_title = "é" * 20  # 40 bytes in UTF-8
     data = f"{HEADER}\n{GOOD}\n{GOOD.replace('Frank', long_title)}\n{GOOD}\n".encode()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(csv_source, "_BLOCK", block)
-        got = list(
-            read_rows(io.BytesIO(data), "t.csv", ReadLimits(field_bytes=39, row_bytes=10_000, raw_bytes=12))
-        )
+    got = read_in_blocks(data, block, ReadLimits(field_bytes=39, row_bytes=10_000, raw_bytes=12))
     assert [type(r).__name__ for r in got] == ["Row", "Reject", "Row"]
     assert got[1].reason == "field Director is 40 bytes, over the field cap of 39"
     assert (got[1].row_number, got[1].line_number, got[1].raw) == (2, 3, "https://p/1.")
@@ -238,11 +237,7 @@ def test_the_header_names_are_stripped_and_a_header_only_file_is_empty_of_rows()
 def test_the_unreadable_rest_keeps_its_bytes_across_lines_and_blocks(block):
     rest = f'"open,{ROW}\nbad \xff byte\n{"y" * 300}\n'.encode("latin-1")
     data = f"{HEADER}\n{ROW}\n".encode() + rest
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(csv_source, "_BLOCK", block)
-        got = list(
-            read_rows(io.BytesIO(data), "t.csv", ReadLimits(field_bytes=64, row_bytes=200, raw_bytes=60))
-        )
+    got = read_in_blocks(data, block, ReadLimits(field_bytes=64, row_bytes=200, raw_bytes=60))
     assert [type(r).__name__ for r in got] == ["Row", "Reject"]
     assert got[1].raw == rest[:60].decode("utf-8", "replace")  # the lines joined as they were
     assert "\ufffd" in got[1].raw
