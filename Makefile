@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: check coverage mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: spark-classes check coverage mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -53,7 +53,14 @@ lock: ## Re-resolve pinned dependencies into the lock files
 	$(UV) pip compile bench/quality-requirements.in -c requirements.lock --python-version 3.13 --generate-hashes \
 	    -o bench/quality-requirements.lock
 
-up: setup ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
+# Spark's classes archived once per checkout, Spark version and JDK, so each local JVM maps them
+# instead of loading them (moviestream/core/spark.py, class_archive_options): a local job starts
+# about 3 s sooner. A failed training only costs that time, so it never stops a target.
+export MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR := $(CURDIR)/.local/spark-classes
+spark-classes: setup ## Train the class-data archive the local Spark JVMs start from (once; about a minute)
+	-@$(PY) -m moviestream.devstack.spark_classes $(MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR)
+
+up: setup spark-classes ## Start LocalStack and PostgreSQL (idempotent) and create the local resources
 	@$(MS) stack up
 
 down: ## Stop what `make up` started
@@ -132,11 +139,11 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 # runs, stay together; each worker starts its own stack). 0, the default, runs the suite in one
 # process until two workers are shown to pay on CI's two cores (docs/ARCHITECTURE.md, "Tests").
 TEST_WORKERS ?= 0
-test: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (static checks, the four tiers)
+test: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (static checks, the four tiers)
 	@$(MAKE) --no-print-directory check
 	@$(PY) -m pytest --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-coverage: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## The suite with line and branch coverage everywhere the package runs, per sub-package (not yet part of make test)
+coverage: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## The suite with line and branch coverage everywhere the package runs, per sub-package (not yet part of make test)
 	@rm -rf .local/coverage && mkdir -p .local/coverage
 	@$(PY) -m pytest --cov --cov-report= --durations=25 $(PYTEST_ARGS)
 	@$(PY) scripts/coverage_check.py
@@ -168,13 +175,13 @@ fuzz: setup ## Fuzz the parsers of outside input (atheris): make fuzz [FUZZ_SECO
 test-unit: setup $(TF_SCHEMA) ## Unit tier: pure Python, no JVM, no process, no network (a guard fails a test that reaches for one)
 	@$(PY) -m pytest -m "not spark and not tools and not integration" $(PYTEST_ARGS)
 
-test-spark: setup ## Spark tier: the tests on the one shared local SparkSession
+test-spark: setup spark-classes ## Spark tier: the tests on the one shared local SparkSession
 	@$(PY) -m pytest -m "spark and not integration" $(PYTEST_ARGS)
 
-test-tools: setup $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) ## Tools tier: terraform, checkov, asl-validator, sqlfluff, the moviestream command
+test-tools: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) ## Tools tier: terraform, checkov, asl-validator, sqlfluff, the moviestream command
 	@$(PY) -m pytest -m "tools and not integration" $(PYTEST_ARGS)
 
-test-integration: setup $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Integration tier: the local stack (fixtures start their own)
+test-integration: setup spark-classes $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Integration tier: the local stack (fixtures start their own)
 	@$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
 bench: bench-producer bench-quality bench-stream bench-warehouse bench-backfill ## Run every benchmark (figures in bench/results/*.json)

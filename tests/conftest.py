@@ -29,6 +29,12 @@ settings.load_profile("moviestream")
 
 TIERS = ("spark", "tools", "integration")
 
+# The Spark JVMs the tests start (the shared session, every job they run) map the checkout's
+# class-data archive when `make` has trained one (moviestream/devstack/spark_classes.py).
+os.environ.setdefault(
+    "MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR", str(Path(__file__).parents[1] / ".local" / "spark-classes")
+)
+
 if os.environ.get("COVERAGE_PROCESS_CONFIG"):
     # Measured (make test): Spark's Python workers are measured by tests/coverage_hook/moviestream_coverage_daemon.py, which
     # starts coverage in each worker after the daemon forks it; the daemon itself runs unmeasured

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
@@ -21,10 +23,43 @@ def spark_master(cores: int | None = None) -> str:
     return f"local[{cores}]" if cores else "local[*]"
 
 
-def local_session(app_name: str, cores: int | None = None) -> SparkSession:
+# The folder where the local entries' JVM finds a class-data archive of Spark's classes (unset:
+# none). `make` trains one per checkout into .local/spark-classes (moviestream/devstack/spark_classes.py).
+CLASS_ARCHIVE_ENV = "MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR"
+
+
+def class_archive_name() -> str:
+    """The archive's file name: one per Spark version and JDK, so a changed one trains anew rather
+    than start every JVM slowly from an archive it would ignore."""
+    import pyspark
+
+    java_home = os.environ.get("JAVA_HOME")
+    java = shutil.which("java", path=os.path.join(java_home, "bin") if java_home else None)
+    jdk = Path(java).resolve().parent.parent.name if java else "no-java"
+    return f"spark-{pyspark.__version__}-{jdk}.jsa"
+
+
+def class_archive_options() -> str:
+    """The JVM options that map the class-data archive in MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR, or
+    "" when it is unset or has none yet. Spark's driver loads some 10,000 classes as it starts;
+    mapped from an archive they are parsed and verified once per checkout instead of once per
+    JVM: measured here, a session started in 3.2 s instead of 6.5 and its first query ran in 1.8 s
+    instead of 4. An archive the JVM cannot use is ignored; its warnings are silenced so a
+    command's output stays its own."""
+    directory = os.environ.get(CLASS_ARCHIVE_ENV, "").strip()
+    archive = os.path.join(directory, class_archive_name()) if directory else ""
+    if not archive or not os.path.isfile(archive):
+        return ""
+    if any(c.isspace() for c in archive):
+        archive = f'"{archive}"'  # Spark splits the options at spaces outside quotes
+    return f"-XX:SharedArchiveFile={archive} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+
+
+def local_session(app_name: str, cores: int | None = None, java_options: str = "") -> SparkSession:
     """The session of the local entries (the job, the backfill, the demo, the benchmarks): every
     core of the machine unless ``cores`` or MOVIESTREAM_SPARK_MASTER says otherwise. The tests
-    pin two cores so their timings do not depend on the machine."""
+    pin two cores so their timings do not depend on the machine. ``java_options``: more options
+    for the driver's JVM (the class-archive training adds its own)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     # Python workers must run the same interpreter (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -52,7 +87,14 @@ def local_session(app_name: str, cores: int | None = None) -> SparkSession:
         # optimizing JIT: compiling Spark's code and the generated code took a core for most of
         # a short job (18 of its 44 CPU-seconds); with FreqInlineSize=100 (default 325) the same
         # backfill ran in 37.8 s instead of 39.5.
-        .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC -XX:FreqInlineSize=100")
+        .config(
+            "spark.driver.extraJavaOptions",
+            " ".join(
+                filter(
+                    None, ("-XX:+UseParallelGC -XX:FreqInlineSize=100", class_archive_options(), java_options)
+                )
+            ),
+        )
     )
     spark = _without_start_up_noise(builder.getOrCreate)
     spark.sparkContext.setLogLevel(log_level())

@@ -1,5 +1,6 @@
 """The local entries' Spark session uses every core by default and MOVIESTREAM_SPARK_MASTER when
-it is set (a standalone cluster, or any master Spark accepts)."""
+it is set (a standalone cluster, or any master Spark accepts), and maps the class-data archive
+make trains."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from moviestream.core.spark import spark_master
+from moviestream.core.spark import class_archive_name, class_archive_options, spark_master
 
 ROOT = Path(__file__).parents[2]
 
@@ -26,6 +27,33 @@ def test_the_master_is_every_core_unless_cores_or_the_environment_say_otherwise(
     assert spark_master() == "local[*]"
 
 
+def test_the_class_archive_is_mapped_only_when_its_folder_has_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR", raising=False)
+    assert class_archive_options() == ""
+    monkeypatch.setenv("MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR", str(tmp_path))
+    assert class_archive_options() == ""  # not trained yet: the JVM starts as it always did
+    (tmp_path / class_archive_name()).write_bytes(b"archive")
+    assert class_archive_options() == (
+        f"-XX:SharedArchiveFile={tmp_path / class_archive_name()} -Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+    )
+    spaced = tmp_path / "a folder"
+    spaced.mkdir()
+    (spaced / class_archive_name()).write_bytes(b"archive")
+    monkeypatch.setenv("MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR", str(spaced))
+    assert class_archive_options().startswith(f'-XX:SharedArchiveFile="{spaced / class_archive_name()}" ')
+
+
+def test_the_archive_is_named_by_the_spark_version_and_the_jdk(monkeypatch, tmp_path):
+    import pyspark
+
+    jdk = tmp_path / "jdk-17-test"
+    (jdk / "bin").mkdir(parents=True)
+    (jdk / "bin" / "java").write_text("#!/bin/sh\n")
+    (jdk / "bin" / "java").chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(jdk))
+    assert class_archive_name() == f"spark-{pyspark.__version__}-jdk-17-test.jsa"
+
+
 # Run in a subprocess: the test session's own Spark is pinned to two cores.
 SCRIPT = """
 import json, os
@@ -33,7 +61,9 @@ from moviestream.core.spark import local_session
 
 os.environ["MOVIESTREAM_SPARK_MASTER"] = "local[1]"
 spark = local_session("cores-test")
-print(json.dumps([spark.sparkContext.master, spark.sparkContext.defaultParallelism]))
+jvm_args = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+archived = any(str(a).startswith("-XX:SharedArchiveFile=") for a in jvm_args)
+print(json.dumps([spark.sparkContext.master, spark.sparkContext.defaultParallelism, archived]))
 spark.stop()
 """
 
@@ -51,4 +81,6 @@ def test_a_session_runs_on_the_master_the_environment_names():
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["local[1]", 1]
+    # The JVM maps the checkout's class archive when make has trained one (make test has).
+    trained = bool(class_archive_options())
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["local[1]", 1, trained]
