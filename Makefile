@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: spark-classes check coverage mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: spark-classes check mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -137,15 +137,17 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 
 # Workers for pytest-xdist (`--dist loadgroup`: a file's tests, and the tests sharing the streaming
 # runs, stay together; each worker starts its own stack). 0, the default, runs the suite in one
-# process until two workers are shown to pay on CI's two cores (docs/ARCHITECTURE.md, "Tests").
+# process (docs/ARCHITECTURE.md, "Tests", has the figures).
 TEST_WORKERS ?= 0
-test: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (static checks, the four tiers)
+# The suite runs under coverage.py (pyproject.toml, [tool.coverage.run]): every Python process it
+# starts (the jobs, the producer's workers, Spark's Python workers, xdist's workers) saves its own
+# data file, combined once when every process has ended; scripts/coverage_check.py prints the
+# figures per sub-package and fails below the floors.
+test: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## Install what tests need and run the whole suite (static checks, the four tiers) with line and branch coverage
 	@$(MAKE) --no-print-directory check
-	@$(PY) -m pytest --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
-
-coverage: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUALITY_STAMP) $(FILMS_JSON) ## The suite with line and branch coverage everywhere the package runs, per sub-package (not yet part of make test)
 	@rm -rf .local/coverage && mkdir -p .local/coverage
-	@$(PY) -m pytest --cov --cov-report= --durations=25 $(PYTEST_ARGS)
+	@$(PY) -m coverage run -m pytest --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@$(PY) -m coverage combine -q
 	@$(PY) scripts/coverage_check.py
 
 check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy)

@@ -9,7 +9,7 @@ for a worker per Python task; the daemon forks one and reuses it for later tasks
 another thread held one of coverage's locks deadlocked (a demo batch that never finished). So the
 daemon stays unmeasured, and each forked worker, single-threaded from its first instruction,
 starts a coverage of its own from the configuration the tests' process handed down
-(COVERAGE_SPARK_WORKERS, pytest-cov's serialized settings, with an absolute data file).
+(COVERAGE_SPARK_WORKERS, coverage's serialized settings, with an absolute data file).
 
 A worker ends by SIGKILL or SIGHUP when Spark retires it, which runs no exit handler, so the
 worker saves its data after every task instead.
