@@ -136,9 +136,10 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	@touch $(CHECKOV_STAMP)
 
 # Workers for pytest-xdist (`--dist loadgroup`: a file's tests, and the tests sharing the streaming
-# runs, stay together; each worker starts its own stack). 0, the default, runs the suite in one
-# process (docs/ARCHITECTURE.md, "Tests", has the figures).
-TEST_WORKERS ?= 0
+# runs, stay together; each worker starts its own stack). Two pay on CI's two cores (the jobs wait
+# on the stack often enough for a second worker to use the idle core): docs/ARCHITECTURE.md,
+# "Tests", has the figures. TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 # The suite runs under coverage.py (pyproject.toml, [tool.coverage.run]): every Python process it
 # starts (the jobs, the producer's workers, Spark's Python workers, xdist's workers) saves its own
 # data file, combined once when every process has ended; scripts/coverage_check.py prints the

@@ -70,6 +70,10 @@ def spark():
 SHARED_RUNS = frozenset({"reference", "loaded_stream"})
 
 
+# tryfirst: xdist's worker turns the xdist_group marks into node ids in its own hook of the same
+# name, so they must be set before it runs (without it every test was its own group, and a module's
+# fixtures, the demos and the reference run among them, were made on both workers).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))

@@ -37,3 +37,12 @@ def test_a_network_connection_fails_the_unit_tier():
 @pytest.mark.tools
 def test_other_tiers_may_start_processes():
     assert subprocess.run(["true"], check=False).returncode == 0
+
+
+def test_a_modules_tests_share_one_xdist_group(request):
+    """Under `make test TEST_WORKERS=2` a module's tests run on one worker, so its fixtures are
+    made once: the group is in the node id xdist schedules by (it was not, once, and the demos and
+    the reference run were each made on both workers)."""
+    assert [m.args[0] for m in request.node.iter_markers("xdist_group")] == ["tests.unit.test_tiers"]
+    if getattr(request.config.option, "loadgroup", False):  # on an xdist worker
+        assert request.node.nodeid.endswith("::test_a_modules_tests_share_one_xdist_group@tests.unit.test_tiers")
