@@ -45,4 +45,6 @@ def test_a_modules_tests_share_one_xdist_group(request):
     the reference run were each made on both workers)."""
     assert [m.args[0] for m in request.node.iter_markers("xdist_group")] == ["tests.unit.test_tiers"]
     if getattr(request.config.option, "loadgroup", False):  # on an xdist worker
-        assert request.node.nodeid.endswith("::test_a_modules_tests_share_one_xdist_group@tests.unit.test_tiers")
+        assert request.node.nodeid.endswith(
+            "::test_a_modules_tests_share_one_xdist_group@tests.unit.test_tiers"
+        )
