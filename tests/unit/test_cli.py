@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -39,8 +40,19 @@ def test_the_console_script_and_python_m_list_every_subcommand():
     assert listed == list(EVERY_COMMAND) == list(SUBCOMMANDS)
 
 
+@pytest.fixture
+def environment_kept():
+    """`moviestream stack` points the process at the default local stack (os.environ.update) as
+    its group runs, --help included: put the environment back, or a later test on this worker
+    talks to 127.0.0.1:4566 instead of the test stack (it did, under two workers)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.mark.parametrize("command", list(EVERY_COMMAND))
-def test_every_subcommand_and_its_own_subcommands_have_help(command):
+def test_every_subcommand_and_its_own_subcommands_have_help(command, environment_kept):
     runner = CliRunner()
     for path in [[command], *([command, sub] for sub in EVERY_COMMAND[command])]:
         result = runner.invoke(main, [*path, "--help"], prog_name="moviestream")
