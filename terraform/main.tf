@@ -198,14 +198,15 @@ module "glue_jobs" {
 module "network" {
   source = "./modules/network"
 
-  name                = local.names.project
-  create_vpc          = var.vpc_id == null
-  vpc_id              = var.vpc_id
-  subnet_ids          = var.subnet_ids
-  cidr_block          = var.vpc_cidr_block
-  nat_gateway         = var.nat_gateway
-  interface_endpoints = var.interface_endpoints
-  tags                = local.tags
+  name                  = local.names.project
+  create_vpc            = var.vpc_id == null
+  vpc_id                = var.vpc_id
+  subnet_ids            = var.subnet_ids
+  cidr_block            = var.vpc_cidr_block
+  availability_zone_ids = var.availability_zone_ids
+  nat_gateway           = var.nat_gateway
+  interface_endpoints   = var.interface_endpoints
+  tags                  = local.tags
 }
 
 module "redshift" {

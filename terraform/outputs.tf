@@ -1,6 +1,6 @@
 output "region" {
   description = "Region of the deployment (AWS_REGION for the producer and the CLIs)."
-  value       = var.region
+  value       = local.region
 }
 
 output "stream_name" {

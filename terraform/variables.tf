@@ -1,15 +1,9 @@
+# No region variable: the AWS provider takes the region from its own chain (AWS_REGION, or the
+# profile's region), the same one the project's CLIs use, and everything reads it back from
+# data.aws_region.
+#
 # Names default to null and then come from moviestream/core/resources.json, the file the local
 # bootstrap reads too, so an applied stack and the local one have the same names.
-
-variable "region" {
-  description = "AWS region to deploy into."
-  type        = string
-  default     = "us-east-1"
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
-    error_message = "region must be an AWS region code such as us-east-1 or eu-west-2."
-  }
-}
 
 variable "environment" {
   description = "Deployment environment, used in tags (dev, staging or prod)."
@@ -159,6 +153,12 @@ variable "vpc_id" {
 
 variable "subnet_ids" {
   description = "Private subnets of vpc_id in at least three Availability Zones (only with vpc_id)."
+  type        = list(string)
+  default     = []
+}
+
+variable "availability_zone_ids" {
+  description = "AZ IDs (as in modules/zones/redshift_serverless_az_ids.json, not zone names) for the created VPC's subnets; empty takes them from the table of zones Redshift Serverless supports (modules/zones/redshift_serverless_az_ids.json)."
   type        = list(string)
   default     = []
 }

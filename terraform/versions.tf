@@ -8,8 +8,9 @@ terraform {
   }
 }
 
+# No region here: the provider's chain (AWS_REGION, or the profile's region) chooses it, and
+# without one the plan stops at once (terraform/README.md, step 2).
 provider "aws" {
-  region = var.region
   default_tags {
     tags = local.tags
   }

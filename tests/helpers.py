@@ -76,3 +76,28 @@ def terraform_value(work: Path, expression: str) -> Any:
     )
     assert result.returncode == 0, result.stderr
     return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def terraform_outputs(module: Path, work: Path, variables: dict[str, Any]) -> tuple[bool, Any]:
+    """A provider-free module applied by Terraform itself, in a copy under ``work``: (True, its
+    outputs) or (False, the error Terraform printed). Nothing is downloaded: such a module needs
+    no provider, so init only writes the lock-free working directory."""
+    import shutil
+
+    shutil.copytree(module, work)
+    (work / "terraform.tfvars.json").write_text(json.dumps(variables))
+    env = {**os.environ, "TF_DATA_DIR": str(work / ".terraform"), "TF_IN_AUTOMATION": "1"}
+
+    def terraform(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["terraform", f"-chdir={work}", *args, "-no-color"],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+
+    init = terraform("init", "-backend=false", "-input=false")
+    assert init.returncode == 0, init.stderr
+    apply = terraform("apply", "-auto-approve", "-input=false")
+    if apply.returncode != 0:
+        return False, " ".join(apply.stderr.split())
+    shown = terraform("output", "-json")
+    return True, {name: o["value"] for name, o in json.loads(shown.stdout).items()}

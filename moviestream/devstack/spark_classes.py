@@ -23,7 +23,7 @@ from pathlib import Path
 
 from moviestream.core.spark import CLASS_ARCHIVE_ENV, class_archive_name
 
-# How long one training may take before it is given up (a slow machine takes about 40 s).
+# How long one training may take before it is given up (a slow machine takes about 50 s (48 to 60 s measured)).
 TRAINING_TIMEOUT_S = 600
 
 

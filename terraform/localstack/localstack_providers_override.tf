@@ -7,8 +7,8 @@
 # endpoints, emulated); Glue and Redshift Serverless
 # need LocalStack Pro (see terraform/README.md for applying the rest with -target).
 
+# The region comes from AWS_REGION, as for AWS (`eval "$(.venv/bin/moviestream stack env)"` sets it).
 provider "aws" {
-  region                      = var.region
   access_key                  = "test"
   secret_key                  = "test"
   s3_use_path_style           = true

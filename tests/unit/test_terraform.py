@@ -16,7 +16,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from tests.helpers import terraform_value
+from tests.helpers import terraform_outputs, terraform_value
 
 ROOT = Path(__file__).parents[2]
 TERRAFORM = ROOT / "terraform"
@@ -684,3 +684,120 @@ def glue_import_closure() -> set[str]:
             elif isinstance(node, ast.Import):
                 todo += [a.name for a in node.names if a.name.startswith("moviestream.")]
     return {m.split(".")[1] for m in seen if m.count(".") >= 1}
+
+
+# --- where it lands: the region and the zones ---------------------------------------------------
+
+ZONES = TERRAFORM / "modules" / "zones"
+AZ_TABLE = ZONES / "redshift_serverless_az_ids.json"
+REGION_OR_ZONE = re.compile(
+    r"\b(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]?)?-(?:north|south|east|west|central|northeast"
+    r"|southeast|northwest|southwest)-[0-9][a-z]?\b"  # a region code, or a zone name (region + letter)
+    r"|\b[a-z]{2,5}[0-9]-az[0-9]+\b"  # an AZ ID
+)
+
+
+def test_the_region_comes_only_from_the_providers_chain():
+    """No region variable and no region in the provider block: AWS_REGION (or the profile)
+    chooses it, and every module reads it back from data.aws_region."""
+    assert "region" not in named(parsed(TERRAFORM).get("variable", []))
+    (provider,) = parsed(TERRAFORM)["provider"]
+    assert "region" not in next(iter(provider.values()))
+    assert locals_of(TERRAFORM)["region"] == "${data.aws_region.current.region}"
+    assert named(parsed(TERRAFORM)["output"])["region"]["value"] == "${local.region}"
+    with (TERRAFORM / "localstack" / "localstack_providers_override.tf").open() as fh:
+        (override,) = hcl2.load(fh)["provider"]
+    assert "region" not in next(iter(override.values()))
+    # Modules that take the region get the root's, which is data.aws_region's.
+    for call in named(parsed(TERRAFORM)["module"]).values():
+        assert call.get("region", "${local.region}") == "${local.region}"
+    assert named(parsed(TERRAFORM / "modules" / "network")["module"])["zones"]["region"] == (
+        "${data.aws_region.current.region}"
+    )
+
+
+def test_no_region_or_zone_is_written_outside_the_az_id_table():
+    files = [
+        p for p in TERRAFORM.rglob("*")
+        if p.is_file() and p.suffix in {".tf", ".tfvars", ".tftpl", ".json"} and p != AZ_TABLE
+        and ".terraform" not in p.parts
+    ]  # fmt: skip
+    assert len(files) > 40
+    found = {str(p.relative_to(ROOT)): REGION_OR_ZONE.findall(p.read_text()) for p in files}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert REGION_OR_ZONE.findall('region = "eu-west-2"\nzone = "us-east-1c" id = "use1-az3"') == [
+        "eu-west-2", "us-east-1c", "use1-az3"
+    ]  # fmt: skip
+
+
+def test_the_az_id_table_cites_aws_and_lists_ids_of_its_own_region():
+    table = json.loads(AZ_TABLE.read_text())
+    assert (
+        table["_source"]
+        == "https://docs.aws.amazon.com/redshift/latest/mgmt/serverless-usage-considerations.html"
+    )
+    for region, ids in table["regions"].items():
+        area, direction, number = region.split("-")
+        prefix = (
+            area + "".join(w[0] for w in re.findall(r"north|south|east|west|central", direction)) + number
+        )
+        assert all(re.fullmatch(rf"{prefix}-az[0-9]+", i) for i in ids), region
+        assert len(set(ids)) == len(ids) >= (2 if region == "us-west-1" else 3), region
+
+
+def test_the_created_subnets_take_their_zones_by_id_from_the_zones_module():
+    network = bodies(parsed(TERRAFORM / "modules" / "network")["resource"])
+    assert network["aws_subnet.private"]["availability_zone_id"] == "${local.zone_ids[count.index]}"
+    assert network["aws_subnet.public"]["availability_zone_id"] == "${local.zone_ids[0]}"
+    assert "availability_zone" not in network["aws_subnet.private"]
+    assert locals_of(TERRAFORM / "modules" / "network")["zone_ids"] == "${module.zones.subnet_zone_ids}"
+    call = named(parsed(TERRAFORM)["module"])["network"]
+    assert call["availability_zone_ids"] == "${var.availability_zone_ids}"
+
+
+ALL_USE1 = ["use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"]
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        # The table's order, skipping the zone it does not list (use1-az3).
+        ({"region": "us-east-1", "available_zone_ids": ALL_USE1}, ["use1-az1", "use1-az2", "use1-az4"]),
+        # A listed zone this account does not have is passed over.
+        ({"region": "us-east-1", "available_zone_ids": ALL_USE1[1:]}, ["use1-az2", "use1-az4", "use1-az5"]),
+        # Where AWS allows two zones, three subnets share them.
+        ({"region": "us-west-1", "available_zone_ids": ["usw1-az1", "usw1-az3"]}, ["usw1-az1", "usw1-az3", "usw1-az1"]),
+        # The operator's choice wins over the table, still kept to what the account has.
+        (
+            {"region": "us-east-1", "available_zone_ids": ALL_USE1, "override_zone_ids": ["use1-az6", "use1-az3", "use1-az9", "use1-az5"]},
+            ["use1-az6", "use1-az3", "use1-az5"],
+        ),
+        ({"region": "us-east-2", "available_zone_ids": ["use2-az3", "use2-az2", "use2-az1"], "subnet_count": 4},
+         ["use2-az1", "use2-az2", "use2-az3", "use2-az1"]),
+    ],
+    ids=["table-order", "missing-zone", "two-zone-region", "override", "four-subnets"],
+)  # fmt: skip
+def test_the_zones_module_chooses_supported_zone_ids(tmp_path, variables, expected):
+    ok, outputs = terraform_outputs(ZONES, tmp_path / "zones", variables)
+    assert ok, outputs
+    assert outputs["subnet_zone_ids"] == expected
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"region": "af-south-1", "available_zone_ids": ["afs1-az1", "afs1-az2", "afs1-az3"]},
+        {"region": "us-east-1", "available_zone_ids": ["use1-az3", "use1-az1"]},
+    ],
+    ids=["unlisted-region", "too-few-supported"],
+)
+def test_too_few_zones_stops_the_plan_and_says_what_to_set(tmp_path, variables):
+    ok, error = terraform_outputs(ZONES, tmp_path / "zones", variables)
+    assert not ok
+    assert f"Fewer than 3 Availability Zones for Redshift Serverless in {variables['region']}" in error
+    assert "Set availability_zone_ids to three supported AZ IDs" in error
+    # An existing VPC's subnets are only checked (a warning), so the table cannot block them.
+    ok, outputs = terraform_outputs(ZONES, tmp_path / "listed-only", {**variables, "place_subnets": False})
+    assert ok, outputs

@@ -3,6 +3,8 @@
 # gateway endpoint on their route tables and, optionally, a NAT gateway in a public subnet. With an
 # existing VPC, only the interface endpoints asked for are added to it.
 #
+# The zones are chosen by AZ ID from the zones Redshift Serverless supports (modules/zones).
+#
 # Why a NAT gateway by default: Glue installs --additional-python-modules from PyPI at every job
 # start, and PyPI has no VPC endpoint. The jobs also call Kinesis, Secrets Manager, SNS,
 # EventBridge, CloudWatch, KMS, STS and redshift-serverless (GetCredentials): through the NAT, or
@@ -13,7 +15,7 @@
 data "aws_region" "current" {}
 
 data "aws_availability_zones" "available" {
-  #checkov:skip=CKV_AWS_394:the first az_count zones in name order are taken (a new zone does not change them); availability_zones pins them explicitly
+  #checkov:skip=CKV_AWS_394:zones are chosen by AZ ID from modules/zones' table of zones Redshift Serverless supports; availability_zone_ids overrides them
   state = "available"
   filter {
     name   = "opt-in-status"
@@ -21,14 +23,41 @@ data "aws_availability_zones" "available" {
   }
 }
 
+# Zones by AZ ID, from the table of zones Redshift Serverless supports (modules/zones).
+module "zones" {
+  source = "../zones"
+
+  region             = data.aws_region.current.region
+  available_zone_ids = data.aws_availability_zones.available.zone_ids
+  override_zone_ids  = var.availability_zone_ids
+  subnet_count       = var.subnet_count
+  place_subnets      = var.create_vpc
+}
+
 locals {
-  azs = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, var.az_count)
+  zone_ids = module.zones.subnet_zone_ids
   # /20 private subnets from the start of the block, the public one (NAT) after them.
-  private_cidrs = [for i in range(length(local.azs)) : cidrsubnet(var.cidr_block, 4, i)]
-  public_cidr   = cidrsubnet(var.cidr_block, 4, length(local.azs))
+  private_cidrs = [for i in range(var.subnet_count) : cidrsubnet(var.cidr_block, 4, i)]
+  public_cidr   = cidrsubnet(var.cidr_block, 4, var.subnet_count)
 
   vpc_id     = var.create_vpc ? aws_vpc.this[0].id : var.vpc_id
   subnet_ids = var.create_vpc ? aws_subnet.private[*].id : var.subnet_ids
+}
+
+# An existing VPC's subnets: the workgroup fails to create outside the supported zones, so say
+# which subnet is where before that (a warning: the table may lag AWS's page).
+data "aws_subnet" "given" {
+  for_each = var.create_vpc ? toset([]) : toset(var.subnet_ids)
+  id       = each.value
+}
+
+check "given_subnets_are_in_supported_zones" {
+  assert {
+    condition = length(module.zones.listed_zone_ids) == 0 || alltrue([
+      for subnet in data.aws_subnet.given : contains(module.zones.listed_zone_ids, subnet.availability_zone_id)
+    ])
+    error_message = "subnet_ids include subnets outside the Availability Zones Redshift Serverless supports here (${jsonencode(module.zones.listed_zone_ids)}): ${jsonencode({ for id, subnet in data.aws_subnet.given : id => subnet.availability_zone_id })}."
+  }
 }
 
 resource "aws_vpc" "this" {
@@ -48,11 +77,11 @@ resource "aws_default_security_group" "this" {
 }
 
 resource "aws_subnet" "private" {
-  count             = var.create_vpc ? length(local.azs) : 0
-  vpc_id            = aws_vpc.this[0].id
-  cidr_block        = local.private_cidrs[count.index]
-  availability_zone = local.azs[count.index]
-  tags              = merge(var.tags, { Name = "${var.name}-private-${local.azs[count.index]}" })
+  count                = var.create_vpc ? var.subnet_count : 0
+  vpc_id               = aws_vpc.this[0].id
+  cidr_block           = local.private_cidrs[count.index]
+  availability_zone_id = local.zone_ids[count.index]
+  tags                 = merge(var.tags, { Name = "${var.name}-private-${count.index}-${local.zone_ids[count.index]}" })
 }
 
 resource "aws_route_table" "private" {
@@ -62,7 +91,7 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route_table_association" "private" {
-  count          = var.create_vpc ? length(local.azs) : 0
+  count          = var.create_vpc ? var.subnet_count : 0
   subnet_id      = aws_subnet.private[count.index].id
   route_table_id = aws_route_table.private[0].id
 }
@@ -80,11 +109,11 @@ resource "aws_vpc_endpoint" "s3" {
 # --- the way out to PyPI (and to AWS APIs without an endpoint) -----------------------------
 
 resource "aws_subnet" "public" {
-  count             = var.create_vpc && var.nat_gateway ? 1 : 0
-  vpc_id            = aws_vpc.this[0].id
-  cidr_block        = local.public_cidr
-  availability_zone = local.azs[0]
-  tags              = merge(var.tags, { Name = "${var.name}-public-nat" })
+  count                = var.create_vpc && var.nat_gateway ? 1 : 0
+  vpc_id               = aws_vpc.this[0].id
+  cidr_block           = local.public_cidr
+  availability_zone_id = local.zone_ids[0]
+  tags                 = merge(var.tags, { Name = "${var.name}-public-nat" })
 }
 
 resource "aws_internet_gateway" "this" {

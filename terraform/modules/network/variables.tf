@@ -30,23 +30,23 @@ variable "cidr_block" {
   }
 }
 
-variable "az_count" {
-  description = "Availability Zones of a created VPC (Redshift Serverless needs three)."
+variable "subnet_count" {
+  description = "Private subnets of a created VPC, one per Availability Zone where the region has enough (Redshift Serverless needs three)."
   type        = number
   default     = 3
   validation {
-    condition     = var.az_count >= 3 && var.az_count <= 6
-    error_message = "az_count must be between 3 and 6."
+    condition     = var.subnet_count >= 3 && var.subnet_count <= 6
+    error_message = "subnet_count must be between 3 and 6."
   }
 }
 
-variable "availability_zones" {
-  description = "Availability Zones of a created VPC, az_count of them; empty takes the first az_count available zones by name."
+variable "availability_zone_ids" {
+  description = "AZ IDs (as in modules/zones/redshift_serverless_az_ids.json, not zone names) for a created VPC's subnets; empty takes them from modules/zones' table of zones Redshift Serverless supports."
   type        = list(string)
   default     = []
   validation {
-    condition     = length(var.availability_zones) == 0 || length(var.availability_zones) >= 3
-    error_message = "availability_zones must be empty or name at least three zones."
+    condition     = length(var.availability_zone_ids) == 0 || length(var.availability_zone_ids) >= 2
+    error_message = "availability_zone_ids must be empty or name at least two AZ IDs (three, except where AWS allows two)."
   }
 }
 
