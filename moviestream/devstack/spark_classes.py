@@ -23,7 +23,7 @@ from pathlib import Path
 
 from moviestream.core.spark import CLASS_ARCHIVE_ENV, class_archive_name
 
-# How long one training may take before it is given up (a slow machine takes about 50 s (48 to 60 s measured)).
+# How long one training may take before it is given up (48 to 60 s measured on these machines).
 TRAINING_TIMEOUT_S = 600
 
 
