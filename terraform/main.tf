@@ -25,6 +25,9 @@ locals {
   # on each other in a cycle.
   backfill_job_arn  = "arn:${local.partition}:glue:${local.region}:${local.account_id}:job/${local.names.backfill_job_name}"
   state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${local.state_machine_name}"
+  # The Glue jobs log to groups of this stack (<prefix>/output, <prefix>/error), not to the
+  # account's shared /aws-glue/jobs/* groups, so the stack sets their retention and owns them.
+  glue_log_group_prefix = "/${local.names.project}/glue"
   # The event pattern files' placeholders, with this deployment's bucket.
   pattern_values = merge(local.names, { bucket_name = local.bucket_name })
 
@@ -121,6 +124,7 @@ module "kinesis" {
   stream_mode     = var.stream_mode
   shard_count     = local.shard_count
   retention_hours = var.stream_retention_hours
+  missing_data    = var.missing_data_alarms
   kms_key_arn     = aws_kms_key.pipeline.arn
   alarm_topic_arn = module.alerts.topic_arn
   tags            = local.tags
@@ -143,10 +147,12 @@ module "storage" {
 # password: the jobs authenticate with IAM).
 resource "aws_secretsmanager_secret" "warehouse_dsn" {
   #checkov:skip=CKV2_AWS_57:holds no credential: the DSN names the workgroup and the jobs authenticate with IAM; the admin password is Redshift's own, rotated by Redshift
-  name                    = "${local.names.project}/warehouse-dsn"
-  description             = "DSN of the warehouse the Glue jobs load (redshift://...)."
-  kms_key_id              = aws_kms_key.pipeline.arn
-  recovery_window_in_days = 7
+  name        = "${local.names.project}/warehouse-dsn"
+  description = "DSN of the warehouse the Glue jobs load (redshift://...)."
+  kms_key_id  = aws_kms_key.pipeline.arn
+  # Where the bucket may be force-destroyed (a throwaway environment), the secret goes at once,
+  # so a destroy and a new apply can reuse its name; otherwise it can be restored for 7 days.
+  recovery_window_in_days = var.force_destroy_bucket ? 0 : 7
 }
 
 module "iam" {
@@ -159,6 +165,7 @@ module "iam" {
   kms_key_arn       = aws_kms_key.pipeline.arn
   account_id        = local.account_id
   bucket_arn        = module.storage.bucket_arn
+  log_group_prefix  = local.glue_log_group_prefix
   prefixes = {
     raw     = local.names.raw_prefix
     code    = "glue"
@@ -185,13 +192,14 @@ module "glue_jobs" {
   reference_tables         = var.quality_reference_tables
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
-  alert_topic_arn          = module.alerts.topic_arn
   event_source             = local.names.event_source
   metrics_namespace        = local.names.metrics_namespace
   failure_ratio_threshold  = var.bad_record_ratio_threshold
   window_size              = var.window_size
   maintenance_window       = var.streaming_maintenance_window
   connections              = [module.redshift.glue_connection_name]
+  log_group_prefix         = local.glue_log_group_prefix
+  log_retention_days       = var.log_retention_days
   tags                     = local.tags
 }
 
@@ -218,6 +226,8 @@ module "redshift" {
   vpc_id                    = module.network.vpc_id
   subnet_ids                = module.network.subnet_ids
   base_capacity             = var.redshift_base_capacity
+  max_capacity              = var.redshift_max_capacity
+  log_retention_days        = var.log_retention_days
   daily_rpu_hours_limit     = var.redshift_daily_rpu_hours_limit
   usage_limit_breach_action = var.redshift_usage_limit_breach_action
   bucket_arn                = module.storage.bucket_arn
@@ -240,6 +250,7 @@ module "alerts" {
   state_machine_role_arn = module.iam.backfill_states_role_arn
   trigger_role_arn       = module.iam.backfill_trigger_role_arn
   alert_email            = var.alert_email
+  log_retention_days     = var.log_retention_days
   tags                   = local.tags
 }
 
@@ -338,5 +349,8 @@ module "monitoring" {
   lag_threshold_seconds      = var.lag_alarm_seconds
   freshness_minutes          = var.freshness_alarm_minutes
   window_seconds             = tonumber(regex("^[0-9]+", var.window_size))
+  daily_rpu_hours_limit      = var.redshift_daily_rpu_hours_limit
+  staleness_alarm_seconds    = var.views_staleness_alarm_seconds
+  missing_data               = var.missing_data_alarms
   tags                       = local.tags
 }

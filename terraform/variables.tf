@@ -187,16 +187,56 @@ variable "redshift_base_capacity" {
   default     = 8
 }
 
+variable "redshift_max_capacity" {
+  description = "Most RPUs the workgroup may scale to (8 to 512, steps of 8, at least redshift_base_capacity): the cap on how fast it can spend (docs/COSTS.md)."
+  type        = number
+  default     = 32
+  validation {
+    condition     = var.redshift_max_capacity >= 8 && var.redshift_max_capacity <= 512 && var.redshift_max_capacity % 8 == 0
+    error_message = "redshift_max_capacity must be 8 to 512 in steps of 8."
+  }
+}
+
 variable "redshift_daily_rpu_hours_limit" {
-  description = "Daily RPU-hours of Redshift Serverless compute before the usage limit acts (docs/COSTS.md)."
+  description = "Daily RPU-hours of Redshift Serverless compute before the usage limit acts (docs/COSTS.md); an alarm fires at the same figure."
   type        = number
   default     = 200
 }
 
 variable "redshift_usage_limit_breach_action" {
-  description = "log, emit-metric or deactivate (deactivate stops loading until the next day)."
+  description = "log, emit-metric or deactivate (deactivate turns off queries, and so loading, until the next day starts at 00:00 UTC)."
   type        = string
   default     = "emit-metric"
+}
+
+variable "missing_data_alarms" {
+  description = "How the alarms that expect the streaming job to be running treat no data (iterator age, views' staleness): breaching where it should always run (prod), notBreaching where it is stopped to save money (dev)."
+  type        = string
+  default     = "breaching"
+  validation {
+    condition     = contains(["breaching", "notBreaching"], var.missing_data_alarms)
+    error_message = "missing_data_alarms must be breaching or notBreaching."
+  }
+}
+
+variable "views_staleness_alarm_seconds" {
+  description = "Alarm when the aggregated views lag the newest committed batch by more than this, for 5 minutes (the jobs refresh them at most every --views_refresh_seconds, default 60)."
+  type        = number
+  default     = 600
+  validation {
+    condition     = var.views_staleness_alarm_seconds >= 60
+    error_message = "views_staleness_alarm_seconds must be at least 60."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days every log group of the stack keeps its events (one of CloudWatch Logs' retention values)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
+  }
 }
 
 variable "quality_score_alarm_threshold" {

@@ -173,6 +173,9 @@ class Backfill:
             self._report_pauses(progress)
         for file in files:
             summary.files.append(self._load_file(file, as_of or file_as_of(file), force, progress))
+        if any(f.chunks_loaded for f in summary.files):
+            self._committer.submit(lambda: None).result()  # the last chunk's commit is done
+            self.pipeline.refresh_views_now()  # the views hold the whole run when it ends
         summary.seconds = time.monotonic() - started
         return summary
 

@@ -20,6 +20,7 @@ from moviestream.cli.options import (
     metrics_option,
     read_limit_options,
     reference_options,
+    views_refresh_option,
 )
 from moviestream.core import logs
 from moviestream.core.config import AwsSettings, resource_names, warehouse_dsn
@@ -45,6 +46,7 @@ DEFAULT_RULESET = Path(__file__).parents[1] / "rules" / "movies.dqdl"
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
 @failure_options(give_up_default=3600.0)
 @isolation_option
+@views_refresh_option
 @metrics_option
 @evaluation_context_option
 @reference_options(reload=False)
@@ -76,6 +78,7 @@ def main(
     degraded_after_seconds: float,
     give_up_after_seconds: float,
     max_isolated_records: int,
+    views_refresh_seconds: float,
     metrics_namespace: str,
     evaluation_context: str,
     references: tuple[str, ...],
@@ -113,6 +116,7 @@ def main(
             degraded_after_seconds=degraded_after_seconds,
             give_up_after_seconds=give_up_after_seconds,
             max_isolated_records=max_isolated_records,
+            views_refresh_seconds=views_refresh_seconds,
         )
         limits = ReadLimits(field_bytes=max_field_bytes, row_bytes=max_row_bytes)
         archive = ArchiveLimits(decompressed_bytes=max_decompressed_bytes, ratio=max_compression_ratio)

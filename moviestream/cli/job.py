@@ -15,6 +15,7 @@ from moviestream.cli.options import (
     isolation_option,
     metrics_option,
     reference_options,
+    views_refresh_option,
 )
 from moviestream.core import logs
 from moviestream.core.config import resource_names, warehouse_dsn
@@ -84,18 +85,11 @@ NAMES = resource_names()
     help="Kinesis data (MB) read per micro-batch; at least one record.",
 )
 @click.option(
-    "--alert-topic-arn",
-    default="",
-    envvar="MOVIESTREAM_ALERT_TOPIC_ARN",
-    show_default="the topic named in resources.json, in this account and region",
-    help="SNS topic for data-quality alerts.",
-)
-@click.option(
     "--event-bus",
     default="default",
     show_default=True,
     envvar="MOVIESTREAM_EVENT_BUS",
-    help="EventBridge bus for the alerts' events.",
+    help="EventBridge bus for the alerts' events (its rules route them to the alert topic).",
 )
 @click.option(
     "--failure-ratio-threshold",
@@ -115,6 +109,7 @@ NAMES = resource_names()
 )
 @failure_options(give_up_default=0.0)
 @isolation_option
+@views_refresh_option
 @metrics_option
 @evaluation_context_option
 @reference_options(reload=True)

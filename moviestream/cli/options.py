@@ -101,6 +101,19 @@ def isolation_option(command: Any) -> Any:
     )(command)
 
 
+def views_refresh_option(command: Any) -> Any:
+    """--views-refresh-seconds: the views' refresh cadence (moviestream/pipeline/views_refresher.py)."""
+    return click.option(
+        "--views-refresh-seconds",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        envvar="MOVIESTREAM_VIEWS_REFRESH_SECONDS",
+        help="After batches commit, refresh the warehouse's materialized views at most this often "
+        "(0: never; someone else refreshes them).",
+    )(command)
+
+
 def read_limit_options(command: Any) -> Any:  # a click command
     """--max-field-bytes and --max-row-bytes: the caps both CSV readers share."""
     command = click.option(

@@ -5,6 +5,7 @@ moviestream warehouse apply --data-api --workgroup WG --database DB [--secret-ar
 moviestream warehouse views
 moviestream warehouse query top_rated --limit 20 [--json | --csv] [--data-api --workgroup WG --database DB]
 moviestream warehouse check [--data-api --workgroup WG --database DB]
+moviestream warehouse refresh [--wait-seconds 120]
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from moviestream.cli.exit_codes import ExitCode, fail
 from moviestream.core.config import warehouse_dsn
 from moviestream.warehouse.catalog import CHECKS, VIEWS, VIEWS_BY_NAME
 from moviestream.warehouse.contract import WarehouseUnavailable
-from moviestream.warehouse.targets import apply_schema, query_rows
+from moviestream.warehouse.targets import apply_schema, open_warehouse, query_rows
+from moviestream.warehouse.views import STALENESS, Refreshed, Staleness, utc_now
 
 DSN_OPTION = click.option(
     "--dsn",
@@ -185,6 +187,23 @@ def query(
             table.add_row(*["" if v is None else str(_plain(v)) for v in row])
         Console(width=max(120, len(columns) * 14)).print(table)
         click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
+    if view.materialized:
+        click.echo(_staleness_note(view.name, _rows(dsn, api, STALENESS)[1]), err=True)
+
+
+def _staleness_note(name: str, rows: list) -> str:
+    """How far a materialized view lags the ledger, in one line (on stderr, beside the rows)."""
+    staleness = Staleness(*rows[0]) if rows else Staleness(None, None, None)
+    if staleness.included is None and staleness.oldest_pending is None:
+        return f"{name}: materialized; nothing committed yet"
+    if staleness.oldest_pending is None:
+        newest = f"{staleness.included:%Y-%m-%d %H:%M:%S}"
+        return f"{name}: materialized, current (holds every committed batch, up to {newest} UTC)"
+    return (
+        f"{name}: materialized, {staleness.seconds(utc_now()):.0f} s stale (batches committed since "
+        f"{staleness.oldest_pending:%Y-%m-%d %H:%M:%S} UTC are not in it yet; the jobs refresh it, "
+        "or: moviestream warehouse refresh)"
+    )
 
 
 @cli.command()
@@ -207,3 +226,37 @@ def check(
     if failed:
         click.echo(f"{failed} of {len(CHECKS)} checks failed", err=True)
         sys.exit(ExitCode.FAILED)
+
+
+@cli.command()
+@DSN_OPTION
+@click.option(
+    "--wait-seconds",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    help="Wait this long for a refresh another refresher (a job) has under way.",
+)
+def refresh(dsn: str, wait_seconds: float) -> None:
+    """Refresh the materialized views now, as the jobs do after batches commit (one refresher at
+    a time; recorded in movies.views_refreshes). On Redshift, run it as the views' owner: the
+    loader's IAMR: user the apply made their owner."""
+    try:
+        outcome = (
+            open_warehouse(dsn)
+            .views_refresh("moviestream warehouse refresh")
+            .run(0.0, force=True, wait_s=wait_seconds)
+        )
+    except (WarehouseUnavailable, ValueError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # the database refused (no lease table: the schema is not applied)
+        fail(f"cannot refresh the views: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}")
+    if not isinstance(outcome, Refreshed):
+        fail(f"not refreshed: {outcome.reason}")
+    if not outcome.succeeded:
+        fail(f"refreshed {outcome.views} views, then failed: {outcome.error}", ExitCode.FAILED)
+    newest = outcome.newest_committed_at
+    click.echo(
+        f"refreshed {outcome.views} materialized views in {outcome.seconds:.1f} s; they hold every batch "
+        + (f"committed up to {newest:%Y-%m-%d %H:%M:%S} UTC" if newest else "(none committed yet)")
+    )

@@ -15,7 +15,15 @@ from moviestream.core.config import resource_names
 from moviestream.core.templates import fill_json_template
 
 PATTERN_DIR = Path(__file__).parent / "eventbridge"
-ALERT_PATTERNS = ("glue_job_failed", "data_quality_results", "pipeline_breach", "pipeline_degraded")
+# The patterns whose rules route to the alert topic: the one path every alert takes (the jobs put
+# events and never publish to SNS themselves; moviestream/pipeline/alerts.py).
+ALERT_PATTERNS = (
+    "glue_job_failed",
+    "pipeline_breach",
+    "pipeline_degraded",
+    "pipeline_recovered",
+    "views_refresh_failed",
+)
 BACKFILL_PATTERN = "raw_object_created"
 
 

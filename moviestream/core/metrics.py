@@ -28,6 +28,7 @@ class Metric:
     unit: str  # a CloudWatch StandardUnit
     per_rule: bool = False  # dimensions JobName and Rule, else JobName only
     streaming_only: bool = False  # the backfill's produced_at is an as-of time: it has no lag
+    per_batch: bool = True  # False: published on its own cadence, not with each batch
 
 
 METRICS: tuple[Metric, ...] = (
@@ -48,6 +49,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("JudgeSeconds", "Seconds"),
     Metric("S3Seconds", "Seconds"),
     Metric("WarehouseSeconds", "Seconds"),
+    # Not per batch: every --views-refresh-seconds while the job runs (views_staleness_metric_data).
+    Metric("ViewsStalenessSeconds", "Seconds", per_batch=False),
 )
 BY_NAME = {m.name: m for m in METRICS}
 
@@ -114,6 +117,15 @@ def batch_metric_data(facts: BatchFacts, job_name: str, timestamp: datetime) -> 
             dims = [*job, {"Name": RULE_DIMENSION, "Value": rule[:MAX_DIMENSION_VALUE]}]
             data.append(_datum("RulePassed", 1.0 if verdict == "passed" else 0.0, dims, timestamp))
     return data
+
+
+def views_staleness_metric_data(seconds: float, job_name: str, timestamp: datetime) -> list[dict[str, Any]]:
+    """The views' staleness as the refresher sees it (moviestream/pipeline/views_refresher.py),
+    with the JobName dimension; nothing for a value CloudWatch would refuse."""
+    if not _publishable(seconds):
+        return []
+    job = [{"Name": JOB_DIMENSION, "Value": job_name[:MAX_DIMENSION_VALUE]}]
+    return [_datum("ViewsStalenessSeconds", seconds, job, timestamp)]
 
 
 def requests(data: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

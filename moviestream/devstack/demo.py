@@ -30,7 +30,8 @@ from moviestream.devstack.jobs import LedgerTotals, ledger_totals, start_local_j
 from moviestream.devstack.stack import DEMO_DATABASE, REPO_ROOT, StackConfig, create_database_sql
 from moviestream.quality.dqdl import DqdlSyntaxError, parse_ruleset, reads_history
 from moviestream.warehouse.catalog import CHECKS, VIEWS_BY_NAME
-from moviestream.warehouse.targets import apply_schema, query_rows
+from moviestream.warehouse.targets import apply_schema, open_warehouse, query_rows
+from moviestream.warehouse.views import Refreshed
 
 DEMO_PREFIX = "demo"  # the demo's bad records and rule outcomes: s3://<bucket>/demo/...
 DEMO_BATCH_RECORDS = 600  # the job's cap per micro-batch: the 3,201 films are six batches
@@ -196,6 +197,12 @@ class Demo:
         self, dsn: str, summary: dict[str, Any], totals: LedgerTotals, stream_id: str, health_page: Path
     ) -> tuple[int, dict]:
         """Print what the run did and return (exit code, result)."""
+        refreshed = open_warehouse(dsn).views_refresh("demo").run(0.0, force=True, wait_s=60.0)
+        if isinstance(refreshed, Refreshed) and refreshed.succeeded:
+            console.print(f"views refreshed: {refreshed.views} materialized, in {refreshed.seconds:.1f} s")
+        else:  # shown, not fatal: top_rated below is then as of the jobs' last refresh
+            why = refreshed.error if isinstance(refreshed, Refreshed) else refreshed.reason
+            console.print(f"views NOT refreshed: {why}")
         movies, warehouse_rows = self._print_top_rated(dsn)
         history_rules = _history_rule_outcomes(
             dsn, self.job_name, parse_ruleset(self.rules.read_text("utf-8"))

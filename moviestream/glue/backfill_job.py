@@ -17,6 +17,8 @@ Job arguments (Terraform's glue_jobs module sets the fixed ones):
   --force                 "true" loads files again that were loaded before
   --degraded_after_seconds, --give_up_after_seconds  S3 or warehouse outages (moviestream/core/failure.py)
   --max_isolated_records  poison isolation's bound (default 100)
+  --views_refresh_seconds the materialized views' refresh cadence (default 60; 0: never); the run
+                          ends with one refresh
   --max_field_bytes, --max_row_bytes, --max_decompressed_bytes, --max_compression_ratio
                           the caps on what a file may hold (the local command's flags)
 A run that fails raises, so Glue marks it FAILED and the state machine reports it; so does a run
@@ -53,6 +55,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "max_decompressed_bytes": "",
     "max_compression_ratio": "",
     "max_isolated_records": "100",  # poison isolation's bound (moviestream/pipeline/batch_pipeline.py)
+    "views_refresh_seconds": "60",  # the materialized views' refresh cadence; 0: never
 }
 
 
@@ -142,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         degraded_after_seconds=float(args["degraded_after_seconds"]),
         give_up_after_seconds=float(args["give_up_after_seconds"]),
         max_isolated_records=int(args["max_isolated_records"]),
+        views_refresh_seconds=float(args["views_refresh_seconds"]),
     )
     backfill = Backfill(
         spark, config, chunk_rows=options.chunk_rows, limits=options.limits, archive=options.archive

@@ -12,9 +12,11 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --checkpoint_location   s3://... Spark checkpoint (the stream id lives there)
   --window_size           micro-batch trigger, e.g. "10 seconds"
   --starting_position     trim_horizon | latest | an ISO-8601 timestamp with offset
-  --max_fetch_records_per_shard, --alert_topic_arn, --event_bus, --event_source (the breach
-                          events' EventBridge source), --failure_ratio_threshold,
+  --max_fetch_records_per_shard, --event_bus, --event_source (the breach and health
+                          events' EventBridge source; rules route them to the alert topic),
+                          --failure_ratio_threshold,
   --degraded_after_seconds, --give_up_after_seconds  (moviestream/core/failure.py; 0: never give up)
+  --views_refresh_seconds refresh the materialized views at most this often (default 60; 0: never)
   --metrics_namespace     CloudWatch namespace of the per-batch metrics (moviestream/core/metrics.py)
   --evaluation_context    data-quality metric history's context (default: the job name)
   --references            reference datasets for the rules, "alias=s3://...,alias2=warehouse:s.t"
@@ -52,7 +54,6 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "window_size": "10 seconds",
     "starting_position": "trim_horizon",
     "max_fetch_records_per_shard": "20000",
-    "alert_topic_arn": "",
     "event_bus": "default",
     "event_source": "",  # empty: resources.json's (Terraform passes the environment's)
     "degraded_after_seconds": "60",  # moviestream/core/failure.py
@@ -63,6 +64,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
     "max_isolated_records": "100",  # poison isolation's bound (moviestream/pipeline/batch_pipeline.py)
+    "views_refresh_seconds": "60",  # the materialized views' refresh cadence; 0: never
 }
 # Spark SQL settings the job sets at start (the same as the local session; see moviestream/core/spark.py).
 SPARK_SQL_CONF = {
@@ -221,7 +223,6 @@ def main(argv: list[str] | None = None) -> None:
     ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"], aws))
     names = resource_names()
     alerts = AlertConfig(
-        topic_arn=args["alert_topic_arn"] or None,
         event_source=args["event_source"] or names["event_source"],
         event_bus=args["event_bus"],
         failure_ratio_threshold=float(args["failure_ratio_threshold"]),
@@ -240,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
         degraded_after_seconds=float(args["degraded_after_seconds"]),
         give_up_after_seconds=float(args["give_up_after_seconds"]),
         max_isolated_records=int(args["max_isolated_records"]),
+        views_refresh_seconds=float(args["views_refresh_seconds"]),
     )
     pipeline = BatchPipeline(config, lambda: streaming_query_id(spark))
     frame = glue_context.create_data_frame.from_options(

@@ -13,6 +13,7 @@ from typing import Any
 
 from moviestream.core import logs
 from moviestream.warehouse.targets import query_many
+from moviestream.warehouse.views import STALENESS, Staleness
 
 log = logs.get("health")
 
@@ -65,6 +66,10 @@ class Facts:
     last_hour: dict[str, int]  # batches, records_in, good, bad committed in the hour before read_at
     bad_files: dict[str, BadRecordsFile]  # by bad_records_uri
     read_at: datetime  # naive UTC
+    # The materialized views: how far they lag the ledger, and the newest refresh (refresher,
+    # started_at, seconds, succeeded, error), None before the first.
+    views: Staleness = Staleness(None, None, None)
+    last_refresh: dict[str, Any] | None = None
 
 
 def _latest_batches(job: str | None, batches: int) -> tuple[str, list[Any]]:
@@ -100,6 +105,8 @@ def read_facts(
         (_, loaded_rows),
         (_, upserted_rows),
         (columns, rows),
+        (_, staleness_rows),
+        (refresh_columns, refresh_rows),
     ) = query_many(
         dsn,
         [
@@ -133,6 +140,12 @@ def read_facts(
                 f" FROM movies.batch_ledger WHERE committed_at >= %s{' AND job_name = %s' if job else ''}",
                 [now - timedelta(hours=1), *for_job],
             ),
+            (STALENESS, []),
+            (
+                "SELECT refresher, started_at, seconds, succeeded, error FROM movies.views_refreshes"
+                " ORDER BY started_at DESC LIMIT 1",
+                [],
+            ),
         ],
     )
     ledger = _dicts(ledger_columns, ledger_rows)
@@ -148,7 +161,9 @@ def read_facts(
     bad_files = {
         row["bad_records_uri"]: cache[row["bad_records_uri"]] for row in ledger if row["bad_records_uri"]
     }
-    return Facts(ledger, outcomes, loaded, upserted, last_hour, bad_files, now)
+    views = Staleness(*staleness_rows[0]) if staleness_rows else Staleness(None, None, None)
+    last_refresh = _dicts(refresh_columns, refresh_rows)[0] if refresh_rows else None
+    return Facts(ledger, outcomes, loaded, upserted, last_hour, bad_files, now, views, last_refresh)
 
 
 def read_bad_records(uri: str, s3_client: Callable[[], Any]) -> BadRecordsFile:

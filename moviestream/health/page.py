@@ -285,6 +285,7 @@ def status_tiles(status: dict[str, Any]) -> str:
                 status["freshness_s"] is None or status["freshness_s"] > 900,
                 f"since the last commit ({status['last_commit'] or 'none'})",
             ),
+            _views_tile(status),
             _tile(
                 "Last hour",
                 f"{hour['records_in']:,} in",
@@ -315,6 +316,25 @@ def status_tiles(status: dict[str, Any]) -> str:
             ),
         ]
     )
+
+
+VIEWS_STALE_S = 600  # the views-staleness alarm's default threshold (terraform/variables.tf)
+
+
+def _views_tile(status: dict[str, Any]) -> str:
+    """How far the materialized views (top_rated, ...) lag the ledger, and their last refresh."""
+    staleness, ok = status["views_staleness_s"], status["views_last_refresh_ok"]
+    if status["views_last_refresh"] is None:
+        note = "never refreshed since the schema was applied"
+    elif ok:
+        note = (
+            f"refreshed {status['views_last_refresh']} by {status['views_last_refresh_by']}"
+            f" in {_seconds(status['views_last_refresh_s'])}"
+        )
+    else:
+        note = f"last refresh failed ({status['views_last_refresh']}): {status['views_last_refresh_error']}"
+    value = "current" if not staleness else _seconds(staleness) + " stale"
+    return _tile("Views", value, staleness > VIEWS_STALE_S or ok is False, note)
 
 
 def batches_table(batches: list[dict[str, Any]], limit: int = 50) -> str:

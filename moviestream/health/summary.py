@@ -100,6 +100,22 @@ def status(facts: Facts, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "failed_batches": sum(1 for r in rows if r["retried_errors"]),
         "breached_batches": sum(1 for r in rows if r["breached"]),
         "flagged_batches": sum(1 for r in rows if r["checks"]),
+        **views_status(facts),
+    }
+
+
+def views_status(facts: Facts) -> dict[str, Any]:
+    """The materialized views: staleness (now minus the commit of the oldest batch they lack; 0
+    when they hold every committed batch) and the newest refresh."""
+    refresh = facts.last_refresh
+    return {
+        "views_staleness_s": round(facts.views.seconds(facts.read_at), 1),
+        "views_included": iso(facts.views.included),
+        "views_last_refresh": iso(refresh["started_at"]) if refresh else None,
+        "views_last_refresh_by": refresh["refresher"] if refresh else None,
+        "views_last_refresh_s": _float(refresh["seconds"]) if refresh else None,
+        "views_last_refresh_ok": bool(refresh["succeeded"]) if refresh else None,
+        "views_last_refresh_error": refresh["error"] if refresh else None,
     }
 
 

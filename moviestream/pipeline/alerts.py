@@ -1,4 +1,9 @@
-"""Data-quality alerts of a micro-batch: one SNS message and one EventBridge event per breach.
+"""Data-quality alerts of a micro-batch: one EventBridge event per breach.
+
+One path per event: the job puts the event, and EventBridge rules (moviestream/core/eventbridge/
+pipeline_breach.json, pipeline_degraded.json) route it to the alert topic, on AWS (Terraform's
+modules/alerts) and locally (the bootstrap) alike. The job never publishes to SNS itself, so
+each alert arrives once, and anything else that wants the events subscribes to the bus.
 
 A batch breaches when its share of bad records exceeds the threshold (default 5%) or when a
 dataset-level rule fails (one that judges the batch as a whole, like Completeness, as opposed to
@@ -29,7 +34,6 @@ EVENT_DETAIL_TYPE = "Data quality breach"
 
 @dataclass(frozen=True)
 class AlertConfig:
-    topic_arn: str | None  # None: no SNS message (the EventBridge event is still put)
     event_source: str = "moviestream.pipeline"
     event_bus: str = "default"
     failure_ratio_threshold: float = DEFAULT_FAILURE_RATIO
@@ -80,14 +84,9 @@ def breach_message(
     }
 
 
-def subject_of(message: dict[str, Any]) -> str:
-    """SNS subjects are at most 100 characters."""
-    text = f"moviestream: batch {message['batch_id']} of {message['job']} breached data quality"
-    return text[:100]
-
-
 # The pipeline's own health (moviestream/core/failure.py), beside the data-quality breaches.
 DEGRADED_DETAIL_TYPE = "Pipeline degraded"
+VIEWS_REFRESH_FAILED_DETAIL_TYPE = "Views refresh failed"
 RECOVERED_DETAIL_TYPE = "Pipeline recovered"
 FAILED_DETAIL_TYPE = "Pipeline failed"
 
@@ -104,9 +103,14 @@ def health_message(kind: str, *, job: str, step: str, seconds: float, error: str
     }
 
 
+def views_refresh_message(*, job: str, error: str) -> dict[str, Any]:
+    """A failed refresh of the materialized views (a warning: the batches keep loading). Pure."""
+    return {"alert_id": f"{job}/views-refresh", "job": job, "state": "views refresh failed", "error": error}
+
+
 class AlertPublisher:
-    """SNS and EventBridge, best effort: one attempt with short timeouts; a failure is logged and
-    counted (``failures``), never raised, so alerting never holds up or fails a batch."""
+    """EventBridge, best effort: one attempt with short timeouts; a failure is logged and counted
+    (``failures``), never raised, so alerting never holds up or fails a batch."""
 
     def __init__(self, config: AlertConfig, aws: AwsSettings) -> None:
         self.config = config
@@ -119,13 +123,9 @@ class AlertPublisher:
             self._clients[service] = self._aws.client(service, best_effort=True)
         return self._clients[service]
 
-    def _send(self, subject: str, detail_type: str, message: dict[str, Any]) -> bool:
+    def _send(self, detail_type: str, message: dict[str, Any]) -> bool:
         body = json.dumps(message)
         try:
-            if self.config.topic_arn:
-                self._client("sns").publish(
-                    TopicArn=self.config.topic_arn, Subject=subject[:100], Message=body
-                )
             response = self._client("events").put_events(
                 Entries=[
                     {
@@ -150,7 +150,7 @@ class AlertPublisher:
         return True
 
     def publish(self, message: dict[str, Any]) -> None:
-        if self._send(subject_of(message), EVENT_DETAIL_TYPE, message):
+        if self._send(EVENT_DETAIL_TYPE, message):
             log.warning("alert_sent", alert_id=message["alert_id"], breaches=message["breaches"])
 
     def publish_health(self, message: dict[str, Any]) -> None:
@@ -160,6 +160,10 @@ class AlertPublisher:
             "recovered": RECOVERED_DETAIL_TYPE,
             "failed": FAILED_DETAIL_TYPE,
         }[message["state"]]
-        subject = f"moviestream: {message['job']} {message['state']} ({message['step']})"
-        if self._send(subject, detail_type, message):
+        if self._send(detail_type, message):
             log.warning("health_alert_sent", alert_id=message["alert_id"], state=message["state"])
+
+    def publish_views_refresh_failed(self, message: dict[str, Any]) -> None:
+        """The views could not be refreshed (views_refresh_message)."""
+        if self._send(VIEWS_REFRESH_FAILED_DETAIL_TYPE, message):
+            log.warning("views_alert_sent", alert_id=message["alert_id"])

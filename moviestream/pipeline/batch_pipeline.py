@@ -23,7 +23,7 @@ from moviestream.core import logs
 from moviestream.core.envelope import envelope_json
 from moviestream.core.failpoints import failpoint
 from moviestream.core.failure import GaveUp, PermanentFailure, Retrier, one_line
-from moviestream.core.metrics import BatchFacts, batch_metric_data
+from moviestream.core.metrics import BatchFacts, batch_metric_data, views_staleness_metric_data
 from moviestream.core.transform import SOURCE_SCHEMA
 from moviestream.pipeline.alerts import (
     DEFAULT_FAILURE_RATIO,
@@ -31,6 +31,7 @@ from moviestream.pipeline.alerts import (
     breach_message,
     dataset_level_rules,
     health_message,
+    views_refresh_message,
 )
 from moviestream.pipeline.config import PipelineConfig
 from moviestream.pipeline.isolation import NOT_DATA, Isolation, root_error
@@ -44,6 +45,7 @@ from moviestream.pipeline.read_out import (
     read_out_columns,
     split_read_out,
 )
+from moviestream.pipeline.views_refresher import ViewsRefresher
 from moviestream.quality.evaluate import Results
 from moviestream.quality.reference_sources import ReferenceSet
 from moviestream.warehouse.contract import BatchKey, BatchLoad, lag_seconds
@@ -171,6 +173,7 @@ class BatchPipeline:
         self._history: list[dict[str, float]] | None = None
         self._references: ReferenceSet | None = None
         self.failure: str | None = None  # the permanent failure or outage that stopped a batch
+        self.views = self._views_refresher()
         self.retrier = Retrier(
             config.failure,
             on_degraded=self._degraded,
@@ -232,8 +235,36 @@ class BatchPipeline:
             message = health_message(kind, job=self.config.job_name, step=step, seconds=seconds, error=error)
             self._alerts.publish_health(message)
 
+    def _views_refresher(self) -> ViewsRefresher | None:
+        """The materialized views' refresher (None when --views-refresh-seconds is 0): it alerts
+        on a failed refresh and publishes the views' staleness with the batches' metrics."""
+        config = self.config
+        if config.views_refresh_s <= 0:
+            return None
+        job = config.job_name
+
+        def alert(error: str) -> None:
+            if self._alerts is not None:
+                self._alerts.publish_views_refresh_failed(views_refresh_message(job=job, error=error))
+
+        def publish(seconds: float) -> None:
+            if self.metrics is not None:
+                self.metrics.publish(views_staleness_metric_data(seconds, job, datetime.now(UTC)), "views")
+
+        return ViewsRefresher(
+            self._warehouse.views_refresh(job), config.views_refresh_s, on_failure=alert, publish=publish
+        )
+
+    def refresh_views_now(self, wait_s: float = 120.0) -> None:
+        """Refresh the views at once (the end of a backfill run), whatever the cadence."""
+        if self.views is not None:
+            self.views.refresh_now(wait_s)
+
     def close(self, timeout_s: float = 3.0) -> None:
-        """Send the metrics still queued (the job is ending), waiting at most ``timeout_s``."""
+        """Stop the views' refresher and send the metrics still queued (the job is ending),
+        waiting at most ``timeout_s`` for each."""
+        if self.views is not None:
+            self.views.close(timeout_s)
         if self.metrics is not None:
             self.metrics.close(timeout_s)
 
@@ -439,6 +470,8 @@ class BatchPipeline:
         ledger = self._ledger_row(batch, bad_uri, breached)
         committed_at = self.run_step("warehouse", "warehouse", lambda: self._load(batch, ledger), batch)
         failpoint("after_commit", key.batch_id)
+        if committed_at is not None and self.views is not None:
+            self.views.committed(committed_at)  # refreshed later, in the refresher's thread
         times.end = time.monotonic()
         lags = lag_seconds(committed_at, batch.lag_from) if committed_at is not None else {}
         if committed_at is not None and self.metrics is not None:

@@ -34,6 +34,9 @@ class PipelineConfig:
     # Poison isolation (see BatchPipeline._isolate): past this many records whose judging raised,
     # the batch fails as a whole (a systematic bug is not quarantined record by record).
     max_isolated_records: int = 100
+    # Refresh the warehouse's materialized views at most this often after batches commit
+    # (moviestream/pipeline/views_refresher.py); 0: never (someone else refreshes them).
+    views_refresh_s: float = 60.0
 
     @property
     def context(self) -> str:
@@ -55,6 +58,7 @@ def build_config(
     give_up_after_seconds: float,
     max_isolated_records: int,
     alerts: AlertConfig | None = None,
+    views_refresh_seconds: float = 60.0,
     bad_records_prefix: str = "bad_records",
     rule_outcomes_prefix: str = "rule_outcomes",
 ) -> PipelineConfig:
@@ -76,4 +80,5 @@ def build_config(
         reference_reload_s=reference_reload_seconds,
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         max_isolated_records=max_isolated_records,
+        views_refresh_s=views_refresh_seconds,
     )

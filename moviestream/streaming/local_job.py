@@ -63,13 +63,13 @@ class LocalJob:
     starting_position: str
     max_records_per_batch: int
     max_mb_per_batch: int
-    alert_topic_arn: str
     event_bus: str
     failure_ratio_threshold: float
     warm_up_rounds: int
     degraded_after_seconds: float
     give_up_after_seconds: float
     max_isolated_records: int
+    views_refresh_seconds: float
     metrics_namespace: str
     evaluation_context: str
     references: tuple[str, ...]
@@ -94,7 +94,7 @@ class LocalJob:
         aws = AwsSettings()
         kinesis = self._reachable_stream(aws)
         self._check_warehouse(aws)
-        pipeline = self._pipeline(ruleset, aws, self._alerts(aws, kinesis.meta.region_name))
+        pipeline = self._pipeline(ruleset, aws, self._alerts())
         self._run_query(pipeline, aws, kinesis.meta.region_name, start)
 
     def _ruleset(self) -> Ruleset:
@@ -126,18 +126,9 @@ class LocalJob:
         except (WarehouseUnavailable, ValueError) as exc:
             raise JobSetupError(str(exc)) from None
 
-    def _alerts(self, aws: AwsSettings, region: str) -> AlertConfig:
-        topic_arn = self.alert_topic_arn
-        if not topic_arn:
-            try:
-                account = aws.client("sts").get_caller_identity()["Account"]
-            except Exception as exc:  # any failure here is "cannot name the topic"
-                raise JobSetupError(
-                    f"cannot determine the AWS account for the alert topic: {str(exc).splitlines()[0]}"
-                ) from None
-            topic_arn = f"arn:aws:sns:{region}:{account}:{NAMES['alert_topic_name']}"
+    def _alerts(self) -> AlertConfig:
+        # Events only: the bus's rules route them to the alert topic (moviestream/pipeline/alerts.py).
         return AlertConfig(
-            topic_arn=topic_arn,
             event_source=NAMES["event_source"],
             event_bus=self.event_bus,
             failure_ratio_threshold=self.failure_ratio_threshold,
@@ -163,6 +154,7 @@ class LocalJob:
                 degraded_after_seconds=self.degraded_after_seconds,
                 give_up_after_seconds=self.give_up_after_seconds,
                 max_isolated_records=self.max_isolated_records,
+                views_refresh_seconds=self.views_refresh_seconds,
             )
         except ValueError as exc:
             raise JobSetupError(str(exc)) from None

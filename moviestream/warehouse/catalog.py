@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from moviestream.warehouse.sql_files import view_kinds
+
 
 @dataclass(frozen=True)
 class View:
     name: str
     description: str
     order_by: str  # the rows' display order (views themselves are unordered)
+
+    @property
+    def materialized(self) -> bool:
+        """Whether 010_views.sql materializes it (then it is as current as its last refresh)."""
+        return view_kinds().get(f"movies.{self.name}", False)
 
 
 VIEWS: tuple[View, ...] = (

@@ -10,11 +10,14 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from moviestream.core.record import TYPED_COLUMNS
+
+if TYPE_CHECKING:
+    from moviestream.warehouse.views import ViewsRefresh
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -192,3 +195,7 @@ class Warehouse(Protocol):
 
     def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
         """The newest ``limit`` runs of an evaluation context, oldest first."""
+
+    def views_refresh(self, refresher: str) -> ViewsRefresh:
+        """Refreshing the materialized views on this warehouse (moviestream/warehouse/views.py),
+        recorded under ``refresher``."""

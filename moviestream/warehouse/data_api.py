@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from moviestream.warehouse.sql_files import SCHEMA_FILES, migrations, redshift_statements
+from moviestream.warehouse.sql_files import SCHEMA_FILES, materialized_views, migrations, redshift_statements
 
 VERSION = re.compile(r"^[0-9]{4}_[a-z0-9_]+$")
 ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")  # IAM's role-name characters
@@ -42,18 +42,24 @@ def jobs_user(role_name: str) -> str:
     return f"IAMR:{role_name}"
 
 
-def grant_statements(role_name: str, user_exists: bool) -> list[str]:
+def grant_statements(role_name: str, user_exists: bool, owns_views: bool = True) -> list[str]:
     """What the Glue jobs' role needs in the warehouse: a database user for the role (created
     with its password disabled: it signs in only with IAM), use of the schema, the tables'
     rows, and the same on tables created later (ALTER DEFAULT PRIVILEGES), since later
-    migrations add tables. LOCK, which the loads take on the ledger, needs these table rights."""
+    migrations add tables. LOCK, which the loads take on the ledger, needs these table rights.
+    With ``owns_views``, the user also becomes the owner of the materialized views: only a
+    view's owner may refresh it, and the jobs refresh them (moviestream/warehouse/views.py).
+    The apply drops and creates the views every time, so this runs every time after them."""
     user = f'"{jobs_user(role_name)}"'
     statements = [] if user_exists else [f"CREATE USER {user} PASSWORD DISABLE"]
-    return statements + [
+    statements += [
         f"GRANT USAGE ON SCHEMA movies TO {user}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA movies TO {user}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA movies GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {user}",
     ]
+    if owns_views:
+        statements += [f"ALTER TABLE {view} OWNER TO {user}" for view in materialized_views()]
+    return statements
 
 
 @dataclass
@@ -173,12 +179,12 @@ def apply_with_data_api(
         count += len(body) + 2
     api.batch(statements(views), "the views")
     count += len(statements(views))
-    for role in grant_roles:
+    for i, role in enumerate(grant_roles):
         user = jobs_user(role)
         exists = bool(
             api.rows("SELECT 1 FROM pg_user WHERE usename = :name", [{"name": "name", "value": user}])
         )
-        grants = grant_statements(role, exists)
+        grants = grant_statements(role, exists, owns_views=i == 0)  # the first role: the loader
         api.batch(grants, f"the grants to {user}")
         count += len(grants)
     return count

@@ -4,9 +4,9 @@ Each rewrite below removes or maps one Redshift-only construct; a Redshift const
 rewrite for raises UnsupportedRedshiftConstruct naming it, rather than producing wrong SQL.
 sqlglot's own transpiler maps Redshift functions it knows (DATEDIFF, DATEADD, NVL, ...).
 
-Materialized views become plain views: locally a view is always current and costs the load
-nothing, where a PostgreSQL materialized view would need a refresh inside every batch. Redshift
-refreshes its own (AUTO REFRESH YES).
+Materialized views stay materialized: the pipeline refreshes them the same way on both
+databases (moviestream/warehouse/views.py), so the refresh path runs in the local tests too. Only
+the AUTO REFRESH clause, which PostgreSQL does not have, is dropped.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import sqlglot
 from sqlglot import exp
 
 # Physical-design and refresh properties: meaningful to Redshift, irrelevant to PostgreSQL's
-# results (MaterializedProperty: see the module docstring).
+# results.
 _DROPPED_PROPERTIES = (
     exp.DistKeyProperty,
     exp.DistStyleProperty,
     exp.SortKeyProperty,
     exp.AutoRefreshProperty,
-    exp.MaterializedProperty,
 )
 
 
@@ -32,9 +31,6 @@ class UnsupportedRedshiftConstruct(ValueError):
 def _rewrite(node: exp.Expression) -> exp.Expression | None:
     if isinstance(node, _DROPPED_PROPERTIES):
         return None
-    if isinstance(node, exp.Drop) and node.args.get("materialized"):
-        node.set("materialized", None)  # DROP MATERIALIZED VIEW -> DROP VIEW, as created here
-        return node
     if isinstance(node, exp.CurrentTimestamp) and not isinstance(node.parent, exp.AtTimeZone):
         # GETDATE()/SYSDATE are UTC without a time zone in Redshift; PostgreSQL's
         # CURRENT_TIMESTAMP is in the session's zone.

@@ -25,7 +25,8 @@ from moviestream.warehouse.contract import (
     WarehouseUnavailable,
     history_runs,
 )
-from moviestream.warehouse.sql_files import postgres_statements
+from moviestream.warehouse.sql_files import postgres_statements, view_kinds
+from moviestream.warehouse.views import ViewsRefresh
 
 
 def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
@@ -51,6 +52,23 @@ def csv_chunks(table: pa.Table, rows_per_chunk: int = 8192) -> Iterator[bytes]:
         buffer = io.BytesIO()
         pa_csv.write_csv(batch, buffer, _CSV)
         yield buffer.getvalue()
+
+
+def drop_changed_view_kinds(cur: Any) -> None:
+    """Drop a view whose kind differs from the views file's (a database applied when it was a
+    plain view, now materialized, or the reverse): the file's DROP of the other kind would fail
+    on it. The file creates it again, with any plain view CASCADE took along."""
+    for name, materialized in view_kinds().items():
+        schema, view = name.split(".")
+        cur.execute(
+            "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s",
+            (schema, view),
+        )
+        row = cur.fetchone()
+        if row is not None and row[0] != ("m" if materialized else "v"):
+            kind = sql.SQL("MATERIALIZED VIEW" if row[0] == "m" else "VIEW")
+            cur.execute(sql.SQL("DROP {} {} CASCADE").format(kind, sql.Identifier(schema, view)))
 
 
 def insert_history_rows(cur: Any, rows: Sequence[tuple]) -> None:
@@ -154,3 +172,6 @@ class PostgresWarehouse:
 
     def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
         return read_metric_history(self.dsn, context, limit)
+
+    def views_refresh(self, refresher: str) -> ViewsRefresh:
+        return ViewsRefresh(lambda: connect(self.dsn), refresher)

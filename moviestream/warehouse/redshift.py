@@ -39,6 +39,7 @@ from moviestream.warehouse.contract import (
     table_rows,
 )
 from moviestream.warehouse.sql_files import redshift_statements
+from moviestream.warehouse.views import ViewsRefresh
 
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*()=/-]*)?$")
@@ -189,6 +190,9 @@ class RedshiftWarehouse:
             return history_runs(cur.fetchall())
         finally:
             conn.close()
+
+    def views_refresh(self, refresher: str) -> ViewsRefresh:
+        return ViewsRefresh(self.connect, refresher)
 
     def staging_uris(self, key: BatchKey) -> tuple[str, str]:
         base = (

@@ -34,17 +34,38 @@ def redshift_statements(name: str) -> tuple[str, ...]:
     )
 
 
+@cache
+def view_kinds() -> dict[str, bool]:
+    """Every view 010_views.sql creates, by name (schema.view), in the file's order: True for a
+    materialized view (refreshed by moviestream/warehouse/views.py), False for a plain one."""
+    kinds: dict[str, bool] = {}
+    for tree in sqlglot.parse(sql_text(SCHEMA_FILES[1]), read="redshift"):
+        if isinstance(tree, sqlglot.exp.Create) and str(tree.args.get("kind", "")).upper() == "VIEW":
+            materialized = tree.find(sqlglot.exp.MaterializedProperty) is not None
+            kinds[tree.this.sql(dialect="redshift")] = materialized
+    return kinds
+
+
+def materialized_views() -> tuple[str, ...]:
+    return tuple(name for name, materialized in view_kinds().items() if materialized)
+
+
 def migrations() -> list[str]:
     """Migration files (``migrations/NNNN_name.sql``) in the order they apply."""
     folder = resources.files("moviestream.warehouse").joinpath("sql", "migrations")
     return sorted(f"migrations/{f.name}" for f in folder.iterdir() if f.name.endswith(".sql"))
 
 
-def apply_statements(conn: Any, statements: Callable[[str], Sequence[str]]) -> int:
+def apply_statements(
+    conn: Any,
+    statements: Callable[[str], Sequence[str]],
+    before_views: Callable[[Any], None] | None = None,
+) -> int:
     """The apply algorithm on a DB-API connection (psycopg or redshift_connector): the base
     schema (CREATE ... IF NOT EXISTS), then every migration not yet recorded in
     movies.schema_migrations, each in its own transaction with its record (a table lock keeps
-    two appliers apart: the second waits, then sees the version recorded), then the views."""
+    two appliers apart: the second waits, then sees the version recorded), then the views
+    (``before_views`` first, on the same cursor, when given)."""
     base, views = SCHEMA_FILES
     cur = conn.cursor()
     count = 0
@@ -71,6 +92,8 @@ def apply_statements(conn: Any, statements: Callable[[str], Sequence[str]]) -> i
         except BaseException:
             conn.rollback()
             raise
+    if before_views is not None:
+        before_views(cur)
     for stmt in statements(views):
         cur.execute(stmt)
         count += 1

@@ -10,7 +10,7 @@ from typing import Any
 from moviestream.warehouse.contract import Warehouse
 from moviestream.warehouse.data_api import grant_statements, jobs_user
 from moviestream.warehouse.dialect import redshift_to_postgres
-from moviestream.warehouse.postgres import PostgresWarehouse, connect
+from moviestream.warehouse.postgres import PostgresWarehouse, connect, drop_changed_view_kinds
 from moviestream.warehouse.redshift import RedshiftWarehouse
 from moviestream.warehouse.sql_files import apply_statements, postgres_statements, redshift_statements
 
@@ -37,9 +37,9 @@ def apply_schema(dsn: str, grant_roles: Sequence[str] = ()) -> int:
         try:
             count = apply_statements(conn, redshift_statements)
             cur = conn.cursor()
-            for role in grant_roles:
+            for i, role in enumerate(grant_roles):  # the first role is the loader: it owns the views
                 cur.execute("SELECT 1 FROM pg_user WHERE usename = %s", (jobs_user(role),))
-                for stmt in grant_statements(role, cur.fetchone() is not None):
+                for stmt in grant_statements(role, cur.fetchone() is not None, owns_views=i == 0):
                     cur.execute(stmt)
                     count += 1
                 conn.commit()
@@ -49,7 +49,7 @@ def apply_schema(dsn: str, grant_roles: Sequence[str] = ()) -> int:
     if grant_roles:
         raise ValueError("--grant-role applies to Redshift only (the local PostgreSQL has no IAM users)")
     with connect(dsn) as conn:
-        return apply_statements(conn, postgres_statements)
+        return apply_statements(conn, postgres_statements, drop_changed_view_kinds)
 
 
 def query_rows(dsn: str, redshift_sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple]]:

@@ -82,6 +82,15 @@ SAMPLES = [
         "Detail": {"alert_id": "job/failed/warehouse", "state": "failed", "sample": "failed"},
     },
     {
+        "Source": NAMES["event_source"],
+        "DetailType": "Views refresh failed",
+        "Detail": {
+            "alert_id": "job/views-refresh",
+            "state": "views refresh failed",
+            "sample": "views-failed",
+        },
+    },
+    {
         "Source": "someone.else",
         "DetailType": "Pipeline degraded",
         "Detail": {"sample": "degraded-other-source"},
@@ -90,9 +99,10 @@ SAMPLES = [
 
 EXPECTED = {
     "glue_job_failed": {"streaming-failed", "backfill-timeout", "streaming-stopped"},
-    "data_quality_results": {"dq-results"},
     "pipeline_breach": {"breach"},
     "pipeline_degraded": {"degraded", "failed"},
+    "pipeline_recovered": {"recovered"},
+    "views_refresh_failed": {"views-failed"},
     "raw_object_created": {"raw-file", "raw-nested"},
 }
 

@@ -29,6 +29,7 @@ from moviestream.core.envelope import EnvelopeEncoder
 from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from moviestream.devstack.stack import Postgres
 from moviestream.producer.generate import generate
+from tests.integration.alert_route import AlertRoute, new_alert_route
 from tests.integration.databases import fresh_warehouse
 from tests.integration.streaming_runs import wait_until_settled
 from tests.waiting import running
@@ -88,33 +89,9 @@ def assert_exactly_once(expected: Expected, dsn: str, bucket: str, job_name: str
 
 
 @pytest.fixture
-def alert_tap(stack):
-    """An alert topic of the test's own with a queue subscribed: (topic ARN, read messages)."""
-    aws = AwsSettings()
-    name = f"faults-{uuid.uuid4().hex[:8]}"
-    topic = aws.client("sns").create_topic(Name=name)["TopicArn"]
-    sqs = aws.client("sqs")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.client("sns").subscribe(
-        TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
-    )
-
-    def messages() -> list[dict]:
-        found = []
-        while True:
-            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-                "Messages", []
-            )
-            if not got:
-                return found
-            found += [json.loads(m["Body"]) for m in got]
-            sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
-            )
-
-    return topic, messages
+def alert_route(stack) -> AlertRoute:
+    """The alert path on a bus of the test's own: its rules route to a topic read from a queue."""
+    return new_alert_route("faults")
 
 
 def new_stream() -> str:
@@ -240,7 +217,7 @@ def wait_for(
 
 
 def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_loses_nothing(
-    stack, alert_tap, tmp_path
+    stack, alert_route, tmp_path
 ):
     """One streaming job, with records flowing, through every fault (sharing the job keeps the
     suite short):
@@ -259,7 +236,6 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
     the bad records, checked against the files themselves."""
     from tests.integration.proxies import ServiceProxy
 
-    topic, alerts = alert_tap
     name = f"outage_{uuid.uuid4().hex[:8]}"
     dsn = fresh_warehouse(stack, name)
     bucket = name.replace("_", "-")
@@ -278,7 +254,7 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
         "--stream-name", stream, "--bucket", bucket, "--job-name", job_name, "--warehouse-dsn", dsn,
         "--checkpoint", str(tmp_path / "checkpoint"), "--starting-position", "trim_horizon",
         "--max-records-per-batch", "200", "--trigger-seconds", "1",
-        "--alert-topic-arn", topic, "--failure-ratio-threshold", "1", "--degraded-after-seconds", "5",
+        "--event-bus", alert_route.bus, "--failure-ratio-threshold", "1", "--degraded-after-seconds", "5",
     ]  # fmt: skip
     proc = start_local_job([*args, "--status-file", str(tmp_path / "s1.json")], log, env)
     postgres = Postgres(stack)
@@ -343,11 +319,11 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
     assert ledger_totals(dsn, job_name).records_in == everything  # the failed batch did not commit
     assert proxy.throttled > 0 and proxy.forwarded > 0  # GetRecords was throttled, and read on
     health = [
-        (m["state"], m["step"])
-        for m in alerts()
-        if m.get("job") == job_name
-        and "state" in m
-        and m.get("step") != "kinesis poll"  # health, not breaches
+        (m["detail"]["state"], m["detail"]["step"])
+        for m in alert_route.take()  # EventBridge's events, as the topic delivered them
+        if m["detail"].get("job") == job_name
+        and "state" in m["detail"]
+        and m["detail"].get("step") != "kinesis poll"  # health, not breaches
     ]
     assert [state for state, _ in health] == ["degraded", "recovered", "degraded", "recovered", "failed"]
     assert [step.split()[0] for _, step in health[:4]] == ["ledger", "ledger", "s3", "s3"] or (

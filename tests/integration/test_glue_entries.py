@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from moviestream.core.config import AwsSettings
 from moviestream.devstack.jobs import ledger_totals
 from moviestream.devstack.stack import REPO_ROOT
 from moviestream.producer.generate import generate
+from tests.integration.alert_route import AlertRoute, new_alert_route
 from tests.integration.cloudwatch import statistic
 from tests.integration.databases import fresh_warehouse
 from tests.waiting import wait_for
@@ -90,8 +90,7 @@ class GlueWorld:
     bucket: str
     secret: str
     dsn: str
-    topic_arn: str
-    queue_url: str
+    alerts: AlertRoute
 
 
 @pytest.fixture(scope="module")
@@ -128,15 +127,7 @@ def _world(stack, work: Path, trap: PortTrap) -> GlueWorld:
     fresh_warehouse(stack, name.replace("-", "_"))
     secret = f"{name}/warehouse-dsn"
     aws.client("secretsmanager").create_secret(Name=secret, SecretString=dsn)
-    topic_arn = aws.client("sns").create_topic(Name=f"{name}-alerts")["TopicArn"]
-    sqs = aws.client("sqs")
-    queue_url = sqs.create_queue(QueueName=f"{name}-alerts-tap")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    aws.client("sns").subscribe(
-        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
-    )
+    alerts = new_alert_route(f"{name}-alerts")  # the deployment's alert rules on a bus of its own
 
     # Credentials from a provider, as on Glue (the job's role), never from the environment.
     creds = work / "credentials.py"
@@ -159,7 +150,7 @@ def _world(stack, work: Path, trap: PortTrap) -> GlueWorld:
         "GLUE_STANDIN_CALLS": str(work / "calls.jsonl"),
         "GLUE_STANDIN_CHECKPOINT_ROOT": str(work / "s3-checkpoints"),
     }
-    return GlueWorld(env, dist, work / "calls.jsonl", trap, name, secret, dsn, topic_arn, queue_url)
+    return GlueWorld(env, dist, work / "calls.jsonl", trap, name, secret, dsn, alerts)
 
 
 def _start(world: GlueWorld, script: str, args: dict[str, str], log: Path) -> subprocess.Popen:
@@ -235,7 +226,7 @@ def streaming_run(glue_world, tmp_path_factory) -> Run:
         "window_size": "2 seconds",
         "starting_position": "trim_horizon",
         "max_fetch_records_per_shard": "100",
-        "alert_topic_arn": world.topic_arn,
+        "event_bus": world.alerts.bus,
         "metrics_namespace": world.bucket,
     }
     log = tmp_path / "streaming.log"
@@ -280,15 +271,14 @@ def _metric(world: GlueWorld, job_name: str, name: str, stat: str) -> list[float
 
 
 def _alerts(world: GlueWorld, job_name: str) -> list[dict]:
-    sqs = AwsSettings().client("sqs")
-    found = []
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not found:
-        messages = sqs.receive_message(QueueUrl=world.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in messages.get("Messages", []):
-            body = json.loads(message["Body"])
-            if body.get("job") == job_name:
-                found.append(body)
+    """The job's alerts that reached the topic through the bus's rules (their events' details)."""
+    found: list[dict] = []
+
+    def arrived() -> bool:
+        found.extend(m["detail"] for m in world.alerts.take() if m["detail"].get("job") == job_name)
+        return bool(found)
+
+    wait_for(arrived, 20, "an alert on the topic's queue")
     return found
 
 

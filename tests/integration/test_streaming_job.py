@@ -116,12 +116,19 @@ def _drain(queue_name: str, want, timeout_s: float = 30.0) -> list[dict]:
     return found
 
 
-def test_a_breaching_batch_alerts_through_sns_and_eventbridge(reference):
+def test_a_breaching_batch_alerts_once_through_eventbridge_to_the_topic(reference):
+    """One path per alert: the job puts the event, the bus's rule routes it to the topic; nothing
+    reaches the topic's queue straight from the job (every message is an EventBridge event)."""
     run, snap = reference
     names = resource_names()
-    alerts = _drain(names["alert_queue_name"], lambda b: b.get("job") == run.job_name)
-    assert alerts, "no SNS alert for the reference run reached the subscribed queue"
-    alert = alerts[0]
+    arrived = _drain(
+        names["alert_queue_name"],
+        lambda b: b.get("job") == run.job_name or b.get("detail", {}).get("job") == run.job_name,
+    )
+    assert arrived, "no alert for the reference run reached the topic's queue"
+    assert all(b.get("source") == names["event_source"] for b in arrived), "a message bypassed EventBridge"
+    assert {b["detail-type"] for b in arrived} == {"Data quality breach"}
+    alert = arrived[0]["detail"]
     assert alert["failure_ratio"] > 0.05 or any("dataset-level" in b for b in alert["breaches"])
     assert alert["counts"]["bad"] >= 1 and alert["rule_outcomes_uri"].startswith(
         f"s3://{run.bucket}/rule_outcomes/"

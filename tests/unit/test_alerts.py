@@ -1,6 +1,6 @@
 """When a batch alerts, and what the alert says (pure: no AWS)."""
 
-from moviestream.pipeline.alerts import breach_message, dataset_level_rules, subject_of
+from moviestream.pipeline.alerts import breach_message, dataset_level_rules
 from moviestream.quality.dqdl import parse_ruleset
 
 RULES = parse_ruleset(
@@ -62,9 +62,3 @@ def test_a_failed_dataset_level_rule_alerts_even_with_no_bad_records():
 def test_an_empty_batch_and_a_clean_batch_do_not_alert():
     assert message(0, 0, []) is None
     assert message(10, 0, [outcome("RowCount > 0")]) is None
-
-
-def test_subject_fits_sns_limit():
-    alert = message(0, 10, [])
-    alert["job"] = "x" * 200
-    assert len(subject_of(alert)) == 100

@@ -22,7 +22,7 @@ EVERY_COMMAND = {
     "job": [],
     "backfill": [],
     "quality": ["check", "lint", "recommend"],
-    "warehouse": ["apply", "views", "query", "check"],
+    "warehouse": ["apply", "views", "query", "check", "refresh"],
     "health": ["page", "watch"],
     "stack": ["up", "down", "status", "env", "bootstrap", "demo"],
 }

@@ -18,7 +18,14 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from moviestream.core.metrics import JOB_DIMENSION, METRICS, RULE_DIMENSION, BatchFacts, batch_metric_data
+from moviestream.core.metrics import (
+    JOB_DIMENSION,
+    METRICS,
+    RULE_DIMENSION,
+    BatchFacts,
+    batch_metric_data,
+    views_staleness_metric_data,
+)
 from tests.helpers import terraform_value
 
 pytestmark = pytest.mark.tools
@@ -40,6 +47,10 @@ THRESHOLDS = {
     "freshness_minutes": 20,
     "freshness_seconds": 1200,
     "window_seconds": 10,
+    "daily_rpu_seconds": 172800,
+    "daily_rpu_hours_limit": 48,
+    "staleness_alarm_seconds": 600,
+    "missing_data": "notBreaching",
 }
 # AWS's own metrics the dashboard and alarms may name: {namespace: {metric: dimension names}}.
 AWS_METRICS = {
@@ -81,6 +92,7 @@ def published() -> dict[str, tuple[str, ...]]:
     """Metric name -> dimension names, as the pipeline publishes a streaming batch's metrics."""
     facts = BatchFacts(10, 8, 1, 1, 2.0, 1.0, 0.5, 0.5, [('IsComplete "title"', "Passed")], 1.0, 2.0)
     data = batch_metric_data(facts, NAMES["streaming_job"], datetime.now(UTC))
+    data += views_staleness_metric_data(12.0, NAMES["streaming_job"], datetime.now(UTC))
     return {d["MetricName"]: tuple(dim["Name"] for dim in d["Dimensions"]) for d in data}
 
 
@@ -183,9 +195,15 @@ def test_every_alarm_metric_is_one_the_jobs_or_aws_publish():
     for alarm, namespace, metric, dims in alarm_metrics():
         if namespace == NAMES["namespace"]:
             _check_job_metric(metric, dims)
-        else:
-            assert (namespace, metric) == ("AWS/Kinesis", "IncomingRecords"), alarm
+        elif namespace == "AWS/Kinesis":
+            assert metric == "IncomingRecords", alarm
             assert dims == {"StreamName": NAMES["stream_name"]}
+        else:  # Redshift Serverless's own metric: RPU-seconds of compute per workgroup
+            assert (namespace, metric, dims) == (
+                "AWS/Redshift-Serverless",
+                "ComputeSeconds",
+                {"Workgroup": NAMES["workgroup"]},
+            ), alarm
 
 
 def test_the_alarms_the_issue_asks_for_with_their_thresholds_from_variables():
@@ -198,6 +216,8 @@ def test_the_alarms_the_issue_asks_for_with_their_thresholds_from_variables():
         "lag",
         "freshness",
         "batch-duration",
+        "views-staleness",
+        "warehouse-usage",
     }
 
     def single(name: str) -> tuple[str, float, str, str]:
@@ -223,8 +243,15 @@ def test_the_alarms_the_issue_asks_for_with_their_thresholds_from_variables():
         "committed",
     }
     assert ids["committed"]["metric"]["stat"] == "SampleCount"  # batches committed in the period
-    for alarm in alarms.values():
-        assert alarm["treat_missing_data"] == "notBreaching"
+    # The views lag the ledger: the same missing-data setting as Kinesis's iterator-age alarm.
+    assert single("views-staleness") == ("GreaterThanThreshold", 600, "ViewsStalenessSeconds", "Maximum")
+    assert alarms["views-staleness"]["treat_missing_data"] == "notBreaching"  # THRESHOLDS["missing_data"]
+    # The daily usage limit (48 RPU-hours here) in RPU-seconds, summed over a day.
+    assert single("warehouse-usage") == ("GreaterThanOrEqualToThreshold", 172800, "ComputeSeconds", "Sum")
+    assert alarms["warehouse-usage"]["queries"][0]["metric"]["period"] == 86400
+    for name, alarm in alarms.items():
+        if name != "views-staleness":
+            assert alarm["treat_missing_data"] == "notBreaching", name
         assert sum(q["return_data"] for q in alarm["queries"]) == 1
 
 

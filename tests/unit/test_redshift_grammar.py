@@ -77,3 +77,20 @@ def test_every_statement_of_a_batch_load_parses_as_redshift():
     for statement in statements:
         count, problems = parse_problems(statement + ";")
         assert count == 1 and not problems, f"{problems}\n{statement}"
+
+
+def test_every_statement_of_a_views_refresh_and_the_ownership_parses_as_redshift():
+    """What the jobs send to refresh the views (tests/data/snapshots/redshift_views_refresh.sql),
+    the staleness query, and the ownership the apply gives the loader."""
+    from moviestream.warehouse.data_api import grant_statements
+    from moviestream.warehouse.views import STALENESS
+
+    text = (Path(__file__).parents[1] / "data" / "snapshots" / "redshift_views_refresh.sql").read_text()
+    statements = [
+        s for s in text.split(";\n\n") if s.strip() and not s.startswith(("-- ", "COMMIT", "ROLLBACK"))
+    ]
+    assert sum(s.startswith("REFRESH MATERIALIZED VIEW") for s in statements) == 5
+    owners = [s for s in grant_statements("moviestream-glue-jobs", True) if " OWNER TO " in s]
+    for statement in [*statements, STALENESS, *owners]:
+        count, problems = parse_problems(statement + ";")
+        assert count == 1 and not problems, f"{problems}\n{statement}"

@@ -159,3 +159,86 @@ def test_a_failing_statement_rolls_the_batch_back():
             a_load(BatchKey("j", "s", 1))
         )
     assert conn.sent[-1] == ("ROLLBACK", []) and ("COMMIT", []) not in conn.sent
+
+
+class RecordingRefreshConnection(RecordingConnection):
+    """RecordingConnection with what the views' refresh reads (a free lease, the ledger's newest
+    commit) and its autocommit switch recorded as a statement, so the snapshot shows which
+    statements ran outside any transaction."""
+
+    NEWEST = datetime(2026, 12, 7, 10, 0, 0)
+
+    def __init__(self, sent: list) -> None:
+        super().__init__()
+        self.sent = sent
+        self._autocommit = False
+        self._rows: list[tuple] = []
+
+    @property
+    def autocommit(self) -> bool:
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, on: bool) -> None:
+        self._autocommit = on
+        self.sent.append((f"-- autocommit {'on' if on else 'off'}", []))
+
+    def execute(self, sql: str, params=None) -> None:
+        super().execute(sql, params)
+        self._rows = []
+        if sql.startswith("SELECT holder, lease_until, last_finished_at"):
+            self._row = (None, None, None)
+        elif sql.startswith("SELECT MAX(committed_at)"):
+            self._row = (self.NEWEST,)
+
+    def close(self) -> None:
+        self.sent.append(("-- close", []))
+
+
+def refresh_recording() -> list[tuple[str, list]]:
+    from moviestream.warehouse.views import ViewsRefresh
+
+    sent: list[tuple[str, list]] = []
+    clock = iter([datetime(2026, 12, 7, 10, 0, s) for s in (1, 2, 3)])
+    refresh = ViewsRefresh(
+        lambda: RecordingRefreshConnection(sent), "moviestream-streaming", now=lambda: next(clock)
+    )
+    refresh.holder = "moviestream-streaming/0123456789ab"  # the random part, pinned
+    outcome = refresh.run(60.0)
+    assert (
+        outcome.succeeded
+        and outcome.views == 5
+        and outcome.newest_committed_at == RecordingRefreshConnection.NEWEST
+    )
+    return sent
+
+
+def test_a_views_refresh_sends_the_snapshot():
+    """Claim the lease (a short transaction on its own connection), refresh each materialized
+    view in autocommit on a connection of its own (on Redshift each REFRESH is then its own
+    transaction; never inside a load's), then record and release in one transaction."""
+    sent = refresh_recording()
+    matches_snapshot("redshift_views_refresh.sql", [sql for sql, _ in sent])
+    refreshes = [i for i, (sql, _) in enumerate(sent) if sql.startswith("REFRESH MATERIALIZED VIEW")]
+    assert [sent[i][0].rsplit(" ", 1)[1] for i in refreshes] == [
+        "movies.top_rated", "movies.movies_by_decade", "movies.top_directors", "movies.top_actors",
+        "movies.gross_by_genre",
+    ]  # fmt: skip
+    on = next(i for i, (sql, _) in enumerate(sent) if sql == "-- autocommit on")
+    closed = next(i for i, (sql, _) in enumerate(sent) if sql == "-- close" and i > on)
+    assert on < refreshes[0] and refreshes[-1] < closed  # all in autocommit, on that connection only
+    assert not any(sql in ("COMMIT", "ROLLBACK") for sql, _ in sent[on:closed])
+    assert not any(sql.startswith(("MERGE", "COPY", "LOCK movies.batch_ledger")) for sql, _ in sent)
+
+
+def test_the_loader_owns_the_views_it_refreshes():
+    """Only a view's owner may refresh it on Redshift: the apply's grants make the first
+    --grant-role's user (the Glue jobs' IAMR: user) the owner of every materialized view, after
+    the views are created (the apply drops and creates them every time)."""
+    from moviestream.warehouse.data_api import grant_statements
+    from moviestream.warehouse.sql_files import materialized_views
+
+    owners = [s for s in grant_statements("moviestream-glue-jobs", True) if " OWNER TO " in s]
+    assert owners == [f'ALTER TABLE {v} OWNER TO "IAMR:moviestream-glue-jobs"' for v in materialized_views()]
+    assert len(owners) == 5
+    assert not [s for s in grant_statements("reader", True, owns_views=False) if " OWNER TO " in s]

@@ -630,7 +630,7 @@ def test_names_reach_the_glue_jobs_as_arguments():
     from moviestream.glue.streaming_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS
 
     text = (TERRAFORM / "modules" / "glue_jobs" / "main.tf").read_text()
-    for name in ("stream_arn", "bucket", "alert_topic_arn", "event_source", "warehouse_dsn_secret"):
+    for name in ("stream_arn", "bucket", "event_source", "warehouse_dsn_secret"):
         assert f'"--{name}"' in text, name
         assert name in REQUIRED_ARGUMENTS or name in OPTIONAL_ARGUMENTS, name
     assert named(parsed(TERRAFORM)["module"])["glue_jobs"]["event_source"] == "${local.names.event_source}"

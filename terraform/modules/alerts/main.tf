@@ -4,12 +4,16 @@
 
 locals {
   patterns_dir = "${path.module}/../../../moviestream/core/eventbridge"
-  # Rules whose matches go to the alert topic, by pattern file.
+  # Rules whose matches go to the alert topic, by pattern file: the one path every alert takes
+  # (the jobs put events and never publish to SNS themselves). No rule for AWS Glue Data
+  # Quality's results: the jobs judge DQDL themselves, and such a rule would forward every other
+  # workload's results in the account to this topic.
   alert_patterns = {
     glue-job-failed      = "glue_job_failed"
-    data-quality-results = "data_quality_results"
     pipeline-breach      = "pipeline_breach"
     pipeline-degraded    = "pipeline_degraded"
+    pipeline-recovered   = "pipeline_recovered"
+    views-refresh-failed = "views_refresh_failed"
   }
 }
 

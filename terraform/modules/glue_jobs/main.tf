@@ -31,9 +31,20 @@ locals {
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--enable-observability-metrics"     = "true"
-    # The local session's setting (moviestream/core/spark.py): generated methods small enough to JIT.
-    "--conf" = "spark.sql.codegen.hugeMethodLimit=8000"
+    # Glue 5.0 and later write the driver's and executors' logs to <prefix>/error and the
+    # scripts' output to <prefix>/output: the groups below, with their retention.
+    "--custom-logGroup-prefix" = var.log_group_prefix
+    # No --conf: AWS advises against undocumented Spark settings there, and the jobs set the
+    # Spark SQL settings they need at start (SPARK_SQL_CONF in moviestream/glue/streaming_job.py).
   }
+}
+
+resource "aws_cloudwatch_log_group" "jobs" {
+  for_each          = toset(["output", "error"])
+  name              = "${var.log_group_prefix}/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
 }
 
 resource "aws_s3_object" "code" {
@@ -124,7 +135,6 @@ resource "aws_glue_job" "streaming" {
     "--stream_arn"              = var.stream_arn
     "--checkpoint_location"     = "${local.s3}/checkpoints/${var.streaming_job_name}/"
     "--window_size"             = var.window_size
-    "--alert_topic_arn"         = var.alert_topic_arn
     "--event_source"            = var.event_source
     "--failure_ratio_threshold" = tostring(var.failure_ratio_threshold)
   })

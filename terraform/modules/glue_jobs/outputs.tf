@@ -17,3 +17,8 @@ output "data_quality_ruleset_name" {
   description = "The same ruleset in AWS Glue Data Quality."
   value       = aws_glue_data_quality_ruleset.movies.name
 }
+
+output "log_group_names" {
+  description = "The jobs' log groups (driver and executor logs in .../error, the scripts' output in .../output)."
+  value       = [for group in aws_cloudwatch_log_group.jobs : group.name]
+}

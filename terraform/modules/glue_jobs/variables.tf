@@ -64,9 +64,19 @@ variable "warehouse_dsn_secret_arn" {
   type        = string
 }
 
-variable "alert_topic_arn" {
-  description = "SNS topic the streaming job publishes data-quality breaches to."
+variable "log_group_prefix" {
+  description = "The jobs' log groups are <this>/output and <this>/error (Glue's --custom-logGroup-prefix), created here with their retention."
   type        = string
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_/.-]+[^/]$", var.log_group_prefix)) && !startswith(var.log_group_prefix, "/aws-glue")
+    error_message = "log_group_prefix must be a log group path such as /moviestream/glue, outside the account's shared /aws-glue groups."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the jobs' log groups keep their events."
+  type        = number
+  default     = 30
 }
 
 variable "streaming_worker_type" {

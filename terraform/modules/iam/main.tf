@@ -178,11 +178,6 @@ data "aws_iam_policy_document" "glue_jobs" {
     resources = [var.warehouse_dsn_secret_arn]
   }
   statement {
-    sid       = "PublishBreaches"
-    actions   = ["sns:Publish"]
-    resources = [var.alert_topic_arn]
-  }
-  statement {
     sid       = "PutPipelineEvents"
     actions   = ["events:PutEvents"]
     resources = ["arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.region}:${var.account_id}:event-bus/default"]
@@ -190,7 +185,7 @@ data "aws_iam_policy_document" "glue_jobs" {
   statement {
     sid       = "WriteJobLogs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"]
-    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${var.account_id}:log-group:/aws-glue/*"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${var.account_id}:log-group:${var.log_group_prefix}/*"]
   }
   statement {
     sid       = "PutJobMetrics" # PutMetricData has no resource-level permissions: limited by namespace

@@ -99,3 +99,8 @@ variable "metrics_namespace" {
   type        = string
   default     = "moviestream"
 }
+
+variable "log_group_prefix" {
+  description = "The Glue jobs' log groups are under this path (created by modules/glue_jobs)."
+  type        = string
+}

@@ -37,7 +37,7 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   evaluation_periods  = 5
   threshold           = var.iterator_age_alarm_ms
   comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "breaching" # no GetRecords at all: the streaming job is not running
+  treat_missing_data  = var.missing_data # breaching: no GetRecords at all means the streaming job is not running
   alarm_actions       = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   ok_actions          = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
   tags                = var.tags

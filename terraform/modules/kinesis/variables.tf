@@ -62,6 +62,16 @@ variable "iterator_age_alarm_ms" {
   }
 }
 
+variable "missing_data" {
+  description = "How the iterator-age alarm treats no data (no GetRecords: the streaming job is not running): breaching where it should always run, notBreaching where it is stopped to save money."
+  type        = string
+  default     = "breaching"
+  validation {
+    condition     = contains(["breaching", "notBreaching"], var.missing_data)
+    error_message = "missing_data must be breaching or notBreaching."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource of the module."
   type        = map(string)

@@ -18,6 +18,10 @@ locals {
     freshness_minutes          = var.freshness_minutes
     freshness_seconds          = var.freshness_minutes * 60
     window_seconds             = var.window_seconds
+    daily_rpu_seconds          = var.daily_rpu_hours_limit * 3600
+    daily_rpu_hours_limit      = var.daily_rpu_hours_limit
+    staleness_alarm_seconds    = var.staleness_alarm_seconds
+    missing_data               = var.missing_data
   }
   alarms = {
     for alarm in jsondecode(templatefile("${path.module}/alarms.json.tftpl", merge(local.names, local.thresholds))) :

@@ -92,6 +92,34 @@ variable "window_seconds" {
   }
 }
 
+variable "daily_rpu_hours_limit" {
+  description = "The warehouse's daily usage limit in RPU-hours (modules/redshift): the warehouse-usage alarm fires at it."
+  type        = number
+  validation {
+    condition     = var.daily_rpu_hours_limit >= 1
+    error_message = "daily_rpu_hours_limit must be at least 1."
+  }
+}
+
+variable "staleness_alarm_seconds" {
+  description = "Alarm when the views lag the newest committed batch by more than this, for 5 minutes."
+  type        = number
+  validation {
+    condition     = var.staleness_alarm_seconds >= 60
+    error_message = "staleness_alarm_seconds must be at least 60."
+  }
+}
+
+variable "missing_data" {
+  description = "How the views-staleness alarm treats no data (the streaming job not running): the same setting as the iterator-age alarm."
+  type        = string
+  default     = "breaching"
+  validation {
+    condition     = contains(["breaching", "notBreaching"], var.missing_data)
+    error_message = "missing_data must be breaching or notBreaching."
+  }
+}
+
 variable "tags" {
   description = "Tags for the alarms."
   type        = map(string)

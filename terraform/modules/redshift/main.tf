@@ -163,7 +163,8 @@ resource "aws_glue_connection" "vpc" {
 data "aws_partition" "current" {}
 
 locals {
-  ec2_arn = "arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.region}:${var.account_id}"
+  log_exports = ["userlog", "connectionlog", "useractivitylog"]
+  ec2_arn     = "arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.region}:${var.account_id}"
 }
 
 data "aws_iam_policy_document" "glue_network" {
@@ -232,7 +233,7 @@ resource "aws_redshiftserverless_namespace" "warehouse" {
   kms_key_id                       = var.kms_key_arn
   iam_roles                        = [aws_iam_role.copy.arn]
   default_iam_role_arn             = aws_iam_role.copy.arn
-  log_exports                      = ["userlog", "connectionlog", "useractivitylog"]
+  log_exports                      = local.log_exports
   tags                             = var.tags
 }
 
@@ -240,6 +241,7 @@ resource "aws_redshiftserverless_workgroup" "warehouse" {
   namespace_name       = aws_redshiftserverless_namespace.warehouse.namespace_name
   workgroup_name       = var.name
   base_capacity        = var.base_capacity
+  max_capacity         = var.max_capacity
   publicly_accessible  = false
   enhanced_vpc_routing = true
   subnet_ids           = var.subnet_ids
@@ -251,12 +253,37 @@ resource "aws_redshiftserverless_workgroup" "warehouse" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.max_capacity >= var.base_capacity
+      error_message = "max_capacity (${var.max_capacity}) must be at least base_capacity (${var.base_capacity})."
+    }
+    # AWS now returns config parameters the pinned provider (~> 6.25) does not accept, such as
+    # enable_large_strings_opt_in: every later plan shows a diff and every update of the
+    # workgroup fails ("You didn't specify any changes to the configuration parameters"),
+    # hashicorp/terraform-provider-aws#49939. Set at creation, then left alone; to change one,
+    # drop this line for that apply, on a provider with the fix.
+    ignore_changes = [config_parameter]
+  }
 }
 
-# A cap on compute: Redshift Serverless bills RPU-hours while it runs queries, and a streaming job
-# that loads every few seconds keeps it running around the clock (docs/COSTS.md). Past the cap,
-# Redshift takes the breach action: by default it logs the breach and emits a metric, so loading
-# goes on; "deactivate" stops queries (and so ingestion) until the period ends.
+# Redshift Serverless exports its logs to /aws/redshift/<namespace>/<log type>, and uses the
+# group when it exists: created here, so the stack owns them and sets their retention.
+resource "aws_cloudwatch_log_group" "warehouse" {
+  for_each          = toset(local.log_exports)
+  name              = "/aws/redshift/${var.name}/${each.value}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+# Two caps on compute (docs/COSTS.md): max_capacity bounds how fast it spends, the usage limit
+# how much a day. Redshift Serverless bills RPU-hours while it runs queries, and a streaming job
+# that loads every few seconds keeps it running around the clock. Past the daily limit Redshift
+# takes the breach action: "emit-metric" logs it and loading goes on; "deactivate" turns off
+# queries until 00:00 UTC (the streaming job reports the warehouse degraded, waits, and resumes
+# from its checkpoint). modules/monitoring alarms at the same figure either way.
 resource "aws_redshiftserverless_usage_limit" "compute" {
   resource_arn  = aws_redshiftserverless_workgroup.warehouse.arn
   usage_type    = "serverless-compute"

@@ -101,6 +101,22 @@ variable "tags" {
   default     = {}
 }
 
+variable "max_capacity" {
+  description = "Most RPUs the workgroup may scale to (8 to 512, in steps of 8; at least base_capacity)."
+  type        = number
+  default     = 32
+  validation {
+    condition     = var.max_capacity >= 8 && var.max_capacity <= 512 && var.max_capacity % 8 == 0
+    error_message = "max_capacity must be 8 to 512 in steps of 8."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Days the warehouse's log groups keep their events."
+  type        = number
+  default     = 30
+}
+
 variable "daily_rpu_hours_limit" {
   description = "RPU-hours of compute a day before the usage limit's breach action (8 RPUs running all day use 192)."
   type        = number

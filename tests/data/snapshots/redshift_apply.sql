@@ -98,9 +98,23 @@ INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, %s);
 
 COMMIT;
 
-/* Views people query (Redshift dialect), re-applied after the schema and migrations on every */ /* `apply`. Each view is dropped and created again: Redshift has no OR REPLACE for materialized */ /* views, and OR REPLACE cannot change a view's columns. */ /* "Top rated" everywhere means: an IMDb rating of at least 8.0 from at least 25,000 votes (below */ /* that, a rating says little). Aggregated views are materialized with AUTO REFRESH YES on */ /* Redshift; the ones marked "incremental" use only constructs AWS lists for incremental refresh */ /* (SELECT, FROM, inner JOIN, WHERE, GROUP BY; COUNT, SUM, AVG; immutable functions), the others */ /* (window functions, the clock) are plain views. Locally every view is a plain view, always */ /* current (moviestream/warehouse/dialect.py). No view orders its rows: `moviestream warehouse query` does. */ /* Top rated movies. Materialized, incremental. */ DROP MATERIALIZED VIEW IF EXISTS movies.top_rated;
+LOCK TABLE movies.schema_migrations;
 
-CREATE MATERIALIZED VIEW movies.top_rated AUTO REFRESH YES AS SELECT movie_id, series_title, released_year, imdb_rating, no_of_votes, director, genres FROM movies.imdb_movies_rating WHERE imdb_rating >= 8.0 AND no_of_votes >= 25000;
+SELECT 1 FROM movies.schema_migrations WHERE version = %s;
+
+/* Refreshing the materialized views (issue 29): the pipeline refreshes them after batches */ /* commit, at most every --views_refresh_seconds, one refresher at a time */ /* (moviestream/warehouse/views.py). */ /* movies.views_refreshes: one row per refresh, succeeded or not. */ /*   refresher            who refreshed: a job's name, or "moviestream warehouse refresh" */ /*   started_at           when it began (UTC), after it held the lease */ /*   finished_at          when the last view was refreshed, or the refresh failed */ /*   seconds              finished_at - started_at */ /*   newest_committed_at  committed_at of the newest batch in the ledger when it began: every */ /*                        batch up to it is in the views (NULL: the ledger was empty) */ /*   views                materialized views refreshed */ /*   succeeded            whether every view refreshed */ /*   error                the first line of the error that stopped it (NULL when it succeeded) */ CREATE TABLE IF NOT EXISTS movies.views_refreshes (refresher VARCHAR(256) NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP NOT NULL, seconds DOUBLE PRECISION NOT NULL, newest_committed_at TIMESTAMP, views INTEGER NOT NULL, succeeded BOOLEAN NOT NULL, error VARCHAR(1024)) DISTSTYLE ALL SORTKEY(started_at);
+
+/* The refreshers' lease: one row. A refresher claims it in a short transaction that locks the */ /* table (Redshift has no advisory locks), refreshes outside that transaction, then releases it. */ /* A lease that runs out (a killed refresher) is free again. */ /*   holder            who holds it (NULL: free) */ /*   lease_until       when a holder that never released it loses it */ /*   last_finished_at  when the last refresh ended: the cadence is counted from it */ CREATE TABLE IF NOT EXISTS movies.views_refresh_lease (lease_id INTEGER NOT NULL, holder VARCHAR(256), lease_until TIMESTAMP, last_finished_at TIMESTAMP, PRIMARY KEY (lease_id)) DISTSTYLE ALL;
+
+INSERT INTO movies.views_refresh_lease (lease_id, holder, lease_until, last_finished_at) SELECT 1, NULL, NULL, NULL WHERE NOT EXISTS(SELECT 1 FROM movies.views_refresh_lease);
+
+INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, %s);
+
+COMMIT;
+
+/* Views people query (Redshift dialect), re-applied after the schema and migrations on every */ /* `apply`. Each view is dropped and created again: Redshift has no OR REPLACE for materialized */ /* views, and OR REPLACE cannot change a view's columns. */ /* "Top rated" everywhere means: an IMDb rating of at least 8.0 from at least 25,000 votes (below */ /* that, a rating says little). Aggregated views are materialized; the ones marked "incremental" */ /* use only constructs AWS lists for incremental refresh (SELECT, FROM, inner JOIN, WHERE, GROUP */ /* BY; COUNT, SUM, AVG; immutable functions), so Redshift refreshes them incrementally. The others */ /* (window functions, the clock) are plain views, always current. No view orders its rows: */ /* `moviestream warehouse query` does. */ /* AUTO REFRESH NO, on purpose: Redshift runs auto refresh only when the workgroup has spare */ /* capacity and pauses it for user workloads, and the streaming job's MERGE every few seconds is */ /* one, so an auto-refreshed view lags by an unknown amount. The jobs refresh these views after */ /* batches commit instead, at most every --views-refresh-seconds, and record each refresh */ /* (moviestream/warehouse/views.py); auto refresh on top would only spend RPUs at times no one */ /* chose. Locally they are PostgreSQL materialized views, refreshed by the same code. */ /* Top rated movies. Materialized, incremental. */ DROP MATERIALIZED VIEW IF EXISTS movies.top_rated;
+
+CREATE MATERIALIZED VIEW movies.top_rated AUTO REFRESH NO AS SELECT movie_id, series_title, released_year, imdb_rating, no_of_votes, director, genres FROM movies.imdb_movies_rating WHERE imdb_rating >= 8.0 AND no_of_votes >= 25000;
 
 /* The ten best rated movies of every genre with at least 25,000 votes (ties share a rank, so a */ /* genre can list more than ten). Plain view: RANK() is a window function. */ DROP VIEW IF EXISTS movies.top_rated_by_genre;
 
@@ -108,19 +122,19 @@ CREATE VIEW movies.top_rated_by_genre AS SELECT genre, genre_rank, series_title,
 
 /* Movies and their average rating per decade of release. Materialized, incremental. */ DROP MATERIALIZED VIEW IF EXISTS movies.movies_by_decade;
 
-CREATE MATERIALIZED VIEW movies.movies_by_decade AUTO REFRESH YES AS SELECT (released_year / 10) * 10 AS decade, COUNT(*) AS movies, COUNT(imdb_rating) AS rated_movies, CAST(AVG(imdb_rating) AS DECIMAL(4, 2)) AS avg_rating FROM movies.imdb_movies_rating WHERE NOT released_year IS NULL GROUP BY (released_year / 10) * 10;
+CREATE MATERIALIZED VIEW movies.movies_by_decade AUTO REFRESH NO AS SELECT (released_year / 10) * 10 AS decade, COUNT(*) AS movies, COUNT(imdb_rating) AS rated_movies, CAST(AVG(imdb_rating) AS DECIMAL(4, 2)) AS avg_rating FROM movies.imdb_movies_rating WHERE NOT released_year IS NULL GROUP BY (released_year / 10) * 10;
 
 /* Directors by their number of top rated movies. Materialized, incremental. */ DROP MATERIALIZED VIEW IF EXISTS movies.top_directors;
 
-CREATE MATERIALIZED VIEW movies.top_directors AUTO REFRESH YES AS SELECT director, COUNT(*) AS top_rated_movies, CAST(AVG(imdb_rating) AS DECIMAL(4, 2)) AS avg_rating, SUM(no_of_votes) AS votes FROM movies.imdb_movies_rating WHERE imdb_rating >= 8.0 AND no_of_votes >= 25000 AND NOT director IS NULL GROUP BY director;
+CREATE MATERIALIZED VIEW movies.top_directors AUTO REFRESH NO AS SELECT director, COUNT(*) AS top_rated_movies, CAST(AVG(imdb_rating) AS DECIMAL(4, 2)) AS avg_rating, SUM(no_of_votes) AS votes FROM movies.imdb_movies_rating WHERE imdb_rating >= 8.0 AND no_of_votes >= 25000 AND NOT director IS NULL GROUP BY director;
 
 /* Actors (any of the four billed stars) by their number of top rated movies. Materialized, */ /* incremental (an inner join and GROUP BY). */ DROP MATERIALIZED VIEW IF EXISTS movies.top_actors;
 
-CREATE MATERIALIZED VIEW movies.top_actors AUTO REFRESH YES AS SELECT c.actor, COUNT(*) AS top_rated_movies, SUM(CASE WHEN c.billing_order = 1 THEN 1 ELSE 0 END) AS top_billed, CAST(AVG(m.imdb_rating) AS DECIMAL(4, 2)) AS avg_rating FROM movies.movie_cast AS c JOIN movies.imdb_movies_rating AS m ON m.movie_id = c.movie_id WHERE m.imdb_rating >= 8.0 AND m.no_of_votes >= 25000 GROUP BY c.actor;
+CREATE MATERIALIZED VIEW movies.top_actors AUTO REFRESH NO AS SELECT c.actor, COUNT(*) AS top_rated_movies, SUM(CASE WHEN c.billing_order = 1 THEN 1 ELSE 0 END) AS top_billed, CAST(AVG(m.imdb_rating) AS DECIMAL(4, 2)) AS avg_rating FROM movies.movie_cast AS c JOIN movies.imdb_movies_rating AS m ON m.movie_id = c.movie_id WHERE m.imdb_rating >= 8.0 AND m.no_of_votes >= 25000 GROUP BY c.actor;
 
 /* Box-office gross per genre (a movie counts in each of its genres); the average is rounded to */ /* whole dollars from cents, which both databases compute alike. Materialized, incremental. */ DROP MATERIALIZED VIEW IF EXISTS movies.gross_by_genre;
 
-CREATE MATERIALIZED VIEW movies.gross_by_genre AUTO REFRESH YES AS SELECT g.genre, COUNT(*) AS movies, COUNT(m.gross_usd) AS movies_with_gross, SUM(m.gross_usd) AS total_gross_usd, CAST(ROUND(AVG(CAST(m.gross_usd AS DECIMAL(20, 2)))) AS BIGINT) AS avg_gross_usd FROM movies.movie_genres AS g JOIN movies.imdb_movies_rating AS m ON m.movie_id = g.movie_id GROUP BY g.genre;
+CREATE MATERIALIZED VIEW movies.gross_by_genre AUTO REFRESH NO AS SELECT g.genre, COUNT(*) AS movies, COUNT(m.gross_usd) AS movies_with_gross, SUM(m.gross_usd) AS total_gross_usd, CAST(ROUND(AVG(CAST(m.gross_usd AS DECIMAL(20, 2)))) AS BIGINT) AS avg_gross_usd FROM movies.movie_genres AS g JOIN movies.imdb_movies_rating AS m ON m.movie_id = g.movie_id GROUP BY g.genre;
 
 /* Per committed batch: counts, data-quality pass rate (good / (good + bad)) and lag from */ /* production to commit for its oldest and newest record. Plain view. */ DROP VIEW IF EXISTS movies.pipeline_health_batches;
 
