@@ -174,6 +174,7 @@ module "iam" {
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   metrics_namespace        = local.names.metrics_namespace
+  trust_source_account     = var.trust_source_account
   tags                     = local.tags
 }
 
@@ -235,6 +236,7 @@ module "redshift" {
   dsn_secret_id             = aws_secretsmanager_secret.warehouse_dsn.id
   glue_role_name            = module.iam.glue_jobs_role_name
   account_id                = local.account_id
+  trust_source_account      = var.trust_source_account
   tags                      = local.tags
 }
 

@@ -102,3 +102,8 @@ output "dashboard_name" {
   description = "The deployment's CloudWatch dashboard (the pipeline's health at a glance)."
   value       = module.monitoring.dashboard_name
 }
+
+output "job_log_group" {
+  description = "CloudWatch log group of the jobs' own log lines (first_batch_schema, views_refreshed, ...)."
+  value       = module.glue_jobs.output_log_group
+}

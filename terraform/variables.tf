@@ -278,3 +278,9 @@ variable "bad_record_ratio_threshold" {
     error_message = "bad_record_ratio_threshold must be between 0 and 1."
   }
 }
+
+variable "trust_source_account" {
+  description = "Require aws:SourceAccount when Glue assumes the jobs' role and Redshift the COPY role (the confused-deputy guard). Set false only if the first-five-minutes check shows a service does not send it (terraform/README.md)."
+  type        = bool
+  default     = true
+}

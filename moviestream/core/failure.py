@@ -78,6 +78,10 @@ TRANSIENT_WORDS = (
     "connection is closed",
     "network is unreachable",
     "communication error",  # redshift_connector's socket failures
+    # Redshift Serverless past a usage limit whose action is deactivate: queries are off until
+    # the period resets (00:00 UTC for a daily limit), so the job waits, degraded, as for any
+    # warehouse outage. The exact text is not documented; terraform/README.md says how to check.
+    "usage limit",
 )
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -168,6 +169,22 @@ def source_from_glue_frame(df: DataFrame, batch_id: int) -> DataFrame:
     )
 
 
+def frame_shape(df: DataFrame, batch_id: int) -> dict[str, Any]:
+    """What the first micro-batch's frame looks like, for the log line that answers "does the
+    Glue 6.0 Kinesis frame look the way source_from_glue_frame expects?" from CloudWatch Logs:
+    its columns and types, which of them is the payload, and whether it is what the code reads."""
+    types = dict(df.dtypes)
+    payload = next((c for c in ("data", "$json$data_infer_schema$_temporary$") if c in types), None)
+    return {
+        "batch_id": batch_id,
+        "columns": types,
+        "payload_column": payload,
+        "payload_type": types.get(payload) if payload else None,
+        "arrival_column": "__src_timestamp" if "__src_timestamp" in types else None,
+        "as_expected": payload is not None and types[payload] in ("binary", "string"),
+    }
+
+
 def streaming_query_id(spark: SparkSession) -> str:
     """The ledger's stream id: the id of the job's one streaming query, which Spark keeps in the
     checkpoint (a new checkpoint is a new id, so its batch 0 never collides with an old one)."""
@@ -250,7 +267,13 @@ def main(argv: list[str] | None = None) -> None:
         transformation_ctx="kinesis_source",
     )
 
+    schema_logged = False
+
     def process(batch: DataFrame, batch_id: int) -> None:
+        nonlocal schema_logged
+        if not schema_logged:  # once: what Glue's Kinesis frame looks like (terraform/README.md)
+            logs.get("streaming").info("first_batch_schema", **frame_shape(batch, batch_id))
+            schema_logged = True
         pipeline.process(source_from_glue_frame(batch, batch_id), batch_id)
 
     try:

@@ -258,6 +258,14 @@ def test_streaming_entry_main_runs_as_on_glue(glue_world, streaming_run):
     apis = [c["api"] for c in _calls(world)]
     assert "awsglue.context.GlueContext.forEachBatch" in apis
     assert "awsglue.job.Job.commit" in apis  # main() went on to job.commit() after the stream stopped
+    # The frame's shape, logged once, so on AWS the first batch answers whether Glue's frame is
+    # what source_from_glue_frame reads (terraform/README.md, first five minutes).
+    text = run.log.read_text(errors="replace")
+    shapes = [
+        json.loads(line[line.index("{") :]) for line in text.splitlines() if '"first_batch_schema"' in line
+    ]
+    assert len(shapes) == 1, shapes
+    assert shapes[0]["as_expected"] is True and shapes[0]["payload_column"] == "data", shapes
     objects = AwsSettings().client("s3").list_objects_v2(Bucket=world.bucket, Prefix="bad_records/")
     assert any(f"/job={job_name}/" in o["Key"] for o in objects.get("Contents", []))
     assert _alerts(world, job_name), "no breach alert reached the topic's queue"

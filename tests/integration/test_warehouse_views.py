@@ -14,7 +14,7 @@ from moviestream.core.movie_key import movie_id
 from moviestream.warehouse.catalog import CHECKS, VIEWS_BY_NAME
 from moviestream.warehouse.contract import STAGE_COLUMNS, BatchKey, BatchLoad
 from moviestream.warehouse.postgres import load_batch
-from moviestream.warehouse.targets import query_rows
+from moviestream.warehouse.targets import open_warehouse, query_rows
 from tests.integration import warehouse_fixture as fx
 from tests.integration.databases import fresh_warehouse
 
@@ -84,6 +84,9 @@ def warehouse(stack):
                 " max_produced_at = committed_at - %s * interval '1 second' WHERE batch_id = %s",
                 (oldest, newest, batch_id),
             )
+    # The materialized views hold what was committed when they were last refreshed: as the jobs
+    # do after their batches (tests/integration/test_views_refresh.py covers when).
+    assert open_warehouse(dsn).views_refresh("fixture").run(0.0, force=True).succeeded
     return dsn
 
 

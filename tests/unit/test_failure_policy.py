@@ -273,6 +273,8 @@ class OperationalError(Exception):
         (InterfaceError("bad parameter"), False),
         (OperationalError("could not connect to server"), True),
         (OperationalError("password authentication failed"), False),
+        # Redshift Serverless past a deactivating usage limit: wait for the reset (issue 29).
+        (InterfaceError("Query cancelled: the workgroup reached its Usage Limit"), True),
     ],
 )
 def test_errors_without_a_code_are_judged_by_their_words(exc, transient):

@@ -801,3 +801,131 @@ def test_too_few_zones_stops_the_plan_and_says_what_to_set(tmp_path, variables):
     # An existing VPC's subnets are only checked (a warning), so the table cannot block them.
     ok, outputs = terraform_outputs(ZONES, tmp_path / "listed-only", {**variables, "place_subnets": False})
     assert ok, outputs
+
+
+# --- issue 29: teardown, one alert path, log groups, guardrails ---------------------------------
+
+
+def tfvars(name: str) -> dict:
+    with (TERRAFORM / "envs" / name).open() as fh:
+        return {k: unquote(v) if isinstance(v, str) else v for k, v in hcl2.load(fh).items()}
+
+
+def test_the_secret_goes_at_once_only_where_the_bucket_may_be_force_destroyed():
+    """dev: destroy then apply again reuses the secret's name at once; prod: a 7-day window."""
+    secret = bodies(parsed(TERRAFORM)["resource"])["aws_secretsmanager_secret.warehouse_dsn"]
+    assert secret["recovery_window_in_days"] == "${var.force_destroy_bucket ? 0 : 7}"
+    assert tfvars("dev.tfvars")["force_destroy_bucket"] is True
+    assert tfvars("prod.tfvars")["force_destroy_bucket"] is False
+
+
+def test_every_alert_takes_one_path_eventbridge_to_the_topic():
+    """The jobs put events and never publish to SNS: no topic argument, no sns:Publish on the
+    jobs' role; every alert pattern has its rule to the topic; no rule forwards Glue Data
+    Quality's results (other workloads' too)."""
+    from moviestream.core.event_patterns import ALERT_PATTERNS, PATTERN_DIR
+    from moviestream.pipeline import alerts
+
+    for job in glue_jobs().values():
+        arguments = job["default_arguments"]
+        assert "alert_topic_arn" not in json.dumps(arguments)
+    glue_role = policy_documents()["iam/glue_jobs"]["statement"]
+    assert not any("sns:" in a for s in glue_role for a in s["actions"])
+    alert_patterns = locals_of(TERRAFORM / "modules" / "alerts")["alert_patterns"]
+    assert sorted(unquote(v) for v in alert_patterns.values()) == sorted(ALERT_PATTERNS)
+    assert not any("glue-dataquality" in p.read_text() for p in PATTERN_DIR.glob("*.json"))
+    source = Path(alerts.__file__).read_text()
+    assert '_client("events")' in source and '_client("sns")' not in source and "TopicArn" not in source
+
+
+def test_every_log_group_has_a_retention_and_the_jobs_log_to_the_stacks_own():
+    groups = {
+        key: body
+        for module in MODULE_DIRS
+        for key, body in bodies(parsed(module).get("resource", [])).items()
+        if key.startswith("aws_cloudwatch_log_group.")
+    }
+    assert set(groups) == {
+        "aws_cloudwatch_log_group.backfill_states",  # the state machine's
+        "aws_cloudwatch_log_group.jobs",  # the Glue jobs' output and error groups
+        "aws_cloudwatch_log_group.warehouse",  # Redshift Serverless's exports
+    }
+    assert all(body["retention_in_days"] == "${var.log_retention_days}" for body in groups.values())
+    module_calls = named(parsed(TERRAFORM)["module"])
+    for module in ("alerts", "glue_jobs", "redshift"):
+        assert module_calls[module]["log_retention_days"] == "${var.log_retention_days}", module
+    arguments = {
+        unquote(k): v for k, v in locals_of(TERRAFORM / "modules" / "glue_jobs")["common_arguments"].items()
+    }
+    assert arguments["--custom-logGroup-prefix"] == "${var.log_group_prefix}"
+    assert (
+        unquote(locals_of(TERRAFORM)["glue_log_group_prefix"]) == "/${local.names.project}/glue"
+    )  # not /aws-glue
+    logs = next(
+        s for s in policy_documents()["iam/glue_jobs"]["statement"] if unquote(s["sid"]) == "WriteJobLogs"
+    )
+    assert unquote(logs["resources"][0]).endswith(":log-group:${var.log_group_prefix}/*")
+    redshift = groups["aws_cloudwatch_log_group.warehouse"]
+    assert (
+        unquote(redshift["name"]) == "/aws/redshift/${var.name}/${each.value}"
+    )  # the group Redshift uses when it exists
+
+
+def test_no_undocumented_conf_and_the_workgroup_config_diff_is_guarded():
+    arguments = {unquote(k) for k in locals_of(TERRAFORM / "modules" / "glue_jobs")["common_arguments"]}
+    assert "--conf" not in arguments and "--job-language" in arguments
+    text = (TERRAFORM / "modules" / "redshift" / "main.tf").read_text()
+    assert "ignore_changes = [config_parameter]" in text and "terraform-provider-aws#49939" in text
+
+
+def test_the_alarms_that_expect_a_running_job_share_one_missing_data_setting():
+    kinesis = bodies(parsed(TERRAFORM / "modules" / "kinesis")["resource"])[
+        "aws_cloudwatch_metric_alarm.iterator_age"
+    ]
+    assert kinesis["treat_missing_data"] == "${var.missing_data}"
+    calls = named(parsed(TERRAFORM)["module"])
+    assert (
+        calls["kinesis"]["missing_data"]
+        == calls["monitoring"]["missing_data"]
+        == "${var.missing_data_alarms}"
+    )
+    assert tfvars("dev.tfvars")["missing_data_alarms"] == "notBreaching"  # dev is stopped to save money
+    assert tfvars("prod.tfvars")["missing_data_alarms"] == "breaching"
+
+
+def test_dev_caps_the_warehouse_and_prod_is_told():
+    """dev: never above 8 RPUs, and a daily limit that fires (24 to 48 RPU-hours) and turns
+    queries off; prod: a limit that only reports. The workgroup and the limit take them."""
+    dev, prod = tfvars("dev.tfvars"), tfvars("prod.tfvars")
+    assert dev["redshift_max_capacity"] == 8
+    assert 24 <= dev["redshift_daily_rpu_hours_limit"] <= 48
+    assert dev["redshift_usage_limit_breach_action"] == "deactivate"
+    assert prod["redshift_usage_limit_breach_action"] == "emit-metric"
+    assert prod["redshift_max_capacity"] >= 8
+    redshift = bodies(parsed(TERRAFORM / "modules" / "redshift")["resource"])
+    assert redshift["aws_redshiftserverless_workgroup.warehouse"]["max_capacity"] == "${var.max_capacity}"
+    limit = redshift["aws_redshiftserverless_usage_limit.compute"]
+    assert (limit["amount"], limit["breach_action"], unquote(limit["period"])) == (
+        "${var.daily_rpu_hours_limit}", "${var.usage_limit_breach_action}", "daily"
+    )  # fmt: skip
+    calls = named(parsed(TERRAFORM)["module"])
+    assert calls["redshift"]["max_capacity"] == "${var.redshift_max_capacity}"
+    assert calls["monitoring"]["daily_rpu_hours_limit"] == "${var.redshift_daily_rpu_hours_limit}"
+    costs = (ROOT / "docs" / "COSTS.md").read_text()
+    assert "48 × $0.375 = **$18**" in costs  # the dev cap's arithmetic, from these settings
+
+
+def test_the_trust_condition_can_be_dropped_from_both_roles_only_through_one_variable():
+    for module, document in (("iam", "glue_assume"), ("redshift", "copy_assume")):
+        (statement,) = policy_documents()[f"{module}/{document}"]["statement"]
+        (condition,) = statement["dynamic"]
+        body = condition['"condition"']
+        assert body["for_each"] == "${var.trust_source_account ? [var.account_id] : []}", module
+        assert unquote(body["content"][0]["variable"]) == "aws:SourceAccount"
+    calls = named(parsed(TERRAFORM)["module"])
+    assert (
+        calls["iam"]["trust_source_account"]
+        == calls["redshift"]["trust_source_account"]
+        == "${var.trust_source_account}"
+    )
+    assert named(parsed(TERRAFORM)["variable"])["trust_source_account"]["default"] is True

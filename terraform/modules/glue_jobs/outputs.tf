@@ -22,3 +22,8 @@ output "log_group_names" {
   description = "The jobs' log groups (driver and executor logs in .../error, the scripts' output in .../output)."
   value       = [for group in aws_cloudwatch_log_group.jobs : group.name]
 }
+
+output "output_log_group" {
+  description = "Where the jobs' own log lines go (the scripts' stdout and stderr): <log_group_prefix>/output."
+  value       = aws_cloudwatch_log_group.jobs["output"].name
+}

@@ -125,10 +125,15 @@ data "aws_iam_policy_document" "glue_assume" {
       type        = "Service"
       identifiers = ["glue.amazonaws.com"]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
+    # Whether Glue sends aws:SourceAccount when it assumes the role is for AWS to answer
+    # (terraform/README.md, "First five minutes"): trust_source_account = false drops it.
+    dynamic "condition" {
+      for_each = var.trust_source_account ? [var.account_id] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
     }
   }
 }

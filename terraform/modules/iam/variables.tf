@@ -104,3 +104,9 @@ variable "log_group_prefix" {
   description = "The Glue jobs' log groups are under this path (created by modules/glue_jobs)."
   type        = string
 }
+
+variable "trust_source_account" {
+  description = "Require aws:SourceAccount in the Glue jobs' role trust policy (false when Glue does not send it: terraform/README.md, first five minutes)."
+  type        = bool
+  default     = true
+}

@@ -27,10 +27,15 @@ data "aws_iam_policy_document" "copy_assume" {
       type        = "Service"
       identifiers = ["redshift.amazonaws.com", "redshift-serverless.amazonaws.com"]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [var.account_id]
+    # Whether Redshift sends aws:SourceAccount when COPY assumes the role is for AWS to answer
+    # (terraform/README.md, "First five minutes"): trust_source_account = false drops it.
+    dynamic "condition" {
+      for_each = var.trust_source_account ? [var.account_id] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
     }
   }
 }

@@ -136,3 +136,9 @@ variable "usage_limit_breach_action" {
     error_message = "usage_limit_breach_action must be log, emit-metric or deactivate."
   }
 }
+
+variable "trust_source_account" {
+  description = "Require aws:SourceAccount in the COPY role's trust policy (false when Redshift does not send it: terraform/README.md, first five minutes)."
+  type        = bool
+  default     = true
+}
