@@ -333,7 +333,7 @@ def _views_tile(status: dict[str, Any]) -> str:
         )
     else:
         note = f"last refresh failed ({status['views_last_refresh']}): {status['views_last_refresh_error']}"
-    value = "current" if not staleness else _seconds(staleness) + " stale"
+    value = "current" if status["views_current"] else _seconds(staleness) + " stale"
     return _tile("Views", value, staleness > VIEWS_STALE_S or ok is False, note)
 
 

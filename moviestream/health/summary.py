@@ -109,6 +109,7 @@ def views_status(facts: Facts) -> dict[str, Any]:
     when they hold every committed batch) and the newest refresh."""
     refresh = facts.last_refresh
     return {
+        "views_current": facts.views.oldest_pending is None,  # they hold every committed batch
         "views_staleness_s": round(facts.views.seconds(facts.read_at), 1),
         "views_included": iso(facts.views.included),
         "views_last_refresh": iso(refresh["started_at"]) if refresh else None,

@@ -43,17 +43,16 @@ from tests.integration.test_faults import new_stream, replay
 from tests.integration.test_warehouse_views import batch
 from tests.waiting import running, wait_for
 
-TOP_RATED_FROM_THE_TABLE = (
-    "SELECT COUNT(*) FROM movies.imdb_movies_rating WHERE imdb_rating >= 8.0 AND no_of_votes >= 25000"
-)
-
 
 def counts(dsn: str) -> tuple[int, int]:
-    """(rows of movies.top_rated, rows its definition gives now): equal when the view is current."""
+    """(movies counted by the materialized view movies_by_decade, movies with a year in the table
+    now): equal when the view is current, and every load of a movie with a year changes them."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        view = conn.execute("SELECT COUNT(*) FROM movies.top_rated").fetchone()[0]
-        table = conn.execute(TOP_RATED_FROM_THE_TABLE).fetchone()[0]
-    return view, table
+        view = conn.execute("SELECT COALESCE(SUM(movies), 0) FROM movies.movies_by_decade").fetchone()[0]
+        table = conn.execute(
+            "SELECT COUNT(*) FROM movies.imdb_movies_rating WHERE released_year IS NOT NULL"
+        ).fetchone()[0]
+    return int(view), int(table)
 
 
 def refreshes(dsn: str) -> list[tuple]:
@@ -76,10 +75,10 @@ def test_a_view_is_stale_until_the_refresher_refreshes_it_within_the_cadence(sta
     dsn = fresh_warehouse(stack)
     assert load_batch(dsn, batch(fx.FILMS[:24], 0, good=24, bad=0, duplicates=0))
     view, table = counts(dsn)
-    assert (view, table) == (0, 6)  # the load committed; the view does not have it yet
+    assert (view, table) == (0, 24)  # the load committed; the view does not have it yet
     facts = read_facts(dsn, lambda: None, now=datetime.now(UTC).replace(tzinfo=None))
     status = page_data(facts)["status"]
-    assert status["views_staleness_s"] > 0 and status["views_last_refresh"] is None
+    assert status["views_current"] is False and status["views_last_refresh"] is None
     note = CliRunner().invoke(warehouse_cli, ["query", "top_rated", "--dsn", dsn])
     assert note.exit_code == 0 and "top_rated: materialized, " in note.output and " s stale " in note.output
 
@@ -97,11 +96,13 @@ def test_a_view_is_stale_until_the_refresher_refreshes_it_within_the_cadence(sta
     )
     try:
         refresher.committed(committed_at(dsn, 0))
-        wait_for(lambda: counts(dsn) == (6, 6), 30, "top_rated refreshed after the first commit")
+        wait_for(lambda: counts(dsn) == (24, 24), 30, "movies_by_decade refreshed after the first commit")
         assert load_batch(dsn, batch(fx.FILMS[24:], 1, good=26, bad=0, duplicates=0))
-        assert counts(dsn)[0] == 6 and counts(dsn)[1] > 6  # stale again until the next refresh
+        assert counts(dsn)[0] == 24 and counts(dsn)[1] > 24  # stale again until the next refresh
         refresher.committed(committed_at(dsn, 1))
-        wait_for(lambda: counts(dsn)[0] == counts(dsn)[1], 30, "top_rated refreshed after the second commit")
+        wait_for(
+            lambda: counts(dsn)[0] == counts(dsn)[1], 30, "movies_by_decade refreshed after the second commit"
+        )
         wait_for(lambda: refresher.staleness_s() == 0, 10, "the refresher knows the views are current")
         wait_for(
             lambda: statistic(namespace, "views-test", "ViewsStalenessSeconds", "SampleCount", period=60),
@@ -117,7 +118,8 @@ def test_a_view_is_stale_until_the_refresher_refreshes_it_within_the_cadence(sta
     assert done[1][1] - done[0][2] >= timedelta(seconds=2) * 0.9  # the cadence: one per interval
     assert not failures
     status = page_data(read_facts(dsn, lambda: None, now=datetime.now(UTC).replace(tzinfo=None)))["status"]
-    assert status["views_staleness_s"] == 0 and status["views_last_refresh_ok"] is True
+    assert status["views_current"] is True and status["views_staleness_s"] == 0
+    assert status["views_last_refresh_ok"] is True
     assert status["views_last_refresh_by"] == "views-test"
     note = CliRunner().invoke(warehouse_cli, ["query", "top_rated", "--dsn", dsn])
     assert "top_rated: materialized, current" in note.output
@@ -168,7 +170,7 @@ def test_a_streaming_job_and_a_backfill_refresh_one_at_a_time_and_a_failed_refre
             lambda: running(proc, log) and ledger_totals(dsn, job).records_in >= sent, 120, "every record"
         )
         # The streaming job's refresher brings the views up to its last batch within the cadence.
-        wait_for(lambda: counts(dsn)[0] == counts(dsn)[1], 30, "top_rated current after both jobs")
+        wait_for(lambda: counts(dsn)[0] == counts(dsn)[1], 30, "the views current after both jobs")
         done = refreshes(dsn)
         by = {r[0] for r in done}
         assert by == {job, backfill_job}, by  # both refreshed
@@ -197,9 +199,8 @@ def test_a_streaming_job_and_a_backfill_refresh_one_at_a_time_and_a_failed_refre
         )
         assert alerts[0]["detail"]["job"] == job and "top_actors" in alerts[0]["detail"]["error"]
         assert '"views_refresh_failed"' in log.read_text()
-        status = page_data(read_facts(dsn, lambda: None, now=datetime.now(UTC).replace(tzinfo=None)))[
-            "status"
-        ]
+        s3 = AwsSettings().client("s3")
+        status = page_data(read_facts(dsn, lambda: s3, now=datetime.now(UTC).replace(tzinfo=None)))["status"]
         assert status["views_last_refresh_ok"] is False and "top_actors" in status["views_last_refresh_error"]
     finally:
         assert stop_job(proc) == 0, f"the job did not stop cleanly, see {log}"

@@ -81,7 +81,14 @@ def test_a_loaded_batch_passes_the_checks_and_shows_in_the_views(warehouse):
 
     out = cli(warehouse, "check")
     assert out.returncode == 0, out.stdout
+    # The load committed; the materialized views have it after a refresh (the jobs refresh them
+    # after their batches), and `query` says which it is.
+    stale = cli(warehouse, "query", "top_rated", "--json")
+    assert stale.stdout == "" and "top_rated: materialized, " in stale.stderr and " s stale " in stale.stderr
+    refreshed = cli(warehouse, "refresh")
+    assert refreshed.returncode == 0 and refreshed.stdout.startswith("refreshed 5 materialized views")
     top = cli(warehouse, "query", "top_rated", "--json")
+    assert "top_rated: materialized, current" in top.stderr
     assert [json.loads(line)["series_title"] for line in top.stdout.splitlines()] == ["The Godfather"]
     actors = [
         json.loads(line) for line in cli(warehouse, "query", "top_actors", "--json").stdout.splitlines()
