@@ -324,15 +324,16 @@ VIEWS_STALE_S = 600  # the views-staleness alarm's default threshold (terraform/
 def _views_tile(status: dict[str, Any]) -> str:
     """How far the materialized views (top_rated, ...) lag the ledger, and their last refresh."""
     staleness, ok = status["views_staleness_s"], status["views_last_refresh_ok"]
+    when = (status["views_last_refresh"] or "")[11:]  # the time of day: the date is the page's
     if status["views_last_refresh"] is None:
         note = "never refreshed since the schema was applied"
     elif ok:
-        note = (
-            f"refreshed {status['views_last_refresh']} by {status['views_last_refresh_by']}"
-            f" in {_seconds(status['views_last_refresh_s'])}"
-        )
+        took = _seconds(status["views_last_refresh_s"])
+        note = f"refreshed {when} by {status['views_last_refresh_by']} in {took}"
     else:
-        note = f"last refresh failed ({status['views_last_refresh']}): {status['views_last_refresh_error']}"
+        error = status["views_last_refresh_error"] or ""
+        error = error if len(error) <= 48 else error[:47] + "…"  # a tile, not a log: the log has it all
+        note = f"refresh failed {when}: {error}"
     value = "current" if status["views_current"] else _seconds(staleness) + " stale"
     return _tile("Views", value, staleness > VIEWS_STALE_S or ok is False, note)
 

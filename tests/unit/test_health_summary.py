@@ -167,3 +167,47 @@ def test_an_empty_ledger_renders_a_page_that_says_so():
     assert data["status"]["freshness_s"] is None and data["batches"] == []
     page = render(data, title="t")
     assert "no batches in the ledger yet" in page and "no bad records in these batches" in page
+
+
+def test_the_views_tile_says_current_stale_or_failed():
+    from datetime import timedelta
+
+    from moviestream.health.page import status_tiles
+    from moviestream.warehouse.views import Staleness
+
+    rows = [ledger_row(i) for i in range(3)]
+    never = page_data(facts(rows))["status"]
+    assert never["views_current"] is True and never["views_last_refresh"] is None  # nothing pending known
+    refresh = {"refresher": "job-a", "started_at": NOW - timedelta(minutes=2), "seconds": 1.5}
+    current = page_data(
+        facts(
+            rows, views=Staleness(NOW, None, None), last_refresh=refresh | {"succeeded": True, "error": None}
+        )
+    )["status"]
+    assert (current["views_current"], current["views_staleness_s"], current["views_last_refresh_ok"]) == (
+        True,
+        0.0,
+        True,
+    )
+    assert ">current<" in status_tiles(current) and "refreshed 11:58:00Z by job-a in 1.5 s" in status_tiles(
+        current
+    )
+    stale = Staleness(NOW - timedelta(minutes=20), NOW - timedelta(seconds=700), NOW - timedelta(seconds=3))
+    failed = page_data(
+        facts(
+            rows,
+            views=stale,
+            last_refresh=refresh | {"succeeded": False, "error": "movies.top_actors: " + "x" * 80},
+        )
+    )["status"]
+    assert (failed["views_current"], failed["views_staleness_s"], failed["views_last_refresh_ok"]) == (
+        False,
+        700.0,
+        False,
+    )
+    tiles = status_tiles(failed)
+    assert (
+        '<div class="tile warn"><div class="label">Views</div><div class="value">11.7 min stale</div>'
+        in tiles
+    )
+    assert "refresh failed 11:58:00Z: movies.top_actors: xxxx" in tiles and "x" * 60 not in tiles
