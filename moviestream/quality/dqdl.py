@@ -276,9 +276,28 @@ class Ruleset:
 # -- parser -----------------------------------------------------------------------------------
 
 
+# How deep brackets (and runs of unary minus) may nest. The parser descends once per level, so
+# without a limit a hostile ruleset ends in Python's RecursionError; no real ruleset nests past
+# a handful of levels.
+MAX_NESTING = 64
+
+
+def _check_nesting(tokens: list[Token]) -> None:
+    depth = minus_run = 0
+    for t in tokens:
+        if t.kind == "PUNCT" and t.text in "([":
+            depth += 1
+        elif t.kind == "PUNCT" and t.text in ")]":
+            depth -= 1
+        minus_run = minus_run + 1 if (t.kind == "OP" and t.text == "-") else 0
+        if depth > MAX_NESTING or minus_run > MAX_NESTING:
+            raise DqdlSyntaxError(f"nested more than {MAX_NESTING} levels deep", t.line, t.column)
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text.replace("\r\n", "\n"))
+        _check_nesting(self.tokens)
         self.i = 0
         self.constants: dict[str, str | tuple[str, ...]] = {}
         self.warnings: list[str] = []

@@ -312,3 +312,22 @@ def test_rule_objects_carry_where_and_threshold():
     assert isinstance(rule, Rule)
     assert rule.where == "d = 'x'"
     assert rule.threshold.operator == ">=" and rule.threshold.operands[0].value == Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("Rules = [ " + "(" * 10_000 + 'IsComplete "a"' + ")" * 10_000 + " ]", 74),  # rules in brackets
+        ("Rules = [ RowCount > " + "(" * 10_000 + "1" + ")" * 10_000 + " ]", 85),  # an expression
+        ("Rules = [ RowCount > " + "-" * 10_000 + "1 ]", 86),  # unary minus, each a level
+    ],
+    ids=["rules", "expression", "minus"],
+)
+def test_a_ruleset_nested_10000_deep_is_one_syntax_error(text, column):
+    """The parser descends once per level: past MAX_NESTING (64) it stops with one line instead
+    of Python's RecursionError."""
+    with pytest.raises(DqdlSyntaxError) as caught:
+        parse_ruleset(text)
+    assert str(caught.value) == f"line 1, column {column}: nested more than 64 levels deep"
+    deep_enough = "Rules = [ " + "(" * 60 + 'IsComplete "a"' + ")" * 60 + " ]"
+    assert len(parse_ruleset(deep_enough).rules) == 1
