@@ -248,9 +248,18 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+# Inside <script>, the HTML parser still reads "<!--", "<script" and "</script" in the text (a
+# title such as "<!--<script>" leaves the block open, and the charts vanish). As \u escapes those
+# characters mean the same to JSON.parse and nothing to the HTML parser; U+2028 and U+2029 too,
+# which older JavaScript reads as line ends.
+_SCRIPT_UNSAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def _script_json(value: Any) -> str:
-    """JSON safe inside a <script> element."""
-    return json.dumps(value, separators=(",", ":"), default=str).replace("</", "<\\/")
+    """JSON safe inside a <script> element, whatever strings the data holds."""
+    return json.dumps(value, separators=(",", ":"), default=str).translate(_SCRIPT_UNSAFE)
 
 
 def _seconds(value: float | None) -> str:
