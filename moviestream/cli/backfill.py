@@ -14,6 +14,7 @@ from moviestream.backfill import DEFAULT_CHUNK_ROWS
 from moviestream.backfill.inputs import DEFAULT_COMPRESSION_RATIO, DEFAULT_DECOMPRESSED_BYTES
 from moviestream.cli.exit_codes import ExitCode, fail
 from moviestream.cli.options import (
+    dsn_flag_warning,
     evaluation_context_option,
     failure_options,
     isolation_option,
@@ -39,7 +40,10 @@ DEFAULT_RULESET = Path(__file__).parents[1] / "rules" / "movies.dqdl"
     "--ruleset", "ruleset_path", type=click.Path(path_type=Path), default=DEFAULT_RULESET, show_default=True
 )
 @click.option(
-    "--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack"
+    "--warehouse-dsn",
+    default=warehouse_dsn,
+    show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack",
+    callback=dsn_flag_warning,
 )
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ROWS, show_default=True)
 @click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")

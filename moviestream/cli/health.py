@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from moviestream.cli.exit_codes import fail
+from moviestream.cli.options import dsn_flag_warning
 from moviestream.core import logs
 from moviestream.core.config import AwsConfigError, AwsSettings, warehouse_dsn
 
@@ -70,6 +71,7 @@ def page_options(command: Any) -> Any:  # a click command
                 "--warehouse-dsn",
                 default=warehouse_dsn,
                 show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack",
+                callback=dsn_flag_warning,
             ),
             click.option("--job", default=None, help="Only this job's batches (default: every job's)."),
             click.option(

@@ -10,6 +10,7 @@ import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
 from moviestream.cli.options import (
+    dsn_flag_warning,
     evaluation_context_option,
     failure_options,
     isolation_option,
@@ -54,7 +55,10 @@ NAMES = resource_names()
     help="DQDL ruleset file.",
 )
 @click.option(
-    "--warehouse-dsn", default=warehouse_dsn, show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack"
+    "--warehouse-dsn",
+    default=warehouse_dsn,
+    show_default="$MOVIESTREAM_WAREHOUSE_DSN or local stack",
+    callback=dsn_flag_warning,
 )
 @click.option(
     "--checkpoint",

@@ -12,6 +12,20 @@ import click
 
 from moviestream.core.config import resource_names
 from moviestream.core.csv_source import DEFAULT_FIELD_BYTES, DEFAULT_ROW_BYTES
+from moviestream.core.dsn import has_password
+
+
+def dsn_flag_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A DSN option's callback: a password typed on the command line shows in `ps` and in the
+    shell's history, so say where it belongs instead (one line on stderr; the value is used)."""
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if isinstance(value, str) and source == click.core.ParameterSource.COMMANDLINE and has_password(value):
+        click.echo(
+            f"warning: {param.opts[0]} holds a password, which shows in `ps` and the shell's history: "
+            "set MOVIESTREAM_WAREHOUSE_DSN instead (on AWS the jobs read it from Secrets Manager)",
+            err=True,
+        )
+    return value
 
 
 def failure_options(give_up_default: float) -> Callable[[Any], Any]:

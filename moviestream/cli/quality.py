@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
+from moviestream.cli.options import dsn_flag_warning
 from moviestream.core.record import TYPED_COLUMNS
 from moviestream.quality.dqdl import Composite, DqdlSyntaxError, Ruleset, parse_ruleset
 from moviestream.quality.history import HistoryFileError, append_run, read_history
@@ -124,6 +125,7 @@ def lint(rules: Path, columns: str) -> None:
     "--warehouse-dsn",
     envvar="MOVIESTREAM_WAREHOUSE_DSN",
     default=None,
+    callback=dsn_flag_warning,
     show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack's",
     help="Where warehouse:schema.table references are read.",
 )

@@ -19,6 +19,7 @@ from decimal import Decimal
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
+from moviestream.cli.options import dsn_flag_warning
 from moviestream.core.config import warehouse_dsn
 from moviestream.warehouse.catalog import CHECKS, VIEWS, VIEWS_BY_NAME
 from moviestream.warehouse.contract import WarehouseUnavailable
@@ -28,6 +29,7 @@ from moviestream.warehouse.views import STALENESS, Refreshed, Staleness, utc_now
 DSN_OPTION = click.option(
     "--dsn",
     default=warehouse_dsn,
+    callback=dsn_flag_warning,
     show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
     help="Warehouse DSN: postgresql://... (local) or redshift://... (docs/ARCHITECTURE.md).",
 )

@@ -40,6 +40,9 @@ LEDGER_COLUMNS = (
     "breached",
 )
 SAMPLES_PER_REASON = 3
+# A bad-record file is one batch's: megabytes at most. Past this the page reads no further (a
+# file that large is not what the pipeline writes), reports it, and flags the batch.
+MAX_BAD_FILE_BYTES = 32 * 1024 * 1024
 
 
 class S3Unreadable(RuntimeError):
@@ -161,18 +164,23 @@ def read_facts(
     bad_files = {
         row["bad_records_uri"]: cache[row["bad_records_uri"]] for row in ledger if row["bad_records_uri"]
     }
+    for uri in [uri for uri in cache if uri not in bad_files]:  # `health watch`: keep what is shown
+        del cache[uri]
     views = Staleness(*staleness_rows[0]) if staleness_rows else Staleness(None, None, None)
     last_refresh = _dicts(refresh_columns, refresh_rows)[0] if refresh_rows else None
     return Facts(ledger, outcomes, loaded, upserted, last_hour, bad_files, now, views, last_refresh)
 
 
-def read_bad_records(uri: str, s3_client: Callable[[], Any]) -> BadRecordsFile:
-    """A bad-record file's lines; a file that cannot be read is reported, not raised."""
+def read_bad_records(
+    uri: str, s3_client: Callable[[], Any], max_bytes: int = MAX_BAD_FILE_BYTES
+) -> BadRecordsFile:
+    """A bad-record file's lines, at most ``max_bytes`` of it; a file that cannot be read, or is
+    larger, is reported, not raised."""
     from botocore.exceptions import ClientError
 
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     try:
-        body = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = s3_client().get_object(Bucket=bucket, Key=key)["Body"].read(max_bytes + 1)
     except ClientError as exc:
         # The file (or its bucket) is gone: the page flags the batch. Anything else (no
         # credentials, S3 unreachable) is not the batch's fault and is raised.
@@ -182,6 +190,10 @@ def read_bad_records(uri: str, s3_client: Callable[[], Any]) -> BadRecordsFile:
         return BadRecordsFile(uri, 0, error="the file is missing")
     except Exception as exc:  # endpoint, credentials: one line for the user
         raise S3Unreadable(f"cannot read the bad records in S3 ({uri}): {str(exc).splitlines()[0]}") from None
+    too_large = len(body) > max_bytes
+    if too_large:  # the lines read so far, the last one cut off
+        body = body[:max_bytes].rsplit(b"\n", 1)[0]
+        log.warning("bad_records_too_large", uri=uri, max_bytes=max_bytes)
     records = []
     lines = body.decode("utf-8", errors="replace").splitlines()
     for line in lines:
@@ -202,4 +214,5 @@ def read_bad_records(uri: str, s3_client: Callable[[], Any]) -> BadRecordsFile:
                 "rating": raw.get("IMDB_Rating"),
             }
         )
-    return BadRecordsFile(uri, len(lines), records)
+    error = f"larger than {max_bytes:,} bytes: only its first lines were read" if too_large else None
+    return BadRecordsFile(uri, len(lines), records, error)

@@ -92,8 +92,8 @@ class LocalJob:
         except ValueError as exc:
             raise JobSetupError(str(exc)) from None
         aws = AwsSettings()
+        self._check_warehouse(aws)  # first: a malformed DSN is the user's, and needs no stream
         kinesis = self._reachable_stream(aws)
-        self._check_warehouse(aws)
         pipeline = self._pipeline(ruleset, aws, self._alerts())
         self._run_query(pipeline, aws, kinesis.meta.region_name, start)
 

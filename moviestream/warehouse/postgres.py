@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
+from moviestream.core.dsn import redact, target
 from moviestream.warehouse import loading
 from moviestream.warehouse.contract import (
     HISTORY_COLUMNS,
@@ -30,16 +31,25 @@ from moviestream.warehouse.views import ViewsRefresh
 
 
 def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
+    """A connection, or one line without the DSN's password: WarehouseUnavailable when the
+    server cannot be reached or refuses, ValueError when the DSN itself is malformed (psycopg
+    quotes a malformed DSN whole, password included)."""
     try:
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WarehouseUnavailable(f"cannot connect to the warehouse ({_redact(dsn)}): {first_line}") from exc
+    except psycopg.ProgrammingError as exc:  # the DSN did not parse
+        raise ValueError(
+            f"the warehouse DSN {target(dsn)} is neither postgresql://… nor redshift://…: "
+            f"{redact(_first_line(exc), dsn)}"
+        ) from None
+    except psycopg.Error as exc:
+        raise WarehouseUnavailable(
+            f"cannot connect to the warehouse ({target(dsn)}): {redact(_first_line(exc), dsn)}"
+        ) from None
 
 
-def _redact(dsn: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"{info.get('host', '?')}:{info.get('port', '5432')}/{info.get('dbname', '?')}"
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _CSV = pa_csv.WriteOptions(include_header=False, batch_size=4096)

@@ -20,12 +20,13 @@ import gzip
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from moviestream.core.dsn import MASK, redact
 from moviestream.warehouse import loading
 from moviestream.warehouse.contract import (
     GENRE_COLUMNS,
@@ -52,7 +53,7 @@ class RedshiftSettings:
     port: int
     database: str
     user: str  # empty with IAM authentication (workgroup)
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log or a traceback's locals
     iam_role: str
     staging_uri: str  # s3://bucket/prefix, no trailing slash
     workgroup: str = ""  # Redshift Serverless workgroup: IAM authentication, no password
@@ -165,9 +166,11 @@ class RedshiftWarehouse:
             return connect(host=s.host, port=s.port, database=s.database, user=s.user, password=s.password)
         except Exception as exc:  # any failure to connect is "unavailable"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            for secret in (s.password,) if s.password else ():  # the driver may quote what it got
+                first = first.replace(secret, MASK)
             raise WarehouseUnavailable(
-                f"cannot connect to Redshift at {s.host}:{s.port}/{s.database}: {first}"
-            ) from exc
+                f"cannot connect to Redshift at {s.host}:{s.port}/{s.database}: {redact(first)}"
+            ) from None
 
     def check_reachable(self) -> None:
         self.connect().close()

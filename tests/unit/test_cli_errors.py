@@ -120,3 +120,38 @@ def test_job_with_missing_ruleset(tmp_path):
 )  # fmt: skip
 def test_warehouse_cli_errors(args, fragment):
     one_line_error(run("moviestream", "warehouse", *args), fragment)
+
+
+TYPO_DSN = "redshfit://loader:S3cretPw@warehouse.example:5439/movies"  # the scheme mistyped
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("warehouse", "check"),
+        ("warehouse", "query", "top_rated"),
+        ("warehouse", "apply"),
+        ("warehouse", "refresh"),
+        ("health", "page", "--out", "/tmp/moviestream-health-typo.html"),
+        ("backfill", "data/movies_sample.csv"),
+        ("job",),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_mistyped_dsn_is_one_line_without_its_password(command):
+    """In the environment, as the issue reproduced it, and as a flag (which also warns that a
+    password on the command line shows in `ps`)."""
+    from_env = run("moviestream", *command, aws=UNREACHABLE_AWS | {"MOVIESTREAM_WAREHOUSE_DSN": TYPO_DSN})
+    assert from_env.returncode != 0
+    assert "S3cretPw" not in from_env.stdout + from_env.stderr
+    assert from_env.stderr.strip().splitlines() == [
+        "error: the warehouse DSN redshfit://warehouse.example:5439/movies is neither postgresql://… nor"
+        ' redshift://…: missing "=" after "redshfit://loader:***@warehouse.example:5439/movies" in'
+        " connection info string"
+    ]
+    flag = "--dsn" if command[0] == "warehouse" else "--warehouse-dsn"
+    from_flag = run("moviestream", *command, flag, TYPO_DSN)
+    assert from_flag.returncode != 0 and "S3cretPw" not in from_flag.stdout + from_flag.stderr
+    warning, error = from_flag.stderr.strip().splitlines()
+    assert warning.startswith(f"warning: {flag} holds a password, which shows in `ps`")
+    assert error == from_env.stderr.strip()
