@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: spark-classes check mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: audit spark-classes check mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,7 @@ lock: ## Re-resolve pinned dependencies into the lock files
 	    -o tools/terraform-checks/requirements.lock
 	$(UV) pip compile bench/quality-requirements.in -c requirements.lock --python-version 3.13 --generate-hashes \
 	    -o bench/quality-requirements.lock
+	$(UV) pip compile tools/audit/requirements.in --python-version 3.13 --generate-hashes -o tools/audit/requirements.lock
 
 # Spark's classes archived once per checkout, Spark version and JDK, so each local JVM maps them
 # instead of loading them (moviestream/core/spark.py, class_archive_options): a local job starts
@@ -134,6 +135,20 @@ $(CHECKOV_STAMP): tools/terraform-checks/requirements.lock $(STAMP)
 	 if [ ! -x $(CHECKOV_VENV)/bin/python ]; then $$PY313 -m venv $(CHECKOV_VENV) || exit 1; fi
 	@$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/terraform-checks/requirements.lock
 	@touch $(CHECKOV_STAMP)
+
+# `make audit`: pip-audit (tools/audit/, its own environment) over every lock file, asking PyPI's
+# vulnerability data; audit-ignore.toml lists the pins that cannot move and why. It needs the
+# registry, so it is not part of `make test`.
+AUDIT_VENV  := .local/audit-venv
+AUDIT_STAMP := $(AUDIT_VENV)/.installed
+$(AUDIT_STAMP): tools/audit/requirements.lock $(STAMP)
+	@PY313=$$(scripts/find-python313) || exit 1; \
+	 if [ ! -x $(AUDIT_VENV)/bin/python ]; then $$PY313 -m venv $(AUDIT_VENV) || exit 1; fi
+	@$(UV) pip sync --quiet --python $(AUDIT_VENV)/bin/python tools/audit/requirements.lock
+	@touch $(AUDIT_STAMP)
+
+audit: $(AUDIT_STAMP) ## Check every lock file against PyPI's published advisories (needs the registry)
+	@$(PY) scripts/audit.py --pip-audit $(AUDIT_VENV)/bin/pip-audit
 
 # Workers for pytest-xdist (`--dist loadgroup`: a file's tests, and the tests sharing the streaming
 # runs, stay together; each worker starts its own stack). Two pay on CI's two cores (the jobs wait
