@@ -191,6 +191,7 @@ module "glue_jobs" {
   ruleset_file             = local.ruleset_file
   reference_files          = local.reference_files
   reference_tables         = var.quality_reference_tables
+  reference_schemas        = var.quality_reference_schemas
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn
   event_source             = local.names.event_source

@@ -123,6 +123,16 @@ variable "quality_reference_tables" {
   }
 }
 
+variable "quality_reference_schemas" {
+  description = "The warehouse schemas quality_reference_tables may name (the jobs' --reference_schemas): the pipeline's own by default, so a ruleset cannot read other schemas the jobs' user can see."
+  type        = list(string)
+  default     = ["movies"]
+  validation {
+    condition     = alltrue([for s in var.quality_reference_schemas : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", s))])
+    error_message = "quality_reference_schemas must be schema names."
+  }
+}
+
 variable "window_size" {
   description = "Micro-batch trigger of the streaming job, e.g. \"10 seconds\"."
   type        = string

@@ -86,6 +86,7 @@ def main(
     metrics_namespace: str,
     evaluation_context: str,
     references: tuple[str, ...],
+    ref_schemas: str,
     max_field_bytes: int,
     max_row_bytes: int,
     max_decompressed_bytes: int,
@@ -116,6 +117,7 @@ def main(
             metrics_namespace=metrics_namespace,
             evaluation_context=evaluation_context,
             references=references,
+            reference_schemas=ref_schemas,
             reference_reload_seconds=0.0,  # a backfill reads its references once
             degraded_after_seconds=degraded_after_seconds,
             give_up_after_seconds=give_up_after_seconds,

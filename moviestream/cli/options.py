@@ -13,6 +13,7 @@ import click
 from moviestream.core.config import resource_names
 from moviestream.core.csv_source import DEFAULT_FIELD_BYTES, DEFAULT_ROW_BYTES
 from moviestream.core.dsn import has_password
+from moviestream.quality.reference_sources import DEFAULT_SCHEMAS
 
 
 def dsn_flag_warning(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -56,6 +57,13 @@ def reference_options(reload: bool) -> Callable[[Any], Any]:
     """--ref ALIAS=SOURCE (repeatable) and, for the streaming job, --ref-reload-seconds."""
 
     def decorate(command: Any) -> Any:
+        command = click.option(
+            "--ref-schemas",
+            default=",".join(DEFAULT_SCHEMAS),
+            show_default=True,
+            envvar="MOVIESTREAM_REF_SCHEMAS",
+            help="The schemas warehouse:schema.table references may read, comma-separated.",
+        )(command)
         if reload:
             command = click.option(
                 "--ref-reload-seconds",

@@ -122,6 +122,13 @@ def lint(rules: Path, columns: str) -> None:
     "s3://bucket/key, or warehouse:schema.table. Repeatable.",
 )
 @click.option(
+    "--ref-schemas",
+    default="movies",
+    show_default=True,
+    envvar="MOVIESTREAM_REF_SCHEMAS",
+    help="The schemas warehouse:schema.table references may read, comma-separated.",
+)
+@click.option(
     "--warehouse-dsn",
     envvar="MOVIESTREAM_WAREHOUSE_DSN",
     default=None,
@@ -138,6 +145,7 @@ def check(
     history: Path | None,
     no_record: bool,
     references: tuple[str, ...],
+    ref_schemas: str,
     warehouse_dsn: str | None,
 ) -> None:
     """Type DATA (a movies CSV, local or s3://) as the job does and evaluate RULES on it."""
@@ -150,7 +158,7 @@ def check(
     try:
         check_input(data)
         runs = read_history(history) if history is not None else []
-        bindings = parse_bindings(references)
+        bindings = parse_bindings(references, ref_schemas.split(","))
     except (InputError, HistoryFileError, ReferenceLoadError) as exc:
         fail(str(exc))
     options = EvaluationOptions(composite_mode.upper(), filtered_rows.upper())

@@ -48,6 +48,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
     "evaluation_context": "",  # data-quality metric history's context; empty: the job name
     "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
+    "reference_schemas": "movies",  # the schemas warehouse: references may read
     # Caps on what one file may hold (moviestream/core/csv_source.py, moviestream/backfill/inputs.py);
     # empty: defaults.
     "max_field_bytes": "",
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics_namespace=args["metrics_namespace"],
         evaluation_context=args["evaluation_context"],
         references=split_list(args["references"]),
+        reference_schemas=args["reference_schemas"],
         reference_reload_seconds=0.0,
         degraded_after_seconds=float(args["degraded_after_seconds"]),
         give_up_after_seconds=float(args["give_up_after_seconds"]),

@@ -63,6 +63,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "evaluation_context": "",  # data-quality metric history's context; empty: the job name
     "reference_reload_seconds": "300",
     "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
+    "reference_schemas": "movies",  # the schemas warehouse: references may read
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
     "max_isolated_records": "100",  # poison isolation's bound (moviestream/pipeline/batch_pipeline.py)
     "views_refresh_seconds": "60",  # the materialized views' refresh cadence; 0: never
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics_namespace=args["metrics_namespace"],
         evaluation_context=args["evaluation_context"],
         references=split_list(args["references"]),
+        reference_schemas=args["reference_schemas"],
         reference_reload_seconds=float(args["reference_reload_seconds"]),
         degraded_after_seconds=float(args["degraded_after_seconds"]),
         give_up_after_seconds=float(args["give_up_after_seconds"]),

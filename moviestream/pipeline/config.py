@@ -10,7 +10,7 @@ from moviestream.core.config import AwsSettings
 from moviestream.core.failure import FailurePolicy, policy_from
 from moviestream.pipeline.alerts import AlertConfig
 from moviestream.quality.dqdl import Ruleset
-from moviestream.quality.reference_sources import Binding, parse_bindings
+from moviestream.quality.reference_sources import DEFAULT_SCHEMAS, Binding, parse_bindings
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ def build_config(
     metrics_namespace: str,
     evaluation_context: str,
     references: Sequence[str],
+    reference_schemas: str = ",".join(DEFAULT_SCHEMAS),
     reference_reload_seconds: float,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
@@ -76,7 +77,7 @@ def build_config(
         alerts=alerts,
         metrics_namespace=metrics_namespace.strip() or None,
         evaluation_context=evaluation_context.strip() or None,
-        references=parse_bindings(references),
+        references=parse_bindings(references, reference_schemas.split(",")),
         reference_reload_s=reference_reload_seconds,
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         max_isolated_records=max_isolated_records,

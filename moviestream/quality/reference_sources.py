@@ -30,6 +30,10 @@ MAX_ROWS = 1_000_000
 MAX_BYTES = 256 * 1024 * 1024
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^warehouse:([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
+# The schemas a warehouse: reference may name (--ref-schemas): the pipeline's own by default, so
+# a ruleset cannot read the catalog, other applications' schemas, or whatever else the job's
+# database user can see.
+DEFAULT_SCHEMAS: tuple[str, ...] = ("movies",)
 
 
 class ReferenceLoadError(ValueError):
@@ -42,9 +46,11 @@ class Binding:
     source: str
 
 
-def parse_bindings(texts: Sequence[str]) -> tuple[Binding, ...]:
-    """``ALIAS=SOURCE`` items (the CLI's repeated --ref; the Glue entries' comma-separated list)."""
+def parse_bindings(texts: Sequence[str], schemas: Sequence[str] = DEFAULT_SCHEMAS) -> tuple[Binding, ...]:
+    """``ALIAS=SOURCE`` items (the CLI's repeated --ref; the Glue entries' comma-separated list);
+    a ``warehouse:schema.table`` must name one of ``schemas`` (case as the database folds it)."""
     bindings: dict[str, Binding] = {}
+    allowed = {s.strip().lower() for s in schemas if s.strip()}
     for text in texts:
         alias, eq, source = text.partition("=")
         alias, source = alias.strip(), source.strip()
@@ -52,6 +58,15 @@ def parse_bindings(texts: Sequence[str]) -> tuple[Binding, ...]:
             raise ReferenceLoadError(f"--ref {text!r}: expected ALIAS=SOURCE (an alias like certificates)")
         if alias in bindings:
             raise ReferenceLoadError(f"--ref {alias}: bound twice")
+        if source.startswith("warehouse:"):
+            table = _TABLE.match(source)
+            if table is None:
+                raise ReferenceLoadError(f"--ref {alias}: expected warehouse:schema.table, got {source!r}")
+            if table.group(1).lower() not in allowed:
+                raise ReferenceLoadError(
+                    f"--ref {alias}: schema {table.group(1)!r} is not one references may read"
+                    f" (allowed: {', '.join(sorted(allowed)) or 'none'}; --ref-schemas)"
+                )
         bindings[alias] = Binding(alias, source)
     return tuple(bindings.values())
 
@@ -92,13 +107,17 @@ def read_table(
 
                 s3_client = lambda: AwsSettings().client("s3")  # noqa: E731
             obj = s3_client().get_object(Bucket=bucket, Key=key)
-            if obj.get("ContentLength", 0) > MAX_BYTES:
+            body = obj["Body"].read(MAX_BYTES + 1)  # never more than the cap, whatever the object says
+            if obj.get("ContentLength", 0) > MAX_BYTES or len(body) > MAX_BYTES:
                 raise ReferenceLoadError(f"{where}: over the {MAX_BYTES // 2**20} MiB cap for a reference")
-            table = _from_bytes(obj["Body"].read(), key)
+            table = _from_bytes(body, key)
         else:
             path = Path(source)
             if not path.exists():
                 raise ReferenceLoadError(f"{where}: file not found")
+            files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+            if sum(p.stat().st_size for p in files) > MAX_BYTES:  # before anything is read
+                raise ReferenceLoadError(f"{where}: over the {MAX_BYTES // 2**20} MiB cap for a reference")
             if path.is_dir() or path.suffix.lower() == ".parquet":
                 table = pq.read_table(path)
             else:

@@ -73,6 +73,7 @@ class LocalJob:
     metrics_namespace: str
     evaluation_context: str
     references: tuple[str, ...]
+    ref_schemas: str
     ref_reload_seconds: float
     status_file: Path | None
     # The streaming query's id, once it started: the ledger's key for each batch waits for it.
@@ -82,7 +83,7 @@ class LocalJob:
     def run(self) -> None:
         ruleset = self._ruleset()
         try:
-            parse_bindings(self.references)
+            parse_bindings(self.references, self.ref_schemas.split(","))
         except ValueError as exc:
             raise JobSetupError(str(exc)) from None
         from moviestream.streaming.kinesis_source import parse_starting_position
@@ -150,6 +151,7 @@ class LocalJob:
                 metrics_namespace=self.metrics_namespace,
                 evaluation_context=self.evaluation_context,
                 references=self.references,
+                reference_schemas=self.ref_schemas,
                 reference_reload_seconds=self.ref_reload_seconds,
                 degraded_after_seconds=self.degraded_after_seconds,
                 give_up_after_seconds=self.give_up_after_seconds,

@@ -173,3 +173,44 @@ def test_references_reload_on_their_interval_and_a_failed_reload_keeps_the_last(
     now[0] += 299
     assert len(failures) == 1  # a failed reload waits a whole interval before the next try
     assert failures and "file not found" in failures[0]
+
+
+def test_warehouse_references_read_only_the_allowed_schemas():
+    """Locally the job's database user is the superuser: without the list a ruleset could read the
+    catalog or any other schema it can see."""
+    assert parse_bindings(["c=warehouse:movies.certificate_codes"]) == (
+        Binding("c", "warehouse:movies.certificate_codes"),
+    )
+    assert parse_bindings(["c=warehouse:Movies.t"])  # the database folds unquoted names
+    for source in (
+        "warehouse:pg_catalog.pg_authid",
+        "warehouse:information_schema.tables",
+        "warehouse:public.t",
+    ):
+        schema = source.removeprefix("warehouse:").split(".")[0]
+        with pytest.raises(ReferenceLoadError) as caught:
+            parse_bindings([f"x={source}"])
+        assert str(caught.value) == (
+            f"--ref x: schema '{schema}' is not one references may read (allowed: movies; --ref-schemas)"
+        )
+    assert parse_bindings(["x=warehouse:lookups.t"], schemas=["movies", "lookups"])
+    with pytest.raises(
+        ReferenceLoadError, match=r"^--ref x: expected warehouse:schema.table, got 'warehouse:t'$"
+    ):
+        parse_bindings(["x=warehouse:t"])
+
+
+def test_a_local_reference_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from moviestream.quality import reference_sources
+
+    big = tmp_path / "big.csv"
+    big.write_text("code\n" + "x\n" * 600)  # 1,205 bytes
+    monkeypatch.setattr(reference_sources, "MAX_BYTES", 1000)
+    with pytest.raises(ReferenceLoadError, match=r"^reference 'b' \(.*big.csv\): over the 0 MiB cap"):
+        read_table(Binding("b", str(big)))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"part-{i}.parquet").write_bytes(b"\0" * 400)  # not even parquet: never opened
+    with pytest.raises(ReferenceLoadError, match=r"over the 0 MiB cap"):
+        read_table(Binding("p", str(folder)))

@@ -28,6 +28,7 @@ locals {
     "--warehouse_dsn_secret"             = var.warehouse_dsn_secret_arn
     "--metrics_namespace"                = var.metrics_namespace
     "--references"                       = local.references
+    "--reference_schemas"                = join(",", var.reference_schemas)
     "--enable-metrics"                   = "true"
     "--enable-continuous-cloudwatch-log" = "true"
     "--enable-observability-metrics"     = "true"

@@ -234,3 +234,9 @@ variable "failure_ratio_threshold" {
     error_message = "failure_ratio_threshold must be between 0 and 1."
   }
 }
+
+variable "reference_schemas" {
+  description = "The warehouse schemas the reference tables may name (--reference_schemas)."
+  type        = list(string)
+  default     = ["movies"]
+}
