@@ -131,7 +131,14 @@ def main(
     except (InputError, WarehouseUnavailable, ValueError) as exc:
         fail(str(exc))
     summary = _run(
-        files, config, when=when, force=force, chunk_rows=chunk_rows, limits=limits, archive=archive
+        files,
+        config,
+        when=when,
+        force=force,
+        rules=str(ruleset_path),
+        chunk_rows=chunk_rows,
+        limits=limits,
+        archive=archive,
     )
     click.echo(json.dumps(summary.as_dict()))
     if summary.failed:
@@ -145,20 +152,24 @@ def main(
         )
 
 
-def _run(files: list, config: PipelineConfig, *, when: datetime | None, force: bool, **sizes: Any) -> Any:
+def _run(
+    files: list, config: PipelineConfig, *, when: datetime | None, force: bool, rules: str, **sizes: Any
+) -> Any:
     """The backfill on a local Spark session, with a progress bar; its summary."""
     from moviestream.backfill.backfill import Backfill
     from moviestream.backfill.progress import ChunkProgress
     from moviestream.core.spark import local_session
     from moviestream.quality.reference_sources import ReferenceLoadError
+    from moviestream.quality.sql_guard import RulesetRefused, refuse_unsafe
 
     spark = local_session(config.job_name)
     backfill = Backfill(spark, config, **sizes)
     try:
+        refuse_unsafe(spark, config.ruleset, rules)  # before any file, as the job does
         backfill.pipeline.references(spark)  # a source that cannot be read: one line, before any file
         with ChunkProgress() as progress:
             return backfill.run(files, as_of=when, force=force, progress=progress)
-    except ReferenceLoadError as exc:
+    except (ReferenceLoadError, RulesetRefused) as exc:
         fail(str(exc))
     except (PermanentFailure, GaveUp) as exc:  # logged and alerted by the pipeline; resumable
         fail(f"the backfill stopped: {exc} (run it again to resume)", ExitCode.FAILED)

@@ -67,6 +67,20 @@ def cli() -> None:
     """DQDL (AWS Glue Data Quality) rulesets, evaluated with this project's Spark engine."""
 
 
+def _refusals(ruleset) -> list[str]:  # a parsed Ruleset
+    """What its CustomSql queries and where clauses hold that a ruleset may not run
+    (moviestream/quality/sql_guard.py); Spark's parser judges, so Spark starts only when the
+    ruleset has such text."""
+    from moviestream.quality.sql_guard import needs_sql_check, ruleset_refusals
+
+    if not needs_sql_check(ruleset):
+        return []
+    from moviestream.core.spark import local_session
+
+    # Not stopped here: the session may be one the caller shares (the JVM ends with the process).
+    return ruleset_refusals(local_session("moviestream-quality-lint"), ruleset)
+
+
 @cli.command()
 @click.argument("rules", type=click.Path(path_type=Path))
 @click.option(
@@ -84,6 +98,11 @@ def lint(rules: Path, columns: str) -> None:
         fail(f"{rules}: unknown column(s) {', '.join(unknown)} (the data has: {', '.join(sorted(known))})")
     for warning in ruleset.warnings:
         click.echo(f"{rules}: warning: {warning}", err=True)
+    refusals = _refusals(ruleset)
+    for line in refusals:
+        click.echo(f"error: {rules}: refused: {line}", err=True)
+    if refusals:
+        sys.exit(ExitCode.USAGE)
     analyzers = f", {len(ruleset.analyzers)} analyzers" if ruleset.analyzers else ""
     click.echo(f"{rules}: ok ({len(ruleset.rules)} rules{analyzers})")
 

@@ -232,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     from moviestream.pipeline.config import build_config
     from moviestream.quality.dqdl import parse_ruleset
     from moviestream.quality.reference_sources import split_list
+    from moviestream.quality.sql_guard import refuse_unsafe
 
     argv = sys.argv if argv is None else argv
     args = resolve_arguments(argv, getResolvedOptions)
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     glue_context, spark, job = start_glue_job(args)
     aws = AwsSettings()  # boto3's chains: Glue's AWS_REGION and the job role's credentials
     ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"], aws))
+    refuse_unsafe(spark, ruleset, args["ruleset_s3_uri"])  # a ruleset may only read: refused at start
     names = resource_names()
     alerts = AlertConfig(
         event_source=args["event_source"] or names["event_source"],

@@ -85,9 +85,9 @@ class ViewsRefresher:
         self._wake.set()
         with self._lock:
             thread, self._thread = self._thread, None
-        if thread is not None:
+        if thread is not None:  # nothing to say for a refresher that never started
             thread.join(timeout_s)
-        log.info("views_refresher_closed", refreshes=self.refreshes, failures=self.failures)
+            log.info("views_refresher_closed", refreshes=self.refreshes, failures=self.failures)
 
     # -- the thread -----------------------------------------------------------------------------
     def _loop(self) -> None:

@@ -171,14 +171,16 @@ class LocalJob:
         from moviestream.core.failure import watch
         from moviestream.core.spark import ProgressLogger, local_session
         from moviestream.quality.reference_sources import ReferenceLoadError
+        from moviestream.quality.sql_guard import RulesetRefused, refuse_unsafe
         from moviestream.streaming.kinesis_source import KinesisDataSource
 
         spark = local_session(self.job_name)
         spark.dataSource.register(KinesisDataSource)
         spark.streams.addListener(ProgressLogger(log))
         try:  # loaded now, so a source that cannot be read is one line before the stream starts
+            refuse_unsafe(spark, pipeline.config.ruleset, str(self.ruleset_path))
             pipeline.references(spark)
-        except ReferenceLoadError as exc:
+        except (ReferenceLoadError, RulesetRefused) as exc:
             spark.stop()
             raise JobSetupError(str(exc)) from None
         watch(pipeline.retrier)  # the source's prefetching reports its outages to the failure policy

@@ -93,6 +93,27 @@ def test_lint(tmp_path):
     one_line_error(run("moviestream", "quality", "lint", str(unknown)), "unknown column(s) Series_Title")
 
 
+def test_lint_names_each_construct_a_ruleset_may_not_run_in_one_line(tmp_path):
+    """It answered ok for these before (issue 30): now one line each, and a non-zero exit."""
+    from tests.unit.test_sql_guard import REFUSED_QUERIES
+
+    hostile = tmp_path / "hostile.dqdl"
+    rules = [f"CustomSql {_quoted(sql)}" for sql, _ in REFUSED_QUERIES.values()]
+    rules.append("ColumnValues \"imdb_rating\" > 1 where \"reflect('a', 'b') = 'c'\"")
+    hostile.write_text("Rules = [\n  " + ",\n  ".join(rules) + "\n]")
+    out = run("moviestream", "quality", "lint", str(hostile))
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == len(REFUSED_QUERIES) + 1, lines
+    for line, (_, expected) in zip(lines, REFUSED_QUERIES.values(), strict=False):
+        assert line.startswith(f"error: {hostile}: refused: CustomSql ") and line.endswith(expected), line
+    assert lines[-1].endswith("calls reflect(), which a ruleset may not call")
+
+
+def _quoted(sql: str) -> str:
+    return '"' + sql.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def test_check_user_errors_are_one_line(tmp_path, movies_csv):
     one_line_error(
         run("moviestream", "quality", "check", str(MOVIES_RULES), str(tmp_path / "nope.csv")), "not found"

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from moviestream.quality.dqdl import Condition, DateValue, Node, Operand, Rule
+from moviestream.quality.sql_guard import guard_for
 
 ROW_PASS = "DataQualityRulesPass"
 ROW_FAIL = "DataQualityRulesFail"
@@ -187,6 +188,10 @@ class CompileContext:
         """(scope, error) for the rule's where clause; an invalid clause fails the rule, as in Glue."""
         if rule.where is None:
             return None, None
+        refused = guard_for(self.df.sparkSession).expression(rule.where)
+        if refused:
+            why = refused[0]
+            return None, f"Rule {rule.render()} has provided a where clause a ruleset may not run : {why}"
         try:
             expr = F.expr(rule.where)
             self.df.select(expr).schema  # noqa: B018 - analysis: unknown columns fail here

@@ -26,6 +26,7 @@ from moviestream.quality.rules.base import (
     metric_satisfies,
     ratio_judge,
 )
+from moviestream.quality.sql_guard import guard_for
 
 
 def compile_custom_sql(rule: Rule, text: str, scope: Column | None, ctx: CompileContext) -> Compiled:
@@ -38,6 +39,10 @@ def compile_custom_sql(rule: Rule, text: str, scope: Column | None, ctx: Compile
     # AWS names the data `primary`; the view gets a unique name so concurrent evaluations don't clash.
     query = re.sub(r"\bprimary\b", view, sql)
     cond = rule.condition
+    refused = guard_for(spark).query(query, (view,))  # what spark.sql would run, as it would parse it
+    if refused:
+        why = refused[0].replace(view, "primary")
+        return failed_rule(rule, text, f"CustomSql refused: {why}", cond is None)
     try:
         result = spark.sql(query)
         columns = result.columns
