@@ -60,7 +60,7 @@ def bootstrap(aws: AwsSettings, warehouse_dsn: str, timeout_s: float = 60.0) -> 
     )["RuleArn"]
     events.put_targets(Rule=names["event_rule_name"], Targets=[{"Id": "tap", "Arn": events_queue_arn}])
     _allow_send(sqs, events_queue_url, events_queue_arn, "events.amazonaws.com", rule_arn)
-    # Alerts: Glue job failures, Data Quality results and breaches, to the alert topic.
+    # Alerts: Glue job failures and the pipeline's own events, to the alert topic (the one path).
     for name in ALERT_PATTERNS:
         alert_rule = f"{names['project']}-{name.replace('_', '-')}"
         events.put_rule(
