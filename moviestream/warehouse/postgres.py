@@ -34,16 +34,23 @@ def connect(dsn: str, autocommit: bool = False) -> psycopg.Connection:
     """A connection, or one line without the DSN's password: WarehouseUnavailable when the
     server cannot be reached or refuses, ValueError when the DSN itself is malformed (psycopg
     quotes a malformed DSN whole, password included)."""
+    check_dsn(dsn)
     try:
         return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=10)
-    except psycopg.ProgrammingError as exc:  # the DSN did not parse
-        raise ValueError(
-            f"the warehouse DSN {target(dsn)} is neither postgresql://… nor redshift://…: "
-            f"{redact(_first_line(exc), dsn)}"
-        ) from None
     except psycopg.Error as exc:
         raise WarehouseUnavailable(
             f"cannot connect to the warehouse ({target(dsn)}): {redact(_first_line(exc), dsn)}"
+        ) from None
+
+
+def check_dsn(dsn: str) -> None:
+    """ValueError, without the password, unless psycopg can read the DSN (no connection made)."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise ValueError(
+            f"the warehouse DSN {target(dsn)} is neither postgresql://… nor redshift://…: "
+            f"{redact(_first_line(exc), dsn)}"
         ) from None
 
 
@@ -168,6 +175,7 @@ class PostgresWarehouse:
     """The warehouse as the local stack has it: PostgreSQL, the Redshift SQL translated."""
 
     def __init__(self, dsn: str) -> None:
+        check_dsn(dsn)  # a malformed DSN fails where the warehouse is opened, not at the first batch
         self.dsn = dsn
 
     def check_reachable(self) -> None:

@@ -394,3 +394,33 @@ def test_aws_own_parser_resolves_the_entries_arguments(glue_world, streaming_run
         resolved = real(argv, names)
         assert {k: resolved[k] for k in names} == {k: run.args[k] for k in names}
         assert set(names) >= {"JOB_NAME"} and set(names) <= set(run.args)
+
+
+def test_a_malformed_dsn_in_the_secret_stops_the_entry_without_its_password(glue_world, tmp_path):
+    """The DSN the entry reads from Secrets Manager, with the issue's typo: the run fails at start
+    (no batch), and nothing it prints holds the password (issue 30)."""
+    world = glue_world
+    secret = f"{world.bucket}/typo-dsn"
+    AwsSettings().client("secretsmanager").create_secret(
+        Name=secret, SecretString="redshfit://loader:S3cretPw@warehouse.example:5439/movies"
+    )
+    args = {
+        "JOB_NAME": f"glue-typo-{uuid.uuid4().hex[:6]}",
+        "stream_arn": "arn:aws:kinesis:us-east-1:000000000000:stream/never-read",
+        "bucket": world.bucket,
+        "ruleset_s3_uri": f"s3://{world.bucket}/code/movies.dqdl",
+        "warehouse_dsn_secret": secret,
+        "checkpoint_location": f"s3://{world.bucket}/checkpoints/typo/",
+    }
+    log = tmp_path / "typo.log"
+    proc = _start(world, "streaming_job.py", args, log)
+    try:
+        assert proc.wait(timeout=RUN_TIMEOUT_S) != 0
+    finally:
+        _stop_group(proc)
+    text = log.read_text(errors="replace")
+    assert "S3cretPw" not in text
+    assert (
+        "ValueError: the warehouse DSN redshfit://warehouse.example:5439/movies is neither postgresql://… nor"
+        ' redshift://…: missing "=" after "redshfit://loader:***@warehouse.example:5439/movies"'
+    ) in text

@@ -50,3 +50,16 @@ def test_redshift_settings_keep_the_password_out_of_their_repr():
         "&staging_uri=s3://bucket/staging"
     )
     assert settings.password == "S3cretPw" and "S3cretPw" not in repr(settings)
+
+
+def test_a_malformed_dsn_fails_where_the_warehouse_is_opened_without_its_password():
+    """Before any connection or batch: the Glue entries open the warehouse at start."""
+    from moviestream.warehouse.targets import open_warehouse
+
+    with pytest.raises(ValueError) as caught:
+        open_warehouse("redshfit://loader:S3cretPw@warehouse.example:5439/movies")
+    assert str(caught.value) == (
+        "the warehouse DSN redshfit://warehouse.example:5439/movies is neither postgresql://… nor redshift://…:"
+        ' missing "=" after "redshfit://loader:***@warehouse.example:5439/movies" in connection info string'
+    )
+    assert caught.value.__suppress_context__  # psycopg's own error, which quotes the password, is not shown
