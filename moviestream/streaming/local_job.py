@@ -93,8 +93,9 @@ class LocalJob:
         except ValueError as exc:
             raise JobSetupError(str(exc)) from None
         aws = AwsSettings()
-        self._check_warehouse(aws)  # first: a malformed DSN is the user's, and needs no stream
+        self._check_dsn()  # a malformed DSN is the user's typo: said first, with no service needed
         kinesis = self._reachable_stream(aws)
+        self._check_warehouse(aws)
         pipeline = self._pipeline(ruleset, aws, self._alerts())
         self._run_query(pipeline, aws, kinesis.meta.region_name, start)
 
@@ -117,6 +118,14 @@ class LocalJob:
                 f"{str(exc).splitlines()[0]}"
             ) from None
         return kinesis
+
+    def _check_dsn(self) -> None:
+        from moviestream.warehouse.targets import open_warehouse
+
+        try:
+            open_warehouse(self.warehouse_dsn)  # reads the DSN; connects to nothing
+        except ValueError as exc:
+            raise JobSetupError(str(exc)) from None
 
     def _check_warehouse(self, aws: AwsSettings) -> None:
         from moviestream.warehouse.contract import WarehouseUnavailable
