@@ -53,17 +53,22 @@ def failure_options(give_up_default: float) -> Callable[[Any], Any]:
     return decorate
 
 
+def ref_schemas_option(command: Any) -> Any:
+    """--ref-schemas: the schemas warehouse:schema.table references may read."""
+    return click.option(
+        "--ref-schemas",
+        default=",".join(DEFAULT_SCHEMAS),
+        show_default=True,
+        envvar="MOVIESTREAM_REF_SCHEMAS",
+        help="The schemas warehouse:schema.table references may read, comma-separated.",
+    )(command)
+
+
 def reference_options(reload: bool) -> Callable[[Any], Any]:
     """--ref ALIAS=SOURCE (repeatable) and, for the streaming job, --ref-reload-seconds."""
 
     def decorate(command: Any) -> Any:
-        command = click.option(
-            "--ref-schemas",
-            default=",".join(DEFAULT_SCHEMAS),
-            show_default=True,
-            envvar="MOVIESTREAM_REF_SCHEMAS",
-            help="The schemas warehouse:schema.table references may read, comma-separated.",
-        )(command)
+        command = ref_schemas_option(command)
         if reload:
             command = click.option(
                 "--ref-reload-seconds",

@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
-from moviestream.cli.options import dsn_flag_warning
+from moviestream.cli.options import dsn_flag_warning, ref_schemas_option
 from moviestream.core.record import TYPED_COLUMNS
 from moviestream.quality.dqdl import Composite, DqdlSyntaxError, Ruleset, parse_ruleset
 from moviestream.quality.history import HistoryFileError, append_run, read_history
@@ -140,13 +140,7 @@ def lint(rules: Path, columns: str) -> None:
     help="A reference dataset for ReferentialIntegrity, DatasetMatch, ...: a CSV or Parquet file, "
     "s3://bucket/key, or warehouse:schema.table. Repeatable.",
 )
-@click.option(
-    "--ref-schemas",
-    default="movies",
-    show_default=True,
-    envvar="MOVIESTREAM_REF_SCHEMAS",
-    help="The schemas warehouse:schema.table references may read, comma-separated.",
-)
+@ref_schemas_option
 @click.option(
     "--warehouse-dsn",
     envvar="MOVIESTREAM_WAREHOUSE_DSN",
