@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 # The local stack's PostgreSQL (make up): the default of the command-line tools' --warehouse-dsn.
-DEFAULT_WAREHOUSE_DSN = "postgresql://postgres@127.0.0.1:5433/moviestream"
+DEFAULT_WAREHOUSE_DSN = "postgresql://loader@127.0.0.1:5433/moviestream"
 
 
 @cache

@@ -35,14 +35,67 @@ LOCALSTACK_LOCK = PACKAGE_DIR / "localstack-requirements.lock"
 DATABASE = "moviestream"
 DEMO_DATABASE = "moviestream_demo"  # make demo's own warehouse, emptied by each demo (DB=demo)
 DATABASES = {"main": DATABASE, "demo": DEMO_DATABASE}
+# The role every local component connects as: it owns the warehouse databases and may create
+# more (tests and the demo do), but it is no superuser, so a ruleset's `warehouse:` reference or
+# a query reaches only what a warehouse user could (no pg_read_file, no COPY ... PROGRAM). The
+# cluster's bootstrap superuser `postgres` is for the stack's own administration only.
+LOADER_ROLE = "loader"
+ADMIN_ROLE = "postgres"
 
 
-def create_database_sql(name: str) -> str:
+def create_database_sql(name: str, owner: str | None = None) -> str:
     """CREATE DATABASE for a warehouse stand-in: UTF-8 with the C collation, so text compares
     byte by byte as in Redshift, and sorts and index inserts compare by memcmp (a 400,000-row
     backfill ran about 1 s faster than under C.UTF-8). Explicit rather than inherited, so a
     cluster created with another default still gets it."""
-    return f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"
+    owned = f' OWNER "{owner}"' if owner else ""
+    return f"CREATE DATABASE \"{name}\"{owned} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C'"
+
+
+# Schemas that are the system's, never handed over (pg_catalog, pg_toast, information_schema, ...).
+_USER_SCHEMAS = "nspname NOT LIKE 'pg\\_%%' AND nspname <> 'information_schema'"
+# What ALTER ... OWNER TO each pg_class kind takes (indexes and owned sequences follow their table).
+_ALTER_BY_RELKIND = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+
+
+def hand_over_database(admin_dsn: str, name: str, from_role: str, role: str) -> None:
+    """Give database ``name``, and every schema, relation and routine in it that ``from_role``
+    owns and that is not the system's, to ``role``. REASSIGN OWNED cannot: the bootstrap
+    superuser also owns the catalogs, which it refuses to move."""
+    import psycopg
+    from psycopg import sql
+
+    to_role = sql.Identifier(role)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(name), to_role))
+        schemas = conn.execute(
+            f"SELECT nspname FROM pg_namespace WHERE {_USER_SCHEMAS} AND pg_get_userbyid(nspowner) = %s",
+            (from_role,),
+        ).fetchall()
+        for (schema,) in schemas:
+            conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), to_role))
+        relations = conn.execute(
+            "SELECT nspname, relname, relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            f"WHERE {_USER_SCHEMAS} AND relkind IN ('r', 'p', 'v', 'm', 'S') "
+            "AND pg_get_userbyid(relowner) = %s "
+            # a serial's or identity's sequence moves with its table, and refuses to move alone
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+            "AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))",
+            (from_role,),
+        ).fetchall()
+        for schema, relation, kind in relations:
+            conn.execute(
+                sql.SQL("ALTER {} {} OWNER TO {}").format(
+                    sql.SQL(_ALTER_BY_RELKIND[kind]), sql.Identifier(schema, relation), to_role
+                )
+            )
+        routines = conn.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            f"WHERE {_USER_SCHEMAS} AND pg_get_userbyid(proowner) = %s",
+            (from_role,),
+        ).fetchall()
+        for (signature,) in routines:  # regprocedure text is already quoted where it must be
+            conn.execute(sql.SQL("ALTER ROUTINE {} OWNER TO {}").format(sql.SQL(signature), to_role))
 
 
 def default_state_dir() -> Path:
@@ -110,7 +163,11 @@ class StackConfig:
         return self.dsn_of(DEMO_DATABASE)
 
     def dsn_of(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.postgres_port}/{database}"
+        return f"postgresql://{LOADER_ROLE}@127.0.0.1:{self.postgres_port}/{database}"
+
+    def admin_dsn(self, database: str = "postgres") -> str:
+        """The superuser's DSN: for the stack's own set-up, never handed to a component."""
+        return f"postgresql://{ADMIN_ROLE}@127.0.0.1:{self.postgres_port}/{database}"
 
     def env(self, db: str = "main") -> dict[str, str]:
         """Environment variables that point the project's components at this stack: the one place
@@ -397,15 +454,14 @@ class Postgres:
         import psycopg
 
         try:
-            with psycopg.connect(
-                f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres", connect_timeout=2
-            ):
+            with psycopg.connect(self.cfg.admin_dsn(), connect_timeout=2):
                 return True
         except psycopg.Error:
             return False
 
     def start(self) -> str:
         if self.pid() and self.ready():
+            self._ensure_database()  # a cluster from before the loader role gets it now
             return f"postgres already running (pid {self.pid()}, port {self.cfg.postgres_port})"
         if _port_in_use(self.cfg.postgres_port):
             raise StackError(
@@ -469,13 +525,27 @@ class Postgres:
         return f"postgres started (pid {self.pid()}, port {self.cfg.postgres_port})"
 
     def _ensure_database(self) -> None:
+        """The loader role, and the main warehouse database owned by it. Databases a cluster made
+        before the role existed (owned by the superuser) are handed over with their objects."""
         import psycopg
+        from psycopg import sql
 
-        with psycopg.connect(
-            f"postgresql://postgres@127.0.0.1:{self.cfg.postgres_port}/postgres", autocommit=True
-        ) as conn:
+        with psycopg.connect(self.cfg.admin_dsn(), autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (LOADER_ROLE,)).fetchone():
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE").format(
+                        sql.Identifier(LOADER_ROLE)
+                    )
+                )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
-                conn.execute(create_database_sql(DATABASE))
+                conn.execute(create_database_sql(DATABASE, owner=LOADER_ROLE))
+            foreign = conn.execute(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' "
+                "AND pg_get_userbyid(datdba) = %s",
+                (ADMIN_ROLE,),
+            ).fetchall()
+        for (name,) in foreign:
+            hand_over_database(self.cfg.admin_dsn(name), name, ADMIN_ROLE, LOADER_ROLE)
 
     def stop(self) -> str:
         pid = self.pid()

@@ -123,7 +123,7 @@ def _world(stack, work: Path, trap: PortTrap) -> GlueWorld:
     name = f"glue-{uuid.uuid4().hex[:8]}"
     aws.client("s3").create_bucket(Bucket=name)
     aws.client("s3").upload_file(str(RULESET), name, "code/movies.dqdl")
-    dsn = f"postgresql://postgres@127.0.0.1:{stack.postgres_port}/{name.replace('-', '_')}"
+    dsn = stack.dsn_of(name.replace("-", "_"))
     fresh_warehouse(stack, name.replace("-", "_"))
     secret = f"{name}/warehouse-dsn"
     aws.client("secretsmanager").create_secret(Name=secret, SecretString=dsn)

@@ -83,6 +83,65 @@ def test_migrations_apply_once_in_order_over_existing_rows(stack):
     assert old == [(0.0, 0.0, None)]
 
 
+def test_components_connect_as_a_role_that_is_no_superuser(stack):
+    """What a ruleset's reference or a query runs as locally: it owns the warehouse, nothing more."""
+    import psycopg
+
+    with psycopg.connect(stack.warehouse_dsn, autocommit=True) as conn:
+        role = conn.execute(
+            "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        owner = conn.execute(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT pg_read_file('PG_VERSION')")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("COPY (SELECT 1) TO PROGRAM 'true'")
+    assert role == ("loader", False, True, False)
+    assert owner == ("loader",)
+
+
+def test_a_database_the_superuser_made_is_handed_to_the_loader(stack):
+    """A cluster from before the loader role: its warehouse, schema, tables, serial sequence,
+    materialized views and routines all owned by `postgres`. Starting the stack again hands them
+    over, and the loader can then migrate, load, refresh and drop it."""
+    import uuid
+
+    import psycopg
+
+    from moviestream.warehouse.targets import apply_schema
+
+    name = f"legacy_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(stack.admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    apply_schema(stack.admin_dsn(name))
+    with psycopg.connect(stack.admin_dsn(name), autocommit=True) as conn:
+        conn.execute("CREATE TABLE movies.legacy_notes (id serial PRIMARY KEY, note text)")
+        conn.execute("CREATE FUNCTION movies.legacy_twice(x int) RETURNS int LANGUAGE sql AS 'SELECT 2 * x'")
+
+    assert "already running" in Postgres(stack).start()
+
+    owners_sql = (
+        "SELECT DISTINCT pg_get_userbyid(owner) FROM ("
+        " SELECT nspowner AS owner FROM pg_namespace WHERE nspname = 'movies'"
+        " UNION ALL SELECT relowner FROM pg_class WHERE relnamespace = 'movies'::regnamespace"
+        " UNION ALL SELECT proowner FROM pg_proc WHERE pronamespace = 'movies'::regnamespace"
+        " UNION ALL SELECT datdba FROM pg_database WHERE datname = current_database()) o"
+    )
+    loader_dsn = stack.dsn_of(name)
+    apply_schema(loader_dsn)
+    with psycopg.connect(loader_dsn, autocommit=True) as conn:
+        assert conn.execute(owners_sql).fetchall() == [("loader",)]
+        conn.execute("INSERT INTO movies.legacy_notes (note) VALUES ('kept')")
+        assert conn.execute(
+            "SELECT id, note, movies.legacy_twice(id) FROM movies.legacy_notes"
+        ).fetchall() == [(1, "kept", 2)]
+        conn.execute("REFRESH MATERIALIZED VIEW movies.top_rated")
+    with psycopg.connect(stack.dsn_of("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}"')
+
+
 def test_bootstrap_routes_a_glue_job_failure_to_the_alert_topic(stack):
     """The bootstrap's alert rules use moviestream/core/eventbridge/ (the same files as Terraform)."""
     import json
