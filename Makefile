@@ -48,8 +48,8 @@ lock: ## Re-resolve pinned dependencies into the lock files
 	$(UV) pip compile pyproject.toml --extra dev --extra health --python-version 3.13 --generate-hashes -o requirements.lock
 	$(UV) pip compile moviestream/devstack/localstack-requirements.in --python-version 3.13 --generate-hashes \
 	    -o moviestream/devstack/localstack-requirements.lock
-	$(UV) pip compile tools/terraform-checks/requirements.in --python-version 3.13 --generate-hashes \
-	    -o tools/terraform-checks/requirements.lock
+	$(UV) pip compile tools/terraform-checks/requirements.in --override tools/terraform-checks/overrides.txt \
+	    --python-version 3.13 --generate-hashes -o tools/terraform-checks/requirements.lock
 	$(UV) pip compile bench/quality-requirements.in -c requirements.lock --python-version 3.13 --generate-hashes \
 	    -o bench/quality-requirements.lock
 	$(UV) pip compile tools/audit/requirements.in --python-version 3.13 --generate-hashes -o tools/audit/requirements.lock

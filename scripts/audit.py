@@ -54,9 +54,21 @@ def audit(pip_audit: str, lock: str) -> list[dict]:
         raise SystemExit(
             f"error: pip-audit could not check {lock}: {lines[-1] if lines else run.returncode}"
         ) from None
+    return findings_of(report)
+
+
+def findings_of(report: dict) -> list[dict]:
+    """pip-audit's JSON report as findings: one dict per (package, advisory), and one per pin the
+    service could not look up."""
     deps = report.get("dependencies", [])
     findings = [
-        {"package": d["name"], "version": d["version"], "id": v["id"], "fix": v.get("fix_versions", [])}
+        {
+            "package": d["name"],
+            "version": d["version"],
+            "id": v["id"],
+            "aliases": v.get("aliases", []),
+            "fix": v.get("fix_versions", []),
+        }
         for d in deps
         for v in d.get("vulns", [])
     ]
@@ -68,6 +80,34 @@ def audit(pip_audit: str, lock: str) -> list[dict]:
     ]
 
 
+def judge(lock: str, findings: list[dict], ignored_by: dict) -> tuple[list[str], int]:
+    """(one line per finding, or one for the lock's pins that could not be audited; how many
+    count against the audit): an advisory the ignore file lists for this lock, by any of its ids
+    (PYSEC, GHSA or CVE), is reported but does not count."""
+    lines: list[str] = []
+    failed = 0
+    for f in findings:
+        if f["id"] == NOT_AUDITED:
+            continue  # one line for the lock, below
+        entry = next(
+            (ignored_by[(lock, i)] for i in (f["id"], *f.get("aliases", [])) if (lock, i) in ignored_by), None
+        )
+        what = f"{lock}: {f['package']} {f['version']}"
+        if entry:
+            lines.append(f"ignored  {what} {f['id']}: {entry['blocked_by']}")
+        else:
+            failed += 1
+            lines.append(f"FOUND    {what} {f['id']} (fixed in {', '.join(f['fix']) or 'none yet'})")
+    unknown = [f for f in findings if f["id"] == NOT_AUDITED]
+    if unknown:
+        failed += len(unknown)
+        names = ", ".join(f["package"] for f in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        lines.append(
+            f"UNKNOWN  {lock}: {len(unknown)} pins could not be audited ({names}): {unknown[0]['why']}"
+        )
+    return lines, failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pip-audit", required=True, help="the pip-audit executable (tools/audit/)")
@@ -76,21 +116,10 @@ def main() -> int:
     failed = 0
     for lock in LOCKS:
         findings = audit(args.pip_audit, lock)
-        for f in findings:
-            entry = ignored_by.get((lock, f["id"]))
-            what = f"{lock}: {f['package']} {f['version']}"
-            if f["id"] == NOT_AUDITED:
-                continue  # one line for the lock, below
-            if entry:
-                print(f"ignored  {what} {f['id']}: {entry['blocked_by']}")
-            else:
-                failed += 1
-                print(f"FOUND    {what} {f['id']} (fixed in {', '.join(f['fix']) or 'none yet'})")
-        unknown = [f for f in findings if f["id"] == NOT_AUDITED]
-        if unknown:
-            failed += len(unknown)
-            names = ", ".join(f["package"] for f in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-            print(f"UNKNOWN  {lock}: {len(unknown)} pins could not be audited ({names}): {unknown[0]['why']}")
+        lines, not_ignored = judge(lock, findings, ignored_by)
+        for line in lines:
+            print(line)
+        failed += not_ignored
         if not findings:
             print(f"clean    {lock}")
     stale = [k for k in ignored_by if k[0] not in LOCKS]
