@@ -11,7 +11,9 @@ One refresh:
 1. **Claim the lease** (movies.views_refresh_lease, one row) in a short transaction that locks
    the table: free (or run out) and, unless forced, the last refresh ended at least the cadence
    ago. Redshift has no advisory locks, so a locked row is the lock; a killed refresher's lease
-   runs out.
+   runs out. Within one process, a lock keeps its threads to one refresh at a time, so a lease
+   the process's own holder still has (its release failed: the warehouse went away mid-refresh)
+   is stale, and is taken over rather than waited out.
 2. **Refresh**, outside any transaction of the load and outside the claim's: each ``REFRESH
    MATERIALIZED VIEW`` in autocommit, which on Redshift is a transaction of its own. Redshift
    refreshes incrementally whenever a view's definition allows it (010_views.sql keeps the
@@ -28,6 +30,7 @@ The statements are plain SQL both databases run as written (``%s`` parameters, D
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -129,20 +132,26 @@ class ViewsRefresh:
 
     def __post_init__(self) -> None:
         self.holder = f"{self.refresher[:200]}/{uuid.uuid4().hex[:12]}"
+        self._in_process = threading.Lock()  # one refresh at a time among this process's threads
 
     def run(self, min_interval_s: float, *, force: bool = False, wait_s: float = 0.0) -> Refreshed | Skipped:
         """Refresh every materialized view unless another refresher holds the lease or (unless
         ``force``) one ended less than ``min_interval_s`` ago. ``wait_s``: how long to keep
         asking for a held lease (polling) before giving up."""
         deadline = time.monotonic() + wait_s
-        while True:
-            claim = self._claim(min_interval_s, force)
-            if claim is None or time.monotonic() >= deadline or not claim.reason.startswith("held"):
-                break
-            self.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        if claim is not None:
-            return claim
-        return self._refresh()
+        if not self._in_process.acquire(timeout=max(wait_s, 0.0)):
+            return Skipped(f"held by {self.refresher} (another thread of this process)")
+        try:
+            while True:
+                claim = self._claim(min_interval_s, force)
+                if claim is None or time.monotonic() >= deadline or not claim.reason.startswith("held"):
+                    break
+                self.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            if claim is not None:
+                return claim
+            return self._refresh()
+        finally:
+            self._in_process.release()
 
     def staleness(self) -> Staleness:
         conn = self.connect()
@@ -171,7 +180,9 @@ class ViewsRefresh:
                 raise RuntimeError("movies.views_refresh_lease has no row: apply the schema (migration 0008)")
             holder, lease_until, last_finished = row
             now = self.now()
-            if holder is not None and lease_until is not None and lease_until > now:
+            # this holder's own lease, with no refresh of ours under way (we hold _in_process): stale
+            ours = holder == self.holder
+            if holder is not None and lease_until is not None and lease_until > now and not ours:
                 conn.rollback()
                 return Skipped(f"held by {holder.rsplit('/', 1)[0]} until {lease_until:%H:%M:%S}")
             if not force and last_finished is not None:

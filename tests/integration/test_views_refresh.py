@@ -205,3 +205,52 @@ def test_a_streaming_job_and_a_backfill_refresh_one_at_a_time_and_a_failed_refre
     finally:
         assert stop_job(proc) == 0, f"the job did not stop cleanly, see {log}"
     assert ledger_totals(dsn, job).records_in == before + more  # nothing lost while refreshes failed
+
+
+def test_a_lease_the_process_still_holds_after_a_failed_release_is_taken_over_not_waited_out(stack):
+    """The warehouse went away mid-refresh, so this holder's release never ran: its lease row
+    stays for lease_s. The same process's next refresh takes it over (it knows no refresh of its
+    own is under way) instead of skipping for ten minutes; another process still sees it held.
+    Within the process, a second thread's refresh waits for the first, never runs beside it."""
+    import threading
+
+    dsn = fresh_warehouse(stack)
+    assert load_batch(dsn, batch(fx.FILMS[:10], 0, good=10, bad=0, duplicates=0))
+    ours = open_warehouse(dsn).views_refresh("views-ours")
+    theirs = open_warehouse(dsn).views_refresh("views-theirs")
+    with psycopg.connect(dsn, autocommit=True) as conn:  # what a failed release leaves behind
+        conn.execute(
+            "UPDATE movies.views_refresh_lease SET holder = %s, lease_until = now() + interval '10 minutes'",
+            (ours.holder,),
+        )
+    skipped = theirs.run(60, force=True)
+    assert skipped.reason.startswith("held by views-ours until "), skipped
+    taken = ours.run(60, force=True)
+    assert taken.succeeded and counts(dsn) == (10, 10), taken
+
+    # Thread A's refresh blocks on a table lock held elsewhere; thread B, asking meanwhile, is told
+    # the process is refreshing (no wait) or waits for A (wait_s), never refreshing beside it.
+    blocker = psycopg.connect(dsn)
+    blocker.execute("LOCK movies.imdb_movies_rating IN ACCESS EXCLUSIVE MODE")
+    first: list = []
+    a = threading.Thread(target=lambda: first.append(ours.run(0, force=True)))
+    a.start()
+    try:
+        wait_for(
+            lambda: _lease_holder(dsn) == ours.holder,
+            30,
+            "thread A holding the lease, blocked in its refresh",
+        )
+        other = ours.run(0, force=True)
+        assert other.reason == "held by views-ours (another thread of this process)", other
+    finally:
+        blocker.rollback()
+        blocker.close()
+        a.join(60)
+    assert first and first[0].succeeded, first
+    assert [r[0] for r in refreshes(dsn)] == ["views-ours", "views-ours"]
+
+
+def _lease_holder(dsn: str) -> str | None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute("SELECT holder FROM movies.views_refresh_lease").fetchone()[0]
