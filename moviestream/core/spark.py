@@ -39,6 +39,11 @@ def class_archive_name() -> str:
     return f"spark-{pyspark.__version__}-{jdk}.jsa"
 
 
+# More options for the local driver's JVM, after the project's own (the tests' short-lived jobs
+# run with the client compiler only; see tests/integration/conftest.py).
+JAVA_OPTIONS_ENV = "MOVIESTREAM_SPARK_JAVA_OPTIONS"
+
+
 def class_archive_options() -> str:
     """The JVM options that map the class-data archive in MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR, or
     "" when it is unset or has none yet. Spark's driver loads some 10,000 classes as it starts;
@@ -91,7 +96,13 @@ def local_session(app_name: str, cores: int | None = None, java_options: str = "
             "spark.driver.extraJavaOptions",
             " ".join(
                 filter(
-                    None, ("-XX:+UseParallelGC -XX:FreqInlineSize=100", class_archive_options(), java_options)
+                    None,
+                    (
+                        "-XX:+UseParallelGC -XX:FreqInlineSize=100",
+                        class_archive_options(),
+                        java_options,
+                        os.environ.get(JAVA_OPTIONS_ENV, "").strip(),
+                    ),
                 )
             ),
         )
