@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "quality": ("quality", "cli", "Data quality: check data against DQDL rules, lint, recommend."),
     "warehouse": ("warehouse", "cli", "Warehouse: apply the schema, list and query views, check."),
     "health": ("health", "cli", "Write the pipeline's health page, once or continuously."),
+    "quarantine": ("quarantine", "cli", "Bad records: reindex, list, show, dismiss."),
     "stack": ("stack", "cli", "The local stack (LocalStack, PostgreSQL): up, down, status, env, demo."),
 }
 

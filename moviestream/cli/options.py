@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from moviestream.core.config import resource_names
+from moviestream.core.config import resource_names, warehouse_dsn
 from moviestream.core.csv_source import DEFAULT_FIELD_BYTES, DEFAULT_ROW_BYTES
 from moviestream.core.dsn import has_password
 from moviestream.quality.reference_sources import DEFAULT_SCHEMAS
@@ -27,6 +27,16 @@ def dsn_flag_warning(ctx: click.Context, param: click.Parameter, value: Any) -> 
             err=True,
         )
     return value
+
+
+# --dsn of the commands that work on a warehouse (warehouse, quarantine).
+DSN_OPTION = click.option(
+    "--dsn",
+    default=warehouse_dsn,
+    callback=dsn_flag_warning,
+    show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
+    help="Warehouse DSN: postgresql://... (local) or redshift://... (docs/ARCHITECTURE.md).",
+)
 
 
 def failure_options(give_up_default: float) -> Callable[[Any], Any]:

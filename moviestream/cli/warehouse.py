@@ -19,20 +19,11 @@ from decimal import Decimal
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
-from moviestream.cli.options import dsn_flag_warning
-from moviestream.core.config import warehouse_dsn
+from moviestream.cli.options import DSN_OPTION
 from moviestream.warehouse.catalog import CHECKS, VIEWS, VIEWS_BY_NAME
 from moviestream.warehouse.contract import WarehouseUnavailable
 from moviestream.warehouse.targets import apply_schema, open_warehouse, query_rows
 from moviestream.warehouse.views import STALENESS, Refreshed, Staleness, utc_now
-
-DSN_OPTION = click.option(
-    "--dsn",
-    default=warehouse_dsn,
-    callback=dsn_flag_warning,
-    show_default="$MOVIESTREAM_WAREHOUSE_DSN or the local stack",
-    help="Warehouse DSN: postgresql://... (local) or redshift://... (docs/ARCHITECTURE.md).",
-)
 
 
 def data_api_options(command):  # a click command

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -48,7 +48,7 @@ from moviestream.pipeline.read_out import (
 from moviestream.pipeline.views_refresher import ViewsRefresher
 from moviestream.quality.evaluate import Results
 from moviestream.quality.reference_sources import ReferenceSet
-from moviestream.warehouse.contract import BatchKey, BatchLoad, lag_seconds
+from moviestream.warehouse.contract import BadRecordsFile, BatchKey, BatchLoad, lag_seconds
 from moviestream.warehouse.targets import open_warehouse, query_rows
 
 log = logs.get("pipeline")
@@ -115,6 +115,7 @@ class PreparedBatch:
     retried_errors: int = 0  # transient errors its steps met and retried
     metrics: dict[str, float] = field(default_factory=dict)  # the run's DQ metrics, for the history
     analyzers: list[dict[str, Any]] = field(default_factory=list)  # Analyzers = [...]: their metrics
+    bad_records: BadRecordsFile | None = None  # once written to S3: what the quarantine indexes
 
 
 # Earlier runs read back for dynamic rules and DetectAnomalies: the newest this many.
@@ -463,7 +464,9 @@ class BatchPipeline:
             log.info("batch_empty", batch_id=key.batch_id)
             return BatchResult(key.batch_id, False, 0, 0, 0, 0, 0, times.total_s())
         times.write = time.monotonic()
-        bad_uri, outcomes_uri = self._write_s3(batch)
+        bad_uri, outcomes_uri, ingest_date = self._write_s3(batch)
+        if bad_uri is not None:
+            batch.bad_records = BadRecordsFile(bad_uri, ingest_date, batch.bad_lines)
         times.s3 = time.monotonic()
         failpoint("after_s3", key.batch_id)
         breached = self._judge_breach(batch, bad_uri, outcomes_uri)
@@ -490,11 +493,13 @@ class BatchPipeline:
         self._log_committed(batch, result, committed_at, lags)
         return result
 
-    def _write_s3(self, batch: PreparedBatch) -> tuple[str | None, str]:
+    def _write_s3(self, batch: PreparedBatch) -> tuple[str | None, str, date]:
         """The batch's bad records (if any) and rule outcomes, under keys that are the same for
-        every attempt at it. Returns their URIs (bad records: None when there are none)."""
+        every attempt at it. Returns their URIs (bad records: None when there are none) and the
+        partition's date."""
         key, stats = batch.key, batch.stats
-        ingest_date = (stats.min_arrival_at or batch.started_at).strftime("%Y-%m-%d")
+        ingest_day = (stats.min_arrival_at or batch.started_at).date()
+        ingest_date = ingest_day.strftime("%Y-%m-%d")
         bad_key, outcomes_key = s3_batch_keys(self.config, key.stream_id, key.batch_id, ingest_date)
         bad_uri = None
         if batch.bad_lines:
@@ -511,7 +516,7 @@ class BatchPipeline:
         }
         body = json.dumps(outcome_doc).encode("utf-8")
         self.put_s3("s3 rule outcomes", outcomes_key, body, "application/json", batch)
-        return bad_uri, f"s3://{self.config.bucket}/{outcomes_key}"
+        return bad_uri, f"s3://{self.config.bucket}/{outcomes_key}", ingest_day
 
     def _judge_breach(self, batch: PreparedBatch, bad_uri: str | None, outcomes_uri: str) -> bool:
         """Whether the batch breached its rules or the bad-record ratio; the alert is sent when
@@ -573,6 +578,7 @@ class BatchPipeline:
             batch.lag_from,
             metrics=batch.metrics,
             history_context=self.config.context,
+            bad_records=batch.bad_records,
         )
         return self._warehouse.load_batch(load)
 

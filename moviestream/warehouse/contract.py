@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
@@ -46,6 +46,16 @@ class BatchKey:
 GENRE_COLUMNS: tuple[str, ...] = ("movie_id", "genre")
 
 
+@dataclass(frozen=True)
+class BadRecordsFile:
+    """A batch's bad-records file in S3: where it is, its partition's date, and its lines in
+    order (each a bad record; movies.quarantine indexes them, see quarantine.py)."""
+
+    s3_uri: str
+    ingest_date: date
+    lines: Sequence[str]
+
+
 @dataclass
 class BatchLoad:
     """One batch for the warehouse. ``movies`` and ``genres`` are Arrow tables, the form the
@@ -63,6 +73,9 @@ class BatchLoad:
     # this evaluation context in the batch's transaction; None: not recorded.
     metrics: dict[str, float] = field(default_factory=dict)
     history_context: str | None = None
+    # The batch's bad records as written to S3, indexed in movies.quarantine in the batch's
+    # transaction; None: the batch had none.
+    bad_records: BadRecordsFile | None = None
 
     def __post_init__(self) -> None:
         self.movies = as_table(STAGE_COLUMNS, self.movies)

@@ -31,6 +31,7 @@ from moviestream.warehouse.contract import (
     ledger_row,
     outcome_rows,
 )
+from moviestream.warehouse.quarantine import CHANGE_COLUMNS, QUARANTINE_COLUMNS, index_rows, opening_changes
 
 LOAD_STEPS = ("stage", "merge", "bridges", "ledger")
 
@@ -91,6 +92,10 @@ def load(session: LoadSession, batch: BatchLoad, clock: StepClock) -> datetime |
         session.insert("batch_ledger", list(ledger), [list(ledger.values())])
         session.insert("rule_outcomes", OUTCOME_COLUMNS, outcome_rows(batch))
         session.insert("metric_history", HISTORY_COLUMNS, history_rows(batch, committed_at))
+        if batch.bad_records is not None:  # the quarantine index, with the ledger row: they agree
+            rows = list(index_rows(batch.bad_records, batch.key, committed_at, batch.key.job_name))
+            session.insert("quarantine", QUARANTINE_COLUMNS, rows)
+            session.insert("quarantine_changes", CHANGE_COLUMNS, opening_changes(rows))
         failpoint("in_transaction", batch.key.batch_id)
         session.commit()
     except BaseException:

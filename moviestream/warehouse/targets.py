@@ -4,7 +4,8 @@ open it, apply the schema to it, run Redshift-dialect queries on it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from moviestream.warehouse.contract import Warehouse
@@ -78,3 +79,20 @@ def query_many(dsn: str, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[t
             cur = conn.execute(postgres_sql, list(params))
             results.append(([d.name for d in cur.description or ()], cur.fetchall()))
     return results
+
+
+@contextmanager
+def transaction(dsn: str) -> Iterator[Any]:
+    """A DB-API cursor in one transaction on the warehouse a DSN names, committed when the block
+    ends, rolled back if it raises. Its statements must be SQL both databases run as written
+    (``%s`` parameters)."""
+    conn = RedshiftWarehouse.from_dsn(dsn, lambda: None).connect() if is_redshift(dsn) else connect(dsn)
+    try:
+        cur = conn.cursor()
+        yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()

@@ -280,13 +280,29 @@ def snapshot(run: RunResult) -> dict:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=run.bucket, Prefix="bad_records/")
         for o in page.get("Contents", [])
     )
+    lines = {
+        (f"s3://{run.bucket}/{key}", number): json.loads(line)
+        for key in keys
+        for number, line in enumerate(
+            s3.get_object(Bucket=run.bucket, Key=key)["Body"].read().splitlines(), start=1
+        )
+    }
     bad = sorted(
         json.dumps(
             {k: d.get(k) for k in ("event_id", "row_number", "record_error", "reasons")}, sort_keys=True
         )
-        for key in keys
-        for d in map(json.loads, s3.get_object(Bucket=run.bucket, Key=key)["Body"].read().splitlines())
+        for d in lines.values()
     )
+    with psycopg.connect(run.dsn) as conn:
+        indexed = {
+            (uri, number): (event_id, json.loads(reasons), status, changes)
+            for uri, number, event_id, reasons, status, changes in conn.execute(
+                "SELECT q.s3_uri, q.line_number, q.event_id, q.reasons, q.status,"
+                " (SELECT COUNT(*) FROM movies.quarantine_changes c WHERE c.quarantine_id = q.quarantine_id)"
+                " FROM movies.quarantine q WHERE q.job_name = %s",
+                (run.job_name,),
+            )
+        }
     digest = hashlib.sha256(repr(movies).encode()).hexdigest()[:12]
     return {
         "movies": movies,
@@ -296,10 +312,27 @@ def snapshot(run: RunResult) -> dict:
         "ledger_batches_unique": len(batches) == len(set(batches)),
         "bad_records": bad,
         "bad_record_keys_per_ledger_batch": len(keys) <= totals.batches,
+        # The quarantine index has each S3 bad-record line once, as it is there (an event id cut
+        # to the index's 64 characters), open, with its one change (its opening), however often
+        # the run crashed: what differs, if anything.
+        "quarantine_vs_s3": _differences(
+            indexed,
+            {
+                k: ((d.get("event_id") or None) and d["event_id"][:64], d.get("reasons"), "open", 1)
+                for k, d in lines.items()
+            },  # fmt: skip
+        )
+        + ([] if len(indexed) == totals.bad else [f"{len(indexed)} indexed, {totals.bad} bad"]),
         # Every committed batch's metrics are in the history once, equal to what its rule
         # outcomes measured (both are written in the batch's transaction).
         "history_once_per_batch": sorted(history) == sorted(b for (b,) in batches) and history == measured,
     }
+
+
+def _differences(got: dict, want: dict) -> list[str]:
+    """What differs between two dicts, one line each (the first ten)."""
+    keys = sorted(set(got) | set(want), key=str)
+    return [f"{k}: {got.get(k)!r} != {want.get(k)!r}" for k in keys if got.get(k) != want.get(k)][:10]
 
 
 def _history_by_batch(conn, job_name: str) -> dict[int, dict[str, float]]:

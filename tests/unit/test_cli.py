@@ -24,6 +24,7 @@ EVERY_COMMAND = {
     "quality": ["check", "lint", "recommend"],
     "warehouse": ["apply", "views", "query", "check", "refresh"],
     "health": ["page", "watch"],
+    "quarantine": ["reindex", "list", "show", "dismiss"],
     "stack": ["up", "down", "status", "env", "bootstrap", "demo"],
 }
 

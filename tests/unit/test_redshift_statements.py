@@ -9,18 +9,19 @@ the diff: it is the change Redshift will see.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from moviestream.warehouse.contract import LEDGER_CHECK, STAGE_COLUMNS, BatchKey, BatchLoad
+from moviestream.warehouse.contract import LEDGER_CHECK, STAGE_COLUMNS, BadRecordsFile, BatchKey, BatchLoad
 from moviestream.warehouse.redshift import RedshiftSettings, RedshiftWarehouse
 from moviestream.warehouse.sql_files import apply_statements, redshift_statements
 
 SNAPSHOTS = Path(__file__).parents[1] / "data" / "snapshots"
 ROLE = "arn:aws:iam::123456789012:role/moviestream-redshift-copy"
+BAD_URI = "s3://b1x/bad_records/ingest_date=2026-11-22/job=job/batch=stream-1-0000000007/part-00000.jsonl"
 
 
 class RecordingConnection:
@@ -104,6 +105,16 @@ def a_load(key: BatchKey) -> BatchLoad:
         outcomes,
         metrics={"Dataset.*.RowCount": 1.0},
         history_context="ctx",
+        bad_records=BadRecordsFile(
+            BAD_URI,
+            date(2026, 11, 22),
+            [
+                '{"event_id": "e1", "movie_id": null, "source": "movies.csv", "row_number": 3,'
+                ' "reasons": ["imdb_rating is missing"], "failed_rules": ["IsComplete \\"imdb_rating\\""],'
+                ' "record_error": null}',
+                "not a JSON line",
+            ],
+        ),
     )
 
 
@@ -125,6 +136,19 @@ def test_one_batch_load_sends_the_snapshot_in_one_transaction():
                              committed_at]  # fmt: skip
     history = next(p for s, p in conn.sent if s.startswith("INSERT INTO movies.metric_history"))
     assert history == ["ctx", "job", "stream-1", 7, committed_at, "Dataset.*.RowCount", 1.0]
+    # Both bad records in one statement, then their `open` changes in another.
+    quarantine = next(p for s, p in conn.sent if s.startswith("INSERT INTO movies.quarantine "))
+    first_id = "d6c046cdf6140a6e8c20129f0ac3ffb16a6cf6ca4df23dcc9d837863ee992cda"  # sha256 of BAD_URI#1
+    assert quarantine[:20] == [
+        first_id, "e1", None, "job", "stream-1", 7, date(2026, 11, 22), "movies.csv", 3,
+        '["imdb_rating is missing"]', '["IsComplete \\"imdb_rating\\""]', None, BAD_URI, 1,
+        committed_at, "open", committed_at, "job", None, None,
+    ]  # fmt: skip
+    assert quarantine[20 + 9 : 20 + 14] == [
+        '["quarantine: the bad-record line is not a JSON object"]', "[]", None, BAD_URI, 2,
+    ]  # fmt: skip
+    changes = next(p for s, p in conn.sent if s.startswith("INSERT INTO movies.quarantine_changes"))
+    assert changes[:7] == [first_id, "open", committed_at, "job", None, None, None] and len(changes) == 14
 
 
 def test_a_batch_the_ledger_has_is_rolled_back_after_the_check():

@@ -44,5 +44,9 @@ INSERT INTO movies.rule_outcomes (job_name, stream_id, batch_id, rule, outcome, 
 
 INSERT INTO movies.metric_history (context, job_name, stream_id, batch_id, recorded_at, metric, value) VALUES (%s, %s, %s, %s, %s, %s, %s);
 
+INSERT INTO movies.quarantine (quarantine_id, event_id, movie_id, job_name, stream_id, batch_id, ingest_date, source, row_number, reasons, failed_rules, record_error, s3_uri, line_number, quarantined_at, status, status_changed_at, status_changed_by, replay_id, note) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+
+INSERT INTO movies.quarantine_changes (quarantine_id, status, changed_at, changed_by, replay_id, reasons, note) VALUES (%s, %s, %s, %s, %s, %s, %s), (%s, %s, %s, %s, %s, %s, %s);
+
 COMMIT;
 
