@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ from moviestream.core.envelope import EnvelopeEncoder
 from moviestream.core.failure import one_line
 from moviestream.core.transform import EXPANDED_SCHEMA
 from moviestream.pipeline.batch_pipeline import BatchPipeline, BatchResult, PipelineConfig, s3_batch_keys
+from moviestream.warehouse.contract import BadRecordsFile, BatchKey
+from moviestream.warehouse.quarantine import index_rows
+from moviestream.warehouse.quarantine_store import add_missing
 
 log = logs.get("backfill")
 
@@ -292,10 +295,12 @@ class Backfill:
     def _write_file_failure(self, file: InputFile, reason: str) -> None:
         """The file-level bad record, under a key deterministic per (job, file, day): a rerun
         that fails the same way overwrites it."""
-        key = file_failure_key(self.config, file.uri, datetime.now(UTC).strftime("%Y-%m-%d"))
+        today = datetime.now(UTC).date()
+        key = file_failure_key(self.config, file.uri, today.strftime("%Y-%m-%d"))
         doc = dict(zip(FILE_FAILURE_FIELDS, ([reason], file.name, file.uri, "file"), strict=True))
-        body = (json.dumps(doc) + "\n").encode("utf-8")
-        self.pipeline.put_s3("s3 unreadable file", key, body, "application/x-ndjson")
+        line = json.dumps(doc)
+        self.pipeline.put_s3("s3 unreadable file", key, (line + "\n").encode("utf-8"), "application/x-ndjson")
+        self._index(key, [line], unreadable_file_stream(file.uri), 0, today)
 
     def _write_rejects(
         self, file: InputFile, stream_id: str, index: int, rejects: list[Reject], as_of: datetime
@@ -318,12 +323,29 @@ class Backfill:
         ]
         body = ("\n".join(lines) + "\n").encode("utf-8")
         self.pipeline.put_s3("s3 unreadable rows", key, body, "application/x-ndjson")
+        self._index(key, lines, stream_id, index, as_of.date())
+
+    def _index(self, key: str, lines: list[str], stream_id: str, batch_id: int, day: date) -> None:
+        """The quarantine index's rows for bad records written outside a batch's transaction (a
+        chunk's unreadable rows, a file that could not be read): added once, whatever reruns
+        rewrite the same key (moviestream/warehouse/quarantine_store.py, add_missing)."""
+        file = BadRecordsFile(f"s3://{self.config.bucket}/{key}", day, lines)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        name = self.config.job_name
+        rows = list(index_rows(file, BatchKey(name, stream_id, batch_id), now, name))
+        self.pipeline.run_step(
+            "quarantine index", "warehouse", lambda: add_missing(self.config.warehouse_dsn, rows)
+        )
+
+
+def unreadable_file_stream(uri: str) -> str:
+    """The stream id of a file that could not be read (its bad record's batch is 0)."""
+    return f"unreadable-file-{hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()}"
 
 
 def file_failure_key(config: PipelineConfig, uri: str, day: str) -> str:
     """Where a file that could not be read is recorded: one key per (job, file, day)."""
-    name = hashlib.blake2b(uri.encode(), digest_size=8).hexdigest()
-    partition = s3_batch_keys(config, f"unreadable-file-{name}", 0, day)[0]
+    partition = s3_batch_keys(config, unreadable_file_stream(uri), 0, day)[0]
     return partition.rsplit("/", 1)[0] + "/file.jsonl"
 
 

@@ -235,6 +235,8 @@ def show(dsn: str, quarantine_id: str, as_json: bool) -> None:
             click.echo(
                 f"  {name.ljust(width)}  {value!r}" if value is not None else f"  {name.ljust(width)}  (none)"
             )
+    elif line.get("raw_line"):  # a row the backfill could not read as CSV
+        click.echo(f"raw line       {line['raw_line'][:2000]!r}")
     elif line.get("payload_base64"):
         click.echo(f"payload (base64)  {line['payload_base64'][:400]}")
 

@@ -2,10 +2,12 @@
 index lacks (files written before migration 0009, or an index rebuilt by hand). Explicit and
 idempotent: a record already indexed is left as it is, status and all.
 
-Only the files of batches the ledger has are indexed. A file whose batch never committed (the
-job crashed between its S3 writes and its transaction) belongs to a batch that runs again and
-indexes its records itself, in its own transaction: indexing them here would make that
-transaction fail on the duplicate key.
+A batch's own file (part-00000.jsonl) is indexed only when the ledger has the batch. A file
+whose batch never committed (the job crashed between its S3 writes and its transaction) belongs
+to a batch that runs again and indexes its records itself, in its own transaction: indexing them
+here would make that transaction fail on the duplicate key. The backfill's unreadable rows and
+files (unreadable.jsonl, file.jsonl) have no transaction: they are indexed as found, at the
+object's last-modified time.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from typing import Any
 
 from moviestream.core import logs
@@ -28,6 +30,9 @@ log = logs.get("quarantine")
 _KEY = re.compile(
     r"ingest_date=(?P<date>\d{4}-\d{2}-\d{2})/job=(?P<job>[^/]+)/batch=(?P<stream>.+)-(?P<batch>\d{10})/[^/]+\.jsonl$"
 )
+# The file a batch writes its bad records to (the backfill's unreadable rows and files have their
+# own names beside it, written outside the batch's transaction).
+BATCH_FILE = "part-00000.jsonl"
 # A bad-record line is a few kilobytes (its raw fields and, unparsed, its payload); a line past
 # this is read no further and indexed as unreadable.
 MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -86,21 +91,25 @@ def reindex(dsn: str, s3: Any, bucket: str, prefix: str, by: str) -> ReindexResu
                 result.other_objects += 1
                 continue
             key = parsed.key
-            _, rows = query_rows(
-                dsn,
-                "SELECT committed_at FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s"
-                " AND batch_id = %s",
-                (key.job_name, key.stream_id, key.batch_id),
-            )
-            if not rows:
-                result.uncommitted_files += 1
-                continue
+            if obj["Key"].endswith(f"/{BATCH_FILE}"):  # a batch's own: indexed with its ledger row
+                _, rows = query_rows(
+                    dsn,
+                    "SELECT committed_at FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s"
+                    " AND batch_id = %s",
+                    (key.job_name, key.stream_id, key.batch_id),
+                )
+                if not rows:
+                    result.uncommitted_files += 1
+                    continue
+                quarantined_at = rows[0][0]
+            else:  # the backfill's unreadable rows or files, written outside any transaction
+                quarantined_at = obj["LastModified"].astimezone(UTC).replace(tzinfo=None)
             body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"]
             lines = list(_lines(body))
             while lines and not lines[-1]:  # the file's final newline; line numbers are kept
                 lines.pop()
             file = BadRecordsFile(f"s3://{bucket}/{obj['Key']}", parsed.ingest_date, lines)
-            index = list(index_rows(file, key, rows[0][0], by))
+            index = list(index_rows(file, key, quarantined_at, by))
             added = add_missing(dsn, index) if index else 0
             result.files += 1
             result.records += len(index)

@@ -116,6 +116,18 @@ def test_damaged_and_hostile_files_never_stop_the_backfill(stack, tmp_path):
     ]
     assert sorted(d["source"] for d in file_failures) == sorted(reasons)
     assert all(d["failure_scope"] == "file" and d["reasons"] == [reasons[d["source"]]] for d in file_failures)
+    # Every bad-record line, the unreadable files' and rows' too, is in the quarantine index.
+    lines = {
+        (f"s3://{bucket}/{key}", n): json.loads(line)["reasons"]
+        for key in keys
+        for n, line in enumerate(s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines(), start=1)
+    }
+    with psycopg.connect(dsn) as conn:
+        indexed = {
+            (u, n): json.loads(r)
+            for u, n, r in conn.execute("SELECT s3_uri, line_number, reasons FROM movies.quarantine")
+        }
+    assert indexed == lines and len(lines) == 5, (indexed, lines)  # 4 unreadable files, 1 unreadable row
 
     dsn2, bucket2 = _target(stack)
     code2, _, err2, peak_without = _backfill(_folder(tmp_path / "without-bomb", bomb=False), dsn2, bucket2)
