@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 export SPARK_LOCAL_IP := 127.0.0.1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: audit spark-classes check mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
+.PHONY: audit quarantine spark-classes check mutate test-spark test-tools fuzz package tf-check tf-schema bench bench-backfill bench-producer bench-quality bench-soak bench-stream bench-warehouse help setup prereqs lock up down status bootstrap films demo dashboard job backfill query test test-unit test-integration lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}'
@@ -102,6 +102,9 @@ dashboard: up ## Write the health page reports/health.html: make dashboard [DB=d
 
 query: up ## Print a warehouse view: make query [DB=demo] VIEW=top_rated (moviestream warehouse views lists them)
 	@eval "$$($(MS) stack env --db "$(DB)")"; $(MS) warehouse query "$(VIEW)" --limit "$(LIMIT)"
+
+quarantine: up ## List the bad records waiting in quarantine: make quarantine [DB=demo] [STATUS=open] [LIMIT=50]
+	@eval "$$($(MS) stack env --db "$(DB)")"; $(MS) quarantine list --status "$(or $(STATUS),open)" --limit "$(LIMIT)"
 
 ASL_STAMP := tools/asl/node_modules/.installed
 $(ASL_STAMP): tools/asl/package.json tools/asl/package-lock.json

@@ -224,6 +224,7 @@ class Demo:
             + f"; {movies} distinct movies from this run ({warehouse_rows} rows in the demo's warehouse); "
             f"job log {self.job_log}"
         )
+        quarantined = self._print_quarantine(dsn)
         page = write_health_page(dsn, self.env, self.job_name, health_page)
         _print_next_steps(page or health_page)
         result = {
@@ -242,8 +243,23 @@ class Demo:
             "run_dir": str(self.run_dir),
             "health_page": str(page) if page else None,
             "history_rules": history_rules,
+            "quarantined_open": quarantined,
         }
         return (0 if ok else 1), result
+
+    def _print_quarantine(self, dsn: str) -> int:
+        """How many of this run's bad records wait in the quarantine index, and how to see them."""
+        with psycopg.connect(dsn) as conn:
+            waiting = _count(
+                conn,
+                "SELECT COUNT(*) FROM movies.quarantine WHERE job_name = %s AND status = 'open'",
+                (self.job_name,),
+            )
+        console.print(
+            f"quarantine: {waiting} records open; list them: make quarantine DB=demo"
+            f" (moviestream quarantine list --job {self.job_name})"
+        )
+        return waiting
 
     def _print_top_rated(self, dsn: str) -> tuple[int, int]:
         """The view's first rows; (this run's distinct movies, the warehouse's rows). The demo's
@@ -290,7 +306,10 @@ def _print_next_steps(page: Path) -> None:
         "  make query DB=demo VIEW=top_rated   # the demo's warehouse (moviestream warehouse views)"
     )
     console.print(f"  make dashboard DB=demo              # the health page again: {page}")
-    console.print(f"  bad records with their reasons:     {bad_uri}")
+    console.print(
+        "  make quarantine DB=demo             # the bad records, with their reasons (show ID: each one)"
+    )
+    console.print(f"  bad records' files in S3:           {bad_uri}")
     console.print("  make down                           # stop the local stack")
 
 

@@ -135,6 +135,7 @@ def test_every_record_is_accounted_for_exactly(runs, sample):
     assert {d["row_number"] for d in run["bad"]} == expected_bad
     assert len(run["bad"]) == len(expected_bad)
     assert all(d["reasons"] and d["failed_rules"] for d in run["bad"])
+    assert result["quarantined_open"] == len(expected_bad)  # each waits in the quarantine index
     assert all(
         re.fullmatch(
             rf"{DEMO_PREFIX}/bad_records/ingest_date=\d{{4}}-\d{{2}}-\d{{2}}/job=[^/]+/batch=[^/]+/part-\d{{5}}\.jsonl",
