@@ -73,6 +73,33 @@ class Facts:
     # started_at, seconds, succeeded, error), None before the first.
     views: Staleness = Staleness(None, None, None)
     last_refresh: dict[str, Any] | None = None
+    # The quarantine index (movies.quarantine): records by status; the open ones by cause (the
+    # first rule a record failed, else its first reason) and age; each replay's records by the
+    # status it left them in.
+    quarantine_by_status: dict[str, int] = field(default_factory=dict)
+    quarantine_open: list[dict[str, Any]] = field(default_factory=list)  # reason, age, records
+    replays: list[dict[str, Any]] = field(default_factory=list)  # replay_id, at, status, records
+
+
+# The open records' ages, youngest first: (label, upper bound), the last unbounded.
+QUARANTINE_AGES = (
+    ("under 1 hour", timedelta(hours=1)),
+    ("1 to 24 hours", timedelta(days=1)),
+    ("1 to 7 days", timedelta(days=7)),
+    ("over 7 days", None),
+)
+
+
+def _age_case(now: datetime) -> tuple[str, list[Any]]:
+    """A CASE naming an open record's age bucket, with its parameters."""
+    whens, params = [], []
+    for label, bound in QUARANTINE_AGES:
+        if bound is None:
+            whens.append(f"ELSE '{label}'")
+        else:
+            whens.append(f"WHEN quarantined_at >= %s THEN '{label}'")
+            params.append(now - bound)
+    return f"CASE {' '.join(whens)} END", params
 
 
 def _latest_batches(job: str | None, batches: int) -> tuple[str, list[Any]]:
@@ -102,6 +129,7 @@ def read_facts(
     calls (``health watch``): a batch's file is written once (a replay rewrites the same records)."""
     latest, params = _latest_batches(job, batches)
     for_job = [job] if job else []
+    age, age_params = _age_case(now)
     (
         (ledger_columns, ledger_rows),
         (outcome_columns, outcome_rows),
@@ -110,6 +138,9 @@ def read_facts(
         (columns, rows),
         (_, staleness_rows),
         (refresh_columns, refresh_rows),
+        (_, status_rows),
+        (_, open_rows),
+        (replay_columns, replay_rows),
     ) = query_many(
         dsn,
         [
@@ -149,6 +180,22 @@ def read_facts(
                 " ORDER BY started_at DESC LIMIT 1",
                 [],
             ),
+            (
+                f"SELECT status, COUNT(*) FROM movies.quarantine {'WHERE job_name = %s ' if job else ''}"
+                "GROUP BY status",
+                for_job,
+            ),
+            (
+                f"SELECT failed_rules, reasons, {age}, COUNT(*) FROM movies.quarantine WHERE status = 'open'"
+                f"{' AND job_name = %s' if job else ''} GROUP BY 1, 2, 3",
+                [*age_params, *for_job],
+            ),
+            (
+                "SELECT replay_id, MIN(changed_at) AS at, status, COUNT(*) AS records"
+                " FROM movies.quarantine_changes WHERE replay_id IS NOT NULL GROUP BY replay_id, status"
+                " ORDER BY MIN(changed_at) DESC LIMIT 60",
+                [],
+            ),
         ],
     )
     ledger = _dicts(ledger_columns, ledger_rows)
@@ -168,7 +215,34 @@ def read_facts(
         del cache[uri]
     views = Staleness(*staleness_rows[0]) if staleness_rows else Staleness(None, None, None)
     last_refresh = _dicts(refresh_columns, refresh_rows)[0] if refresh_rows else None
-    return Facts(ledger, outcomes, loaded, upserted, last_hour, bad_files, now, views, last_refresh)
+    by_reason: dict[tuple[str, str], int] = {}
+    for rules, reasons, bucket, records in open_rows:  # merged by the first rule failed, or reason
+        cause = (_first(rules) or _first(reasons) or "(no reason given)", bucket)
+        by_reason[cause] = by_reason.get(cause, 0) + int(records)
+    return Facts(
+        ledger,
+        outcomes,
+        loaded,
+        upserted,
+        last_hour,
+        bad_files,
+        now,
+        views,
+        last_refresh,
+        quarantine_by_status={status: int(n) for status, n in status_rows},
+        quarantine_open=[{"reason": r, "age": a, "records": n} for (r, a), n in sorted(by_reason.items())],
+        replays=_dicts(replay_columns, replay_rows),
+    )
+
+
+def _first(json_list: str | None) -> str | None:
+    """The first item of a JSON array the index keeps (failed rules, reasons), if any: the rule a
+    record failed names its cause without the record's own values, which its reason holds."""
+    try:
+        items = json.loads(json_list or "[]")
+    except ValueError:
+        return "(unreadable)"
+    return str(items[0]) if isinstance(items, list) and items else None
 
 
 def read_bad_records(

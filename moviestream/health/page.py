@@ -14,6 +14,8 @@ from typing import Any
 
 import altair as alt
 
+from moviestream.health.facts import QUARANTINE_AGES
+
 WIDTH = 520
 HEIGHT = 200
 STEP_COLORS = {"judge": "#4c78a8", "S3": "#f58518", "other": "#bab0ac", "warehouse": "#54a24b"}
@@ -217,6 +219,36 @@ def reasons_chart(over_time: list[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
+AGE_COLOURS = ["#9ecae1", "#4292c6", "#f28e2b", "#d62728"]  # young to old: calm to alarming
+
+
+def quarantine_chart(quarantine: dict[str, Any]) -> dict[str, Any]:
+    """Open records by reason, stacked by how long they have waited."""
+    return (
+        _chart(quarantine["open_by_reason_age"])
+        .mark_bar()
+        .encode(
+            y=alt.Y(
+                "reason:N",
+                title=None,
+                sort=alt.EncodingSortField("rank", order="ascending"),
+                axis=alt.Axis(labelLimit=360),
+            ),
+            x=alt.X("records:Q", title="open records", stack="zero"),
+            color=alt.Color(
+                "age:N",
+                title="waiting",
+                scale=alt.Scale(domain=[label for label, _ in QUARANTINE_AGES], range=AGE_COLOURS),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=["reason:N", "age:N", "records:Q"],
+        )
+        .properties(width=WIDTH)
+        .to_dict()
+    )
+
+
 CHARTS = (  # (element id, title, what it answers)
     ("chart-throughput", "Throughput", "records in vs loaded, per batch"),
     ("chart-lag", "End-to-end lag", "produced → committed, p50 / p95 / max per batch"),
@@ -224,6 +256,7 @@ CHARTS = (  # (element id, title, what it answers)
     ("chart-score", "Data-quality score", "rules passed / rules with a verdict, per batch"),
     ("chart-rules", "Pass rate per rule", "each rule over time (grey: evaluation errors only)"),
     ("chart-reasons", "Bad-record reasons", "bad records by reason over time"),
+    ("chart-quarantine", "Quarantine", "open bad records by reason and how long they have waited"),
 )
 
 
@@ -244,6 +277,11 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
             reasons_chart(data["reasons_over_time"])
             if data["reasons_over_time"]
             else _nothing("no bad records in these batches")
+        ),
+        "chart-quarantine": (
+            quarantine_chart(data["quarantine"])
+            if data["quarantine"]["open_by_reason_age"]
+            else _nothing("no open records in quarantine")
         ),
     }
 
@@ -284,8 +322,9 @@ def _tile(label: str, value: str, warn: bool = False, note: str = "") -> str:
     )
 
 
-def status_tiles(status: dict[str, Any]) -> str:
+def status_tiles(status: dict[str, Any], quarantine: dict[str, Any] | None = None) -> str:
     hour = status["last_hour"]
+    quarantine = quarantine or {"open": 0, "by_status": {}}
     return "".join(
         [
             _tile(
@@ -316,6 +355,16 @@ def status_tiles(status: dict[str, Any]) -> str:
                 f"{status['failed_batches']}",
                 status["failed_batches"] > 0,
                 f"retried errors, of {status['batches']} shown · {status['breached_batches']} breached",
+            ),
+            _tile(
+                "Quarantine",
+                f"{quarantine['open']:,} open",
+                note=" · ".join(
+                    f"{n:,} {status}"
+                    for status, n in sorted(quarantine["by_status"].items())
+                    if status != "open"
+                )
+                or "bad records waiting: moviestream quarantine list",
             ),
             _tile(
                 "Flagged batches",
@@ -396,6 +445,20 @@ def reasons_table(top: list[dict[str, Any]]) -> str:
     )
 
 
+def replays_table(replays: list[dict[str, Any]]) -> str:
+    """Each replay: when, and how many of its records loaded, failed again or were superseded."""
+    head = (
+        "<tr><th>replay</th><th>started (UTC)</th><th>loaded</th><th>still bad</th><th>superseded</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(r['replay_id'][:12])}</td><td>{html.escape(r['at'] or '')}</td>"
+        + "".join(f"<td>{r.get(status, 0):,}</td>" for status in ("replayed", "still_bad", "superseded"))
+        + "</tr>"
+        for r in replays
+    )
+    return f'<table id="replays">{head}{rows or "<tr><td colspan=5>no replays yet</td></tr>"}</table>'
+
+
 STYLE = """
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 20px 28px; color: #222; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 0 0 2px; }
@@ -432,9 +495,10 @@ def render(data: dict[str, Any], *, title: str, refresh_s: float | None = None) 
 <h1>{html.escape(title)}</h1>
 <div class="sub">generated {html.escape(status["read_at"])} from the warehouse ledger, rule outcomes
 and the bad records in S3 · {status["batches"]} latest batches</div>
-<div class="tiles" id="status">{status_tiles(status)}</div>
+<div class="tiles" id="status">{status_tiles(status, data["quarantine"])}</div>
 <div class="grid">{panels}</div>
 <h2 style="margin-top:22px">Top bad-record reasons</h2>{reasons_table(data["top_reasons"])}
+<h2 style="margin-top:22px">Replays of quarantined records</h2>{replays_table(data["quarantine"]["replays"])}
 <h2 style="margin-top:22px">Last batches (failures first)</h2>{batches_table(data["batches"])}
 <script type="application/json" id="health-data">{_script_json(data)}</script>
 <script type="application/json" id="chart-specs">{_script_json(specs)}</script>

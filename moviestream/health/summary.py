@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from moviestream.core.metrics import quality_score
-from moviestream.health.facts import SAMPLES_PER_REASON, Facts
+from moviestream.health.facts import QUARANTINE_AGES, SAMPLES_PER_REASON, Facts
 
 MAX_BUCKETS = 40  # heatmap columns: one per batch up to this many, else runs of batches
 TOP_REASONS = 10
@@ -200,6 +200,45 @@ def reasons(facts: Facts, rows: list[dict[str, Any]]) -> tuple[list[dict[str, An
     return over_time, top
 
 
+QUARANTINE_REASONS = 8  # reasons the quarantine chart names; the rest are "other reasons"
+
+
+def quarantine(facts: Facts) -> dict[str, Any]:
+    """The quarantine index: records by status, the open ones by reason and age (the most common
+    reasons by name, the rest together), and each replay's records by the status it left them in."""
+    totals: dict[str, int] = {}
+    for row in facts.quarantine_open:
+        totals[row["reason"]] = totals.get(row["reason"], 0) + row["records"]
+    named = sorted(totals, key=lambda r: (-totals[r], r))[:QUARANTINE_REASONS]
+    cells: dict[tuple[str, str], int] = {}
+    for row in facts.quarantine_open:
+        reason = row["reason"] if row["reason"] in named else "other reasons"
+        cells[(reason, row["age"])] = cells.get((reason, row["age"]), 0) + row["records"]
+    replays: dict[str, dict[str, Any]] = {}
+    for row in facts.replays:
+        replay = replays.setdefault(row["replay_id"], {"replay_id": row["replay_id"], "at": iso(row["at"])})
+        replay[row["status"]] = replay.get(row["status"], 0) + int(row["records"])
+        replay["at"] = min(replay["at"], iso(row["at"]) or replay["at"])
+    order = [*named, *(["other reasons"] if len(totals) > len(named) else [])]
+    return {
+        "by_status": facts.quarantine_by_status,
+        "open": facts.quarantine_by_status.get("open", 0),
+        # rank and order are numbers the chart sorts by: a sort list of the reasons themselves
+        # would put outside text into a Vega expression (a U+2028 in one broke the page)
+        "open_by_reason_age": [
+            {"reason": r, "age": a, "records": n, "rank": order.index(r), "order": QUARANTINE_AGE_ORDER[a]}
+            for (r, a), n in sorted(
+                cells.items(), key=lambda c: (order.index(c[0][0]), QUARANTINE_AGE_ORDER[c[0][1]])
+            )
+        ],
+        "reason_order": order,
+        "replays": sorted(replays.values(), key=lambda r: r["at"] or "", reverse=True),
+    }
+
+
+QUARANTINE_AGE_ORDER = {label: i for i, (label, _) in enumerate(QUARANTINE_AGES)}
+
+
 def page_data(facts: Facts) -> dict[str, Any]:
     """Everything the page shows, as the JSON it embeds."""
     rows = batch_rows(facts)
@@ -210,4 +249,5 @@ def page_data(facts: Facts) -> dict[str, Any]:
         "rules": rule_cells(facts, rows),
         "reasons_over_time": over_time,
         "top_reasons": top,
+        "quarantine": quarantine(facts),
     }

@@ -155,6 +155,12 @@ def test_every_chart_draws_every_batch_and_rule_in_chromium_offline(page):
     assert len(data["rules"]) == len(rules) * len(buckets)  # every rule judged in every batch here
     assert marks["chart-rules"]["rect mark"] == len(data["rules"])
     assert marks["chart-reasons"]["bar"] == len(data["reasons_over_time"])
+    # Every bad record of the run waits in quarantine, all of them under an hour old.
+    quarantine = data["quarantine"]
+    assert quarantine["open"] == sum(b["bad"] for b in batches) > 0
+    assert {c["age"] for c in quarantine["open_by_reason_age"]} == {"under 1 hour"}
+    assert marks["chart-quarantine"]["bar"] == len(quarantine["open_by_reason_age"]) > 0
+    assert f">{quarantine['open']:,} open<" in rendered.dom and "no replays yet" in rendered.dom
     shot = screenshot(path, ARTIFACTS / "health-page.png")
     assert shot.stat().st_size > 50_000  # a page of charts, not a blank one
 

@@ -3,6 +3,7 @@ every chart in Chromium, and shows the text as text (issue 30)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -41,7 +42,10 @@ def test_a_page_with_hostile_titles_draws_every_chart_and_shows_the_titles_as_te
             record["title"] = title
             record["reasons"] = [f'IsComplete "certificate": bad {title}']
         files[URI.format(row["batch_id"])] = file
-    data = page_data(facts(ledger, files))
+    # Reasons in the quarantine index are outside text too (a record's reasons name its values).
+    quarantined = [{"reason": f"bad {t}", "age": "under 1 hour", "records": 2} for t in HOSTILE]
+    data = page_data(dataclasses.replace(facts(ledger, files), quarantine_open=quarantined,
+                                         quarantine_by_status={"open": 2 * len(HOSTILE)}))  # fmt: skip
     page = tmp_path / "hostile.html"
     page.write_text(render(data, title="hostile titles"), encoding="utf-8")
     rendered = render_in_chromium(page)
@@ -53,6 +57,7 @@ def test_a_page_with_hostile_titles_draws_every_chart_and_shows_the_titles_as_te
     assert marks["chart-throughput"]["point"] == 12
     assert marks["chart-lag"]["point"] == 18 and marks["chart-duration"]["bar"] == 24
     assert marks["chart-reasons"]["bar"] == len(data["reasons_over_time"]) > 0
+    assert marks["chart-quarantine"]["bar"] == len(data["quarantine"]["open_by_reason_age"]) > 0
     # The titles are text in the page, never markup.
     assert "&lt;!--&lt;script&gt;" in rendered.dom and "<h1>x</h1>" not in rendered.dom
     shot = screenshot(page, tmp_path / "hostile.png", height=1600)

@@ -211,3 +211,43 @@ def test_the_views_tile_says_current_stale_or_failed():
         in tiles
     )
     assert "refresh failed 11:58:00Z: movies.top_actors: xxxx" in tiles and "x" * 60 not in tiles
+
+
+def test_the_quarantine_summary_names_the_commonest_reasons_orders_ages_and_groups_replays():
+    import dataclasses
+
+    from moviestream.health.summary import QUARANTINE_REASONS, quarantine
+
+    base = facts([ledger_row(0)], {})
+    many = [{"reason": f"reason {i:02d}", "age": "1 to 7 days", "records": 20 - i} for i in range(12)]
+    many.append({"reason": "reason 00", "age": "under 1 hour", "records": 5})
+    replays = [
+        {"replay_id": "r1", "at": datetime(2026, 12, 1, 10, 0), "status": "replayed", "records": 7},
+        {"replay_id": "r1", "at": datetime(2026, 12, 1, 10, 0, 3), "status": "still_bad", "records": 2},
+        {"replay_id": "r2", "at": datetime(2026, 12, 2, 9, 0), "status": "superseded", "records": 1},
+    ]
+    summary = quarantine(
+        dataclasses.replace(
+            base,
+            quarantine_open=many,
+            quarantine_by_status={"open": 200, "dismissed": 3},
+            replays=replays,
+        )
+    )
+    assert summary["open"] == 200 and summary["by_status"] == {"open": 200, "dismissed": 3}
+    assert summary["reason_order"] == [f"reason {i:02d}" for i in range(QUARANTINE_REASONS)] + [
+        "other reasons"
+    ]
+    cells = {
+        (c["reason"], c["age"]): (c["records"], c["rank"], c["order"]) for c in summary["open_by_reason_age"]
+    }
+    assert cells[("reason 00", "under 1 hour")] == (5, 0, 0) and cells[("reason 00", "1 to 7 days")] == (
+        20,
+        0,
+        2,
+    )
+    assert cells[("other reasons", "1 to 7 days")] == (12 + 11 + 10 + 9, 8, 2)  # reasons 08 to 11
+    assert summary["replays"] == [
+        {"replay_id": "r2", "at": "2026-12-02T09:00:00Z", "superseded": 1},
+        {"replay_id": "r1", "at": "2026-12-01T10:00:00Z", "replayed": 7, "still_bad": 2},
+    ]
