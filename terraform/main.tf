@@ -339,21 +339,22 @@ resource "aws_iam_policy" "operator" {
 module "monitoring" {
   source = "./modules/monitoring"
 
-  name_prefix                = local.names.project
-  region                     = local.region
-  metrics_namespace          = local.names.metrics_namespace
-  streaming_job_name         = local.names.streaming_job_name
-  backfill_job_name          = local.names.backfill_job_name
-  stream_name                = module.kinesis.stream_name
-  workgroup_name             = module.redshift.workgroup_name
-  alarm_topic_arn            = module.alerts.topic_arn
-  bad_record_ratio_threshold = var.bad_record_ratio_threshold
-  quality_score_threshold    = var.quality_score_alarm_threshold
-  lag_threshold_seconds      = var.lag_alarm_seconds
-  freshness_minutes          = var.freshness_alarm_minutes
-  window_seconds             = tonumber(regex("^[0-9]+", var.window_size))
-  daily_rpu_hours_limit      = var.redshift_daily_rpu_hours_limit
-  staleness_alarm_seconds    = var.views_staleness_alarm_seconds
-  missing_data               = var.missing_data_alarms
-  tags                       = local.tags
+  name_prefix                     = local.names.project
+  region                          = local.region
+  metrics_namespace               = local.names.metrics_namespace
+  streaming_job_name              = local.names.streaming_job_name
+  backfill_job_name               = local.names.backfill_job_name
+  stream_name                     = module.kinesis.stream_name
+  workgroup_name                  = module.redshift.workgroup_name
+  alarm_topic_arn                 = module.alerts.topic_arn
+  bad_record_ratio_threshold      = var.bad_record_ratio_threshold
+  quality_score_threshold         = var.quality_score_alarm_threshold
+  lag_threshold_seconds           = var.lag_alarm_seconds
+  freshness_minutes               = var.freshness_alarm_minutes
+  window_seconds                  = tonumber(regex("^[0-9]+", var.window_size))
+  daily_rpu_hours_limit           = var.redshift_daily_rpu_hours_limit
+  staleness_alarm_seconds         = var.views_staleness_alarm_seconds
+  missing_data                    = var.missing_data_alarms
+  quarantine_open_alarm_threshold = var.quarantine_open_alarm_threshold
+  tags                            = local.tags
 }

@@ -229,6 +229,16 @@ variable "missing_data_alarms" {
   }
 }
 
+variable "quarantine_open_alarm_threshold" {
+  description = "Alarm when more than this many bad records wait open in quarantine (moviestream quarantine list); null (the default): no such alarm."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.quarantine_open_alarm_threshold == null || try(var.quarantine_open_alarm_threshold >= 0, false)
+    error_message = "quarantine_open_alarm_threshold must be null or at least 0."
+  }
+}
+
 variable "views_staleness_alarm_seconds" {
   description = "Alarm when the aggregated views lag the newest committed batch by more than this, for 5 minutes (the jobs refresh them at most every --views_refresh_seconds, default 60)."
   type        = number

@@ -51,6 +51,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("WarehouseSeconds", "Seconds"),
     # Not per batch: every --views-refresh-seconds while the job runs (views_staleness_metric_data).
     Metric("ViewsStalenessSeconds", "Seconds", per_batch=False),
+    # Not per batch: the job's open records in the quarantine index, after a batch with bad
+    # records and at least every minute it commits (quarantine_open_metric_data).
+    Metric("QuarantineOpen", "Count", per_batch=False),
 )
 BY_NAME = {m.name: m for m in METRICS}
 
@@ -126,6 +129,13 @@ def views_staleness_metric_data(seconds: float, job_name: str, timestamp: dateti
         return []
     job = [{"Name": JOB_DIMENSION, "Value": job_name[:MAX_DIMENSION_VALUE]}]
     return [_datum("ViewsStalenessSeconds", seconds, job, timestamp)]
+
+
+def quarantine_open_metric_data(count: int, job_name: str, timestamp: datetime) -> list[dict[str, Any]]:
+    """The job's open records in the quarantine index (movies.quarantine), with the JobName
+    dimension."""
+    job = [{"Name": JOB_DIMENSION, "Value": job_name[:MAX_DIMENSION_VALUE]}]
+    return [_datum("QuarantineOpen", float(count), job, timestamp)]
 
 
 def requests(data: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -23,7 +23,12 @@ from moviestream.core import logs
 from moviestream.core.envelope import envelope_json
 from moviestream.core.failpoints import failpoint
 from moviestream.core.failure import GaveUp, PermanentFailure, Retrier, one_line
-from moviestream.core.metrics import BatchFacts, batch_metric_data, views_staleness_metric_data
+from moviestream.core.metrics import (
+    BatchFacts,
+    batch_metric_data,
+    quarantine_open_metric_data,
+    views_staleness_metric_data,
+)
 from moviestream.core.transform import SOURCE_SCHEMA
 from moviestream.pipeline.alerts import (
     DEFAULT_FAILURE_RATIO,
@@ -49,6 +54,7 @@ from moviestream.pipeline.views_refresher import ViewsRefresher
 from moviestream.quality.evaluate import Results
 from moviestream.quality.reference_sources import ReferenceSet
 from moviestream.warehouse.contract import BadRecordsFile, BatchKey, BatchLoad, lag_seconds
+from moviestream.warehouse.quarantine_store import open_count
 from moviestream.warehouse.targets import open_warehouse, query_rows
 
 log = logs.get("pipeline")
@@ -123,6 +129,7 @@ HISTORY_RUNS = 1000
 
 
 WARM_UP_RECORDS = 2_000
+QUARANTINE_METRIC_S = 60.0  # QuarantineOpen at least this often while batches commit
 
 
 def _warm_up_envelope(i: int) -> bytes:
@@ -166,6 +173,7 @@ class BatchPipeline:
         # Columns are built once and reused by every batch (see BatchJudge for why).
         self._judge = BatchJudge(config.ruleset)
         self._warehouse = open_warehouse(config.warehouse_dsn, self.s3)
+        self._quarantine_published = float("-inf")  # time.monotonic() of the last QuarantineOpen
         # The context's earlier runs, oldest first: read from the warehouse at the first batch
         # that needs them (only a ruleset with dynamic rules or DetectAnomalies reads them), then
         # kept here, each judged batch appended. Appended when judged, not when committed: the
@@ -479,6 +487,7 @@ class BatchPipeline:
         lags = lag_seconds(committed_at, batch.lag_from) if committed_at is not None else {}
         if committed_at is not None and self.metrics is not None:
             self._publish_metrics(batch, committed_at, lags)
+            self._publish_quarantine_open(stats.bad > 0)
         movies = batch.movies.num_rows if batch.movies is not None else 0
         result = BatchResult(
             key.batch_id,
@@ -581,6 +590,22 @@ class BatchPipeline:
             bad_records=batch.bad_records,
         )
         return self._warehouse.load_batch(load)
+
+    def _publish_quarantine_open(self, changed: bool) -> None:
+        """QuarantineOpen after a batch that added records, and at least every minute the job
+        commits (a dismissal or a replay elsewhere changes it too). A count that fails is a
+        warning: the batch is committed, and the next one counts again."""
+        now = time.monotonic()
+        if self.metrics is None or not (changed or now - self._quarantine_published >= QUARANTINE_METRIC_S):
+            return
+        job = self.config.job_name
+        try:
+            count = open_count(self.config.warehouse_dsn, job)
+        except Exception as exc:  # the warehouse went away since the commit: count next time
+            log.warning("quarantine_count_failed", error=one_line(exc))
+            return
+        self._quarantine_published = now
+        self.metrics.publish(quarantine_open_metric_data(count, job, datetime.now(UTC)), "quarantine")
 
     def _publish_metrics(self, batch: PreparedBatch, committed_at: datetime, lags: dict[str, float]) -> None:
         assert self.metrics is not None

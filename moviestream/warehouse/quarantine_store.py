@@ -113,6 +113,14 @@ def select(dsn: str, selection: Selection, limit: int | None = None) -> list[dic
     return [dict(zip(LIST_COLUMNS, row, strict=True)) for row in rows]
 
 
+def open_count(dsn: str, job: str) -> int:
+    """How many of the job's records are open."""
+    _, rows = query_rows(
+        dsn, "SELECT COUNT(*) FROM movies.quarantine WHERE job_name = %s AND status = 'open'", (job,)
+    )
+    return int(rows[0][0])
+
+
 def set_status(
     dsn: str,
     ids: Sequence[str],

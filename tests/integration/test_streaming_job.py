@@ -158,6 +158,8 @@ def test_each_batch_publishes_its_metrics_to_cloudwatch_and_its_health_to_the_le
     assert sum(_metric_sum(run.job_name, "GoodRecords")) == good
     assert sum(_metric_sum(run.job_name, "BadRecords")) == bad
     assert sum(_metric_sum(run.job_name, "DuplicatesDropped")) == duplicates
+    # After each batch that added bad records: the job's open records in quarantine, all of them.
+    assert max(_metric_sum(run.job_name, "QuarantineOpen", stat="Maximum")) == bad
     with psycopg.connect(run.dsn) as conn:
         batches = conn.execute("SELECT count(*) FROM movies.batch_ledger").fetchone()[0]
         rules = [r for (r,) in conn.execute("SELECT DISTINCT rule FROM movies.rule_outcomes")]

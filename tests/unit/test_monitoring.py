@@ -24,6 +24,7 @@ from moviestream.core.metrics import (
     RULE_DIMENSION,
     BatchFacts,
     batch_metric_data,
+    quarantine_open_metric_data,
     views_staleness_metric_data,
 )
 from tests.helpers import terraform_value
@@ -51,6 +52,7 @@ THRESHOLDS = {
     "daily_rpu_hours_limit": 48,
     "staleness_alarm_seconds": 600,
     "missing_data": "notBreaching",
+    "quarantine_open_threshold": 500,
 }
 # AWS's own metrics the dashboard and alarms may name: {namespace: {metric: dimension names}}.
 AWS_METRICS = {
@@ -93,6 +95,7 @@ def published() -> dict[str, tuple[str, ...]]:
     facts = BatchFacts(10, 8, 1, 1, 2.0, 1.0, 0.5, 0.5, [('IsComplete "title"', "Passed")], 1.0, 2.0)
     data = batch_metric_data(facts, NAMES["streaming_job"], datetime.now(UTC))
     data += views_staleness_metric_data(12.0, NAMES["streaming_job"], datetime.now(UTC))
+    data += quarantine_open_metric_data(3, NAMES["streaming_job"], datetime.now(UTC))
     return {d["MetricName"]: tuple(dim["Name"] for dim in d["Dimensions"]) for d in data}
 
 
@@ -217,6 +220,7 @@ def test_the_alarms_the_issue_asks_for_with_their_thresholds_from_variables():
         "freshness",
         "batch-duration",
         "views-staleness",
+        "quarantine-open",
         "warehouse-usage",
     }
 
@@ -246,6 +250,8 @@ def test_the_alarms_the_issue_asks_for_with_their_thresholds_from_variables():
     # The views lag the ledger: the same missing-data setting as Kinesis's iterator-age alarm.
     assert single("views-staleness") == ("GreaterThanThreshold", 600, "ViewsStalenessSeconds", "Maximum")
     assert alarms["views-staleness"]["treat_missing_data"] == "notBreaching"  # THRESHOLDS["missing_data"]
+    # Optional (main.tf keeps it only with quarantine_open_alarm_threshold set): open records.
+    assert single("quarantine-open") == ("GreaterThanThreshold", 500, "QuarantineOpen", "Maximum")
     # The daily usage limit (48 RPU-hours here) in RPU-seconds, summed over a day.
     assert single("warehouse-usage") == ("GreaterThanOrEqualToThreshold", 172800, "ComputeSeconds", "Sum")
     assert alarms["warehouse-usage"]["queries"][0]["metric"]["period"] == 86400

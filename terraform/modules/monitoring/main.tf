@@ -22,10 +22,12 @@ locals {
     daily_rpu_hours_limit      = var.daily_rpu_hours_limit
     staleness_alarm_seconds    = var.staleness_alarm_seconds
     missing_data               = var.missing_data
+    quarantine_open_threshold  = coalesce(var.quarantine_open_alarm_threshold, 0)
   }
+  # quarantine-open is optional: only with a threshold.
   alarms = {
     for alarm in jsondecode(templatefile("${path.module}/alarms.json.tftpl", merge(local.names, local.thresholds))) :
-    alarm.name => alarm
+    alarm.name => alarm if alarm.name != "quarantine-open" || var.quarantine_open_alarm_threshold != null
   }
   alarm_actions = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
 }

@@ -125,3 +125,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "quarantine_open_alarm_threshold" {
+  description = "Alarm when more than this many bad records wait open in quarantine (the streaming job's QuarantineOpen); null: no such alarm."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.quarantine_open_alarm_threshold == null || try(var.quarantine_open_alarm_threshold >= 0, false)
+    error_message = "quarantine_open_alarm_threshold must be null or at least 0."
+  }
+}
