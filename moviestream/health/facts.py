@@ -116,6 +116,13 @@ def _dicts(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[s
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
+# The views' newest refresh, succeeded or not.
+LAST_REFRESH = (
+    "SELECT refresher, started_at, seconds, succeeded, error FROM movies.views_refreshes"
+    " ORDER BY started_at DESC LIMIT 1"
+)
+
+
 def read_facts(
     dsn: str,
     s3_client: Callable[[], Any],
@@ -129,7 +136,6 @@ def read_facts(
     calls (``health watch``): a batch's file is written once (a replay rewrites the same records)."""
     latest, params = _latest_batches(job, batches)
     for_job = [job] if job else []
-    age, age_params = _age_case(now)
     (
         (ledger_columns, ledger_rows),
         (outcome_columns, outcome_rows),
@@ -138,9 +144,7 @@ def read_facts(
         (columns, rows),
         (_, staleness_rows),
         (refresh_columns, refresh_rows),
-        (_, status_rows),
-        (_, open_rows),
-        (replay_columns, replay_rows),
+        *index,  # the quarantine index's
     ) = query_many(
         dsn,
         [
@@ -175,27 +179,8 @@ def read_facts(
                 [now - timedelta(hours=1), *for_job],
             ),
             (STALENESS, []),
-            (
-                "SELECT refresher, started_at, seconds, succeeded, error FROM movies.views_refreshes"
-                " ORDER BY started_at DESC LIMIT 1",
-                [],
-            ),
-            (
-                f"SELECT status, COUNT(*) FROM movies.quarantine {'WHERE job_name = %s ' if job else ''}"
-                "GROUP BY status",
-                for_job,
-            ),
-            (
-                f"SELECT failed_rules, reasons, {age}, COUNT(*) FROM movies.quarantine WHERE status = 'open'"
-                f"{' AND job_name = %s' if job else ''} GROUP BY 1, 2, 3",
-                [*age_params, *for_job],
-            ),
-            (
-                "SELECT replay_id, MIN(changed_at) AS at, status, COUNT(*) AS records"
-                " FROM movies.quarantine_changes WHERE replay_id IS NOT NULL GROUP BY replay_id, status"
-                " ORDER BY MIN(changed_at) DESC LIMIT 60",
-                [],
-            ),
+            (LAST_REFRESH, []),
+            *_quarantine_queries(job, now),
         ],
     )
     ledger = _dicts(ledger_columns, ledger_rows)
@@ -203,22 +188,9 @@ def read_facts(
     loaded = {(j, int(b)): int(n) for j, b, n in loaded_rows}
     upserted = {(j, int(b)): int(n) for j, b, n in upserted_rows}
     last_hour = {c: int(v) for c, v in zip(columns, rows[0], strict=True)}
-    cache = {} if file_cache is None else file_cache
-    for row in ledger:
-        uri = row["bad_records_uri"]
-        if uri and uri not in cache:
-            cache[uri] = read_bad_records(uri, s3_client)
-    bad_files = {
-        row["bad_records_uri"]: cache[row["bad_records_uri"]] for row in ledger if row["bad_records_uri"]
-    }
-    for uri in [uri for uri in cache if uri not in bad_files]:  # `health watch`: keep what is shown
-        del cache[uri]
+    bad_files = _bad_files(ledger, s3_client, {} if file_cache is None else file_cache)
     views = Staleness(*staleness_rows[0]) if staleness_rows else Staleness(None, None, None)
     last_refresh = _dicts(refresh_columns, refresh_rows)[0] if refresh_rows else None
-    by_reason: dict[tuple[str, str], int] = {}
-    for rules, reasons, bucket, records in open_rows:  # merged by the first rule failed, or reason
-        cause = (_first(rules) or _first(reasons) or "(no reason given)", bucket)
-        by_reason[cause] = by_reason.get(cause, 0) + int(records)
     return Facts(
         ledger,
         outcomes,
@@ -229,10 +201,69 @@ def read_facts(
         now,
         views,
         last_refresh,
-        quarantine_by_status={status: int(n) for status, n in status_rows},
-        quarantine_open=[{"reason": r, "age": a, "records": n} for (r, a), n in sorted(by_reason.items())],
-        replays=_dicts(replay_columns, replay_rows),
+        **_quarantine(index),
     )
+
+
+def _bad_files(
+    ledger: list[dict[str, Any]], s3_client: Callable[[], Any], cache: dict[str, BadRecordsFile]
+) -> dict[str, BadRecordsFile]:
+    """The ledger rows' bad-record files, read once each into ``cache``, which then keeps only
+    those (`health watch`: keep what is shown)."""
+    for row in ledger:
+        uri = row["bad_records_uri"]
+        if uri and uri not in cache:
+            cache[uri] = read_bad_records(uri, s3_client)
+    bad_files = {
+        row["bad_records_uri"]: cache[row["bad_records_uri"]] for row in ledger if row["bad_records_uri"]
+    }
+    for uri in [uri for uri in cache if uri not in bad_files]:
+        del cache[uri]
+    return bad_files
+
+
+def _quarantine_queries(job: str | None, now: datetime) -> list[tuple[str, list[Any]]]:
+    """The quarantine index's queries: records by status; the open ones by their failed rules,
+    reasons and age; each replay's records by status."""
+    for_job = [job] if job else []
+    age, age_params = _age_case(now)
+    return [
+        (
+            f"SELECT status, COUNT(*) FROM movies.quarantine {'WHERE job_name = %s ' if job else ''}"
+            "GROUP BY status",
+            for_job,
+        ),
+        (
+            f"SELECT failed_rules, reasons, {age}, COUNT(*) FROM movies.quarantine WHERE status = 'open'"
+            f"{' AND job_name = %s' if job else ''} GROUP BY 1, 2, 3",
+            [*age_params, *for_job],
+        ),
+        (
+            "SELECT replay_id, MIN(changed_at) AS at, status, COUNT(*) AS records"
+            " FROM movies.quarantine_changes WHERE replay_id IS NOT NULL GROUP BY replay_id, status"
+            " ORDER BY MIN(changed_at) DESC LIMIT 60",
+            [],
+        ),
+    ]
+
+
+def _quarantine(results: list[tuple[list[str], list[tuple]]]) -> dict[str, Any]:
+    """Facts' quarantine fields from the results of _quarantine_queries."""
+    (_, status_rows), (_, open_rows), (replay_columns, replay_rows) = results
+    return {
+        "quarantine_by_status": {status: int(n) for status, n in status_rows},
+        "quarantine_open": _open_by_cause(open_rows),
+        "replays": _dicts(replay_columns, replay_rows),
+    }
+
+
+def _open_by_cause(open_rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Open records by cause (the first rule failed, else the first reason) and age."""
+    by_cause: dict[tuple[str, str], int] = {}
+    for rules, reasons, bucket, records in open_rows:
+        cause = (_first(rules) or _first(reasons) or "(no reason given)", bucket)
+        by_cause[cause] = by_cause.get(cause, 0) + int(records)
+    return [{"reason": r, "age": a, "records": n} for (r, a), n in sorted(by_cause.items())]
 
 
 def _first(json_list: str | None) -> str | None:
