@@ -15,13 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from moviestream.core import logs
 from moviestream.warehouse.contract import BadRecordsFile, BatchKey
 from moviestream.warehouse.quarantine import index_rows
-from moviestream.warehouse.quarantine_store import add_missing
+from moviestream.warehouse.quarantine_store import add_missing, set_status
 from moviestream.warehouse.targets import query_rows
 
 log = logs.get("quarantine")
@@ -63,12 +63,14 @@ class ReindexResult:
     added: int = 0  # of those, newly indexed
     uncommitted_files: int = 0  # files of batches the ledger does not have: left to their batch
     other_objects: int = 0  # objects under the prefix that are not bad-records files
+    expired: int = 0  # open records whose file is gone, now expired
 
     def line(self) -> str:
         return (
             f"indexed {self.added:,} new of {self.records:,} bad records in {self.files:,} files"
             f" ({self.records - self.added:,} already indexed; {self.uncommitted_files:,} files of"
-            f" uncommitted batches left to their batch; {self.other_objects:,} other objects skipped)"
+            f" uncommitted batches left to their batch; {self.other_objects:,} other objects skipped;"
+            f" {self.expired:,} open records expired with their file)"
         )
 
 
@@ -83,9 +85,12 @@ def _lines(body: Any) -> Iterator[str]:
 def reindex(dsn: str, s3: Any, bucket: str, prefix: str, by: str) -> ReindexResult:
     """Index what the index lacks under s3://bucket/prefix/, logging progress per file."""
     result = ReindexResult()
+    root = f"s3://{bucket}/{prefix.strip('/')}/"
+    present: set[str] = set()
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix.strip('/')}/")
     for page in pages:
         for obj in page.get("Contents", []):
+            present.add(f"s3://{bucket}/{obj['Key']}")
             parsed = parse_key(obj["Key"])
             if parsed is None:
                 result.other_objects += 1
@@ -115,4 +120,22 @@ def reindex(dsn: str, s3: Any, bucket: str, prefix: str, by: str) -> ReindexResu
             result.records += len(index)
             result.added += added
             log.info("quarantine_reindexed_file", key=obj["Key"], records=len(index), added=added)
+    result.expired = _expire_gone(dsn, root, present, by)
     return result
+
+
+def _expire_gone(dsn: str, root: str, present: set[str], by: str) -> int:
+    """Open records under ``root`` whose S3 file is gone (the bucket's lifecycle removed it after
+    bad_records_expiration_days) become ``expired``: nothing is left to show or replay."""
+    _, rows = query_rows(
+        dsn,
+        "SELECT quarantine_id, s3_uri FROM movies.quarantine"
+        " WHERE status = 'open' AND STRPOS(s3_uri, %s) = 1",
+        (root,),
+    )
+    gone = [qid for qid, uri in rows if uri not in present]
+    if not gone:
+        return 0
+    now = datetime.now(UTC).replace(tzinfo=None)
+    note = "its bad-records file is no longer in S3 (bad_records_expiration_days)"
+    return set_status(dsn, gone, "expired", by, now, note=note)

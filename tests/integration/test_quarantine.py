@@ -123,6 +123,19 @@ def test_bad_records_are_indexed_with_their_batch_reindexed_once_listed_shown_an
     open_now = _invoke("list", "--dsn", dsn, "--status", "open", "--json").output.splitlines()
     assert [json.loads(x)["line_number"] for x in open_now] == [2]
 
+    # The bucket's lifecycle removed the file (bad_records_expiration_days): the next reindex
+    # expires what is still open there; the dismissed record keeps its status.
+    AwsSettings().client("s3").delete_object(Bucket=bucket, Key=key)
+    expiring = _invoke("reindex", "--dsn", dsn, "--bucket", bucket)
+    assert expiring.stdout.rstrip().endswith("; 1 open records expired with their file)"), expiring.stdout
+    statuses = {
+        json.loads(x)["line_number"]: json.loads(x)["status"]
+        for x in _invoke("list", "--dsn", dsn, "--json").output.splitlines()
+    }
+    assert statuses == {1: "dismissed", 2: "expired"}
+    again = _invoke("reindex", "--dsn", dsn, "--bucket", bucket)
+    assert again.stdout.rstrip().endswith("; 0 open records expired with their file)"), again.stdout
+
 
 def test_user_errors_are_one_line(stack):
     dsn = fresh_warehouse(stack)
