@@ -11,14 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from moviestream.warehouse.quarantine import CHANGE_COLUMNS, QUARANTINE_COLUMNS, STATUSES, opening_changes
+from moviestream.warehouse.sql_files import multi_row_inserts
 from moviestream.warehouse.targets import query_rows, transaction
 
 _IDS_PER_QUERY = 500  # ids per IN (...) list
-
-
-def _insert(table: str, columns: Sequence[str], count: int) -> str:
-    row = f"({', '.join(['%s'] * len(columns))})"
-    return f"INSERT INTO movies.{table} ({', '.join(columns)}) VALUES {', '.join([row] * count)}"
 
 
 def _chunks(items: Sequence[Any], size: int = _IDS_PER_QUERY):
@@ -41,12 +37,11 @@ def add_missing(dsn: str, rows: Sequence[Sequence[Any]]) -> int:
             )
             known.update(r[0] for r in cur.fetchall())
         new = [r for r in rows if r[0] not in known]
-        for chunk in _chunks(new):
-            cur.execute(_insert("quarantine", QUARANTINE_COLUMNS, len(chunk)), [v for r in chunk for v in r])
-            changes = opening_changes(chunk)
-            cur.execute(
-                _insert("quarantine_changes", CHANGE_COLUMNS, len(changes)), [v for r in changes for v in r]
-            )
+        for statement, params in [
+            *multi_row_inserts("quarantine", QUARANTINE_COLUMNS, new),
+            *multi_row_inserts("quarantine_changes", CHANGE_COLUMNS, opening_changes(new)),
+        ]:
+            cur.execute(statement, params)
     return len(new)
 
 
@@ -147,7 +142,6 @@ def set_status(
             )
             changed += max(cur.rowcount, 0)
             changes = [(qid, status, at, by[:256], replay_id, reasons, note) for qid in chunk]
-            cur.execute(
-                _insert("quarantine_changes", CHANGE_COLUMNS, len(changes)), [v for r in changes for v in r]
-            )
+            for statement, params in multi_row_inserts("quarantine_changes", CHANGE_COLUMNS, changes):
+                cur.execute(statement, params)
     return changed

@@ -39,14 +39,12 @@ from moviestream.warehouse.contract import (
     history_runs,
     table_rows,
 )
-from moviestream.warehouse.sql_files import redshift_statements
+from moviestream.warehouse.sql_files import multi_row_inserts, redshift_statements
 from moviestream.warehouse.views import ViewsRefresh
 
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*()=/-]*)?$")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,126}$")
-# Rows per multi-row INSERT: well under the protocol's 65,535 parameters at 20 columns a row.
-INSERT_ROWS_PER_STATEMENT = 500
 
 
 @dataclass(frozen=True)
@@ -256,17 +254,10 @@ class RedshiftLoad:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        names = ", ".join(_identifier(c) for c in columns)
-        row = f"({', '.join(['%s'] * len(columns))})"
-        # Many rows per statement: the driver's executemany sends one statement per row, a round
-        # trip each (a batch's thousands of bad records would take as many).
-        for start in range(0, len(rows), INSERT_ROWS_PER_STATEMENT):
-            chunk = rows[start : start + INSERT_ROWS_PER_STATEMENT]
-            values = ", ".join([row] * len(chunk))
-            self.cur.execute(
-                f"INSERT INTO movies.{_identifier(table)} ({names}) VALUES {values}",
-                [value for r in chunk for value in r],
-            )
+        for statement, params in multi_row_inserts(
+            _identifier(table), [_identifier(c) for c in columns], rows
+        ):
+            self.cur.execute(statement, params)
 
     def commit(self) -> None:
         self.conn.commit()

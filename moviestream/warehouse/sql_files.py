@@ -3,7 +3,7 @@ warehouse runs them, and the schema's apply algorithm on any DB-API connection."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -14,6 +14,26 @@ import sqlglot
 from moviestream.warehouse.dialect import redshift_to_postgres
 
 SCHEMA_FILES = ("001_schema.sql", "010_views.sql")
+
+
+# Rows per multi-row INSERT: well under the protocol's 65,535 parameters at 20 columns a row.
+INSERT_ROWS_PER_STATEMENT = 500
+
+
+def multi_row_inserts(
+    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> Iterator[tuple[str, list]]:
+    """(statement, parameters) that insert ``rows`` into movies.<table>, many rows a statement:
+    a DB-API executemany sends one statement per row on Redshift's driver, a round trip each.
+    ``table`` and ``columns`` are trusted names (the caller's constants or checked identifiers)."""
+    row = f"({', '.join(['%s'] * len(columns))})"
+    for start in range(0, len(rows), INSERT_ROWS_PER_STATEMENT):
+        chunk = rows[start : start + INSERT_ROWS_PER_STATEMENT]
+        values = ", ".join([row] * len(chunk))
+        yield (
+            f"INSERT INTO movies.{table} ({', '.join(columns)}) VALUES {values}",
+            [v for r in chunk for v in r],
+        )
 
 
 def sql_text(name: str) -> str:
