@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 # What the Glue entries import, and nothing else (tests/unit/test_package_glue.py derives the set
 # from the imports and holds this to it).
-PACKAGES = ("core", "quality", "warehouse", "pipeline", "backfill", "glue")
+PACKAGES = ("core", "quality", "warehouse", "pipeline", "backfill", "quarantine", "glue")
 DATA_SUFFIXES = (".py", ".json", ".dqdl", ".sql")
 # What Glue 6.0 brings itself (Spark, its Python bindings, pandas, pyarrow, boto3): installing
 # our pins of these over Glue's would replace the runtime's own.

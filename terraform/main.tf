@@ -170,6 +170,7 @@ module "iam" {
     raw     = local.names.raw_prefix
     code    = "glue"
     outputs = [local.names.bad_records_prefix, local.names.rule_outcomes_prefix, "checkpoints", "staging"]
+    fixes   = "quarantine_fixes"
   }
   stream_arn               = module.kinesis.stream_arn
   warehouse_dsn_secret_arn = aws_secretsmanager_secret.warehouse_dsn.arn

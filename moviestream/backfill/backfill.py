@@ -41,7 +41,7 @@ from moviestream.backfill.inputs import (
 )
 from moviestream.core import logs
 from moviestream.core.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, Row
-from moviestream.core.envelope import EnvelopeEncoder
+from moviestream.core.envelope import EnvelopeEncoder, iso_millis
 from moviestream.core.failure import one_line
 from moviestream.core.transform import EXPANDED_SCHEMA
 from moviestream.pipeline.batch_pipeline import BatchPipeline, BatchResult, PipelineConfig, s3_batch_keys
@@ -98,7 +98,8 @@ class BackfillSummary:
 
 
 # An unreadable CSV row's bad record (the Athena table's columns include these; tested).
-REJECT_FIELDS = ("reasons", "source", "row_number", "line_number", "raw_line")
+# produced_at_raw: the chunk's as-of time, the event time a corrected row replays with.
+REJECT_FIELDS = ("reasons", "source", "row_number", "line_number", "raw_line", "produced_at_raw")
 # A file that could not be read at all: one bad record for the file (failure_scope "file").
 FILE_FAILURE_FIELDS = ("reasons", "source", "source_uri", "failure_scope")
 
@@ -210,7 +211,7 @@ class Backfill:
         stream_id = f"file-{checksum[:40]}" + (f"-{int(time.time())}" if force else "")
         result.sha256, result.stream_id, result.size_bytes = checksum, stream_id, stored_size(file)
         self._stream_id = stream_id
-        produced_at = as_of.strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_of.microsecond // 1000:03d}Z"
+        produced_at = iso_millis(as_of)
         arrival = as_of.replace(tzinfo=UTC)
         encoder: EnvelopeEncoder | None = None
         committing: futures.Future | None = None
@@ -309,12 +310,13 @@ class Backfill:
         chunk's own partition (its ingest date is the as-of date, its rows' arrival time), so the
         Athena table's partition projection on ingest_date finds them beside the chunk's others."""
         key = rejects_key(self.config, stream_id, index, as_of.strftime("%Y-%m-%d"))
+        produced_at = iso_millis(as_of)
         lines = [
             json.dumps(
                 dict(
                     zip(
                         REJECT_FIELDS,
-                        ([r.reason], file.name, r.row_number, r.line_number, r.raw),
+                        ([r.reason], file.name, r.row_number, r.line_number, r.raw, produced_at),
                         strict=True,
                     )
                 )

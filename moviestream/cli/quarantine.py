@@ -5,9 +5,10 @@ moviestream quarantine list [--job J] [--status open] [--since T] [--until T] [-
                             [--limit N] [--json]
 moviestream quarantine show QUARANTINE_ID [--json]
 moviestream quarantine dismiss QUARANTINE_ID... --note TEXT
+moviestream quarantine replay [selection as for list] [--fixes FILE] [--ruleset FILE] [--dry-run] [--json]
 
-The index holds no raw fields: ``show`` reads a record's line from its S3 file with the caller's
-own credentials.
+The index holds no raw fields: ``show`` and ``replay`` read a record's line from its S3 file with
+the caller's own credentials.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ import getpass
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
-from moviestream.cli.options import DSN_OPTION
+from moviestream.cli.options import DSN_OPTION, failure_options, metrics_option, reference_options
 from moviestream.core.config import resource_names
 from moviestream.warehouse.contract import WarehouseUnavailable
 from moviestream.warehouse.quarantine import STATUSES
 
-# A record's line read back for `show`: the pipeline writes a few kilobytes a record.
-MAX_SHOW_BYTES = 64 * 1024 * 1024
+DEFAULT_RULESET = Path(__file__).parents[1] / "rules" / "movies.dqdl"
 
 
 def who() -> str:
@@ -171,30 +172,20 @@ def _find(dsn: str, prefix: str) -> dict[str, Any]:
 
 def _s3_line(s3_uri: str, line_number: int) -> dict[str, Any]:
     from moviestream.core.config import AwsConfigError, AwsSettings
+    from moviestream.core.failure import one_line
+    from moviestream.quarantine.bad_record_files import FileGone, read_lines
 
-    bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
     try:
-        body = AwsSettings().client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+        found = read_lines(AwsSettings().client("s3"), s3_uri, [line_number])
     except AwsConfigError as exc:
         fail(str(exc))
-    except Exception as exc:  # missing (expired), or no access with the caller's credentials
-        from moviestream.core.failure import one_line
-
+    except FileGone:
+        fail(f"{s3_uri} is gone (the bucket's lifecycle expires bad records)", ExitCode.FAILED)
+    except Exception as exc:  # no access with the caller's credentials, or S3 is down
         fail(f"cannot read {s3_uri}: {one_line(exc)}", ExitCode.FAILED)
-    read = 0
-    for number, raw in enumerate(body.iter_lines(), start=1):
-        read += len(raw) + 1
-        if number == line_number:
-            try:
-                doc = json.loads(raw)
-            except ValueError:
-                doc = None
-            return (
-                doc if isinstance(doc, dict) else {"unreadable_line": raw[:1024].decode("utf-8", "replace")}
-            )
-        if read > MAX_SHOW_BYTES:
-            break
-    fail(f"{s3_uri} has no line {line_number}", ExitCode.FAILED)
+    if line_number not in found:
+        fail(f"{s3_uri} has no line {line_number}", ExitCode.FAILED)
+    return found[line_number]
 
 
 @cli.command()
@@ -254,3 +245,138 @@ def dismiss(dsn: str, quarantine_ids: tuple[str, ...], note: str) -> None:
     at = datetime.now(UTC).replace(tzinfo=None)
     changed = _warehouse_errors(lambda: set_status(dsn, ids, "dismissed", who(), at, note=note[:1024]))
     click.echo(f"dismissed {changed} record{'s' if changed != 1 else ''}")
+
+
+@cli.command()
+@DSN_OPTION
+@selection_options
+@click.option(
+    "--fixes",
+    "fixes_path",
+    type=click.Path(path_type=Path),
+    help="Corrected rows keyed by quarantine_id (CSV or JSON Lines); alone, they select their records.",
+)
+@click.option(
+    "--ruleset", "ruleset_path", type=click.Path(path_type=Path), default=DEFAULT_RULESET, show_default=True
+)
+@click.option("--job-name", default="moviestream-replay", show_default=True, help="The replay's ledger job.")
+@click.option(
+    "--bucket", default=resource_names()["bucket_name"], show_default=True, envvar="MOVIESTREAM_BUCKET"
+)
+@click.option("--chunk-records", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Judge and show what would happen; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+@failure_options(give_up_default=600.0)
+@metrics_option
+@reference_options(reload=False)
+def replay(
+    dsn: str,
+    job,
+    status,
+    since,
+    until,
+    rule,
+    reason,
+    ids,
+    fixes_path: Path | None,
+    ruleset_path: Path,
+    job_name: str,
+    bucket: str,
+    chunk_records: int,
+    dry_run: bool,
+    as_json: bool,
+    degraded_after_seconds: float,
+    give_up_after_seconds: float,
+    metrics_namespace: str,
+    references: tuple[str, ...],
+    ref_schemas: str,
+) -> None:
+    """Judge quarantined records again with the current ruleset (corrected by --fixes), and load
+    those that now pass, exactly once. Rerun after a crash: it resumes."""
+    from moviestream.core import logs
+
+    logs.configure()
+    from moviestream.core.config import AwsSettings
+    from moviestream.pipeline.config import build_config
+    from moviestream.quality.dqdl import read_ruleset
+    from moviestream.quarantine.fixes import FixesError, read_fixes
+    from moviestream.quarantine.replay import replay_id
+    from moviestream.warehouse.targets import open_warehouse
+
+    aws = AwsSettings()
+    try:  # everything a user can get wrong, before Spark starts
+        fixes = read_fixes(fixes_path) if fixes_path is not None else {}
+        selected = _replay_selection(job, status, since, until, rule, reason, ids, fixes)
+        ruleset = read_ruleset(ruleset_path)
+        replay = replay_id(selected, ruleset_path.read_text(encoding="utf-8"), fixes)
+        config = build_config(
+            job_name=job_name,
+            ruleset=ruleset,
+            bucket=bucket,
+            warehouse_dsn=dsn,
+            aws=aws,
+            metrics_namespace="" if dry_run else metrics_namespace,
+            evaluation_context=f"replay-{replay}",  # never the live context's history
+            references=references,
+            reference_schemas=ref_schemas,
+            reference_reload_seconds=0.0,
+            degraded_after_seconds=degraded_after_seconds,
+            give_up_after_seconds=give_up_after_seconds,
+            max_isolated_records=100,
+            views_refresh_seconds=0.0 if dry_run else 60.0,
+        )
+        _warehouse_errors(lambda: open_warehouse(dsn, lambda: aws.client("s3")).check_reachable())
+    except (FixesError, ValueError) as exc:
+        fail(str(exc))
+    summary = _run_replay(config, replay, selected, fixes, dry_run, chunk_records, str(ruleset_path))
+    _print_replay(summary, as_json)
+
+
+def _replay_selection(job, status, since, until, rule, reason, ids, fixes) -> Any:
+    from moviestream.quarantine.replay import replay_selection
+
+    return replay_selection(_selection(job, status, since, until, rule, reason, ids), fixes)
+
+
+def _run_replay(config, replay: str, selected, fixes, dry_run: bool, chunk_records: int, rules: str) -> Any:
+    from moviestream.core.failure import GaveUp, PermanentFailure
+    from moviestream.core.spark import local_session
+    from moviestream.quality.reference_sources import ReferenceLoadError
+    from moviestream.quality.sql_guard import RulesetRefused, refuse_unsafe
+    from moviestream.quarantine.replay import Replay
+
+    spark = local_session(config.job_name)
+    runner = Replay(spark, config, replay, who(), chunk_records)
+    try:
+        refuse_unsafe(spark, config.ruleset, rules)
+        runner.pipeline.references(spark)
+        return runner.run(selected, fixes, dry_run=dry_run)
+    except (ReferenceLoadError, RulesetRefused, ValueError) as exc:
+        fail(str(exc))
+    except (PermanentFailure, GaveUp) as exc:  # logged by the pipeline; the replay resumes
+        fail(f"the replay stopped: {exc} (run it again to resume)", ExitCode.FAILED)
+    finally:
+        runner.close()
+        spark.stop()
+
+
+def _print_replay(summary: Any, as_json: bool) -> None:
+    out = summary.as_dict()
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+        return
+    counts = ", ".join(f"{n} {s}" for s, n in out["this_run"].items()) or "nothing"
+    verb = "would make" if summary.dry_run else "made"
+    click.echo(f"replay {summary.replay_id}: {summary.pending} records to judge; this run {verb} {counts}")
+    if summary.fixes_unused:
+        click.echo(f"  {summary.fixes_unused} corrections are for records this replay did not judge")
+    if summary.dry_run:
+        for row in out["preview"]:
+            why = "; ".join(row["reasons"])[:80]
+            click.echo(
+                f"  {row['quarantine_id'][:12]}  {row['status']:<10}  {row['movie_id'] or '':<16}  {why}"
+            )
+        click.echo("  (dry run: nothing was written)")
+    else:
+        totals = ", ".join(f"{n} {s}" for s, n in out["replay_totals"].items()) or "none"
+        click.echo(f"  the replay's records so far: {totals}")

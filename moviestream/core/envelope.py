@@ -45,6 +45,11 @@ def envelope_json(
     return orjson.dumps(envelope_document(event_id, source, row_number, produced_at, fields, schema_version))
 
 
+def iso_millis(when: datetime) -> str:
+    """A naive UTC time as the envelope's ``produced_at`` writes it: ISO-8601, milliseconds, Z."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
 class MillisecondClock:
     """UTC ISO-8601 timestamps with milliseconds, formatted once per millisecond."""
 

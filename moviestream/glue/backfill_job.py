@@ -7,7 +7,19 @@ the object that arrived under raw/; a scheduled or manual run passes a prefix in
 
 Job arguments (Terraform's glue_jobs module sets the fixed ones):
   --JOB_NAME              Glue's own
-  --input_uri             s3://bucket/key of one file, or s3://bucket/prefix/ for every file under it
+  --mode                  backfill (the default) or replay: judge quarantined records again
+                          (moviestream/quarantine/replay.py), started the same way as a backfill
+  --input_uri             backfill: s3://bucket/key of one file, or s3://bucket/prefix/ for every
+                          file under it
+  --replay_selection      replay: which records, a JSON object of the `quarantine list` filters
+                          ({"rule": "...", "reason": "...", "job": "...", "status": "open",
+                          "since": "<ISO-8601 with offset>", "until": "...", "ids": ["<id>", ...]})
+  --fixes_uri             replay: s3://bucket/key of corrections keyed by quarantine_id (CSV or
+                          JSON Lines); alone, they select their records
+  --dry_run               replay: "true" judges and logs what would happen, writing nothing
+  --replay_by             replay: who runs it, kept with each status change (default: the job
+                          role's identity, from STS)
+  --chunk_records         replay: records per ledger batch (default 1000)
   --bucket                bad records and rule outcomes
   --ruleset_s3_uri        the DQDL file
   --warehouse_dsn_secret  Secrets Manager secret holding the warehouse DSN (redshift://...)
@@ -37,9 +49,20 @@ from moviestream.backfill import DEFAULT_CHUNK_ROWS
 from moviestream.backfill.backfill import parse_as_of
 from moviestream.backfill.inputs import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits
 from moviestream.core.csv_source import DEFAULT_LIMITS, ReadLimits
+from moviestream.quarantine.replay import DEFAULT_CHUNK_RECORDS, replay_selection
+from moviestream.warehouse.quarantine_store import Selection
 
-REQUIRED_ARGUMENTS = ("JOB_NAME", "input_uri", "bucket", "ruleset_s3_uri", "warehouse_dsn_secret")
+SELECTION_KEYS = ("job", "status", "since", "until", "rule", "reason", "ids")
+
+REQUIRED_ARGUMENTS = ("JOB_NAME", "bucket", "ruleset_s3_uri", "warehouse_dsn_secret")
 OPTIONAL_ARGUMENTS: dict[str, str] = {
+    "mode": "backfill",
+    "input_uri": "",  # required by the backfill mode
+    "replay_selection": "",
+    "fixes_uri": "",
+    "dry_run": "false",
+    "replay_by": "",
+    "chunk_records": str(DEFAULT_CHUNK_RECORDS),
     "chunk_rows": str(DEFAULT_CHUNK_ROWS),
     "as_of": "",
     "force": "false",
@@ -95,6 +118,66 @@ def input_limits(args: Mapping[str, str]) -> tuple[ReadLimits, ArchiveLimits]:
     return limits, archive
 
 
+@dataclass(frozen=True)
+class ReplayOptions:
+    selection: Selection  # as given; with none, the fixes' records (replay_selection)
+    fixes_uri: str | None
+    dry_run: bool
+    chunk_records: int
+    by: str | None  # None: the job role's identity
+
+
+def _flag(args: Mapping[str, str], name: str) -> bool:
+    value = args[name].strip().lower()
+    if value not in ("true", "false"):
+        raise ValueError(f"--{name} must be true or false, not {args[name]!r}")
+    return value == "true"
+
+
+def _selection_of(text: str) -> Selection:
+    """--replay_selection: a JSON object of the `quarantine list` filters."""
+    try:
+        doc = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise ValueError(f"--replay_selection must be a JSON object, not {text[:200]!r}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"--replay_selection must be a JSON object, not {text[:200]!r}")
+    unknown = sorted(set(doc) - set(SELECTION_KEYS))
+    if unknown:
+        raise ValueError(
+            f"--replay_selection: unknown {', '.join(map(repr, unknown))}; use {', '.join(SELECTION_KEYS)}"
+        )
+    texts = {k: v for k, v in doc.items() if k != "ids"}
+    if any(v is not None and not isinstance(v, str) for v in texts.values()):
+        raise ValueError("--replay_selection: every filter but ids is a text")
+    ids = doc.get("ids") or []
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("--replay_selection: ids is a list of quarantine ids")
+    since, until = (
+        parse_as_of(texts[k], f"--replay_selection {k}", require_offset=True) if texts.get(k) else None
+        for k in ("since", "until")
+    )
+    get = texts.get
+    return Selection(get("job"), get("status"), since, until, get("rule"), get("reason"),
+                     tuple(i.strip().lower() for i in ids))  # fmt: skip
+
+
+def replay_options(args: Mapping[str, str]) -> ReplayOptions:
+    """The replay mode's options from the job arguments; ValueError naming the one that is wrong."""
+    fixes_uri = args["fixes_uri"].strip() or None
+    if fixes_uri is not None and (not fixes_uri.startswith("s3://") or "/" not in fixes_uri[5:]):
+        raise ValueError(f"--fixes_uri must be an s3://bucket/key URI, not {fixes_uri!r}")
+    selection = _selection_of(args["replay_selection"])
+    if fixes_uri is None:
+        replay_selection(selection, {})  # refuses no selection at all, or a status that does not replay
+    chunk = int(_number(args, "chunk_records", int, DEFAULT_CHUNK_RECORDS))
+    if chunk < 1:
+        raise ValueError("--chunk_records must be at least 1")
+    return ReplayOptions(
+        selection, fixes_uri, _flag(args, "dry_run"), chunk, args["replay_by"].strip() or None
+    )
+
+
 def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
     """The run's options from the job arguments; ValueError naming the argument that is wrong."""
     uri = args["input_uri"].strip()
@@ -107,33 +190,43 @@ def backfill_options(args: Mapping[str, str]) -> BackfillOptions:
     if chunk_rows < 1:
         raise ValueError("--chunk_rows must be at least 1")
     as_of = parse_as_of(args["as_of"], "--as_of", require_offset=True) if args["as_of"].strip() else None
-    force = args["force"].strip().lower()
-    if force not in ("true", "false"):
-        raise ValueError(f"--force must be true or false, not {args['force']!r}")
-    return BackfillOptions(uri, chunk_rows, as_of, force == "true", *input_limits(args))
+    return BackfillOptions(uri, chunk_rows, as_of, _flag(args, "force"), *input_limits(args))
 
 
 def main(argv: list[str] | None = None) -> None:
     from awsglue.utils import getResolvedOptions
 
-    from moviestream.backfill.backfill import Backfill
-    from moviestream.backfill.inputs import list_inputs
     from moviestream.core import logs
+    from moviestream.glue.streaming_job import resolve_arguments
+
+    argv = sys.argv if argv is None else argv
+    args = resolve_arguments(argv, getResolvedOptions, REQUIRED_ARGUMENTS, OPTIONAL_ARGUMENTS)
+    mode = args["mode"].strip().lower()
+    if mode not in ("backfill", "replay"):
+        raise ValueError(f"--mode must be backfill or replay, not {args['mode']!r}")
+    options = replay_options(args) if mode == "replay" else backfill_options(args)  # at once, before Glue
+    logs.configure()
+    if isinstance(options, ReplayOptions):
+        _replay(args, options)
+    else:
+        _backfill(args, options)
+
+
+def _started(args: Mapping[str, str], ruleset_text: str | None = None, evaluation_context: str | None = None):
+    """(Spark, the Glue job, AWS settings, the pipeline's config): what both modes start with.
+    The ruleset (read from S3 unless given) is refused at once if it does more than read."""
     from moviestream.core.config import AwsSettings
-    from moviestream.glue.streaming_job import resolve_arguments, s3_text, secret_text, start_glue_job
+    from moviestream.glue.streaming_job import s3_text, secret_text, start_glue_job
     from moviestream.pipeline.config import build_config
     from moviestream.quality.dqdl import parse_ruleset
     from moviestream.quality.reference_sources import split_list
     from moviestream.quality.sql_guard import refuse_unsafe
 
-    argv = sys.argv if argv is None else argv
-    args = resolve_arguments(argv, getResolvedOptions, REQUIRED_ARGUMENTS, OPTIONAL_ARGUMENTS)
-    options = backfill_options(args)
-    logs.configure()
-    log = logs.get("backfill")
     _, spark, job = start_glue_job(args)
     aws = AwsSettings()  # boto3's chains: Glue's AWS_REGION and the job role's credentials
-    ruleset = parse_ruleset(s3_text(args["ruleset_s3_uri"], aws))
+    ruleset = parse_ruleset(
+        ruleset_text if ruleset_text is not None else s3_text(args["ruleset_s3_uri"], aws)
+    )
     refuse_unsafe(spark, ruleset, args["ruleset_s3_uri"])  # a ruleset may only read: refused at start
     config = build_config(
         job_name=args["JOB_NAME"],
@@ -142,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         warehouse_dsn=secret_text(args["warehouse_dsn_secret"], aws),
         aws=aws,
         metrics_namespace=args["metrics_namespace"],
-        evaluation_context=args["evaluation_context"],
+        evaluation_context=evaluation_context or args["evaluation_context"],
         references=split_list(args["references"]),
         reference_schemas=args["reference_schemas"],
         reference_reload_seconds=0.0,
@@ -151,6 +244,15 @@ def main(argv: list[str] | None = None) -> None:
         max_isolated_records=int(args["max_isolated_records"]),
         views_refresh_seconds=float(args["views_refresh_seconds"]),
     )
+    return spark, job, aws, config
+
+
+def _backfill(args: Mapping[str, str], options: BackfillOptions) -> None:
+    from moviestream.backfill.backfill import Backfill
+    from moviestream.backfill.inputs import list_inputs
+    from moviestream.core import logs
+
+    spark, job, _, config = _started(args)
     backfill = Backfill(
         spark, config, chunk_rows=options.chunk_rows, limits=options.limits, archive=options.archive
     )
@@ -158,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
         summary = backfill.run(list_inputs(options.input_uri), as_of=options.as_of, force=options.force)
     finally:
         backfill.close()
-    log.info("backfill_summary", **summary.as_dict())
+    logs.get("backfill").info("backfill_summary", **summary.as_dict())
     print(json.dumps(summary.as_dict()))  # the run's output log ends with the demo-style summary
     job.commit()
     if summary.failed:  # the other files loaded and are committed; the run still fails, naming them
@@ -166,5 +268,32 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{len(summary.failed)} of {len(summary.files)} files could not be read: {reasons}")
 
 
-if __name__ == "__main__":
-    main()
+def _replay(args: Mapping[str, str], options: ReplayOptions) -> None:
+    """The replay mode: the same replay as `moviestream quarantine replay`, on Glue's Spark."""
+    from dataclasses import replace
+
+    from moviestream.core.config import AwsSettings
+    from moviestream.glue.streaming_job import s3_text
+    from moviestream.quarantine.fixes import MAX_FIXES_BYTES, parse_fixes
+    from moviestream.quarantine.replay import Replay, replay_id
+
+    aws = AwsSettings()
+    fixes = {}
+    if options.fixes_uri is not None:
+        bucket, key = options.fixes_uri[5:].split("/", 1)
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{MAX_FIXES_BYTES}")["Body"]
+        fixes = parse_fixes(body.read(), options.fixes_uri)
+    selection = replay_selection(options.selection, fixes)
+    ruleset_text = s3_text(args["ruleset_s3_uri"], aws)
+    replay = replay_id(selection, ruleset_text, fixes)
+    spark, job, aws, config = _started(args, ruleset_text, evaluation_context=f"replay-{replay}")
+    if options.dry_run:
+        config = replace(config, metrics_namespace=None, views_refresh_s=0.0)
+    by = options.by or aws.client("sts").get_caller_identity()["Arn"]
+    runner = Replay(spark, config, replay, by, options.chunk_records)
+    try:
+        summary = runner.run(selection, fixes, dry_run=options.dry_run)
+    finally:
+        runner.close()
+    print(json.dumps(summary.as_dict()))
+    job.commit()

@@ -53,7 +53,7 @@ from moviestream.pipeline.read_out import (
 from moviestream.pipeline.views_refresher import ViewsRefresher
 from moviestream.quality.evaluate import Results
 from moviestream.quality.reference_sources import ReferenceSet
-from moviestream.warehouse.contract import BadRecordsFile, BatchKey, BatchLoad, lag_seconds
+from moviestream.warehouse.contract import BadRecordsFile, BatchKey, BatchLoad, ReplayVerdicts, lag_seconds
 from moviestream.warehouse.quarantine_store import open_count
 from moviestream.warehouse.targets import open_warehouse, query_rows
 
@@ -122,6 +122,8 @@ class PreparedBatch:
     metrics: dict[str, float] = field(default_factory=dict)  # the run's DQ metrics, for the history
     analyzers: list[dict[str, Any]] = field(default_factory=list)  # Analyzers = [...]: their metrics
     bad_records: BadRecordsFile | None = None  # once written to S3: what the quarantine indexes
+    read_out: pa.Table | None = None  # every judged record's read-out, when prepare is asked to keep it
+    replay: ReplayVerdicts | None = None  # a quarantine replay's chunk: its records' verdicts
 
 
 # Earlier runs read back for dynamic rules and DetectAnomalies: the newest this many.
@@ -361,13 +363,15 @@ class BatchPipeline:
         batch_id: int,
         file_records: bool = False,
         ledger_extra: dict[str, Any] | None = None,
+        keep_read_out: bool = False,
     ) -> PreparedBatch | None:
         """The Spark half of a batch: judge it and read out what the writes need. Nothing is
         written. None when the ledger has the batch already.
 
         ``file_records``: ``source`` holds a file's records, one per row (EXPANDED_SCHEMA), not
         raw Kinesis rows; no event id can repeat among them. ``ledger_extra``: more columns of
-        the batch's ledger row (the backfill's file, checksum and row range).
+        the batch's ledger row (the backfill's file, checksum and row range). ``keep_read_out``:
+        keep every record's read-out in ``read_out`` (a replay maps the verdicts back to records).
         """
         times = StepTimings(time.monotonic())
         started_at = datetime.now(UTC).replace(tzinfo=None)
@@ -378,6 +382,8 @@ class BatchPipeline:
             return None
         table, results, isolated = self._judged(source, key, file_records)
         batch.stats = BatchStats.of(table)
+        if keep_read_out:
+            batch.read_out = table
         batch.stats.add_isolated(len(isolated))
         if not batch.stats.records_in:
             return batch
@@ -468,7 +474,7 @@ class BatchPipeline:
         warehouse transaction (stage + MERGE + ledger). Safe to run in another thread than the
         next batch's ``prepare``; batches must still commit in order."""
         key, stats, times = batch.key, batch.stats, batch.times
-        if not stats.records_in:
+        if not stats.records_in and batch.replay is None:  # a replay's verdicts commit regardless
             log.info("batch_empty", batch_id=key.batch_id)
             return BatchResult(key.batch_id, False, 0, 0, 0, 0, 0, times.total_s())
         times.write = time.monotonic()
@@ -487,7 +493,7 @@ class BatchPipeline:
         lags = lag_seconds(committed_at, batch.lag_from) if committed_at is not None else {}
         if committed_at is not None and self.metrics is not None:
             self._publish_metrics(batch, committed_at, lags)
-            self._publish_quarantine_open(stats.bad > 0)
+            self._publish_quarantine_open(stats.bad > 0 or batch.replay is not None)
         movies = batch.movies.num_rows if batch.movies is not None else 0
         result = BatchResult(
             key.batch_id,
@@ -588,6 +594,7 @@ class BatchPipeline:
             metrics=batch.metrics,
             history_context=self.config.context,
             bad_records=batch.bad_records,
+            replay=batch.replay,
         )
         return self._warehouse.load_batch(load)
 

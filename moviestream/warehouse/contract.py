@@ -56,6 +56,31 @@ class BadRecordsFile:
     lines: Sequence[str]
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a replay made of one quarantined record (moviestream/quarantine/replay.py): it passed
+    (``replayed``, with the movie and event time it loads as) or failed again (``still_bad``, with
+    its new reasons). Whether a passed record is ``superseded`` instead is decided in the load's
+    transaction, under the ledger's lock (replay_verdicts.sql)."""
+
+    quarantine_id: str
+    status: str  # replayed | still_bad | expired (its bad-records file is gone)
+    movie_id: str | None = None
+    event_produced_at: datetime | None = None
+    reasons: Sequence[str] = ()
+    failed_rules: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class ReplayVerdicts:
+    """A replay chunk's verdicts, applied to movies.quarantine in the chunk's own transaction, so
+    the ledger row, the loaded rows and the records' statuses agree across crashes."""
+
+    replay_id: str
+    by: str  # who runs the replay (an OS or IAM user)
+    verdicts: Sequence[Verdict]
+
+
 @dataclass
 class BatchLoad:
     """One batch for the warehouse. ``movies`` and ``genres`` are Arrow tables, the form the
@@ -76,6 +101,8 @@ class BatchLoad:
     # The batch's bad records as written to S3, indexed in movies.quarantine in the batch's
     # transaction; None: the batch had none.
     bad_records: BadRecordsFile | None = None
+    # A replay's chunk: its records' verdicts (None: not a replay).
+    replay: ReplayVerdicts | None = None
 
     def __post_init__(self) -> None:
         self.movies = as_table(STAGE_COLUMNS, self.movies)

@@ -10,6 +10,8 @@ postgres.py, Redshift's in redshift.py) says how each step is done on its databa
    lock is what serialises two attempts there;
 2. skip the batch (roll back, return None) if the ledger has it;
 3. ``stage``: create the temporary staging tables (stage.sql) and fill them;
+   A replay's chunk also stages its records' verdicts (stage_replay.sql) and applies them to the
+   quarantine index (replay_verdicts.sql) here, before the MERGE overwrites what they compare;
 4. ``merge``: merge_movies.sql; ``bridges``: refresh_bridges.sql;
 5. ``ledger``: the ledger row, the rule outcomes and the metric history, then commit.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from moviestream.core.failpoints import failpoint
@@ -31,7 +33,13 @@ from moviestream.warehouse.contract import (
     ledger_row,
     outcome_rows,
 )
-from moviestream.warehouse.quarantine import CHANGE_COLUMNS, QUARANTINE_COLUMNS, index_rows, opening_changes
+from moviestream.warehouse.quarantine import (
+    CHANGE_COLUMNS,
+    QUARANTINE_COLUMNS,
+    index_rows,
+    opening_changes,
+    replay_stage_rows,
+)
 
 LOAD_STEPS = ("stage", "merge", "bridges", "ledger")
 
@@ -51,6 +59,9 @@ class LoadSession(Protocol):
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """INSERT rows into movies.<table> (values as parameters)."""
+
+    def fill_replay(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Put a replay chunk's verdicts (REPLAY_STAGE_COLUMNS) into stage_replay."""
 
     def commit(self) -> None: ...
 
@@ -82,6 +93,10 @@ def load(session: LoadSession, batch: BatchLoad, clock: StepClock) -> datetime |
             return None
         session.run_file("stage.sql")
         session.fill_stage(batch)
+        if batch.replay is not None:  # before the MERGE, which would overwrite what it compares
+            session.run_file("stage_replay.sql")
+            session.fill_replay(replay_stage_rows(batch.replay, datetime.now(UTC).replace(tzinfo=None)))
+            session.run_file("replay_verdicts.sql")
         clock.lap("stage")
         session.run_file("merge_movies.sql")
         clock.lap("merge")

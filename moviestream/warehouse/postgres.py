@@ -26,6 +26,7 @@ from moviestream.warehouse.contract import (
     WarehouseUnavailable,
     history_runs,
 )
+from moviestream.warehouse.quarantine import REPLAY_STAGE_COLUMNS
 from moviestream.warehouse.sql_files import postgres_statements, view_kinds
 from moviestream.warehouse.views import ViewsRefresh
 
@@ -100,10 +101,11 @@ def read_metric_history(dsn: str, context: str, limit: int) -> list[dict[str, fl
         return history_runs(conn.execute(HISTORY_QUERY, (context, limit, context)).fetchall())
 
 
-def _insert(table: str, columns: Sequence[str]) -> sql.Composed:
-    """INSERT INTO movies.<table> (<columns>) VALUES (%s, ...), identifiers quoted by psycopg."""
+def _insert(table: str, columns: Sequence[str], schema: str | None = "movies") -> sql.Composed:
+    """INSERT INTO <schema>.<table> (<columns>) VALUES (%s, ...), identifiers quoted by psycopg
+    (``schema`` None: a temporary table)."""
     return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-        sql.Identifier("movies", table),
+        sql.Identifier(schema, table) if schema else sql.Identifier(table),
         sql.SQL(", ").join(map(sql.Identifier, columns)),
         sql.SQL(", ").join(sql.Placeholder() * len(columns)),
     )
@@ -155,6 +157,10 @@ class PostgresLoad:
         if rows:
             with self.conn.cursor() as cur:
                 cur.executemany(_insert(table, columns), rows)
+
+    def fill_replay(self, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(_insert("stage_replay", REPLAY_STAGE_COLUMNS, schema=None), rows)
 
     def commit(self) -> None:
         self.conn.commit()

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from moviestream.warehouse.contract import BadRecordsFile, BatchKey
+from moviestream.warehouse.contract import BadRecordsFile, BatchKey, ReplayVerdicts
 
 STATUSES = ("open", "replayed", "still_bad", "superseded", "dismissed", "expired")
 
@@ -122,3 +122,33 @@ def opening_changes(rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     names = ("quarantine_id", "quarantined_at", "status_changed_by")
     qid, at, by = (QUARANTINE_COLUMNS.index(c) for c in names)
     return [(r[qid], "open", r[at], r[by], None, None, None) for r in rows]
+
+
+# The temporary table a replay chunk's verdicts are staged in (stage_replay.sql), in order.
+REPLAY_STAGE_COLUMNS = ("quarantine_id", "movie_id", "event_produced_at", "status", "reasons", "failed_rules",
+                        "changed_at", "changed_by", "replay_id")  # fmt: skip
+
+
+def replay_stage_rows(replay: ReplayVerdicts, at: datetime) -> list[tuple[Any, ...]]:
+    """stage_replay rows (REPLAY_STAGE_COLUMNS order) for a chunk's verdicts; the new reasons and
+    failed rules only for those that failed again (the others keep theirs)."""
+    by = _cut("status_changed_by", replay.by)
+    rows = []
+    for v in replay.verdicts:
+        if v.status not in ("replayed", "still_bad", "expired"):
+            raise ValueError(f"a replay cannot give the status {v.status!r}")
+        failed = v.status == "still_bad"
+        rows.append(
+            (
+                v.quarantine_id,
+                _cut("movie_id", v.movie_id),
+                v.event_produced_at,
+                v.status,
+                _json_list(list(v.reasons), "reasons") if failed else None,
+                _json_list(list(v.failed_rules), "failed_rules") if failed else None,
+                at,
+                by,
+                replay.replay_id,
+            )
+        )
+    return rows

@@ -57,6 +57,8 @@ class Selection:
     reason: str | None = None  # a reason contains this
     ids: tuple[str, ...] = ()
     id_prefix: str | None = None  # the records whose id starts with this (hex digits)
+    # The records the replay with this id has still to judge: open, or still bad after another.
+    pending_for_replay: str | None = None
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = ["1 = 1"]
@@ -86,15 +88,20 @@ class Selection:
                 raise ValueError(f"{self.id_prefix!r} is not the start of a quarantine id (hex digits)")
             clauses.append("quarantine_id LIKE %s")
             params.append(f"{self.id_prefix}%")
+        if self.pending_for_replay is not None:
+            clauses.append(
+                "(status = 'open' OR (status = 'still_bad' AND (replay_id IS NULL OR replay_id <> %s)))"
+            )
+            params.append(self.pending_for_replay)
         if self.ids:
             clauses.append(f"quarantine_id IN ({', '.join(['%s'] * len(self.ids))})")
             params.extend(self.ids)
         return " AND ".join(clauses), params
 
 
-LIST_COLUMNS = ("quarantine_id", "status", "quarantined_at", "job_name", "batch_id", "event_id", "reasons",
-                "failed_rules", "record_error", "s3_uri", "line_number", "status_changed_at",
-                "status_changed_by", "replay_id", "note")  # fmt: skip
+LIST_COLUMNS = ("quarantine_id", "status", "quarantined_at", "job_name", "batch_id", "ingest_date",
+                "event_id", "movie_id", "reasons", "failed_rules", "record_error", "s3_uri", "line_number",
+                "status_changed_at", "status_changed_by", "replay_id", "note")  # fmt: skip
 
 
 def select(dsn: str, selection: Selection, limit: int | None = None) -> list[dict[str, Any]]:
@@ -106,6 +113,16 @@ def select(dsn: str, selection: Selection, limit: int | None = None) -> list[dic
         sql += f" LIMIT {int(limit)}"
     _, rows = query_rows(dsn, sql, params)
     return [dict(zip(LIST_COLUMNS, row, strict=True)) for row in rows]
+
+
+def replay_totals(dsn: str, replay_id: str) -> dict[str, int]:
+    """How many records the replay left in each status (all its runs: a rerun resumes it)."""
+    _, rows = query_rows(
+        dsn,
+        "SELECT status, COUNT(*) FROM movies.quarantine WHERE replay_id = %s GROUP BY status",
+        (replay_id,),
+    )
+    return {str(status): int(count) for status, count in rows}
 
 
 def open_count(dsn: str, job: str) -> int:

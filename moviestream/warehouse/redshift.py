@@ -39,6 +39,7 @@ from moviestream.warehouse.contract import (
     history_runs,
     table_rows,
 )
+from moviestream.warehouse.quarantine import REPLAY_STAGE_COLUMNS
 from moviestream.warehouse.sql_files import multi_row_inserts, redshift_statements
 from moviestream.warehouse.views import ViewsRefresh
 
@@ -257,6 +258,10 @@ class RedshiftLoad:
         for statement, params in multi_row_inserts(
             _identifier(table), [_identifier(c) for c in columns], rows
         ):
+            self.cur.execute(statement, params)
+
+    def fill_replay(self, rows: Sequence[Sequence[Any]]) -> None:
+        for statement, params in multi_row_inserts("stage_replay", REPLAY_STAGE_COLUMNS, rows, schema=None):
             self.cur.execute(statement, params)
 
     def commit(self) -> None:

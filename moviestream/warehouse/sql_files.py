@@ -21,17 +21,19 @@ INSERT_ROWS_PER_STATEMENT = 500
 
 
 def multi_row_inserts(
-    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], schema: str | None = "movies"
 ) -> Iterator[tuple[str, list]]:
-    """(statement, parameters) that insert ``rows`` into movies.<table>, many rows a statement:
-    a DB-API executemany sends one statement per row on Redshift's driver, a round trip each.
-    ``table`` and ``columns`` are trusted names (the caller's constants or checked identifiers)."""
+    """(statement, parameters) that insert ``rows`` into <schema>.<table> (``schema`` None: a
+    temporary table), many rows a statement: a DB-API executemany sends one statement per row on
+    Redshift's driver, a round trip each. ``table`` and ``columns`` are trusted names (the
+    caller's constants or checked identifiers)."""
     row = f"({', '.join(['%s'] * len(columns))})"
+    target = f"{schema}.{table}" if schema else table
     for start in range(0, len(rows), INSERT_ROWS_PER_STATEMENT):
         chunk = rows[start : start + INSERT_ROWS_PER_STATEMENT]
         values = ", ".join([row] * len(chunk))
         yield (
-            f"INSERT INTO movies.{table} ({', '.join(columns)}) VALUES {values}",
+            f"INSERT INTO {target} ({', '.join(columns)}) VALUES {values}",
             [v for r in chunk for v in r],
         )
 

@@ -163,6 +163,18 @@ def _start(world: GlueWorld, script: str, args: dict[str, str], log: Path) -> su
         )
 
 
+def _run_to_end(world: GlueWorld, script: str, args: dict[str, str], log: Path) -> int | None:
+    """Run an entry that ends by itself (the backfill, a replay); its exit code (None: it was
+    still running after RUN_TIMEOUT_S, and was killed)."""
+    proc = _start(world, script, args, log)
+    try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=RUN_TIMEOUT_S)
+        return proc.returncode
+    finally:
+        _stop_group(proc)
+
+
 def _stop_group(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -309,13 +321,7 @@ def backfill_run(glue_world, tmp_path_factory) -> Run:
         "metrics_namespace": world.bucket,
     }
     log = tmp_path / "backfill.log"
-    proc = _start(world, "backfill_job.py", args, log)
-    try:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=RUN_TIMEOUT_S)
-    finally:
-        _stop_group(proc)
-    return Run(job_name, args, proc.returncode, log, 250)
+    return Run(job_name, args, _run_to_end(world, "backfill_job.py", args, log), log, 250)
 
 
 def test_backfill_entry_main_runs_as_on_glue(glue_world, backfill_run):
@@ -339,6 +345,54 @@ def test_backfill_entry_main_runs_as_on_glue(glue_world, backfill_run):
         ).fetchone()
     assert lags == (0, totals.batches)
     assert "awsglue.job.Job.commit" in [c["api"] for c in _calls(world)]
+    assert not world.trap.connections, f"something fell back to 127.0.0.1:4566: {world.trap.connections}"
+
+
+@pytest.fixture(scope="module")
+def replay_run(glue_world, backfill_run, tmp_path_factory) -> Run:
+    """The backfill entry in replay mode: the backfill run's quarantined records judged again by a
+    ruleset that only asks for a title and a year, in chunks of 20, started as a backfill is."""
+    world = glue_world
+    tmp_path = tmp_path_factory.mktemp("glue-replay")
+    relaxed = 'Rules = [ IsComplete "series_title", IsComplete "released_year" ]\n'
+    AwsSettings().client("s3").put_object(Bucket=world.bucket, Key="code/relaxed.dqdl", Body=relaxed.encode())
+    args = {
+        "JOB_NAME": f"glue-replay-{uuid.uuid4().hex[:6]}",
+        "mode": "replay",
+        "replay_selection": json.dumps({"job": backfill_run.job_name}),
+        "bucket": world.bucket,
+        "ruleset_s3_uri": f"s3://{world.bucket}/code/relaxed.dqdl",
+        "warehouse_dsn_secret": world.secret,
+        "chunk_records": "20",
+    }
+    log = tmp_path / "replay.log"
+    return Run(args["JOB_NAME"], args, _run_to_end(world, "backfill_job.py", args, log), log, 0)
+
+
+def test_the_replay_mode_runs_as_on_glue(glue_world, backfill_run, replay_run):
+    world, run = glue_world, replay_run
+    assert backfill_run.exit_code == 0 and run.exit_code == 0, _tail(run.log)
+    summary = json.loads(
+        next(line for line in reversed(run.log.read_text().splitlines()) if line.startswith('{"replay_id"'))
+    )
+    with psycopg.connect(world.dsn) as conn:
+        statuses = dict(
+            conn.execute(
+                "SELECT status, COUNT(*) FROM movies.quarantine WHERE job_name = %s GROUP BY status",
+                (backfill_run.job_name,),
+            ).fetchall()
+        )
+        by = {r[0] for r in conn.execute("SELECT DISTINCT status_changed_by FROM movies.quarantine"
+                                         " WHERE replay_id = %s", (summary["replay_id"],))}  # fmt: skip
+        chunks = conn.execute(
+            "SELECT COUNT(*), SUM(records_in) FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s",
+            (run.job_name, f"replay-{summary['replay_id']}"),
+        ).fetchone()
+    # Every record the backfill quarantined was judged again: none is left open.
+    assert statuses.get("replayed", 0) > 0 and "open" not in statuses, statuses
+    assert summary["replay_totals"] == statuses
+    assert chunks[0] == summary["chunks_committed"] == -(-summary["pending"] // 20)
+    assert by == {"arn:aws:iam::000000000000:root"}  # the job role's identity, from STS
     assert not world.trap.connections, f"something fell back to 127.0.0.1:4566: {world.trap.connections}"
 
 
@@ -382,13 +436,13 @@ def test_every_awsglue_call_binds_to_aws_own_signatures(glue_world, streaming_ru
     assert seen == set(REAL_APIS)
 
 
-def test_aws_own_parser_resolves_the_entries_arguments(glue_world, streaming_run, backfill_run):
+def test_aws_own_parser_resolves_the_entries_arguments(glue_world, streaming_run, backfill_run, replay_run):
     """AWS's getResolvedOptions (pure Python) resolves every argument the entries asked for to the
     value the job was given: what the stand-in answered."""
     from awsglue.utils import getResolvedOptions as real
 
     calls = [c for c in _calls(glue_world) if c["api"] == "awsglue.utils.getResolvedOptions"]
-    for run in (streaming_run, backfill_run):
+    for run in (streaming_run, backfill_run, replay_run):
         (call,) = [c for c in calls if run.job_name in c["args"][0]]
         argv, names = call["args"]
         resolved = real(argv, names)

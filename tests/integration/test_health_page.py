@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 from moviestream.core.config import AwsSettings
 from moviestream.devstack.stack import REPO_ROOT
 from tests.browser import chromium, render, screenshot
+from tests.integration.databases import clone_warehouse
 from tests.waiting import running, wait_for
 
 ARTIFACTS = Path(os.environ.get("MOVIESTREAM_TEST_ARTIFACTS", REPO_ROOT / "reports" / "test-artifacts"))
@@ -57,13 +57,8 @@ def embedded(page: Path) -> dict:
 
 
 def clone(dsn: str) -> str:
-    """A copy of a run's warehouse database (PostgreSQL's template copy), to tamper with."""
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    name = f"health_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{info["dbname"]}"')
-    return psycopg.conninfo.make_conninfo(dsn, dbname=name)
+    """A copy of a run's warehouse database, to tamper with."""
+    return clone_warehouse(dsn, "health")
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,15 @@ from pathlib import Path
 import pytest
 
 from moviestream.backfill.state_machine import PLACEHOLDERS, render, template
-from moviestream.glue.backfill_job import OPTIONAL_ARGUMENTS, REQUIRED_ARGUMENTS, backfill_options
+from moviestream.glue.backfill_job import (
+    OPTIONAL_ARGUMENTS,
+    REQUIRED_ARGUMENTS,
+    ReplayOptions,
+    backfill_options,
+    replay_options,
+)
 from moviestream.glue.streaming_job import resolve_arguments
+from moviestream.warehouse.quarantine_store import Selection
 
 
 def args(**overrides: str) -> dict[str, str]:
@@ -68,6 +75,46 @@ def test_a_wrong_argument_is_named(overrides, message):
         backfill_options(args(**overrides))
 
 
+def test_the_replay_mode_reads_its_selection_fixes_and_flags():
+    selection = json.dumps({"rule": ">= 8.5", "since": "2026-12-01T02:00:00+02:00", "ids": ["A" * 64]})
+    options = replay_options(
+        args(mode="replay", replay_selection=selection, dry_run="TRUE", chunk_records="50")
+    )
+    assert options == ReplayOptions(
+        Selection(rule=">= 8.5", since=datetime(2026, 12, 1), ids=("a" * 64,)), None, True, 50, None
+    )
+    fixed = replay_options(args(fixes_uri="s3://b/fixes.jsonl", replay_by="arn:aws:iam::1:user/ana"))
+    assert (fixed.selection, fixed.fixes_uri, fixed.by) == (
+        Selection(),
+        "s3://b/fixes.jsonl",
+        "arn:aws:iam::1:user/ana",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({}, "select the records to replay"),
+        ({"replay_selection": "[1]"}, r"--replay_selection must be a JSON object, not '\[1\]'"),
+        ({"replay_selection": "{rule"}, "--replay_selection must be a JSON object"),
+        ({"replay_selection": '{"rules": "x"}'}, "--replay_selection: unknown 'rules'; use job, status,"),
+        ({"replay_selection": '{"rule": 5}'}, "every filter but ids is a text"),
+        ({"replay_selection": '{"ids": "abc"}'}, "ids is a list of quarantine ids"),
+        ({"replay_selection": '{"since": "2026-12-01"}'}, "--replay_selection since needs a UTC offset"),
+        (
+            {"replay_selection": '{"status": "replayed"}'},
+            "only open or still_bad records replay, not replayed",
+        ),
+        ({"fixes_uri": "fixes.csv"}, "--fixes_uri must be an s3://bucket/key URI"),
+        ({"fixes_uri": "s3://b/f", "dry_run": "maybe"}, "--dry_run must be true or false"),
+        ({"fixes_uri": "s3://b/f", "chunk_records": "0"}, "--chunk_records must be at least 1"),
+    ],
+)
+def test_a_wrong_replay_argument_is_named(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        replay_options(args(mode="replay", **overrides))
+
+
 def test_only_optional_arguments_that_were_passed_are_asked_of_glue():
     asked = []
 
@@ -77,7 +124,7 @@ def test_only_optional_arguments_that_were_passed_are_asked_of_glue():
 
     argv = ["script.py", "--JOB_NAME", "j", "--input_uri", "s3://b/k", "--force", "true"]
     resolved = resolve_arguments(argv, get_resolved_options, REQUIRED_ARGUMENTS, OPTIONAL_ARGUMENTS)
-    assert asked == [[*REQUIRED_ARGUMENTS, "force"]]
+    assert asked == [[*REQUIRED_ARGUMENTS, "input_uri", "force"]]
     assert (
         resolved["chunk_rows"] == OPTIONAL_ARGUMENTS["chunk_rows"] and resolved["force"] == "value of force"
     )

@@ -24,7 +24,7 @@ EVERY_COMMAND = {
     "quality": ["check", "lint", "recommend"],
     "warehouse": ["apply", "views", "query", "check", "refresh"],
     "health": ["page", "watch"],
-    "quarantine": ["reindex", "list", "show", "dismiss"],
+    "quarantine": ["reindex", "list", "show", "dismiss", "replay"],
     "stack": ["up", "down", "status", "env", "bootstrap", "demo"],
 }
 

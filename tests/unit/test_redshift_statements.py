@@ -15,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from moviestream.warehouse.contract import LEDGER_CHECK, STAGE_COLUMNS, BadRecordsFile, BatchKey, BatchLoad
+from moviestream.warehouse.contract import (
+    LEDGER_CHECK,
+    STAGE_COLUMNS,
+    BadRecordsFile,
+    BatchKey,
+    BatchLoad,
+    ReplayVerdicts,
+    Verdict,
+)
 from moviestream.warehouse.redshift import RedshiftSettings, RedshiftWarehouse
 from moviestream.warehouse.sql_files import apply_statements, redshift_statements
 
@@ -149,6 +157,35 @@ def test_one_batch_load_sends_the_snapshot_in_one_transaction():
     ]  # fmt: skip
     changes = next(p for s, p in conn.sent if s.startswith("INSERT INTO movies.quarantine_changes"))
     assert changes[:7] == [first_id, "open", committed_at, "job", None, None, None] and len(changes) == 14
+
+
+def test_a_replay_chunk_applies_its_verdicts_before_the_merge_in_the_same_transaction():
+    key = BatchKey("moviestream-replay", "replay-r1", 0)
+    load = a_load(key)
+    load.bad_records = None
+    load.replay = ReplayVerdicts(
+        "r1",
+        "ana",
+        [
+            Verdict(
+                "a" * 64,
+                "replayed",
+                movie_id="a65f0288ff5dd9f5",
+                event_produced_at=datetime(2026, 11, 22, 10),
+            ),
+            Verdict("b" * 64, "still_bad", reasons=["imdb_rating is missing"], failed_rules=["r"]),
+        ],
+    )
+    conn = RecordingConnection()
+    settings = RedshiftSettings("h", 5439, "dev", "u", "p", ROLE, "s3://b1x/staging")
+    assert RedshiftWarehouse(settings, RecordingS3, connect=lambda **_: conn).load_batch(load) is not None
+    matches_snapshot("redshift_replay_chunk.sql", [sql for sql, _ in conn.sent])
+    staged = next(p for s, p in conn.sent if s.startswith("INSERT INTO stage_replay "))
+    assert staged[:6] + staged[7:15] + staged[16:] == [
+        "a" * 64, "a65f0288ff5dd9f5", datetime(2026, 11, 22, 10), "replayed", None, None, "ana", "r1",
+        "b" * 64, None, None, "still_bad", '["imdb_rating is missing"]', '["r"]', "ana", "r1",
+    ]  # fmt: skip
+    assert staged[6] == staged[15]  # one time for the chunk's changes
 
 
 def test_a_batch_the_ledger_has_is_rolled_back_after_the_check():

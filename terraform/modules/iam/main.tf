@@ -152,9 +152,15 @@ data "aws_iam_policy_document" "glue_jobs" {
     resources = [var.bucket_arn]
   }
   statement {
-    sid       = "ReadCodeAndInputs"
-    actions   = ["s3:GetObject"]
-    resources = ["${var.bucket_arn}/${var.prefixes.code}/*", "${var.bucket_arn}/${var.prefixes.raw}/*"]
+    # The quarantine replay (the backfill job's replay mode) reads the bad records back through
+    # WriteOutputs below, and its corrections (--fixes_uri) from the fixes prefix.
+    sid     = "ReadCodeAndInputs"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${var.bucket_arn}/${var.prefixes.code}/*",
+      "${var.bucket_arn}/${var.prefixes.raw}/*",
+      "${var.bucket_arn}/${var.prefixes.fixes}/*",
+    ]
   }
   statement {
     sid       = "WriteOutputs"

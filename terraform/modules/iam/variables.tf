@@ -68,11 +68,12 @@ variable "bucket_arn" {
 }
 
 variable "prefixes" {
-  description = "The bucket's prefixes by role: raw (read), outputs (read and write: bad records, rule outcomes, checkpoints, warehouse staging), code (read)."
+  description = "The bucket's prefixes by role: raw (read), outputs (read and write: bad records, rule outcomes, checkpoints, warehouse staging), code (read), fixes (read: corrections a quarantine replay applies)."
   type = object({
     raw     = string
     outputs = list(string)
     code    = string
+    fixes   = string
   })
 }
 
