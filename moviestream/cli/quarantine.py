@@ -173,16 +173,16 @@ def _find(dsn: str, prefix: str) -> dict[str, Any]:
 def _s3_line(s3_uri: str, line_number: int) -> dict[str, Any]:
     from moviestream.core.config import AwsConfigError, AwsSettings
     from moviestream.core.failure import one_line
-    from moviestream.quarantine.bad_record_files import FileGone, read_lines
+    from moviestream.quarantine.bad_record_files import read_lines
 
     try:
         found = read_lines(AwsSettings().client("s3"), s3_uri, [line_number])
     except AwsConfigError as exc:
         fail(str(exc))
-    except FileGone:
-        fail(f"{s3_uri} is gone (the bucket's lifecycle expires bad records)", ExitCode.FAILED)
     except Exception as exc:  # no access with the caller's credentials, or S3 is down
         fail(f"cannot read {s3_uri}: {one_line(exc)}", ExitCode.FAILED)
+    if found is None:
+        fail(f"{s3_uri} is gone (the bucket's lifecycle expires bad records)", ExitCode.FAILED)
     if line_number not in found:
         fail(f"{s3_uri} has no line {line_number}", ExitCode.FAILED)
     return found[line_number]

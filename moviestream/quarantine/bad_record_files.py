@@ -13,10 +13,6 @@ from typing import Any
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
-class FileGone(LookupError):
-    """The bad-records file no longer exists (the bucket's lifecycle expired it)."""
-
-
 def split_uri(s3_uri: str) -> tuple[str, str]:
     bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
     return bucket, key
@@ -31,16 +27,17 @@ def line_doc(raw: bytes) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {"unreadable_line": raw[:1024].decode("utf-8", "replace")}
 
 
-def read_lines(s3: Any, s3_uri: str, numbers: Iterable[int]) -> dict[int, dict[str, Any]]:
+def read_lines(s3: Any, s3_uri: str, numbers: Iterable[int]) -> dict[int, dict[str, Any]] | None:
     """The lines ``numbers`` (1-based) of the file, as dicts; a line the file does not have (or
-    has past MAX_FILE_BYTES) is missing from the result. FileGone when the file is gone; other
-    S3 errors (no access, an outage) are raised as botocore gives them."""
+    has past MAX_FILE_BYTES) is missing from the result. None when the file is gone (the bucket's
+    lifecycle expired it); other S3 errors (no access, an outage) are raised as botocore gives
+    them, for the caller's failure policy."""
     wanted = set(numbers)
     bucket, key = split_uri(s3_uri)
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     except s3.exceptions.NoSuchKey:
-        raise FileGone(s3_uri) from None
+        return None
     found: dict[int, dict[str, Any]] = {}
     read = 0
     last = max(wanted, default=0)

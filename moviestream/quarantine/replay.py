@@ -32,10 +32,10 @@ from moviestream.core import logs
 from moviestream.core.transform import EXPANDED_SCHEMA
 from moviestream.pipeline.batch_pipeline import BatchPipeline, PreparedBatch
 from moviestream.pipeline.config import PipelineConfig
-from moviestream.quarantine.bad_record_files import FileGone, read_lines
+from moviestream.quarantine.bad_record_files import read_lines
 from moviestream.quarantine.fixes import Fixes
 from moviestream.quarantine.replay_input import replay_input, verdicts_of
-from moviestream.warehouse.contract import ReplayVerdicts, Verdict
+from moviestream.warehouse.contract import GENRE_COLUMNS, STAGE_COLUMNS, ReplayVerdicts, Verdict, as_table
 from moviestream.warehouse.quarantine_store import Selection, replay_totals, select
 from moviestream.warehouse.targets import query_rows
 
@@ -180,10 +180,7 @@ class Replay:
         lines: dict[str, dict[str, Any] | None] = {}
         for uri, records in by_file.items():
             numbers = [r["line_number"] for r in records]
-            try:
-                found = self.pipeline.run_step("quarantine read", "s3", partial(read_lines, s3, uri, numbers))
-            except FileGone:
-                found = None
+            found = self.pipeline.run_step("quarantine read", "s3", partial(read_lines, s3, uri, numbers))
             for r in records:
                 line = None if found is None else found.get(r["line_number"], {})
                 lines[r["quarantine_id"]] = line
@@ -233,6 +230,8 @@ class Replay:
         prepared.bad_lines = []
         prepared.read_out = None
         prepared.replay = ReplayVerdicts(self.replay_id, self.by, verdicts)
+        if prepared.movies is None:  # nothing was judged: every record had its verdict at once
+            prepared.movies, prepared.genres = as_table(STAGE_COLUMNS, []), as_table(GENRE_COLUMNS, [])
         result = self.pipeline.commit(prepared)
         if not result.loaded:  # cannot happen under the ledger's lock unless a twin run won
             log.warning("replay_chunk_skipped", replay_id=self.replay_id, batch_id=prepared.key.batch_id)

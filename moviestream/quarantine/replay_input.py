@@ -123,7 +123,8 @@ def replay_input(
     else:
         return Verdict(qid, "still_bad", reasons=[NOTHING_TO_JUDGE])
     key = movie_key(payload)
-    return (REPLAY_SHARD, qid, 0, key or qid, arrival, payload, None, key)
+    # Aware: Spark would read a naive time in the driver's local zone.
+    return (REPLAY_SHARD, qid, 0, key or qid, arrival.replace(tzinfo=UTC), payload, None, key)
 
 
 def _naive(when: Any) -> datetime | None:

@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -96,7 +97,7 @@ def quarantined(stack, spark, tmp_path_factory) -> Quarantined:
 
     folder = tmp_path_factory.mktemp("replay-backfill")
     lines = [",".join(CSV_COLUMNS)] + [
-        ",".join(f'"{v}"' for v in _film(200 + n, rating="9.1").values()) for n in range(3)
+        ",".join(f'"{v}"' for v in _film(20 + n, rating="9.1").values()) for n in range(3)
     ]
     (folder / "old.csv").write_bytes(("\n".join(lines) + "\n").encode() + b"\xff\xfe" + b"," * 15 + b"\n")
     backfill = Backfill(spark, _config(dsn, bucket, "replay-test-backfill", STRICT), chunk_rows=100)
@@ -151,23 +152,29 @@ def test_a_relaxed_rule_loads_exactly_the_records_that_now_pass_and_a_second_rep
     dsn = clone_warehouse(quarantined.dsn, "replay")
     before = _movies(dsn)
     summary = _replay(spark, dsn, quarantined.bucket, BY_RULE, RELAXED)
-    assert summary.pending == 16 and summary.chunks_committed == 1
-    assert summary.totals == {"replayed": 15, "still_bad": 1}
+    # The rule named: the 15 films under 8.5, the one with no title, and the two payloads that
+    # did not parse (a record that cannot be read fails every row-level rule).
+    assert summary.pending == 18 and summary.chunks_committed == 1
+    assert summary.totals == {"replayed": 15, "still_bad": 3}
     statuses = _statuses(dsn)
     loaded = {movie_id(f"Replay Film {n}", str(1990 + n)) for n in range(FILMS - 1)}
     assert set(_movies(dsn)) - set(before) == loaded
-    assert _movies(dsn)[movie_id("Replay Film 3", "1993")][:3] == ("film-3", datetime(2026, 11, 22, 10), 7.3)
+    assert _movies(dsn)[movie_id("Replay Film 3", "1993")][:3] == (
+        "film-3",
+        datetime(2026, 11, 22, 10),
+        Decimal("7.3"),
+    )
     assert {statuses[quarantined.by_event[f"film-{n}"]][0] for n in range(FILMS - 1)} == {"replayed"}
     status, replay, reasons = statuses[quarantined.by_event["no-title"]]
     assert (status, replay) == ("still_bad", summary.replay_id)
     assert "series_title" in reasons and ">= 8.5" not in reasons  # its new reasons
-    # Not selected, so untouched: the payloads that did not parse, the backfill's row.
-    assert {statuses[q][0] for q in [*quarantined.unparsed, quarantined.unreadable_row]} == {"open"}
+    assert {statuses[q][0] for q in quarantined.unparsed} == {"still_bad"}
+    assert statuses[quarantined.unreadable_row][0] == "open"  # not selected, so untouched
     # The replay's metrics are in its own evaluation context, never the stream's.
     contexts = {c for (c,) in _rows(dsn, "SELECT DISTINCT context FROM movies.metric_history")}
     assert f"replay-{summary.replay_id}" in contexts
     ledger = _ledger(dsn, f"replay-{summary.replay_id}")
-    assert ledger == [(0, 16, 15, 1)]
+    assert ledger == [(0, 18, 15, 3)]
 
     again = _replay(spark, dsn, quarantined.bucket, BY_RULE, RELAXED)
     assert (again.replay_id, again.pending, again.chunks_committed) == (summary.replay_id, 0, 0)
@@ -176,14 +183,13 @@ def test_a_relaxed_rule_loads_exactly_the_records_that_now_pass_and_a_second_rep
     # The health page shows the replay as a person sees it: rendered in Chromium.
     page = tmp_path / "health.html"
     data = write_page(dsn, STREAM_JOB, page)
-    replays = [r for r in data["quarantine"]["replays"] if r["replay_id"] == summary.replay_id]
-    assert [(r["status"], r["records"]) for r in sorted(replays, key=lambda r: r["status"])] == [
-        ("replayed", 15), ("still_bad", 1)]  # fmt: skip
+    (replay,) = [r for r in data["quarantine"]["replays"] if r["replay_id"] == summary.replay_id]
+    assert (replay["replayed"], replay["still_bad"], replay.get("superseded", 0)) == (15, 3, 0)
     rendered = render(page)
     assert rendered.console == [], rendered.console
     row = re.search(rf"<tr><td>{summary.replay_id[:12]}</td><td>[^<]+</td>((?:<td>[^<]*</td>){{3}})</tr>",
                     rendered.dom)  # fmt: skip
-    assert row is not None and row.group(1) == "<td>15</td><td>1</td><td>0</td>", rendered.dom[-3000:]
+    assert row is not None and row.group(1) == "<td>15</td><td>3</td><td>0</td>", rendered.dom[-3000:]
     assert screenshot(page, ARTIFACTS / "health-page-replay.png").stat().st_size > 50_000
 
 
@@ -200,8 +206,8 @@ def test_corrections_load_with_their_original_event_time_and_the_still_wrong_sta
     files_before = _bad_record_objects(quarantined.bucket)
     unparsed, cut_off = quarantined.unparsed
     fixes = [
-        {"quarantine_id": unparsed, **_film(300, rating="9.3", title="Was Unparseable")},
-        {"quarantine_id": quarantined.unreadable_row, **_film(301, rating="9.4", title="Was Unreadable")},
+        {"quarantine_id": unparsed, **_film(30, rating="9.3", title="Was Unparseable")},
+        {"quarantine_id": quarantined.unreadable_row, **_film(31, rating="9.4", title="Was Unreadable")},
         {"quarantine_id": quarantined.by_event["film-2"], "IMDB_Rating": "9.0"},
         {"quarantine_id": quarantined.by_event["no-title"], "IMDB_Rating": "abc"},  # still no title
         {"quarantine_id": cut_off, "Series_Title": "Only A Title"},
@@ -213,12 +219,15 @@ def test_corrections_load_with_their_original_event_time_and_the_still_wrong_sta
     summary = _replay(spark, dsn, quarantined.bucket, selection, STRICT, read_fixes(path))
     assert summary.totals == {"replayed": 3, "still_bad": 2}
     movies = _movies(dsn)
-    assert movies[movie_id("Was Unparseable", "2290")][1:3] == (datetime(2026, 11, 22, 10, 0, 1), 9.3)
-    assert movies[movie_id("Was Unreadable", "2291")][1:3] == (datetime(2026, 1, 1), 9.4)
+    assert movies[movie_id("Was Unparseable", "2020")][1:3] == (
+        datetime(2026, 11, 22, 10, 0, 1),
+        Decimal("9.3"),
+    )
+    assert movies[movie_id("Was Unreadable", "2021")][1:3] == (datetime(2026, 1, 1), Decimal("9.4"))
     assert movies[movie_id("Replay Film 2", "1992")] == (
         "film-2",
         datetime(2026, 11, 22, 10),
-        9.0,
+        Decimal("9.0"),
         "Replay Film 2",
     )
     statuses = _statuses(dsn)
@@ -227,7 +236,7 @@ def test_corrections_load_with_their_original_event_time_and_the_still_wrong_sta
     no_title = json.loads(still[quarantined.by_event["no-title"]][2])
     assert any("series_title" in r for r in no_title) and any("imdb_rating" in r for r in no_title)
     recorded = _rows(dsn, "SELECT movie_id FROM movies.quarantine WHERE quarantine_id = %s", (unparsed,))
-    assert recorded == [(movie_id("Was Unparseable", "2290"),)]  # the corrected record's movie
+    assert recorded == [(movie_id("Was Unparseable", "2020"),)]  # the corrected record's movie
     # The S3 files are the record of what happened: never rewritten.
     assert _bad_record_objects(quarantined.bucket) == files_before
 
@@ -243,7 +252,7 @@ def _state(dsn: str, replay: str) -> tuple:
 def test_a_replay_killed_mid_way_and_run_again_ends_as_a_clean_replay(quarantined, spark):
     clean, crashed = clone_warehouse(quarantined.dsn, "replay"), clone_warehouse(quarantined.dsn, "replay")
     expected = _replay(spark, clean, quarantined.bucket, BY_RULE, RELAXED, chunk_records=4)
-    assert expected.chunks_committed == 4
+    assert expected.chunks_committed == 5
 
     def cli(*extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -258,8 +267,8 @@ def test_a_replay_killed_mid_way_and_run_again_ends_as_a_clean_replay(quarantine
     resumed = cli("--json")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     out = json.loads(resumed.stdout.strip().splitlines()[-1])
-    assert (out["replay_id"], out["pending"], out["chunks_committed"]) == (expected.replay_id, 12, 3)
-    assert out["replay_totals"] == {"replayed": 15, "still_bad": 1}
+    assert (out["replay_id"], out["pending"], out["chunks_committed"]) == (expected.replay_id, 14, 4)
+    assert out["replay_totals"] == {"replayed": 15, "still_bad": 3}
     assert _state(crashed, expected.replay_id) == _state(clean, expected.replay_id)
 
 
@@ -287,7 +296,7 @@ def test_a_replay_and_a_stream_loading_newer_events_take_turns_and_newer_rows_wi
     movies = _movies(dsn)
     for n in range(10):  # whichever committed first, the newer event is what the warehouse holds
         assert movies[movie_id(f"Replay Film {n}", str(1990 + n))][:3] == (
-            f"new-{n}", datetime(2026, 11, 23, 10), 9.9)  # fmt: skip
+            f"new-{n}", datetime(2026, 11, 23, 10), Decimal("9.9"))  # fmt: skip
     statuses = _statuses(dsn)
     assert {statuses[quarantined.by_event[f"film-{n}"]][0] for n in range(5)} == {"superseded"}
     # While they ran side by side: superseded exactly when the newer event committed before the
@@ -307,7 +316,7 @@ def test_a_dry_run_shows_what_would_happen_and_writes_nothing(quarantined, spark
     dsn = clone_warehouse(quarantined.dsn, "replay")
     before = (_movies(dsn), _statuses(dsn), _rows(dsn, "SELECT COUNT(*) FROM movies.batch_ledger"))
     summary = _replay(spark, dsn, quarantined.bucket, BY_RULE, RELAXED, dry_run=True)
-    assert dict(summary.statuses) == {"replayed": 15, "still_bad": 1}
+    assert dict(summary.statuses) == {"replayed": 15, "still_bad": 3}
     assert len(summary.preview) == 10 and {p["status"] for p in summary.preview} <= {"replayed", "still_bad"}
     assert (_movies(dsn), _statuses(dsn), _rows(dsn, "SELECT COUNT(*) FROM movies.batch_ledger")) == before
 

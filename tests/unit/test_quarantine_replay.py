@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -127,7 +127,7 @@ def test_a_parsed_record_is_rebuilt_as_it_came_with_its_corrections_and_its_new_
     assert isinstance(row, tuple)
     shard, sequence, sub, key, arrival, payload, error, movie = row
     assert (shard, sequence, sub, error) == ("replay", QID, 0, None)
-    assert arrival == datetime(2026, 11, 30, 8, 0, 1)
+    assert arrival == datetime(2026, 11, 30, 8, 0, 1, tzinfo=UTC)
     assert payload == (
         b'{"schema_version":1,"event_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","source":"imdb.csv","row_number":7,'
         b'"produced_at":"2026-11-30T08:00:00.250Z","fields":{"Series_Title":"Heat (1995)","Released_Year":"1995",'
@@ -170,7 +170,7 @@ def test_a_backfill_row_that_could_not_be_read_needs_a_correction_and_keeps_its_
         == event_id_for("old.csv", 12, ("Heat", "1995"))
         == "2f2bcd76ed07254b2aca6d8a3c5d8b87"
     )
-    assert row[4] == datetime(2026, 1, 1)
+    assert row[4] == datetime(2026, 1, 1, tzinfo=UTC)
     # An older file's line has no as-of time: its partition's day.
     older = replay_input(RECORD, {**line, "produced_at_raw": None}, {"Series_Title": "Heat"})
     assert isinstance(older, tuple) and _envelope(older)["produced_at"] == "2026-12-01T00:00:00.000Z"
