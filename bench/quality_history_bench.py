@@ -94,7 +94,7 @@ def main() -> None:
             with psycopg.connect(dsn) as conn:
                 conn.execute("DELETE FROM movies.metric_history")
             fill_history(dsn, metrics, earlier)
-            history = read_metric_history(dsn, CONTEXT, 1000)
+            history = [metrics for _, metrics in read_metric_history(dsn, CONTEXT, 1000)]
             assert len(history) == min(earlier, 1000)
 
             def judge(frame=frame, compiled=compiled, history=history) -> None:

@@ -10,6 +10,7 @@ import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
 from moviestream.cli.options import (
+    annotations_reload_option,
     dsn_flag_warning,
     evaluation_context_option,
     failure_options,
@@ -116,6 +117,7 @@ NAMES = resource_names()
 @views_refresh_option
 @metrics_option
 @evaluation_context_option
+@annotations_reload_option
 @reference_options(reload=True)
 @click.option(
     "--status-file",

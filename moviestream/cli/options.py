@@ -5,6 +5,8 @@ moviestream/core/csv_source.py)."""
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +31,16 @@ def dsn_flag_warning(ctx: click.Context, param: click.Parameter, value: Any) -> 
     return value
 
 
-# --dsn of the commands that work on a warehouse (warehouse, quarantine).
+def who() -> str:
+    """Who changes something a person answers for (a quarantined record's status, an annotation):
+    $MOVIESTREAM_USER, else the OS user."""
+    try:
+        return os.environ.get("MOVIESTREAM_USER") or getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+# --dsn of the commands that work on a warehouse (warehouse, quarantine, quality annotate/history).
 DSN_OPTION = click.option(
     "--dsn",
     default=warehouse_dsn,
@@ -99,6 +110,18 @@ def reference_options(reload: bool) -> Callable[[Any], Any]:
         )(command)
 
     return decorate
+
+
+def annotations_reload_option(command: Any) -> Any:
+    return click.option(
+        "--annotations-reload-seconds",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        envvar="MOVIESTREAM_ANNOTATIONS_RELOAD_SECONDS",
+        help="Read people's annotations on the metric history (moviestream quality annotate) this "
+        "often, without a restart (0: before every batch).",
+    )(command)
 
 
 def evaluation_context_option(command: Any) -> Any:

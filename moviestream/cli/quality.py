@@ -4,6 +4,7 @@
     check RULES.dqdl DATA.csv [--json] [--composite-mode ROW] [--filtered-rows SKIPPED]
           [--history FILE [--no-record]] [--ref ALIAS=SOURCE ...]
     lint RULES.dqdl [--columns a,b,c]
+    annotate ... | history ...       (moviestream/cli/quality_history.py)
 
 ``check`` reads the CSV with the producer's reader, types it exactly as the streaming job does
 and evaluates the rules on the typed columns. ``--history FILE`` keeps the metric history that
@@ -25,6 +26,7 @@ import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
 from moviestream.cli.options import dsn_flag_warning, ref_schemas_option
+from moviestream.cli.quality_history import annotate, history
 from moviestream.core.record import TYPED_COLUMNS
 from moviestream.quality.dqdl import Composite, DqdlSyntaxError, Ruleset, parse_ruleset
 from moviestream.quality.history import HistoryFileError, append_run, read_history
@@ -65,6 +67,10 @@ def referenced_columns(ruleset: Ruleset) -> set[str]:
 @click.group("quality")
 def cli() -> None:
     """DQDL (AWS Glue Data Quality) rulesets, evaluated with this project's Spark engine."""
+
+
+cli.add_command(annotate)
+cli.add_command(history)
 
 
 def _refusals(ruleset) -> list[str]:  # a parsed Ruleset

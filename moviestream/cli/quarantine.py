@@ -13,30 +13,20 @@ the caller's own credentials.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
-from moviestream.cli.options import DSN_OPTION, failure_options, metrics_option, reference_options
+from moviestream.cli.options import DSN_OPTION, failure_options, metrics_option, reference_options, who
 from moviestream.core.config import resource_names
 from moviestream.warehouse.contract import WarehouseUnavailable
 from moviestream.warehouse.quarantine import STATUSES
 
 DEFAULT_RULESET = Path(__file__).parents[1] / "rules" / "movies.dqdl"
-
-
-def who() -> str:
-    """Who changes a record's status: $MOVIESTREAM_USER, else the OS user."""
-    try:
-        return os.environ.get("MOVIESTREAM_USER") or getpass.getuser()
-    except OSError:
-        return "unknown"
 
 
 def _warehouse_errors(call):
@@ -117,7 +107,7 @@ def _selection(job, status, since, until, rule, reason, ids):
 
 
 def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return value.isoformat() if isinstance(value, date) else value  # a datetime is a date too
 
 
 @cli.command("list")

@@ -21,6 +21,8 @@ Job arguments (``getResolvedOptions``; Terraform's glue_jobs module sets them):
   --evaluation_context    data-quality metric history's context (default: the job name)
   --references            reference datasets for the rules, "alias=s3://...,alias2=warehouse:s.t"
   --reference_reload_seconds  reload them this often (default 300; 0: never)
+  --annotations_reload_seconds  read people's annotations on the metric history this often
+                          (default 60)
 
 Source: ``glueContext.create_data_frame.from_options(connection_type="kinesis")`` with the record
 arrival time (``addRecordTimestamp``) and without schema inference, so every payload reaches the
@@ -62,6 +64,7 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "metrics_namespace": "",  # CloudWatch namespace of the per-batch metrics (Terraform's); empty: none
     "evaluation_context": "",  # data-quality metric history's context; empty: the job name
     "reference_reload_seconds": "300",
+    "annotations_reload_seconds": "60",  # people's annotations on the metric history, read again
     "references": "",  # reference datasets, "alias=s3://...,alias2=warehouse:schema.table"; empty: none
     "reference_schemas": "movies",  # the schemas warehouse: references may read
     "failure_ratio_threshold": str(DEFAULT_FAILURE_RATIO),
@@ -259,6 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         references=split_list(args["references"]),
         reference_schemas=args["reference_schemas"],
         reference_reload_seconds=float(args["reference_reload_seconds"]),
+        annotations_reload_seconds=float(args["annotations_reload_seconds"]),
         degraded_after_seconds=float(args["degraded_after_seconds"]),
         give_up_after_seconds=float(args["give_up_after_seconds"]),
         max_isolated_records=int(args["max_isolated_records"]),

@@ -51,9 +51,17 @@ from moviestream.pipeline.read_out import (
     split_read_out,
 )
 from moviestream.pipeline.views_refresher import ViewsRefresher
+from moviestream.quality.annotations import Annotation, annotations_of, curate
 from moviestream.quality.evaluate import Results
 from moviestream.quality.reference_sources import ReferenceSet
-from moviestream.warehouse.contract import BadRecordsFile, BatchKey, BatchLoad, ReplayVerdicts, lag_seconds
+from moviestream.warehouse.contract import (
+    BadRecordsFile,
+    BatchKey,
+    BatchLoad,
+    ReplayVerdicts,
+    RunKey,
+    lag_seconds,
+)
 from moviestream.warehouse.quarantine_store import open_count
 from moviestream.warehouse.targets import open_warehouse, query_rows
 
@@ -181,7 +189,9 @@ class BatchPipeline:
         # kept here, each judged batch appended. Appended when judged, not when committed: the
         # backfill judges a chunk while the previous one commits, and a judged batch either
         # commits or stops the job (its history is then read again at the restart).
-        self._history: list[dict[str, float]] | None = None
+        self._history: list[tuple[RunKey, dict[str, float]]] | None = None
+        self._annotations: list[Annotation] = []
+        self._annotations_read = float("-inf")  # time.monotonic() of the last read
         self._references: ReferenceSet | None = None
         self.failure: str | None = None  # the permanent failure or outage that stopped a batch
         self.views = self._views_refresher()
@@ -214,8 +224,9 @@ class BatchPipeline:
         return frames
 
     def history(self) -> list[dict[str, float]]:
-        """The evaluation context's earlier runs, oldest first (read once, see __init__); empty
-        when the ruleset reads no history."""
+        """The evaluation context's earlier runs, oldest first, people's annotations applied
+        (moviestream/quality/annotations.py); empty when the ruleset reads no history. The runs
+        are read once (see __init__), the annotations again every ``annotations_reload_s``."""
         if not self.config.ruleset.dynamic:
             return []
         if self._history is None:
@@ -227,7 +238,26 @@ class BatchPipeline:
             )
             log.info("metric_history_read", context=context, runs=len(runs))
             self._history = runs
-        return self._history
+        self._reload_annotations()
+        return curate(self._history, self._annotations)
+
+    def _reload_annotations(self) -> None:
+        """Read the context's annotations if they are older than ``annotations_reload_s``. A read
+        that fails keeps the ones read before (a warning): the batch is judged as it would have
+        been a minute ago, never failed for it."""
+        now = time.monotonic()
+        if now - self._annotations_read < self.config.annotations_reload_s:
+            return
+        self._annotations_read = now
+        try:
+            rows = self._warehouse.read_annotations(self.config.context)
+        except Exception as exc:  # an outage, or a warehouse from before migration 0010
+            log.warning("annotations_read_failed", error=one_line(exc), kept=len(self._annotations))
+            return
+        annotations = annotations_of(rows)
+        if annotations != self._annotations:
+            log.info("annotations_loaded", context=self.config.context, annotations=len(annotations))
+            self._annotations = annotations
 
     # -- the failure policy (moviestream/core/failure.py) ---------------------------------------------
     def _retrying(self, step: str, attempt: int, delay: float, exc: BaseException) -> None:
@@ -393,7 +423,7 @@ class BatchPipeline:
         if results is None:  # every record was isolated: no rule had a record to judge
             results = Results([], [])
         if self._history is not None and results.metrics:  # a batch no rule judged is no run
-            self._history.append(results.metrics)
+            self._history.append(((key.job_name, key.stream_id, key.batch_id), results.metrics))
             del self._history[:-HISTORY_RUNS]  # a stream runs for months: keep what is read
         batch.bad_lines, batch.movies, batch.genres = split_read_out(table, key, started_at)
         batch.bad_lines += isolated

@@ -31,6 +31,9 @@ class PipelineConfig:
     # Reference datasets the rules compare with (--ref ALIAS=SOURCE), reloaded this often (0: never).
     references: tuple[Binding, ...] = ()
     reference_reload_s: float = 300.0
+    # People's annotations on the metric history (moviestream/quality/annotations.py) are read
+    # again this often, so a running job honours a new one without a restart.
+    annotations_reload_s: float = 60.0
     # Poison isolation (see BatchPipeline._isolate): past this many records whose judging raised,
     # the batch fails as a whole (a systematic bug is not quarantined record by record).
     max_isolated_records: int = 100
@@ -55,6 +58,7 @@ def build_config(
     references: Sequence[str],
     reference_schemas: str = ",".join(DEFAULT_SCHEMAS),
     reference_reload_seconds: float,
+    annotations_reload_seconds: float = 60.0,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
     max_isolated_records: int,
@@ -79,6 +83,7 @@ def build_config(
         evaluation_context=evaluation_context.strip() or None,
         references=parse_bindings(references, reference_schemas.split(",")),
         reference_reload_s=reference_reload_seconds,
+        annotations_reload_s=annotations_reload_seconds,
         failure=policy_from(degraded_after_seconds, give_up_after_seconds),
         max_isolated_records=max_isolated_records,
         views_refresh_s=views_refresh_seconds,

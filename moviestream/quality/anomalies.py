@@ -9,6 +9,8 @@ AWS names no algorithm. This engine's, in the data-quality contract of docs/ARCH
   normal values, σ the population standard deviation. The floors keep a constant history (σ = 0)
   from flagging the smallest change: 1% of the mean, or 1e-6 for a mean of 0.
 - A value on the band's edge is normal (the test is strict: below lower or above upper).
+- A value a person included in the baseline (moviestream/quality/annotations.py) is always
+  normal: "this was the new normal" overrides the automatic exclusion.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ K = 3.0
 WINDOW = 100
 RELATIVE_FLOOR = 0.01
 ABSOLUTE_FLOOR = 1e-6
+
+
+class Included(float):
+    """A metric value a person put in the baseline (moviestream/quality/annotations.py): never
+    left out as an anomaly."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -70,15 +79,29 @@ class _Window:
         return Band(mean, mean - half, mean + half, n, excluded)
 
 
-def expected_band(history: Sequence[float]) -> Band | None:
-    """The band a new value is judged against (None: fewer than MIN_HISTORY earlier values)."""
+def walk(history: Sequence[float]) -> tuple[Band | None, list[bool]]:
+    """The band a new value is judged against (None: fewer than MIN_HISTORY earlier values), and
+    for each earlier value whether it is in the baseline (False: left out as an anomaly). A value
+    an annotation included (``Included``) is always in."""
     window = _Window()
     excluded = 0
+    kept: list[bool] = []
     for value in history:
-        if len(window.values) >= MIN_HISTORY and not window.band(excluded).holds(value):
+        normal = (
+            isinstance(value, Included)
+            or len(window.values) < MIN_HISTORY
+            or window.band(excluded).holds(value)
+        )
+        kept.append(normal)
+        if normal:
+            window.add(value)
+        else:
             excluded += 1
-            continue
-        window.add(value)
     if len(window.values) < MIN_HISTORY:
-        return None
-    return window.band(excluded)
+        return None, kept
+    return window.band(excluded), kept
+
+
+def expected_band(history: Sequence[float]) -> Band | None:
+    """The band a new value is judged against (None: fewer than MIN_HISTORY earlier values)."""
+    return walk(history)[0]

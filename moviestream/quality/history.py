@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from moviestream.quality.annotations import Annotation, curate
 
 
 class HistoryFileError(ValueError):
@@ -38,10 +41,19 @@ def series(runs: Sequence[Mapping[str, float]], metric: str) -> list[float]:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
-    """The earlier runs in a history file, oldest first; a missing file is no history."""
+    """The earlier runs in a history file, oldest first, with the file's annotations applied
+    (moviestream/quality/annotations.py); a missing file is no history."""
+    runs, annotations = read_history_file(path)
+    return curate(runs, annotations)
+
+
+def read_history_file(path: Path) -> tuple[list[tuple[int, dict[str, float]]], list[Annotation]]:
+    """A history file's runs, each with its number (1-based, in file order), and its annotations
+    (lines ``{"annotation": {"run": N, "action": ..., "metric": ..., "note": ...}}``, in order)."""
     if not path.exists():
-        return []
-    runs = []
+        return [], []
+    runs: list[tuple[int, dict[str, float]]] = []
+    annotations: list[Annotation] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
@@ -53,14 +65,44 @@ def read_history(path: Path) -> list[dict[str, float]]:
             doc = json.loads(line)
         except json.JSONDecodeError as exc:
             raise HistoryFileError(f"{path}, line {number}: not JSON ({exc.msg})") from None
+        if isinstance(doc, dict) and "annotation" in doc:
+            annotations.append(_annotation(doc["annotation"], f"{path}, line {number}"))
+            continue
         metrics = doc.get("metrics") if isinstance(doc, dict) else None
         if not isinstance(metrics, dict):
             raise HistoryFileError(f'{path}, line {number}: expected {{"metrics": {{"name": number, ...}}}}')
         bad = [k for k, v in metrics.items() if not isinstance(v, int | float) or isinstance(v, bool)]
         if bad:
             raise HistoryFileError(f"{path}, line {number}: metric {bad[0]!r} is not a number")
-        runs.append({k: float(v) for k, v in metrics.items()})
-    return runs
+        runs.append((len(runs) + 1, {k: float(v) for k, v in metrics.items()}))
+    return runs, annotations
+
+
+def _annotation(doc: Any, where: str) -> Annotation:
+    if not isinstance(doc, dict) or not isinstance(doc.get("run"), int) or isinstance(doc.get("run"), bool):
+        raise HistoryFileError(f'{where}: expected {{"annotation": {{"run": N, "action": ...}}}}')
+    texts = {k: doc.get(k) for k in ("metric", "note", "by", "at")}
+    if any(v is not None and not isinstance(v, str) for v in texts.values()):
+        raise HistoryFileError(f"{where}: an annotation's metric, note, by and at are texts")
+    try:
+        at = datetime.fromisoformat(texts["at"]) if texts["at"] else None
+        return Annotation(doc["run"], str(doc.get("action")), texts["metric"], texts["note"], at, texts["by"])
+    except ValueError as exc:
+        raise HistoryFileError(f"{where}: {exc}") from None
+
+
+def append_annotation(path: Path, annotation: Annotation) -> None:
+    """Add an annotation's line at the end of the history file."""
+    doc = {
+        "run": annotation.run,
+        "action": annotation.action,
+        "metric": annotation.metric,
+        "note": annotation.note,
+        "at": annotation.at.isoformat() if annotation.at else None,
+        "by": annotation.by,
+    }
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"annotation": doc}, sort_keys=True) + "\n")
 
 
 def append_run(path: Path, metrics: Mapping[str, float], **extra: Any) -> None:

@@ -75,6 +75,7 @@ class LocalJob:
     references: tuple[str, ...]
     ref_schemas: str
     ref_reload_seconds: float
+    annotations_reload_seconds: float
     status_file: Path | None
     # The streaming query's id, once it started: the ledger's key for each batch waits for it.
     _query_started: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
@@ -162,6 +163,7 @@ class LocalJob:
                 references=self.references,
                 reference_schemas=self.ref_schemas,
                 reference_reload_seconds=self.ref_reload_seconds,
+                annotations_reload_seconds=self.annotations_reload_seconds,
                 degraded_after_seconds=self.degraded_after_seconds,
                 give_up_after_seconds=self.give_up_after_seconds,
                 max_isolated_records=self.max_isolated_records,

@@ -209,12 +209,24 @@ ORDER BY r.recorded_at, h.stream_id, h.batch_id
 """
 
 
-def history_runs(rows: Iterable[Sequence[Any]]) -> list[dict[str, float]]:
-    """HISTORY_QUERY's rows as runs (one dict of metrics each), in the rows' order."""
-    runs: dict[tuple, dict[str, float]] = {}
+RunKey = tuple[str, str, int]  # (job name, stream id, batch id): a run of the metric history
+
+
+def history_runs(rows: Iterable[Sequence[Any]]) -> list[tuple[RunKey, dict[str, float]]]:
+    """HISTORY_QUERY's rows as runs, each its key and its metrics, in the rows' order."""
+    runs: dict[RunKey, dict[str, float]] = {}
     for job_name, stream_id, batch_id, _, metric, value in rows:
-        runs.setdefault((job_name, stream_id, batch_id), {})[metric] = float(value)
-    return list(runs.values())
+        runs.setdefault((job_name, stream_id, int(batch_id)), {})[metric] = float(value)
+    return list(runs.items())
+
+
+ANNOTATION_COLUMNS = ("context", "job_name", "stream_id", "batch_id", "metric", "action", "note",
+                      "annotated_at", "annotated_by")  # fmt: skip
+# An evaluation context's annotations, in the order they were made (the later one wins).
+ANNOTATIONS_QUERY = (
+    f"SELECT {', '.join(ANNOTATION_COLUMNS)} FROM movies.metric_annotations"
+    " WHERE context = %s ORDER BY annotated_at, batch_id"
+)
 
 
 LEDGER_CHECK = "SELECT 1 FROM movies.batch_ledger WHERE job_name = %s AND stream_id = %s AND batch_id = %s"
@@ -233,8 +245,11 @@ class Warehouse(Protocol):
         """Load one batch exactly once (moviestream/warehouse/loading.py): the ledger's
         committed_at, or None if it was loaded before."""
 
-    def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
-        """The newest ``limit`` runs of an evaluation context, oldest first."""
+    def read_metric_history(self, context: str, limit: int) -> list[tuple[RunKey, dict[str, float]]]:
+        """The newest ``limit`` runs of an evaluation context, oldest first, each with its key."""
+
+    def read_annotations(self, context: str) -> list[dict[str, Any]]:
+        """The context's annotations (ANNOTATION_COLUMNS), in the order they were made."""
 
     def views_refresh(self, refresher: str) -> ViewsRefresh:
         """Refreshing the materialized views on this warehouse (moviestream/warehouse/views.py),

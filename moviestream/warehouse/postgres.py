@@ -17,12 +17,15 @@ from psycopg import sql
 from moviestream.core.dsn import redact, target
 from moviestream.warehouse import loading
 from moviestream.warehouse.contract import (
+    ANNOTATION_COLUMNS,
+    ANNOTATIONS_QUERY,
     HISTORY_COLUMNS,
     HISTORY_QUERY,
     LEDGER_CHECK,
     STAGE_COLUMNS,
     BatchKey,
     BatchLoad,
+    RunKey,
     WarehouseUnavailable,
     history_runs,
 )
@@ -95,10 +98,17 @@ def insert_history_rows(cur: Any, rows: Sequence[tuple]) -> None:
         cur.executemany(_insert("metric_history", HISTORY_COLUMNS), rows)
 
 
-def read_metric_history(dsn: str, context: str, limit: int) -> list[dict[str, float]]:
-    """The newest ``limit`` runs of an evaluation context, oldest first."""
+def read_metric_history(dsn: str, context: str, limit: int) -> list[tuple[RunKey, dict[str, float]]]:
+    """The newest ``limit`` runs of an evaluation context, oldest first, each with its key."""
     with connect(dsn, autocommit=True) as conn:
         return history_runs(conn.execute(HISTORY_QUERY, (context, limit, context)).fetchall())
+
+
+def read_annotations(dsn: str, context: str) -> list[dict[str, Any]]:
+    """The context's annotations (ANNOTATION_COLUMNS), in the order they were made."""
+    with connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(ANNOTATIONS_QUERY, (context,)).fetchall()
+    return [dict(zip(ANNOTATION_COLUMNS, row, strict=True)) for row in rows]
 
 
 def _insert(table: str, columns: Sequence[str], schema: str | None = "movies") -> sql.Composed:
@@ -194,8 +204,11 @@ class PostgresWarehouse:
     def load_batch(self, load: BatchLoad, timings: dict[str, float] | None = None) -> datetime | None:
         return load_batch(self.dsn, load, timings)
 
-    def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
+    def read_metric_history(self, context: str, limit: int) -> list[tuple[RunKey, dict[str, float]]]:
         return read_metric_history(self.dsn, context, limit)
+
+    def read_annotations(self, context: str) -> list[dict[str, Any]]:
+        return read_annotations(self.dsn, context)
 
     def views_refresh(self, refresher: str) -> ViewsRefresh:
         return ViewsRefresh(lambda: connect(self.dsn), refresher)

@@ -29,12 +29,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from moviestream.core.dsn import MASK, redact
 from moviestream.warehouse import loading
 from moviestream.warehouse.contract import (
+    ANNOTATION_COLUMNS,
+    ANNOTATIONS_QUERY,
     GENRE_COLUMNS,
     HISTORY_QUERY,
     LEDGER_CHECK,
     STAGE_COLUMNS,
     BatchKey,
     BatchLoad,
+    RunKey,
     WarehouseUnavailable,
     history_runs,
     table_rows,
@@ -185,13 +188,22 @@ class RedshiftWarehouse:
         finally:
             conn.close()
 
-    def read_metric_history(self, context: str, limit: int) -> list[dict[str, float]]:
-        """The newest ``limit`` runs of an evaluation context, oldest first."""
+    def read_metric_history(self, context: str, limit: int) -> list[tuple[RunKey, dict[str, float]]]:
+        """The newest ``limit`` runs of an evaluation context, oldest first, each with its key."""
+        return history_runs(self._query(HISTORY_QUERY, (context, limit, context)))
+
+    def read_annotations(self, context: str) -> list[dict[str, Any]]:
+        """The context's annotations (ANNOTATION_COLUMNS), in the order they were made."""
+        return [
+            dict(zip(ANNOTATION_COLUMNS, r, strict=True)) for r in self._query(ANNOTATIONS_QUERY, (context,))
+        ]
+
+    def _query(self, sql: str, params: tuple) -> list[tuple]:
         conn = self.connect()
         try:
             cur = conn.cursor()
-            cur.execute(HISTORY_QUERY, (context, limit, context))
-            return history_runs(cur.fetchall())
+            cur.execute(sql, params)
+            return list(cur.fetchall())
         finally:
             conn.close()
 

@@ -21,7 +21,7 @@ EVERY_COMMAND = {
     "from-vega-movies": [],
     "job": [],
     "backfill": [],
-    "quality": ["check", "lint", "recommend"],
+    "quality": ["check", "lint", "recommend", "annotate", "history"],
     "warehouse": ["apply", "views", "query", "check", "refresh"],
     "health": ["page", "watch"],
     "quarantine": ["reindex", "list", "show", "dismiss", "replay"],

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from moviestream.producer.generate import generate
-from tests.unit.test_cli_errors import ROOT, one_line_error, run
+from tests.unit.test_cli_errors import ROOT, UNREACHABLE_AWS, one_line_error, run
 
 pytestmark = pytest.mark.spark
 
@@ -187,4 +187,41 @@ def test_lint_warns_on_mixed_operators_and_no_record_needs_a_history(tmp_path, m
     one_line_error(
         run("moviestream", "quality", "check", str(rules), str(movies_csv), "--no-record"),
         "--no-record needs --history FILE",
+    )
+
+
+def test_annotations_in_the_history_file_start_a_new_normal_and_history_explains_it(tmp_path, movies_csv):
+    """The CLI's side of issue 32: a step in RowCount fails DetectAnomalies; `annotate
+    --reset-from` makes the new level the baseline, and the next check passes."""
+    rules = tmp_path / "anomalies.dqdl"
+    rules.write_text('Rules = [ DetectAnomalies "RowCount" ]')
+    history = tmp_path / "history.jsonl"
+    runs = [6000.0] * 3 + [600.0] * 3  # a new source: 600 rows a run since run 4
+    history.write_text("".join(json.dumps({"metrics": {"Dataset.*.RowCount": n}}) + "\n" for n in runs))
+    check = (
+        "moviestream",
+        "quality",
+        "check",
+        str(rules),
+        str(movies_csv),
+        "--history",
+        str(history),
+        "--no-record",
+    )
+    before = run(*check)
+    assert before.returncode == 1 and "is outside the expected" in before.stdout, before.stdout
+
+    annotated = run("moviestream", "quality", "annotate", "--history", str(history), "--reset-from", "4",
+                    "--note", "a new source", aws={**UNREACHABLE_AWS, "MOVIESTREAM_USER": "ana"})  # fmt: skip
+    assert annotated.returncode == 0, annotated.stderr
+    assert annotated.stdout == f"annotated run 4 of {history}: reset every metric\n"
+    after = run(*check)
+    assert after.returncode == 0, after.stdout
+
+    listed = run("moviestream", "quality", "history", "--history", str(history), "--json")
+    assert [json.loads(x)["why"] for x in listed.stdout.splitlines()] == [
+        *["before a new normal (reset)"] * 3, "a new normal starts here by ana: a new source", "", ""]  # fmt: skip
+    one_line_error(
+        run("moviestream", "quality", "annotate", "--history", str(history), "--run", "9", "--exclude"),
+        f"no run 9 of {history} in the history",
     )

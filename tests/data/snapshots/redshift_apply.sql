@@ -124,6 +124,16 @@ INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, %s);
 
 COMMIT;
 
+LOCK TABLE movies.schema_migrations;
+
+SELECT 1 FROM movies.schema_migrations WHERE version = %s;
+
+/* People's annotations on the metric history (issue 32): a run's metric, or all its metrics, put */ /* out of the baseline dynamic rules and DetectAnomalies learn from, or into it, or a new normal */ /* starting at a run (moviestream/quality/annotations.py says how each is honoured). */ /*   context        the evaluation context whose history it annotates */ /*   job_name, stream_id, batch_id   the run, as movies.metric_history names it */ /*   metric         the metric (Glue's name); NULL: every metric of the run */ /*   action         include | exclude | reset */ /*   note           why (a known incident, a new source) */ /*   annotated_at, annotated_by      when and by whom (an OS or IAM user): the later of two */ /*                  annotations on the same run and metric wins, and both are kept */ CREATE TABLE IF NOT EXISTS movies.metric_annotations (context VARCHAR(256) NOT NULL, job_name VARCHAR(256) NOT NULL, stream_id VARCHAR(256) NOT NULL, batch_id BIGINT NOT NULL, metric VARCHAR(1024), action VARCHAR(16) NOT NULL, note VARCHAR(1024), annotated_at TIMESTAMP NOT NULL, annotated_by VARCHAR(256) NOT NULL) DISTSTYLE ALL SORTKEY(context, annotated_at);
+
+INSERT INTO movies.schema_migrations (version, applied_at) VALUES (%s, %s);
+
+COMMIT;
+
 /* Views people query (Redshift dialect), re-applied after the schema and migrations on every */ /* `apply`. Each view is dropped and created again: Redshift has no OR REPLACE for materialized */ /* views, and OR REPLACE cannot change a view's columns. */ /* "Top rated" everywhere means: an IMDb rating of at least 8.0 from at least 25,000 votes (below */ /* that, a rating says little). Aggregated views are materialized; the ones marked "incremental" */ /* use only constructs AWS lists for incremental refresh (SELECT, FROM, inner JOIN, WHERE, GROUP */ /* BY; COUNT, SUM, AVG; immutable functions), so Redshift refreshes them incrementally. The others */ /* (window functions, the clock) are plain views, always current. No view orders its rows: */ /* `moviestream warehouse query` does. */ /* AUTO REFRESH NO, on purpose: Redshift runs auto refresh only when the workgroup has spare */ /* capacity and pauses it for user workloads, and the streaming job's MERGE every few seconds is */ /* one, so an auto-refreshed view lags by an unknown amount. The jobs refresh these views after */ /* batches commit instead, at most every --views-refresh-seconds, and record each refresh */ /* (moviestream/warehouse/views.py); auto refresh on top would only spend RPUs at times no one */ /* chose. Locally they are PostgreSQL materialized views, refreshed by the same code. */ /* Top rated movies. Materialized, incremental. */ DROP MATERIALIZED VIEW IF EXISTS movies.top_rated;
 
 CREATE MATERIALIZED VIEW movies.top_rated AUTO REFRESH NO AS SELECT movie_id, series_title, released_year, imdb_rating, no_of_votes, director, genres FROM movies.imdb_movies_rating WHERE imdb_rating >= 8.0 AND no_of_votes >= 25000;
