@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moviestream.core import logs
+from moviestream.warehouse.contract import ANNOTATIONS_QUERY, HISTORY_QUERY
 from moviestream.warehouse.targets import query_many
 from moviestream.warehouse.views import STALENESS, Staleness
 
@@ -79,6 +80,10 @@ class Facts:
     quarantine_by_status: dict[str, int] = field(default_factory=dict)
     quarantine_open: list[dict[str, Any]] = field(default_factory=list)  # reason, age, records
     replays: list[dict[str, Any]] = field(default_factory=list)  # replay_id, at, status, records
+    # The job's metric history (its evaluation context is the job's name): HISTORY_QUERY's rows for
+    # the newest runs the page shows, and the context's annotations (ANNOTATION_COLUMNS order).
+    history_rows: list[tuple] = field(default_factory=list)
+    annotation_rows: list[tuple] = field(default_factory=list)
 
 
 # The open records' ages, youngest first: (label, upper bound), the last unbounded.
@@ -181,6 +186,7 @@ def read_facts(
             (STALENESS, []),
             (LAST_REFRESH, []),
             *_quarantine_queries(job, now),
+            *_history_queries(job, batches),
         ],
     )
     ledger = _dicts(ledger_columns, ledger_rows)
@@ -191,18 +197,18 @@ def read_facts(
     bad_files = _bad_files(ledger, s3_client, {} if file_cache is None else file_cache)
     views = Staleness(*staleness_rows[0]) if staleness_rows else Staleness(None, None, None)
     last_refresh = _dicts(refresh_columns, refresh_rows)[0] if refresh_rows else None
-    return Facts(
-        ledger,
-        outcomes,
-        loaded,
-        upserted,
-        last_hour,
-        bad_files,
-        now,
-        views,
-        last_refresh,
-        **_quarantine(index),
-    )
+    # fmt: off
+    return Facts(ledger, outcomes, loaded, upserted, last_hour, bad_files, now, views, last_refresh,
+                 **_quarantine(index[:-2]), history_rows=list(index[-2][1]),
+                 annotation_rows=list(index[-1][1]))
+    # fmt: on
+
+
+def _history_queries(job: str | None, batches: int) -> list[tuple[str, list[Any]]]:
+    """The job's metric history (its evaluation context is its name; with no job, none: contexts
+    are per job) for the newest ``batches`` runs, and the context's annotations."""
+    context = job or ""
+    return [(HISTORY_QUERY, [context, batches, context]), (ANNOTATIONS_QUERY, [context])]
 
 
 def _bad_files(

@@ -249,6 +249,39 @@ def quarantine_chart(quarantine: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+# The metric history's points by what the baseline makes of them (summary.history_points).
+HISTORY_STATUSES = ("in", "anomaly", "excluded", "included", "reset", "before reset")
+HISTORY_COLOURS = ("#7f7f7f", "#ff7f0e", "#d62728", "#2ca02c", "#1f77b4", "#c7c7c7")
+HISTORY_SHAPES = ("circle", "cross", "cross", "diamond", "triangle-up", "circle")
+
+
+def history_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each metric with an exception in its history: its values over time, each point marked by
+    whether the baseline keeps it (grey), left it out as an anomaly, or a person excluded,
+    included or reset it. One row a metric, each on its own scale."""
+    base = alt.Chart().encode(x=_time(), y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)))
+    line = base.mark_line(color="#cccccc")
+    dots = base.mark_point(filled=True, size=80, opacity=0.9).encode(
+        color=alt.Color(
+            "status:N",
+            title="in the baseline?",
+            scale=alt.Scale(domain=list(HISTORY_STATUSES), range=list(HISTORY_COLOURS)),
+            legend=alt.Legend(orient="bottom"),
+        ),
+        shape=alt.Shape(
+            "status:N", scale=alt.Scale(domain=list(HISTORY_STATUSES), range=list(HISTORY_SHAPES))
+        ),
+        tooltip=[*BATCH_TOOLTIP, "metric:N", "value:Q", "status:N", "why:N"],
+    )
+    return (
+        alt.layer(line, dots, data=alt.Data(values=points))
+        .properties(width=WIDTH, height=110)
+        .facet(row=alt.Row("metric:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        .resolve_scale(y="independent")
+        .to_dict()
+    )
+
+
 CHARTS = (  # (element id, title, what it answers)
     ("chart-throughput", "Throughput", "records in vs loaded, per batch"),
     ("chart-lag", "End-to-end lag", "produced → committed, p50 / p95 / max per batch"),
@@ -257,6 +290,11 @@ CHARTS = (  # (element id, title, what it answers)
     ("chart-rules", "Pass rate per rule", "each rule over time (grey: evaluation errors only)"),
     ("chart-reasons", "Bad-record reasons", "bad records by reason over time"),
     ("chart-quarantine", "Quarantine", "open bad records by reason and how long they have waited"),
+    (
+        "chart-history",
+        "Metric history",
+        "what the history rules learn from: points left out, and people's annotations",
+    ),
 )
 
 
@@ -282,6 +320,11 @@ def chart_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
             quarantine_chart(data["quarantine"])
             if data["quarantine"]["open_by_reason_age"]
             else _nothing("no open records in quarantine")
+        ),
+        "chart-history": (
+            history_chart(data["history"])
+            if data.get("history")
+            else _nothing("every point of the metric history is in the baseline")
         ),
     }
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from moviestream.core.metrics import quality_score
 from moviestream.health.facts import QUARANTINE_AGES, SAMPLES_PER_REASON, Facts
+from moviestream.quality.annotations import annotations_of, explain
+from moviestream.warehouse.contract import ANNOTATION_COLUMNS, history_runs
 
 MAX_BUCKETS = 40  # heatmap columns: one per batch up to this many, else runs of batches
 TOP_REASONS = 10
@@ -239,6 +241,49 @@ def quarantine(facts: Facts) -> dict[str, Any]:
 QUARANTINE_AGE_ORDER = {label: i for i, (label, _) in enumerate(QUARANTINE_AGES)}
 
 
+HISTORY_METRICS = 6  # metrics the history chart shows at most: those with points out or annotated
+
+
+def history_points(facts: Facts) -> list[dict[str, Any]]:
+    """The job's metric history where people or the anomaly walk made an exception: for each
+    metric (at most HISTORY_METRICS) with a point out of the baseline or annotated, every point,
+    with its status (in, anomaly, excluded, included, reset) and why."""
+    runs = history_runs(facts.history_rows)
+    if not runs:
+        return []
+    recorded = {(j, s, int(b)): iso(at) for j, s, b, at, _, _ in facts.history_rows}
+    columns = ANNOTATION_COLUMNS
+    annotations = annotations_of([dict(zip(columns, row, strict=True)) for row in facts.annotation_rows])
+    points: list[dict[str, Any]] = []
+    shown = 0
+    for metric in sorted({m for _, metrics in runs for m in metrics}):
+        explained = explain(runs, annotations, metric)
+        if all(p["in_baseline"] and not p["why"] for p in explained):
+            continue  # nothing to mark: the chart would only repeat the metric
+        shown += 1
+        if shown > HISTORY_METRICS:
+            break
+        for p in explained:
+            job, stream, batch = p["run"]
+            points.append({"metric": metric, "job": job, "stream_id": stream, "batch_id": batch,
+                           "committed_at": recorded[p["run"]], "value": p["value"],
+                           "status": _history_status(p), "why": p["why"]})  # fmt: skip
+    return points
+
+
+def _history_status(point: dict[str, Any]) -> str:
+    why = str(point["why"])
+    if why.startswith("a new normal"):
+        return "reset"
+    if why.startswith("included"):
+        return "included"
+    if why.startswith("excluded"):
+        return "excluded"
+    if why.startswith("before a new normal"):
+        return "before reset"
+    return "in" if point["in_baseline"] else "anomaly"
+
+
 def page_data(facts: Facts) -> dict[str, Any]:
     """Everything the page shows, as the JSON it embeds."""
     rows = batch_rows(facts)
@@ -250,4 +295,5 @@ def page_data(facts: Facts) -> dict[str, Any]:
         "reasons_over_time": over_time,
         "top_reasons": top,
         "quarantine": quarantine(facts),
+        "history": history_points(facts),
     }

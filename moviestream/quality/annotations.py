@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from moviestream.quality.anomalies import Included, walk
 
@@ -116,7 +117,7 @@ def annotations_of(rows: Sequence[Mapping[str, object]]) -> list[Annotation]:
 
 def explain(
     runs: Sequence[tuple[Hashable, dict[str, float]]], annotations: Sequence[Annotation], metric: str
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """A metric's points, oldest first, as ``quality history`` lists them: each run that measured
     it, its value, whether it is in the baseline the next run is judged against, and why not (or
     why it is, when a person said so)."""
@@ -124,12 +125,12 @@ def explain(
     keys = [key for key, _ in runs]
     start = max(_resets(keys, annotations).get(metric, 0), _resets(keys, annotations).get(None, 0))
     resets = {a.run: a for a in annotations if a.action == "reset" and a.metric in (None, metric)}
-    points: list[dict[str, object]] = []
+    points: list[dict[str, Any]] = []
     for i, (key, metrics) in enumerate(runs):
         if metric not in metrics:
             continue
         mark = mark_of(marks, key, metric)
-        point: dict[str, object] = {"run": key, "value": metrics[metric], "in_baseline": True, "why": ""}
+        point: dict[str, Any] = {"run": key, "value": metrics[metric], "in_baseline": True, "why": ""}
         if i < start:
             point.update(in_baseline=False, why="before a new normal (reset)")
         elif mark is not None and mark.action == "exclude":

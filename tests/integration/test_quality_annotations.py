@@ -23,8 +23,10 @@ from click.testing import CliRunner
 from moviestream.cli.quality import cli
 from moviestream.core.config import AwsSettings
 from moviestream.devstack.jobs import start_local_job, stop_job, wait_for_status
+from tests.browser import render, screenshot
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
+from tests.integration.test_health_page import ARTIFACTS, _marks, write_page
 from tests.waiting import running, wait_for
 
 RULES = """Rules = [
@@ -133,6 +135,20 @@ def test_a_running_job_honours_an_included_new_normal_and_an_excluded_incident(s
     # Without the exclusion, avg(last(3)) * 0.5 after the 400 would be 80 and fail the 40s.
     assert [(o[ANOMALY], o[DYNAMIC]) for o in outcomes[7:]] == [("Passed", "Passed")] * 3
     assert "annotations_loaded" in log.read_text(errors="replace")
+
+    # The health page marks them on the metric history chart, as a person sees it in Chromium.
+    page = tmp_path / "health.html"
+    data = write_page(dsn, job, page)
+    rows = [p for p in data["history"] if p["metric"] == "Dataset.*.RowCount"]
+    assert [(p["value"], p["status"]) for p in rows] == [
+        (20.0, "in"), (20.0, "in"), (20.0, "in"), (40.0, "included"), (40.0, "in"), (40.0, "in"),
+        (400.0, "excluded"), (40.0, "in"), (40.0, "in"), (40.0, "in"),
+    ]  # fmt: skip
+    rendered = render(page)
+    assert rendered.console == [], rendered.console
+    marks = _marks(rendered.dom)["chart-history"]
+    assert marks["point"] == len(data["history"]) and marks["line mark"] >= 1, marks
+    assert screenshot(page, ARTIFACTS / "health-page-annotations.png").stat().st_size > 50_000
 
     listed = CliRunner().invoke(cli, ["history", "--dsn", dsn, "--context", job, "--metric", "Dataset.*.RowCount",
                                       "--json"])  # fmt: skip
