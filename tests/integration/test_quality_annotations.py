@@ -159,3 +159,40 @@ def test_a_running_job_honours_an_included_new_normal_and_an_excluded_incident(s
         (400.0, False, "excluded by ana: a duplicate upstream load"),
         (40.0, True, ""), (40.0, True, ""), (40.0, True, ""),
     ]  # fmt: skip
+
+
+def test_annotate_and_history_user_errors_are_one_line(stack):
+    dsn = fresh_warehouse(stack)
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO movies.metric_history VALUES ('ctx', 'j', 's', 3, now(), 'Dataset.*.RowCount', 20)"
+        )
+    runner = CliRunner()
+    base = ["annotate", "--dsn", dsn, "--context", "ctx", "--job", "j", "--stream", "s"]
+    for args, expected in (
+        ([*base, "--batch", "3"], "error: give one of --exclude, --include or --reset-from"),
+        ([*base, "--batch", "4", "--exclude"], "error: no batch 4 of j/s in context ctx in the history"),
+        ([*base, "--batch", "3", "--exclude", "--metric", "Mean"],
+         "error: batch 3 of j/s in context ctx has no metric 'Mean'; it has Dataset.*.RowCount"),
+        (["annotate", "--dsn", dsn, "--batch", "3", "--exclude"],
+         "error: name the run: --job, --stream and --batch (or --reset-from), or --history FILE --run N"),
+        (["history", "--dsn", dsn], "error: give --context C (the warehouse) or --history FILE"),
+        (["history", "--dsn", dsn, "--context", "ctx", "--metric", "Mean"],
+         "error: no run measured 'Mean'; the history has Dataset.*.RowCount"),
+    ):  # fmt: skip
+        out = runner.invoke(cli, args)
+        assert out.exit_code == 2 and out.output.strip() == expected, (args, out.output)
+    assert (
+        runner.invoke(cli, ["history", "--dsn", dsn, "--context", "none"]).output
+        == "no runs in the history\n"
+    )
+    done = runner.invoke(cli, [*base, "--reset-from", "3", "--note", "new source"])
+    assert done.output == "annotated batch 3 of j/s in context ctx: reset every metric\n"
+    shown = runner.invoke(cli, ["history", "--dsn", dsn, "--context", "ctx"]).output.splitlines()
+    assert shown[0].split() == ["METRIC", "RUN", "VALUE", "BASELINE", "WHY"]
+    assert shown[1].split(maxsplit=3)[:3] == ["Dataset.*.RowCount", "j/s/3", "20"]
+    assert (
+        " in " in shown[1]
+        and "a new normal starts here by " in shown[1]
+        and shown[1].endswith(": new source")
+    )
