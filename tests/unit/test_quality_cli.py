@@ -218,9 +218,13 @@ def test_annotations_in_the_history_file_start_a_new_normal_and_history_explains
     after = run(*check)
     assert after.returncode == 0, after.stdout
 
+    incident = run("moviestream", "quality", "annotate", "--history", str(history), "--run", "5", "--exclude",
+                   "--metric", "Dataset.*.RowCount", "--note", "an incident", aws={**UNREACHABLE_AWS, "MOVIESTREAM_USER": "ana"})  # fmt: skip
+    assert incident.returncode == 0, incident.stderr
     listed = run("moviestream", "quality", "history", "--history", str(history), "--json")
-    assert [json.loads(x)["why"] for x in listed.stdout.splitlines()] == [
-        *["before a new normal (reset)"] * 3, "a new normal starts here by ana: a new source", "", ""]  # fmt: skip
+    assert [(json.loads(x)["in_baseline"], json.loads(x)["why"]) for x in listed.stdout.splitlines()] == [
+        *[(False, "before a new normal (reset)")] * 3, (True, "a new normal starts here by ana: a new source"),
+        (False, "excluded by ana: an incident"), (True, "")]  # fmt: skip
     one_line_error(
         run("moviestream", "quality", "annotate", "--history", str(history), "--run", "9", "--exclude"),
         f"no run 9 of {history} in the history",
