@@ -81,10 +81,10 @@ def _refusals(ruleset) -> list[str]:  # a parsed Ruleset
 
     if not needs_sql_check(ruleset):
         return []
-    from moviestream.core.spark import local_session
+    from moviestream.core.spark import command_session
 
-    # Not stopped here: the session may be one the caller shares (the JVM ends with the process).
-    return ruleset_refusals(local_session("moviestream-quality-lint"), ruleset)
+    with command_session("moviestream-quality-lint") as spark:
+        return ruleset_refusals(spark, ruleset)
 
 
 @cli.command()
@@ -247,14 +247,13 @@ def run_check(
     bindings: tuple[Binding, ...] = (),
     warehouse_dsn: str | None = None,
 ) -> dict[str, Any]:
-    """Outcomes and row counts for one file (the Spark session is local and stopped after)."""
+    """Outcomes and row counts for one file (on a local Spark session, stopped after)."""
     from pyspark.sql import functions as F
 
-    from moviestream.core.spark import local_session
+    from moviestream.core.spark import command_session
     from moviestream.quality.evaluate import ROW_REASONS, ROW_RESULT, evaluate_in_one_pass
 
-    spark = local_session("moviestream-quality-check")
-    try:
+    with command_session("moviestream-quality-check") as spark:
         typed, unreadable = read_typed(spark, location)
         if typed is None:
             return {
@@ -277,8 +276,6 @@ def run_check(
             F.count(F.when(F.size("parse_errors") > 0, 1)).alias("parse_errors"),
         ).collect()[0]
         results = one_pass.results(history or [], _references(spark, bindings, warehouse_dsn))
-    finally:
-        spark.stop()
     return {
         "rows": counts["rows"],
         "rows_passed": counts["passed"],
@@ -303,21 +300,22 @@ def recommend(data: str, out: Path | None) -> None:
     """Propose a starter ruleset for DATA (a movies CSV, local or s3://), typed as the job types it:
     a rule for every column, from one profile of the data (thresholds: moviestream/quality/recommend.py)."""
     from moviestream.core.csv_source import InputError, check_input
-    from moviestream.core.spark import local_session
+    from moviestream.core.spark import command_session
     from moviestream.quality.recommend import recommend as recommend_rules
 
     try:
         check_input(data)
     except InputError as exc:
         fail(str(exc))
-    spark = local_session("moviestream-quality-recommend")
-    try:
+    with command_session("moviestream-quality-recommend") as spark:
         typed, _ = read_typed(spark, data)
         if typed is None:
             fail(f"{data}: no rows to profile")
-        text = recommend_rules(typed.cache(), list(TYPED_COLUMNS), Path(data).name)
-    finally:
-        spark.stop()
+        cached = typed.cache()
+        try:
+            text = recommend_rules(cached, list(TYPED_COLUMNS), Path(data).name)
+        finally:
+            cached.unpersist()  # a borrowed session outlives the command
     count = len(parse_ruleset(text).rules)  # what it writes always parses
     if out is None:
         click.echo(text, nl=False)

@@ -6,7 +6,8 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark import SparkContext
@@ -110,6 +111,22 @@ def local_session(app_name: str, cores: int | None = None, java_options: str = "
     spark = _without_start_up_noise(builder.getOrCreate)
     spark.sparkContext.setLogLevel(log_level())
     return spark
+
+
+@contextmanager
+def command_session(app_name: str) -> Iterator[SparkSession]:
+    """The session of a command that needs Spark for a moment (``quality check``, ``lint``,
+    ``recommend``): a new local one, stopped at the end; or, in a process that already runs one
+    (the tests' shared session), that one, borrowed and left running."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    spark = local_session(app_name)
+    try:
+        yield spark
+    finally:
+        spark.stop()
 
 
 class ProgressLogger(StreamingQueryListener):

@@ -40,6 +40,18 @@ def run(*args: str, aws: dict[str, str] = UNREACHABLE_AWS) -> subprocess.Complet
     )
 
 
+def invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``moviestream ARGS`` in this process (click's runner), as a finished process looks: its
+    exit code, stdout and stderr. A command that needs Spark borrows the tests' shared session
+    (moviestream.core.spark.command_session) instead of starting a JVM of its own."""
+    from click.testing import CliRunner
+
+    from moviestream.cli import main
+
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return subprocess.CompletedProcess(["moviestream", *args], result.exit_code, result.stdout, result.stderr)
+
+
 def one_line_error(proc: subprocess.CompletedProcess, fragment: str) -> None:
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]

@@ -1,4 +1,5 @@
-"""`moviestream quality`: check and lint, run as a user would (a subprocess, real Spark)."""
+"""`moviestream quality`: check, lint, annotate and history, with real Spark: in this process (the
+commands borrow the shared session, no JVM start each), and once as a user runs it (a subprocess)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import pytest
 
 from moviestream.producer.generate import generate
-from tests.unit.test_cli_errors import ROOT, UNREACHABLE_AWS, one_line_error, run
+from tests.unit.test_cli_errors import ROOT, invoke, one_line_error, run
 
 pytestmark = pytest.mark.spark
 
@@ -50,6 +51,12 @@ def bad_by_python(row: dict[str, str]) -> bool:
     )
 
 
+@pytest.fixture(autouse=True)
+def _shared_session(spark):
+    """The commands borrow the tests' Spark session (moviestream.core.spark.command_session)."""
+    return spark
+
+
 @pytest.fixture(scope="module")
 def movies_csv(tmp_path_factory):
     path = tmp_path_factory.mktemp("quality") / "movies.csv"
@@ -58,7 +65,7 @@ def movies_csv(tmp_path_factory):
 
 
 def test_check_json_counts_match_a_plain_python_reading_of_the_default_rules(movies_csv):
-    proc = run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--json")
+    proc = invoke("quality", "check", str(MOVIES_RULES), str(movies_csv), "--json")
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     with open(movies_csv, newline="", encoding="utf-8") as f:
@@ -74,6 +81,7 @@ def test_check_json_counts_match_a_plain_python_reading_of_the_default_rules(mov
 
 
 def test_check_prints_a_table(movies_csv):
+    # As a user runs it: its own process and JVM (the other tests borrow the shared session).
     proc = run("moviestream", "quality", "check", str(SEED_RULES), str(movies_csv))
     assert proc.returncode == 1  # the seed's top-rated band fails most movies
     assert 'ColumnValues "imdb_rating" between 8.0 and 10.3  Failed' in proc.stdout
@@ -81,16 +89,14 @@ def test_check_prints_a_table(movies_csv):
 
 
 def test_lint(tmp_path):
-    ok = run("moviestream", "quality", "lint", str(MOVIES_RULES))
+    ok = invoke("quality", "lint", str(MOVIES_RULES))
     assert ok.returncode == 0 and "ok (13 rules)" in ok.stdout
     bad = tmp_path / "bad.dqdl"
     bad.write_text('Rules = [\n  IsComplete "series_title",\n  ColumnValues "imdb_rating" between 1\n]')
-    one_line_error(
-        run("moviestream", "quality", "lint", str(bad)), "line 4, column 1: expected 'and', found ']'"
-    )
+    one_line_error(invoke("quality", "lint", str(bad)), "line 4, column 1: expected 'and', found ']'")
     unknown = tmp_path / "unknown.dqdl"
     unknown.write_text('Rules = [ IsComplete "Series_Title" ]')
-    one_line_error(run("moviestream", "quality", "lint", str(unknown)), "unknown column(s) Series_Title")
+    one_line_error(invoke("quality", "lint", str(unknown)), "unknown column(s) Series_Title")
 
 
 def test_lint_names_each_construct_a_ruleset_may_not_run_in_one_line(tmp_path):
@@ -101,7 +107,7 @@ def test_lint_names_each_construct_a_ruleset_may_not_run_in_one_line(tmp_path):
     rules = [f"CustomSql {_quoted(sql)}" for sql, _ in REFUSED_QUERIES.values()]
     rules.append("ColumnValues \"imdb_rating\" > 1 where \"reflect('a', 'b') = 'c'\"")
     hostile.write_text("Rules = [\n  " + ",\n  ".join(rules) + "\n]")
-    out = run("moviestream", "quality", "lint", str(hostile))
+    out = invoke("quality", "lint", str(hostile))
     assert out.returncode == 2 and out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == len(REFUSED_QUERIES) + 1, lines
@@ -115,29 +121,23 @@ def _quoted(sql: str) -> str:
 
 
 def test_check_user_errors_are_one_line(tmp_path, movies_csv):
-    one_line_error(
-        run("moviestream", "quality", "check", str(MOVIES_RULES), str(tmp_path / "nope.csv")), "not found"
-    )
-    one_line_error(
-        run("moviestream", "quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read"
-    )
+    one_line_error(invoke("quality", "check", str(MOVIES_RULES), str(tmp_path / "nope.csv")), "not found")
+    one_line_error(invoke("quality", "check", str(tmp_path / "nope.dqdl"), str(movies_csv)), "cannot read")
     rules = tmp_path / "files.dqdl"
     rules.write_text('Rules = [ FileSize "a" > 1 ]')
+    one_line_error(invoke("quality", "check", str(rules), str(movies_csv)), "'FileSize' is not supported")
     one_line_error(
-        run("moviestream", "quality", "check", str(rules), str(movies_csv)), "'FileSize' is not supported"
-    )
-    one_line_error(
-        run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "certs"),
+        invoke("quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "certs"),
         "--ref 'certs': expected ALIAS=SOURCE",
     )
     one_line_error(
-        run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "c=nope.csv"),
+        invoke("quality", "check", str(MOVIES_RULES), str(movies_csv), "--ref", "c=nope.csv"),
         "reference 'c' (nope.csv): file not found",
     )
     history = tmp_path / "history.jsonl"
     history.write_text('{"metrics": {"Dataset.*.RowCount": "many"}}\n')
     one_line_error(
-        run("moviestream", "quality", "check", str(MOVIES_RULES), str(movies_csv), "--history", str(history)),
+        invoke("quality", "check", str(MOVIES_RULES), str(movies_csv), "--history", str(history)),
         "line 1: metric 'Dataset.*.RowCount' is not a number",
     )
 
@@ -150,9 +150,7 @@ def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv
     history = tmp_path / "runs" / "history.jsonl"
     history.parent.mkdir()
     history.write_text('{"metrics": {"Dataset.*.RowCount": 600.0}, "note": "other keys are ignored"}\n' * 3)
-    first = run(
-        "moviestream", "quality", "check", str(rules), str(movies_csv), "--history", str(history), "--json"
-    )
+    first = invoke("quality", "check", str(rules), str(movies_csv), "--history", str(history), "--json")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["history_runs"] == 3
@@ -162,8 +160,7 @@ def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv
     assert "Column.imdb_rating.Mean" in lines[-1]["metrics"]  # analyzers are recorded too
 
     history.write_text('{"metrics": {"Dataset.*.RowCount": 6000.0}}\n' * 3)
-    again = run(
-        "moviestream",
+    again = invoke(
         "quality",
         "check",
         str(rules),
@@ -181,11 +178,11 @@ def test_check_keeps_a_history_file_that_dynamic_rules_read(tmp_path, movies_csv
 def test_lint_warns_on_mixed_operators_and_no_record_needs_a_history(tmp_path, movies_csv):
     rules = tmp_path / "mixed.dqdl"
     rules.write_text("Rules = [ RowCount > avg(last(3)) - 2 * std(last(3)) ]")
-    linted = run("moviestream", "quality", "lint", str(rules))
+    linted = invoke("quality", "lint", str(rules))
     assert linted.returncode == 0 and "ok (1 rules)" in linted.stdout
     assert "warning: line 1, column 22: + or - mixed with * or / without parentheses" in linted.stderr
     one_line_error(
-        run("moviestream", "quality", "check", str(rules), str(movies_csv), "--no-record"),
+        invoke("quality", "check", str(rules), str(movies_csv), "--no-record"),
         "--no-record needs --history FILE",
     )
 
@@ -199,7 +196,6 @@ def test_annotations_in_the_history_file_start_a_new_normal_and_history_explains
     runs = [6000.0] * 3 + [600.0] * 3  # a new source: 600 rows a run since run 4
     history.write_text("".join(json.dumps({"metrics": {"Dataset.*.RowCount": n}}) + "\n" for n in runs))
     check = (
-        "moviestream",
         "quality",
         "check",
         str(rules),
@@ -208,24 +204,24 @@ def test_annotations_in_the_history_file_start_a_new_normal_and_history_explains
         str(history),
         "--no-record",
     )
-    before = run(*check)
+    before = invoke(*check)
     assert before.returncode == 1 and "is outside the expected" in before.stdout, before.stdout
 
-    annotated = run("moviestream", "quality", "annotate", "--history", str(history), "--reset-from", "4",
-                    "--note", "a new source", aws={**UNREACHABLE_AWS, "MOVIESTREAM_USER": "ana"})  # fmt: skip
+    annotated = invoke("quality", "annotate", "--history", str(history), "--reset-from", "4",
+                    "--note", "a new source", env={"MOVIESTREAM_USER": "ana"})  # fmt: skip
     assert annotated.returncode == 0, annotated.stderr
     assert annotated.stdout == f"annotated run 4 of {history}: reset every metric\n"
-    after = run(*check)
+    after = invoke(*check)
     assert after.returncode == 0, after.stdout
 
-    incident = run("moviestream", "quality", "annotate", "--history", str(history), "--run", "5", "--exclude",
-                   "--metric", "Dataset.*.RowCount", "--note", "an incident", aws={**UNREACHABLE_AWS, "MOVIESTREAM_USER": "ana"})  # fmt: skip
+    incident = invoke("quality", "annotate", "--history", str(history), "--run", "5", "--exclude",
+                      "--metric", "Dataset.*.RowCount", "--note", "an incident", env={"MOVIESTREAM_USER": "ana"})  # fmt: skip
     assert incident.returncode == 0, incident.stderr
-    listed = run("moviestream", "quality", "history", "--history", str(history), "--json")
+    listed = invoke("quality", "history", "--history", str(history), "--json")
     assert [(json.loads(x)["in_baseline"], json.loads(x)["why"]) for x in listed.stdout.splitlines()] == [
         *[(False, "before a new normal (reset)")] * 3, (True, "a new normal starts here by ana: a new source"),
         (False, "excluded by ana: an incident"), (True, "")]  # fmt: skip
     one_line_error(
-        run("moviestream", "quality", "annotate", "--history", str(history), "--run", "9", "--exclude"),
+        invoke("quality", "annotate", "--history", str(history), "--run", "9", "--exclude"),
         f"no run 9 of {history} in the history",
     )

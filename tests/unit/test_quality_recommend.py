@@ -13,7 +13,7 @@ from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import rule_outcomes
 from moviestream.quality.recommend import ColumnProfile, column_rules, recommend, wilson_lower
-from tests.unit.test_cli_errors import ROOT, run
+from tests.unit.test_cli_errors import ROOT, invoke
 
 SAMPLE = ROOT / "data" / "movies_sample.csv"
 
@@ -89,11 +89,11 @@ def test_the_ruleset_passes_on_its_data_and_catches_injected_defects(spark, gene
 
 def test_recommend_writes_a_ruleset_that_lints_and_passes_on_the_sample(spark, tmp_path):
     out = tmp_path / "sample.dqdl"
-    made = run("moviestream", "quality", "recommend", str(SAMPLE), "--out", str(out))
+    made = invoke("quality", "recommend", str(SAMPLE), "--out", str(out))
     assert made.returncode == 0, made.stderr
     assert "rules recommended from" in made.stderr.splitlines()[-1]
     assert out.read_text().startswith("# Recommended by moviestream quality recommend")
-    linted = run("moviestream", "quality", "lint", str(out))
+    linted = invoke("quality", "lint", str(out))
     assert linted.returncode == 0 and "warning" not in linted.stderr
     # what `check` would run, in this process's Spark session (a third JVM start saved)
     typed, _ = read_typed(spark, str(SAMPLE))
