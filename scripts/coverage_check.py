@@ -15,10 +15,10 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-# Floors a change may not fall below: the whole suite's figures on 2026-12-07 (93.0% of lines,
-# 86.7% of branches, one process), minus one point.
+# Floors a change may not fall below: the whole suite's figures, minus one point. Lines: 93.0% on
+# 2026-12-07; branches: 87.0% in the lower of the day's last two fresh-clone runs (87.0, 87.4).
 LINE_FLOOR = 92.0
-BRANCH_FLOOR = 85.7
+BRANCH_FLOOR = 86.0
 
 
 def percent(covered: int, total: int) -> float:
