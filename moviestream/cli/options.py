@@ -40,6 +40,21 @@ def who() -> str:
         return "unknown"
 
 
+def warehouse_errors(call: Callable[[], Any]) -> Any:
+    """``call()``, with what a warehouse can answer a command turned into one error line: the
+    warehouse unreachable or refused, a bad DSN or flag, or the schema not applied."""
+    from moviestream.cli.exit_codes import fail
+    from moviestream.core.failure import one_line
+    from moviestream.warehouse.contract import WarehouseUnavailable
+
+    try:
+        return call()
+    except (WarehouseUnavailable, ValueError) as exc:
+        fail(str(exc))
+    except Exception as exc:  # e.g. the tables missing: say so in one line
+        fail(f"the warehouse refused: {one_line(exc)} (apply the schema: moviestream warehouse apply)")
+
+
 # --dsn of the commands that work on a warehouse (warehouse, quarantine, quality annotate/history).
 DSN_OPTION = click.option(
     "--dsn",

@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from moviestream.cli.exit_codes import fail
-from moviestream.cli.options import DSN_OPTION, who
+from moviestream.cli.options import DSN_OPTION, warehouse_errors, who
 from moviestream.quality.annotations import Annotation, annotations_of, explain
 from moviestream.quality.history import HistoryFileError, append_annotation, read_history_file
 
@@ -35,18 +35,13 @@ def _warehouse_history(
     dsn: str, context: str
 ) -> tuple[list[tuple[Hashable, dict[str, float]]], list[Annotation]]:
     from moviestream.core.config import AwsSettings
-    from moviestream.core.failure import one_line
-    from moviestream.warehouse.contract import WarehouseUnavailable
     from moviestream.warehouse.targets import open_warehouse
 
-    try:
+    def read():
         warehouse = open_warehouse(dsn, lambda: AwsSettings().client("s3"))
-        runs = warehouse.read_metric_history(context, HISTORY_RUNS)
-        rows = warehouse.read_annotations(context)
-    except (WarehouseUnavailable, ValueError) as exc:
-        fail(str(exc))
-    except Exception as exc:  # e.g. the tables missing: say so in one line
-        fail(f"the warehouse refused: {one_line(exc)} (apply the schema: moviestream warehouse apply)")
+        return warehouse.read_metric_history(context, HISTORY_RUNS), warehouse.read_annotations(context)
+
+    runs, rows = warehouse_errors(read)
     return list(runs), annotations_of(rows)
 
 
@@ -121,27 +116,15 @@ def annotate(
     run = (job_name, stream_id, batch)
     from moviestream.warehouse.annotation_store import add_annotation, run_metrics
 
-    metrics = _run_metrics(lambda: run_metrics(dsn, context, run))
+    metrics = warehouse_errors(lambda: run_metrics(dsn, context, run))
     _check_run(
         dict.fromkeys(metrics, 0.0) if metrics else None,
         metric,
         f"batch {batch} of {job_name}/{stream_id} in context {context}",
     )
-    _run_metrics(lambda: add_annotation(dsn, context, run, action, metric, note, at, by))
+    warehouse_errors(lambda: add_annotation(dsn, context, run, action, metric, note, at, by))
     what = f"batch {batch} of {job_name}/{stream_id} in context {context}"
     click.echo(f"annotated {what}: {action} {metric or 'every metric'}")
-
-
-def _run_metrics(call):
-    from moviestream.core.failure import one_line
-    from moviestream.warehouse.contract import WarehouseUnavailable
-
-    try:
-        return call()
-    except (WarehouseUnavailable, ValueError) as exc:
-        fail(str(exc))
-    except Exception as exc:
-        fail(f"the warehouse refused: {one_line(exc)} (apply the schema: moviestream warehouse apply)")
 
 
 def _check_run(metrics: dict[str, float] | None, metric: str | None, what: str) -> None:

@@ -21,23 +21,18 @@ from typing import Any
 import click
 
 from moviestream.cli.exit_codes import ExitCode, fail
-from moviestream.cli.options import DSN_OPTION, failure_options, metrics_option, reference_options, who
+from moviestream.cli.options import (
+    DSN_OPTION,
+    failure_options,
+    metrics_option,
+    reference_options,
+    warehouse_errors,
+    who,
+)
 from moviestream.core.config import resource_names
-from moviestream.warehouse.contract import WarehouseUnavailable
 from moviestream.warehouse.quarantine import STATUSES
 
 DEFAULT_RULESET = Path(__file__).parents[1] / "rules" / "movies.dqdl"
-
-
-def _warehouse_errors(call):
-    from moviestream.core.failure import one_line
-
-    try:
-        return call()
-    except (WarehouseUnavailable, ValueError) as exc:  # unreachable, refused, a bad DSN or flag
-        fail(str(exc))
-    except Exception as exc:  # e.g. the index's tables missing: say so in one line
-        fail(f"the warehouse refused: {one_line(exc)} (apply the schema: moviestream warehouse apply)")
 
 
 def _timestamp(_ctx, _param, value: str | None) -> datetime | None:
@@ -78,7 +73,7 @@ def reindex(dsn: str, bucket: str, prefix: str) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        result = _warehouse_errors(lambda: run(dsn, s3, bucket, prefix, f"reindex by {who()}"))
+        result = warehouse_errors(lambda: run(dsn, s3, bucket, prefix, f"reindex by {who()}"))
     except (BotoCoreError, ClientError) as exc:
         fail(f"cannot read s3://{bucket}/{prefix}/: {exc}")
     click.echo(result.line())
@@ -119,7 +114,7 @@ def list_cmd(dsn: str, job, status, since, until, rule, reason, ids, limit: int,
     """List quarantined records, oldest first."""
     from moviestream.warehouse.quarantine_store import select
 
-    records = _warehouse_errors(
+    records = warehouse_errors(
         lambda: select(dsn, _selection(job, status, since, until, rule, reason, ids), limit)
     )
     if as_json:
@@ -152,7 +147,7 @@ def _find(dsn: str, prefix: str) -> dict[str, Any]:
 
     if len(prefix) < 8 or any(c not in "0123456789abcdef" for c in prefix):
         fail(f"{prefix!r} is not a quarantine id (64 hex characters; 8 or more of its first are enough)")
-    matches = _warehouse_errors(lambda: select(dsn, Selection(id_prefix=prefix), 2))
+    matches = warehouse_errors(lambda: select(dsn, Selection(id_prefix=prefix), 2))
     if not matches:
         fail(f"no record in quarantine has the id {prefix}", ExitCode.FAILED)
     if len(matches) > 1:
@@ -233,7 +228,7 @@ def dismiss(dsn: str, quarantine_ids: tuple[str, ...], note: str) -> None:
     records = [_find(dsn, q.lower()) for q in quarantine_ids]
     ids = [r["quarantine_id"] for r in records]
     at = datetime.now(UTC).replace(tzinfo=None)
-    changed = _warehouse_errors(lambda: set_status(dsn, ids, "dismissed", who(), at, note=note[:1024]))
+    changed = warehouse_errors(lambda: set_status(dsn, ids, "dismissed", who(), at, note=note[:1024]))
     click.echo(f"dismissed {changed} record{'s' if changed != 1 else ''}")
 
 
@@ -315,7 +310,7 @@ def replay(
             max_isolated_records=100,
             views_refresh_seconds=0.0 if dry_run else 60.0,
         )
-        _warehouse_errors(lambda: open_warehouse(dsn, lambda: aws.client("s3")).check_reachable())
+        warehouse_errors(lambda: open_warehouse(dsn, lambda: aws.client("s3")).check_reachable())
     except (FixesError, ValueError) as exc:
         fail(str(exc))
     summary = _run_replay(config, replay, selected, fixes, dry_run, chunk_records, str(ruleset_path))

@@ -267,21 +267,8 @@ def history_points(facts: Facts) -> list[dict[str, Any]]:
             job, stream, batch = p["run"]
             points.append({"metric": metric, "job": job, "stream_id": stream, "batch_id": batch,
                            "committed_at": recorded[p["run"]], "value": p["value"],
-                           "status": _history_status(p), "why": p["why"]})  # fmt: skip
+                           "status": p["status"], "why": p["why"]})  # fmt: skip
     return points
-
-
-def _history_status(point: dict[str, Any]) -> str:
-    why = str(point["why"])
-    if why.startswith("a new normal"):
-        return "reset"
-    if why.startswith("included"):
-        return "included"
-    if why.startswith("excluded"):
-        return "excluded"
-    if why.startswith("before a new normal"):
-        return "before reset"
-    return "in" if point["in_baseline"] else "anomaly"
 
 
 def page_data(facts: Facts) -> dict[str, Any]:

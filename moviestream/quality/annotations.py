@@ -119,26 +119,34 @@ def explain(
     runs: Sequence[tuple[Hashable, dict[str, float]]], annotations: Sequence[Annotation], metric: str
 ) -> list[dict[str, Any]]:
     """A metric's points, oldest first, as ``quality history`` lists them: each run that measured
-    it, its value, whether it is in the baseline the next run is judged against, and why not (or
-    why it is, when a person said so)."""
+    it, its value, whether it is in the baseline the next run is judged against, its status (in,
+    anomaly, excluded, included, reset, before reset) and why not (or why it is, when a person
+    said so)."""
     marks = _latest(annotations)
     keys = [key for key, _ in runs]
-    start = max(_resets(keys, annotations).get(metric, 0), _resets(keys, annotations).get(None, 0))
+    starts = _resets(keys, annotations)
+    start = max(starts.get(metric, 0), starts.get(None, 0))
     resets = {a.run: a for a in annotations if a.action == "reset" and a.metric in (None, metric)}
     points: list[dict[str, Any]] = []
     for i, (key, metrics) in enumerate(runs):
         if metric not in metrics:
             continue
         mark = mark_of(marks, key, metric)
-        point: dict[str, Any] = {"run": key, "value": metrics[metric], "in_baseline": True, "why": ""}
+        point: dict[str, Any] = {
+            "run": key,
+            "value": metrics[metric],
+            "in_baseline": True,
+            "status": "in",
+            "why": "",
+        }
         if i < start:
-            point.update(in_baseline=False, why="before a new normal (reset)")
+            point.update(in_baseline=False, status="before reset", why="before a new normal (reset)")
         elif mark is not None and mark.action == "exclude":
-            point.update(in_baseline=False, why=_said("excluded", mark))
+            point.update(in_baseline=False, status="excluded", why=_said("excluded", mark))
         elif mark is not None:
-            point["why"] = _said("included", mark)
+            point.update(status="included", why=_said("included", mark))
         if key in resets and i == start:
-            point["why"] = _said("a new normal starts here", resets[key])
+            point.update(status="reset", why=_said("a new normal starts here", resets[key]))
         points.append(point)
     # What DetectAnomalies' walk leaves out of what is left (moviestream/quality/anomalies.py).
     curated = curate(runs, annotations)
@@ -147,7 +155,7 @@ def explain(
     walked = iter(kept)
     for point in points:
         if point["in_baseline"] and not next(walked):
-            point.update(in_baseline=False, why="an anomaly, left out automatically")
+            point.update(in_baseline=False, status="anomaly", why="an anomaly, left out automatically")
     return points
 
 
