@@ -107,10 +107,11 @@ NAMES = resource_names()
 @click.option(
     "--warm-up-rounds",
     type=click.IntRange(min=0),
-    default=3,
+    default=10,
     show_default=True,
     envvar="MOVIESTREAM_WARM_UP_ROUNDS",
-    help="Synthetic batches run before the query starts, so the first real ones are not cold.",
+    help="At most this many synthetic micro-batches before the query starts, fewer once judging "
+    "a record costs what it did the round before (0: none), so the first real ones are not cold.",
 )
 @failure_options(give_up_default=0.0)
 @isolation_option

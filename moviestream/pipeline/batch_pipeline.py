@@ -142,7 +142,7 @@ WARM_UP_RECORDS = 2_000
 QUARANTINE_METRIC_S = 60.0  # QuarantineOpen at least this often while batches commit
 
 
-def _warm_up_envelope(i: int) -> bytes:
+def warm_up_envelope(i: int) -> bytes:
     """A synthetic envelope; every 10th has an unparseable rating (a bad record)."""
     from moviestream.core.record import CSV_COLUMNS
 
@@ -358,7 +358,9 @@ class BatchPipeline:
         return self._s3
 
     def warm_up(self, spark: SparkSession, records: int = WARM_UP_RECORDS, rounds: int = 3) -> float:
-        """Run synthetic batches through every step but the writes before the first real batch.
+        """Run synthetic batches through every step but the writes (``rounds`` of ``rehearse``
+        over an in-memory frame: the class archive's training; the streaming job warms up through
+        a streaming query of its own instead, moviestream/streaming/warm_up.py).
 
         A cold start otherwise lands on the first batches' latency: Python workers start (one
         set per task slot, hence a partition per core), and the JVM runs Spark's generated code
@@ -368,19 +370,26 @@ class BatchPipeline:
         t0 = time.monotonic()
         slots = spark.sparkContext.defaultParallelism
         rows = [
-            (f"warm-up-{i % slots}", str(i), "warm-up", datetime(2000, 1, 1), _warm_up_envelope(i))
+            (f"warm-up-{i % slots}", str(i), "warm-up", datetime(2000, 1, 1), warm_up_envelope(i))
             for i in range(records)
         ]
         source = spark.createDataFrame(rows, SOURCE_SCHEMA).repartition(slots, "shard_id")
         for _ in range(rounds):
-            judged = self._judge.judge(source).persist()
-            try:
-                table = read_out(judged, self._read_out_columns)
-                self._judge.rules.outcomes(envelopes(judged))
-            finally:
-                judged.unpersist()
-            split_read_out(table, BatchKey("warm-up", "warm-up", 0), datetime(2000, 1, 1))
+            self.rehearse(source)
         return time.monotonic() - t0
+
+    def rehearse(self, source: DataFrame) -> tuple[int, float]:
+        """One batch of raw Kinesis rows through every step of ``prepare`` but the reads of the
+        warehouse and the writes: (user records judged, seconds). The warm-up's round."""
+        started = time.monotonic()
+        judged = self._judge.judge(source).persist()
+        try:
+            table = read_out(judged, self._read_out_columns)
+            self._judge.rules.outcomes(envelopes(judged))
+        finally:
+            judged.unpersist()
+        split_read_out(table, BatchKey("warm-up", "warm-up", 0), datetime(2000, 1, 1))
+        return table.num_rows, time.monotonic() - started
 
     def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:
         """One micro-batch of raw Kinesis rows, end to end (None: already in the ledger)."""

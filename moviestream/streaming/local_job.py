@@ -196,8 +196,9 @@ class LocalJob:
             raise JobSetupError(str(exc)) from None
         watch(pipeline.retrier)  # the source's prefetching reports its outages to the failure policy
         if self.warm_up_rounds:
-            seconds = pipeline.warm_up(spark, rounds=self.warm_up_rounds)
-            log.info("warmed_up", rounds=self.warm_up_rounds, seconds=round(seconds, 3))
+            from moviestream.streaming.warm_up import WarmUpPlan, warm_up_stream
+
+            log.info("warmed_up", **warm_up_stream(spark, pipeline.rehearse, WarmUpPlan(self.warm_up_rounds)))
         query = self._start(spark, pipeline, aws, region, start)
         self._wait_for_stop(query)
         error = query.exception()

@@ -27,7 +27,14 @@ BENCHMARKS = {
     ),
     "quality": (
         {"BENCH_QUALITY_ROWS": "1500", "BENCH_QUALITY_RUNS": "1"},
-        {"rows", "cached", "parquet", "targets"},
+        {
+            "rows",
+            "cached",
+            "parquet",
+            "targets",
+            "engine_rowlevel_vs_handwritten",
+            "rowlevel_same_as_handwritten",
+        },
     ),
     "quality_history": (
         {"BENCH_HISTORY_BATCH_ROWS": "500", "BENCH_HISTORY_EARLIER_RUNS": "40", "BENCH_HISTORY_RUNS": "1"},
@@ -116,6 +123,12 @@ def test_the_benchmark_runs_and_writes_its_figures(stack, tmp_path, name):
     assert proc.returncode == 0, (stdout[-2000:], stderr[-3000:])
     report = json.loads((tmp_path / f"{name}.json").read_text())
     assert keys <= set(report), keys - set(report)
+    if name == "quality":  # the engine's row-level columns equal the hand-written yardstick's
+        assert [report[form]["rowlevel_same_as_handwritten"] for form in ("cached", "parquet")] == [
+            True,
+            True,
+        ]
+        assert report["rowlevel_same_as_handwritten"] is True
     recorded = json.loads((ROOT / "bench" / "results" / f"{name}.json").read_text())
     assert keys <= set(recorded), "the recorded full-size figures lack a key the benchmark writes"
     # It removed what it made, and kept out of the user's warehouse and bucket.
