@@ -317,7 +317,7 @@ def main() -> None:
     for phase, run in (("drain", drained), ("latency", paced)):
         if "judge_ms_per_record_by_batch" in run:
             first, steady = run["judge_ms_per_record_by_batch"][0], run["judge_ms_per_record_steady"]
-            sized = run.get("first_batch_judge_over_steady_for_its_size")
+            sized = run.get("first_batch_judge_over_steady_for_its_size", "n/a (batches of one size)")
             print(f"{phase}: judging {first} ms/record in the first batch, {steady} steady "
                   f"({run['first_batch_judge_over_steady']}x per record, {sized}x for its size; "
                   "target <= 1.5)")  # fmt: skip
