@@ -95,8 +95,14 @@ def fresh_database(admin_dsn: str) -> tuple[str, str]:
 
 
 def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop a benchmark's database. Plainly first: that also stops an autovacuum worker busy in it
+    (after a large load there often is one), which FORCE, as a user who is not a superuser, may
+    not terminate; FORCE for a connection of our own left behind."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        try:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        except psycopg.errors.ObjectInUse:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def raw_copy_seconds(dsn: str, csv_path: Path) -> float:

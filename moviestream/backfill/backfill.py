@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from moviestream.backfill import DEFAULT_CHUNK_ROWS
+from moviestream.backfill.handoff import ChunkHandoff
 from moviestream.backfill.inputs import (
     DEFAULT_ARCHIVE_LIMITS,
     ArchiveLimits,
@@ -43,7 +44,6 @@ from moviestream.core import logs
 from moviestream.core.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, Row
 from moviestream.core.envelope import EnvelopeEncoder, iso_millis
 from moviestream.core.failure import one_line
-from moviestream.core.transform import EXPANDED_SCHEMA
 from moviestream.pipeline.batch_pipeline import BatchPipeline, BatchResult, PipelineConfig, s3_batch_keys
 from moviestream.warehouse.contract import BadRecordsFile, BatchKey
 from moviestream.warehouse.quarantine import index_rows
@@ -152,8 +152,10 @@ class Backfill:
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         limits: ReadLimits = DEFAULT_LIMITS,
         archive: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+        handoff: str = "columns",
     ) -> None:
         self.spark = spark
+        self.handoff = ChunkHandoff(spark, handoff)  # how a chunk's rows reach Spark (handoff.py)
         self.config = config
         self.chunk_rows = chunk_rows
         self.limits = limits
@@ -231,25 +233,18 @@ class Backfill:
                 else:
                     if encoder is None:
                         encoder = EnvelopeEncoder(file.name, rows[0].header)
-                    records = []
-                    for row in rows:
-                        key, envelope = encoder.encode(row.row_number, row.values, produced_at)
-                        # One user record per row: the shape of a de-aggregated Kinesis record.
-                        records.append(
-                            ("backfill", str(row.row_number), 0, key, arrival, envelope, None, key)
-                        )
+                    # One user record per row: the shape of a de-aggregated Kinesis record.
+                    frame = self.handoff.frame(encoder, rows, produced_at, arrival, index)
                     extra = {
                         "source_uri": file.uri,
                         "source_sha256": checksum,
                         "source_first_row": chunk[0].row_number,
                         "source_last_row": chunk[-1].row_number,
                     }
-                    prepared = self.pipeline.prepare(
-                        self.spark.createDataFrame(records, EXPANDED_SCHEMA, verifySchema=False),
-                        index,
-                        file_records=True,
-                        ledger_extra=extra,
-                    )
+                    try:
+                        prepared = self.pipeline.prepare(frame, index, file_records=True, ledger_extra=extra)
+                    finally:
+                        self.handoff.release(index)
                     if committing is not None:
                         self._count(result, committing.result())
                     if prepared is None:
@@ -292,6 +287,7 @@ class Backfill:
     def close(self) -> None:
         self._committer.shutdown(wait=True)
         self.pipeline.close()
+        self.handoff.close()
 
     def _write_file_failure(self, file: InputFile, reason: str) -> None:
         """The file-level bad record, under a key deterministic per (job, file, day): a rerun

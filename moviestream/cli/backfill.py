@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from moviestream.backfill import DEFAULT_CHUNK_ROWS
+from moviestream.backfill import DEFAULT_CHUNK_ROWS, HANDOFFS
 from moviestream.backfill.inputs import DEFAULT_COMPRESSION_RATIO, DEFAULT_DECOMPRESSED_BYTES
 from moviestream.cli.exit_codes import ExitCode, fail
 from moviestream.cli.options import (
@@ -48,6 +48,15 @@ DEFAULT_RULESET = Path(__file__).parents[1] / "rules" / "movies.dqdl"
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ROWS, show_default=True)
 @click.option("--as-of", default=None, help="Event time of the rows (ISO-8601); default: each file's mtime.")
 @click.option("--force", is_flag=True, help="Load files again even if their content was loaded before.")
+@click.option(
+    "--handoff",
+    type=click.Choice(HANDOFFS),
+    default="columns",
+    show_default=True,
+    envvar="MOVIESTREAM_BACKFILL_HANDOFF",
+    help="How rows reach Spark: Arrow columns, or the producer's JSON envelopes (the same records; "
+    "kept for comparison).",
+)
 @failure_options(give_up_default=3600.0)
 @isolation_option
 @views_refresh_option
@@ -79,6 +88,7 @@ def main(
     chunk_rows: int,
     as_of: str | None,
     force: bool,
+    handoff: str,
     degraded_after_seconds: float,
     give_up_after_seconds: float,
     max_isolated_records: int,
@@ -130,16 +140,8 @@ def main(
         open_warehouse(warehouse_dsn, lambda: aws.client("s3")).check_reachable()
     except (InputError, WarehouseUnavailable, ValueError) as exc:
         fail(str(exc))
-    summary = _run(
-        files,
-        config,
-        when=when,
-        force=force,
-        rules=str(ruleset_path),
-        chunk_rows=chunk_rows,
-        limits=limits,
-        archive=archive,
-    )
+    backfill_options = {"chunk_rows": chunk_rows, "limits": limits, "archive": archive, "handoff": handoff}
+    summary = _run(files, config, when=when, force=force, rules=str(ruleset_path), **backfill_options)
     click.echo(json.dumps(summary.as_dict()))
     if summary.failed:
         for file in summary.failed:
@@ -153,7 +155,7 @@ def main(
 
 
 def _run(
-    files: list, config: PipelineConfig, *, when: datetime | None, force: bool, rules: str, **sizes: Any
+    files: list, config: PipelineConfig, *, when: datetime | None, force: bool, rules: str, **options: Any
 ) -> Any:
     """The backfill on a local Spark session, with a progress bar; its summary."""
     from moviestream.backfill.backfill import Backfill
@@ -163,7 +165,7 @@ def _run(
     from moviestream.quality.sql_guard import RulesetRefused, refuse_unsafe
 
     spark = local_session(config.job_name)
-    backfill = Backfill(spark, config, **sizes)
+    backfill = Backfill(spark, config, **options)
     try:
         refuse_unsafe(spark, config.ruleset, rules)  # before any file, as the job does
         backfill.pipeline.references(spark)  # a source that cannot be read: one line, before any file

@@ -82,14 +82,21 @@ class EnvelopeEncoder:
         self._title = header.index("Series_Title")
         self._year = header.index("Released_Year")
 
+    def event_id(self, row_number: int, values: tuple[str, ...] | list[str]) -> str:
+        """The row's event id (``event_id_for``'s, computed with what is constant per file)."""
+        material = f"{self._id_prefix}{row_number}\x1e{'\x1f'.join(values)}".encode()
+        return hashlib.blake2b(material, digest_size=16, person=EVENT_ID_PERSON).hexdigest()
+
+    def movie_key(self, values: tuple[str, ...] | list[str]) -> str:
+        """The row's movie_id, also its partition key."""
+        return movie_id(values[self._title], values[self._year])
+
     def encode(
         self, row_number: int, values: tuple[str, ...] | list[str], produced_at: str
     ) -> tuple[str, bytes]:
-        material = f"{self._id_prefix}{row_number}\x1e{'\x1f'.join(values)}".encode()
-        event_id = hashlib.blake2b(material, digest_size=16, person=EVENT_ID_PERSON).hexdigest()
         fields = dict(zip(self.header, values, strict=True))
-        body = envelope_json(event_id, self.source, row_number, produced_at, fields)
-        return movie_id(values[self._title], values[self._year]), body
+        body = envelope_json(self.event_id(row_number, values), self.source, row_number, produced_at, fields)
+        return self.movie_key(values), body
 
 
 def envelope_bytes(source: str, row: Row, produced_at: str) -> tuple[str, bytes]:

@@ -18,6 +18,7 @@ Pure logic (no I/O of its own): the pipeline hands each step that talks to the o
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -259,3 +260,11 @@ def policy_from(degraded_after_s: float, give_up_after_s: float) -> FailurePolic
     if degraded_after_s < 0 or give_up_after_s < 0:
         raise ValueError("the degraded and give-up times must not be negative")
     return FailurePolicy(degraded_after_s=degraded_after_s, give_up_after_s=give_up_after_s or None)
+
+
+def root_cause(message: str) -> str:
+    """The most specific 'SomethingError: ...' line of a Spark/py4j error text."""
+    causes = [
+        line.strip() for line in message.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception): ", line)
+    ]
+    return causes[-1] if causes else (message.strip().splitlines() or [""])[0]

@@ -125,15 +125,19 @@ def expand_kinesis_records(df: DataFrame) -> DataFrame:
 
 def _raise_for_marked(batches: Iterator[pa.RecordBatch], marker: bytes) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        for payload in batch.column("payload").to_pylist():
-            poisoned(payload, marker)
+        if "fields" in batch.schema.names:  # file rows as columns: no payload, the values instead
+            for fields in batch.column("fields").to_pylist():
+                poisoned("\x1f".join(v or "" for _, v in fields or []).encode(), marker)
+        else:
+            for payload in batch.column("payload").to_pylist():
+                poisoned(payload, marker)
         yield batch
 
 
 def with_poison_failpoint(expanded: DataFrame) -> DataFrame:
-    """Tests only (moviestream/core/failpoints.py): judging a user record whose payload holds the
-    MOVIESTREAM_POISON text raises. Read on the driver, the marker travels with the plan; unset,
-    the plan is unchanged."""
+    """Tests only (moviestream/core/failpoints.py): judging a user record whose payload (or, for
+    file rows as columns, a field value) holds the MOVIESTREAM_POISON text raises. Read on the
+    driver, the marker travels with the plan; unset, the plan is unchanged."""
     marker = poison_marker()
     if marker is None:
         return expanded
@@ -204,6 +208,52 @@ def parse_envelopes(df: DataFrame) -> DataFrame:
     """Parse the JSON envelope of each user record; failures get a reason in ``record_error``."""
     passthrough = [c for c in df.columns if c != "record_error"]
     return df.withColumn("_env", parsed_envelope()).select(*envelope_columns(passthrough))
+
+
+# A file's rows handed to Spark as columns (the backfill's default): what parse_envelopes gives
+# for an envelope, less ``produced_at``, which Spark derives from ``produced_at_raw`` with the same
+# expression (file_row_columns), so both hand-offs type it alike. No payload: the JSON exists only
+# on the envelope hand-off; a file row can have no record_error (its envelope is built here).
+ARROW_FILE_ROWS = pa.schema(
+    [
+        *[ARROW_EXPANDED.field(name) for name in ARROW_EXPANDED.names if name != "record_error"],
+        ("record_error", pa.string()),
+        ("event_id", pa.string()),
+        ("schema_version", pa.int32()),
+        ("source", pa.string()),
+        ("row_number", pa.int64()),
+        ("produced_at_raw", pa.string()),
+        ("fields", pa.map_(pa.string(), pa.string())),
+    ]
+)
+FILE_ROW_SCHEMA = T.StructType(
+    [
+        *[f for f in EXPANDED_SCHEMA.fields if f.name != "record_error"],
+        T.StructField("record_error", T.StringType()),
+        T.StructField("event_id", T.StringType()),
+        T.StructField("schema_version", T.IntegerType()),
+        T.StructField("source", T.StringType()),
+        T.StructField("row_number", T.LongType()),
+        T.StructField("produced_at_raw", T.StringType()),
+        T.StructField("fields", T.MapType(T.StringType(), T.StringType())),
+    ]
+)
+
+
+def is_file_rows(df: DataFrame) -> bool:
+    """Whether ``df`` holds file rows as columns (FILE_ROW_SCHEMA) rather than envelopes."""
+    return "fields" in df.columns and "payload" in df.columns
+
+
+def file_row_columns() -> list[Column]:
+    """FILE_ROW_SCHEMA's columns in parse_envelopes' order and shape."""
+    names = FILE_ROW_SCHEMA.names
+    at = names.index("produced_at_raw") + 1
+    return [
+        *[F.col(c) for c in names[:at]],
+        F.try_to_timestamp(F.col("produced_at_raw")).alias("produced_at"),
+        *[F.col(c) for c in names[at:]],
+    ]
 
 
 # --- typing ------------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ HISTORY_RUNS = 1000
 
 
 WARM_UP_RECORDS = 2_000
+WARM_UP_ARRIVAL = datetime(2000, 1, 1)  # a warm-up record's arrival time (and its as-of day)
 QUARANTINE_METRIC_S = 60.0  # QuarantineOpen at least this often while batches commit
 
 
@@ -370,7 +371,7 @@ class BatchPipeline:
         t0 = time.monotonic()
         slots = spark.sparkContext.defaultParallelism
         rows = [
-            (f"warm-up-{i % slots}", str(i), "warm-up", datetime(2000, 1, 1), warm_up_envelope(i))
+            (f"warm-up-{i % slots}", str(i), "warm-up", WARM_UP_ARRIVAL, warm_up_envelope(i))
             for i in range(records)
         ]
         source = spark.createDataFrame(rows, SOURCE_SCHEMA).repartition(slots, "shard_id")
@@ -388,7 +389,7 @@ class BatchPipeline:
             self._judge.rules.outcomes(envelopes(judged))
         finally:
             judged.unpersist()
-        split_read_out(table, BatchKey("warm-up", "warm-up", 0), datetime(2000, 1, 1))
+        split_read_out(table, BatchKey("warm-up", "warm-up", 0), WARM_UP_ARRIVAL)
         return table.num_rows, time.monotonic() - started
 
     def process(self, source: DataFrame, batch_id: int) -> BatchResult | None:

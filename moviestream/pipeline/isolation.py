@@ -181,6 +181,8 @@ def isolated_line(record: dict[str, Any], error: BaseException) -> str:
         envelope = parsed if isinstance(parsed, dict) else {}
     except (ValueError, RecursionError):
         pass
+    if payload is None and "event_id" in record:  # a file row handed over as columns: no JSON
+        envelope = record
     arrival = record.get("approximate_arrival_timestamp")
     doc = dict.fromkeys(BAD_RECORD_FIELDS)
     doc.update(

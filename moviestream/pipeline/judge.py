@@ -19,6 +19,8 @@ from moviestream.core.transform import (
     FieldTyping,
     envelope_columns,
     expand_kinesis_records,
+    file_row_columns,
+    is_file_rows,
     parsed_envelope,
     with_poison_failpoint,
 )
@@ -114,13 +116,24 @@ class BatchJudge:
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self._built = False
+        self._envelope_columns: list[Column] | None = None
+        self._file_row_columns: list[Column] | None = None
 
-    def _build(self, expanded: DataFrame) -> None:
-        self._envelope = parsed_envelope()
-        self._envelope_columns = envelope_columns([c for c in expanded.columns if c != "record_error"])
+    def _parsed(self, expanded: DataFrame) -> DataFrame:
+        """The user records with their envelopes parsed: from the JSON payload, or, for file
+        rows handed over as columns (FILE_ROW_SCHEMA), as they are."""
+        if is_file_rows(expanded):
+            if self._file_row_columns is None:
+                self._file_row_columns = file_row_columns()
+            return expanded.select(*self._file_row_columns)
+        if self._envelope_columns is None:
+            self._envelope = parsed_envelope()
+            self._envelope_columns = envelope_columns([c for c in expanded.columns if c != "record_error"])
+        return expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
+
+    def _build(self, parsed: DataFrame) -> None:
         self._typing = FieldTyping()
-        typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
-        typed = self._typing.apply(typed)
+        typed = self._typing.apply(parsed)
         # The rules see the typed movie columns only (ColumnCount, CustomSql's primary, ...).
         self.rules = CompiledRuleset(typed, self.ruleset, columns=TYPED_COLUMNS)
         first_delivery = Window.partitionBy("event_id").orderBy(*kinesis_order())
@@ -168,17 +181,17 @@ class BatchJudge:
         return self.judge_expanded(expand_kinesis_records(source))
 
     def judge_expanded(self, expanded: DataFrame, redelivery_possible: bool = True) -> DataFrame:
-        """Judge user records already one per row (EXPANDED_SCHEMA), as a file's rows are.
+        """Judge user records already one per row, as a file's rows are: envelopes
+        (EXPANDED_SCHEMA) or file rows as columns (FILE_ROW_SCHEMA, the backfill's hand-off).
 
         ``redelivery_possible=False`` says no event id can occur twice (a file's rows: the event
         id hashes the row's number), so the duplicate search, a shuffle and sort of every
         record, is skipped and ``is_duplicate`` is false throughout.
         """
+        parsed = self._parsed(with_poison_failpoint(expanded))
         if not self._built:
-            self._build(expanded)
-        expanded = with_poison_failpoint(expanded)
-        typed = expanded.withColumn("_env", self._envelope).select(*self._envelope_columns)
-        typed = self._typing.apply(typed)
+            self._build(parsed)
+        typed = self._typing.apply(parsed)
         checked = self.rules.add_row_level_results(typed)
         verdicts = self._verdict_columns if redelivery_possible else self._verdicts_without_redelivery
         return checked.withColumn("_too_long", self._too_long).select("*", *verdicts).drop("_too_long")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from moviestream.core import logs
 from moviestream.core.config import AwsConfigError, AwsSettings, describe_endpoint, resource_names
+from moviestream.core.failure import root_cause
 from moviestream.pipeline.alerts import AlertConfig
 from moviestream.pipeline.config import build_config
 from moviestream.quality.dqdl import Ruleset, read_ruleset
@@ -37,14 +37,6 @@ class JobSetupError(ValueError):
 
 class JobFailed(RuntimeError):
     """The query stopped on an error; the message is its most specific cause."""
-
-
-def root_cause(message: str) -> str:
-    """The most specific 'SomethingError: ...' line of a Spark/py4j error text."""
-    causes = [
-        line.strip() for line in message.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception): ", line)
-    ]
-    return causes[-1] if causes else message.strip().splitlines()[0]
 
 
 @dataclass

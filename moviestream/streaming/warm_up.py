@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -26,11 +25,11 @@ from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPart
 from pyspark.sql.types import StructType
 
 from moviestream.core import logs
+from moviestream.core.failure import root_cause
 from moviestream.core.transform import SOURCE_SCHEMA
-from moviestream.pipeline.batch_pipeline import warm_up_envelope
+from moviestream.pipeline.batch_pipeline import WARM_UP_ARRIVAL, warm_up_envelope
 
 WARM_UP_FORMAT = "moviestream_warm_up"
-ARRIVAL = datetime(2000, 1, 1)
 
 log = logs.get("moviestream.warm_up")
 
@@ -80,7 +79,7 @@ def synthetic_rows(shard: int, first: int, count: int) -> list[tuple]:
             payloads.append(full.get_contents()[2])
     if aggregator.get_num_user_records():
         payloads.append(aggregator.clear_and_get().get_contents()[2])
-    return [(name, str(first + n + 1), "warm-up", ARRIVAL, data) for n, data in enumerate(payloads)]
+    return [(name, str(first + n + 1), "warm-up", WARM_UP_ARRIVAL, data) for n, data in enumerate(payloads)]
 
 
 class WarmUpStreamReader(DataSourceStreamReader):
@@ -89,7 +88,7 @@ class WarmUpStreamReader(DataSourceStreamReader):
     rows travel inside the partitions, as the Kinesis source's prefetched records do."""
 
     def __init__(self, options: dict[str, str]) -> None:
-        self.records = int(options.get("records", "2000"))
+        self.records = int(options.get("records", str(WarmUpPlan().records)))
         self.shards = max(1, int(options.get("shards", "2")))
         self._round = 0
 
@@ -162,9 +161,33 @@ def warm_up_stream(
     spark: SparkSession, rehearse: Callable[[DataFrame], tuple[int, float]], plan: WarmUpPlan
 ) -> dict[str, Any]:
     """Rehearse synthetic micro-batches (see the module's docstring); returns what it did. A
-    failure here is logged and the job goes on cold: the warm-up only ever saves time."""
+    failure here, of a round or of the query's start, is logged and returned, and the job goes on
+    cold: the warm-up only ever saves time."""
     started = time.monotonic()
     rounds = _Rounds(plan, rehearse)
+    error: BaseException | None = None
+    try:
+        error = _rehearse_rounds(spark, rounds, plan, started + plan.budget_s)
+    except Exception as exc:  # the query could not start: nothing to stop
+        error = exc
+    message = None
+    if error is not None:  # a round's error reaches here wrapped by Spark
+        message = root_cause(str(error))[:500] or repr(error)
+        log.warning("warm_up_failed", error=message)
+    return {
+        "rounds": len(rounds.per_record_ms),
+        "ms_per_record": rounds.per_record_ms,
+        "leveled": bool(rounds.per_record_ms) and leveled(rounds.per_record_ms, plan),
+        "seconds": round(time.monotonic() - started, 3),
+        "error": message,
+    }
+
+
+def _rehearse_rounds(
+    spark: SparkSession, rounds: _Rounds, plan: WarmUpPlan, deadline: float
+) -> BaseException | None:
+    """Run the warm-up query until the rounds are done, the query ends or the deadline passes;
+    what the query ended with, if it failed."""
     spark.dataSource.register(WarmUpDataSource)
     with tempfile.TemporaryDirectory(prefix="moviestream-warm-up-") as checkpoint:
         query = (
@@ -179,17 +202,8 @@ def warm_up_stream(
             .start()
         )
         try:
-            deadline = started + plan.budget_s
             while not rounds.done.wait(0.1) and query.isActive and time.monotonic() < deadline:
                 pass
-            error = None if query.isActive else query.exception()
+            return None if query.isActive else query.exception()
         finally:
             query.stop()
-    if error is not None:
-        log.warning("warm_up_failed", error=str(error).splitlines()[0][:500])
-    return {
-        "rounds": len(rounds.per_record_ms),
-        "ms_per_record": rounds.per_record_ms,
-        "leveled": bool(rounds.per_record_ms) and leveled(rounds.per_record_ms, plan),
-        "seconds": round(time.monotonic() - started, 3),
-    }

@@ -45,8 +45,18 @@ BENCHMARKS = {
         {"rows", "raw_copy_s", "merge_load_s", "merge_load_over_raw_copy", "transaction_over_raw_copy"},
     ),
     "backfill": (
-        {"BENCH_BACKFILL_ROWS": "1500"},
-        {"rows", "seconds", "raw_copy_s", "warehouse_rows", "bad_records", "seconds_over_raw_copy"},
+        {"BENCH_BACKFILL_ROWS": "1500", "BENCH_BACKFILL_CHUNK_ROWS": "500", "BENCH_BACKFILL_RUNS": "1"},
+        {
+            "rows",
+            "seconds",
+            "raw_copy_s",
+            "warehouse_rows",
+            "bad_records",
+            "seconds_over_raw_copy",
+            "steady_chunk_over_raw_copy",
+            "columns_over_envelopes",
+            "handoffs",
+        },
     ),
     "soak": (
         {

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from aws_kinesis_agg.aggregator import RecordAggregator
 
+from moviestream.backfill.handoff import ChunkHandoff
+from moviestream.core.csv_source import Row
+from moviestream.core.envelope import EnvelopeEncoder
 from moviestream.core.failpoints import POISON_ENV
 from moviestream.core.movie_key import movie_id
 from moviestream.core.transform import EXPANDED_SCHEMA, SOURCE_SCHEMA
@@ -83,6 +86,35 @@ def test_records_whose_judging_raises_are_isolated_and_the_rest_loads(stack, spa
     prepared = pipeline.prepare(chunk, 1, file_records=True)
     assert prepared.stats.isolated == 1 and prepared.stats.good == 7
     assert [json.loads(line)["row_number"] for line in prepared.bad_lines] == [3]
+
+    # And handed over as Arrow columns (the backfill's default): no payload, so the failpoint
+    # looks in the values, and the isolated record's identity comes from the columns.
+    header = tuple(movie_fields())
+    rows = [
+        Row(
+            n,
+            n + 1,
+            header,
+            tuple(movie_fields(Series_Title=f"{MARK} G" if n == 5 else f"Column film {n}").values()),
+        )
+        for n in range(1, 9)
+    ]
+    encoder = EnvelopeEncoder("films.csv", header)
+    handoff = ChunkHandoff(spark, "columns")
+    try:
+        prepared = pipeline.prepare(
+            handoff.frame(encoder, rows, "2020-01-01T00:00:00.000Z", arrival, 2), 2, file_records=True
+        )
+    finally:
+        handoff.close()
+    assert prepared.stats.isolated == 1 and prepared.stats.good == 7
+    (isolated,) = [json.loads(line) for line in prepared.bad_lines]
+    assert (isolated["row_number"], isolated["source"], isolated["event_id"]) == (
+        5,
+        "films.csv",
+        encoder.event_id(5, rows[4].values),
+    )
+    assert isolated["payload_base64"] is None
     pipeline.close()
 
 

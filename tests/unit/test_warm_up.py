@@ -93,3 +93,26 @@ def test_the_warm_up_rehearses_through_a_streaming_query_and_leaves_nothing_runn
     assert done["rounds"] == 2 and judged == [300, 300]
     assert len(done["ms_per_record"]) == 2 and all(ms > 0 for ms in done["ms_per_record"])
     assert not spark.streams.active
+
+
+def test_a_warm_up_that_fails_says_why_and_the_job_goes_on_cold(spark, monkeypatch):
+    """Whether a round raises or the query cannot even start, warm_up_stream returns (the job
+    starts cold) with the error it logged as warm_up_failed, and leaves no query running."""
+    from moviestream.streaming import warm_up
+
+    def rehearse(frame):
+        raise RuntimeError("a round that raises")
+
+    done = warm_up.warm_up_stream(spark, rehearse, WarmUpPlan(max_rounds=2, records=50))
+    assert done["rounds"] == 0 and not spark.streams.active
+    assert "RuntimeError: a round that raises" in done["error"]
+
+    monkeypatch.setattr(warm_up, "WARM_UP_FORMAT", "moviestream_no_such_source")
+    done = warm_up.warm_up_stream(spark, rehearse, WarmUpPlan(max_rounds=2, records=50))
+    assert done["rounds"] == 0 and not spark.streams.active
+    assert "moviestream_no_such_source" in done["error"]
+
+
+def test_the_source_rounds_default_to_the_plans_size():
+    reader = WarmUpStreamReader({})
+    assert reader.records == WarmUpPlan().records
