@@ -174,6 +174,7 @@ class Backfill:
         """Load every file; ``progress`` is called after each chunk with the file, the chunk's
         index and the file's result so far."""
         started = time.monotonic()
+        self.handoff.prime()
         summary = BackfillSummary()
         if progress is not None and hasattr(progress, "paused"):
             self._report_pauses(progress)

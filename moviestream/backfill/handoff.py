@@ -146,14 +146,19 @@ class ChunkHandoff:
         if how == "columns":
             spark.dataSource.register(FileRowsDataSource)
             self._spool = Path(tempfile.mkdtemp(prefix="moviestream-backfill-"))
+
+    def prime(self) -> None:
+        """Read an empty chunk through the data source, in the background, while the first file
+        is verified and its first chunk read: Spark starts the Python processes that create,
+        plan and read a Python data source (one interpreter each) once, and without this the
+        first chunk waited for them. Called when the run starts, not before: a run refused at
+        its start (a bad ruleset) starts no Python process."""
+        if self._spool is not None and self._primed is None:
             self._primed = threading.Thread(target=self._prime, name="backfill-handoff-prime", daemon=True)
             self._primed.start()
 
     def _prime(self) -> None:
-        """Read an empty chunk through the data source, in the background while the first file is
-        verified and its first chunk read: Spark starts the Python processes that create and plan
-        a Python data source (one interpreter each) once, and without this the first chunk
-        waited for them. Only ever saves time: a failure is the first chunk's to report."""
+        """Only ever saves time: a failure here is the first chunk's to report."""
         assert self._spool is not None
         path = self._spool / "prime.arrow"
         try:

@@ -71,6 +71,8 @@ def test_both_hand_offs_judge_to_the_same_read_out_and_the_spool_goes(spark, row
     encoder = EnvelopeEncoder("movies.csv", rows[0].header)
     judge = BatchJudge(read_ruleset(ROOT / "moviestream" / "rules" / "movies.dqdl"))
     columns, envelopes = ChunkHandoff(spark, "columns"), ChunkHandoff(spark, "envelopes")
+    columns.prime()  # an empty chunk read in the background, beside the first real one
+    envelopes.prime()  # nothing to prime
     try:
         by_columns = columns.frame(encoder, rows, PRODUCED_AT, ARRIVAL, 7)
         assert FILE_ROWS_FORMAT in by_columns._jdf.queryExecution().optimizedPlan().toString()
