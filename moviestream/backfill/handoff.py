@@ -67,12 +67,13 @@ def file_rows_table(
         pa.array(values, pa.string()),
     )
     keys_array = pa.array(keys, pa.string())
+    arrival_type = ARROW_FILE_ROWS.field("approximate_arrival_timestamp").type
     columns = {
         "shard_id": pa.array([FILE_SHARD] * n, pa.string()),
         "sequence_number": pa.array([str(number) for number in numbers], pa.string()),
         "sub_sequence_number": pa.array([0] * n, pa.int32()),
         "partition_key": keys_array,
-        "approximate_arrival_timestamp": pa.array([arrival] * n, ARROW_FILE_ROWS.field(4).type),
+        "approximate_arrival_timestamp": pa.array([arrival] * n, arrival_type),
         "payload": pa.nulls(n, pa.binary()),
         "movie_id": keys_array,
         "record_error": pa.nulls(n, pa.string()),

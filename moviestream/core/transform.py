@@ -17,6 +17,7 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from moviestream.core.deaggregate import deaggregate
 from moviestream.core.failpoints import poison_marker, poisoned
@@ -35,19 +36,6 @@ SOURCE_SCHEMA = T.StructType(
     ]
 )
 
-EXPANDED_SCHEMA = T.StructType(
-    [
-        T.StructField("shard_id", T.StringType()),
-        T.StructField("sequence_number", T.StringType()),
-        T.StructField("sub_sequence_number", T.IntegerType()),
-        T.StructField("partition_key", T.StringType()),
-        T.StructField("approximate_arrival_timestamp", T.TimestampType()),
-        T.StructField("payload", T.BinaryType()),
-        T.StructField("record_error", T.StringType()),
-        T.StructField("movie_id", T.StringType()),
-    ]
-)
-
 ENVELOPE_SCHEMA = T.StructType(
     [
         T.StructField("schema_version", T.IntegerType()),
@@ -60,6 +48,8 @@ ENVELOPE_SCHEMA = T.StructType(
     ]
 )
 
+# A Kinesis record expanded to its user records, one row each. Declared once, in Arrow (the
+# driver-side isolation builds it); Spark's type is derived, so the two cannot drift.
 ARROW_EXPANDED = pa.schema(
     [
         ("shard_id", pa.string()),
@@ -72,6 +62,7 @@ ARROW_EXPANDED = pa.schema(
         ("movie_id", pa.string()),
     ]
 )
+EXPANDED_SCHEMA = from_arrow_schema(ARROW_EXPANDED)
 
 
 def _field_text(value: object) -> str | None:
@@ -226,18 +217,7 @@ ARROW_FILE_ROWS = pa.schema(
         ("fields", pa.map_(pa.string(), pa.string())),
     ]
 )
-FILE_ROW_SCHEMA = T.StructType(
-    [
-        *[f for f in EXPANDED_SCHEMA.fields if f.name != "record_error"],
-        T.StructField("record_error", T.StringType()),
-        T.StructField("event_id", T.StringType()),
-        T.StructField("schema_version", T.IntegerType()),
-        T.StructField("source", T.StringType()),
-        T.StructField("row_number", T.LongType()),
-        T.StructField("produced_at_raw", T.StringType()),
-        T.StructField("fields", T.MapType(T.StringType(), T.StringType())),
-    ]
-)
+FILE_ROW_SCHEMA = from_arrow_schema(ARROW_FILE_ROWS)
 
 
 def is_file_rows(df: DataFrame) -> bool:
