@@ -24,6 +24,21 @@ def spark_master(cores: int | None = None) -> str:
     return f"local[{cores}]" if cores else "local[*]"
 
 
+# Spark SQL settings every session of the pipeline runs with, local or on Glue (whose entries set
+# them at start, moviestream/glue/streaming_job.py):
+# - HotSpot does not JIT-compile methods over 8,000 bytes of bytecode, and Spark's default limit
+#   (65,535) lets a generated stage grow past that: a ruleset's row-level columns then ran
+#   interpreted, 3x slower. At 8,000 Spark falls back to per-operator generated code.
+# - A batch is cached once judged, for the two jobs that read it, and then dropped: compressing
+#   the cache's columns (dictionary and run-length statistics for every column) took a fifth of the
+#   executors' time in a backfill's chunk, and saved memory the batch holds for a second.
+SQL_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.codegen.hugeMethodLimit": "8000",
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+}
+
+
 # The folder where the local entries' JVM finds a class-data archive of Spark's classes (unset:
 # none). `make` trains one per checkout into .local/spark-classes (moviestream/devstack/spark_classes.py).
 CLASS_ARCHIVE_ENV = "MOVIESTREAM_SPARK_CLASS_ARCHIVE_DIR"
@@ -77,17 +92,12 @@ def local_session(app_name: str, cores: int | None = None, java_options: str = "
         .config("spark.ui.showConsoleProgress", "false")
         # One shuffle partition per core: Spark's 200 would be mostly empty tasks for a batch.
         .config("spark.sql.shuffle.partitions", str(cores or os.cpu_count() or 2))
-        .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("MOVIESTREAM_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         # How soon a query with nothing new to read says so (QueryIdleEvent; Spark's default is
         # 10 s): ProgressLogger logs query_idle once after a batch, what tests and operators wait on.
         .config("spark.sql.streaming.noDataProgressEventInterval", "1000")
-        # HotSpot does not JIT-compile methods over 8,000 bytes of bytecode, and Spark's default
-        # limit (65,535) lets a generated stage grow past that: a ruleset's row-level columns then
-        # ran interpreted, 3x slower. At 8,000 Spark falls back to per-operator generated code.
-        .config("spark.sql.codegen.hugeMethodLimit", "8000")
         # The throughput collector: on 2 cores G1's concurrent work competed with the job's own
         # (a 400,000-row backfill took 47 s with G1, 44.5 s with this). Less inlining by the
         # optimizing JIT: compiling Spark's code and the generated code took a core for most of
@@ -108,6 +118,8 @@ def local_session(app_name: str, cores: int | None = None, java_options: str = "
             ),
         )
     )
+    for key, value in SQL_SETTINGS.items():
+        builder = builder.config(key, value)
     spark = _without_start_up_noise(builder.getOrCreate)
     spark.sparkContext.setLogLevel(log_level())
     return spark

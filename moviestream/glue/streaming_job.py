@@ -43,6 +43,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from moviestream.core.spark import SQL_SETTINGS
 from moviestream.pipeline.alerts import DEFAULT_FAILURE_RATIO
 
 REQUIRED_ARGUMENTS = (
@@ -71,11 +72,8 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "max_isolated_records": "100",  # poison isolation's bound (moviestream/pipeline/batch_pipeline.py)
     "views_refresh_seconds": "60",  # the materialized views' refresh cadence; 0: never
 }
-# Spark SQL settings the job sets at start (the same as the local session; see moviestream/core/spark.py).
-SPARK_SQL_CONF = {
-    "spark.sql.codegen.hugeMethodLimit": "8000",
-    "spark.sql.session.timeZone": "UTC",
-}
+# Spark SQL settings the job sets at start: the local session's (moviestream/core/spark.py says why).
+SPARK_SQL_CONF = SQL_SETTINGS
 GET_RECORDS_LIMIT = 10_000
 
 
