@@ -34,7 +34,7 @@ import psycopg
 from bench import own_bucket, remove_bucket, results_path
 from bench.warehouse_bench import drop_database, fresh_database, raw_copy_seconds
 from moviestream.core.config import AwsSettings, warehouse_dsn
-from moviestream.producer.generate import generate
+from moviestream.core.generate import generate
 
 RESULTS = results_path("backfill")
 WORK = Path(".local/bench/backfill")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import results_path
 from moviestream.core.config import AwsSettings, describe_endpoint
-from moviestream.producer.generate import generate
+from moviestream.core.generate import generate
 from moviestream.producer.replay import replay
 from moviestream.producer.sink import KinesisSink
 

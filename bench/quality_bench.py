@@ -37,10 +37,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from bench import results_path
+from moviestream.core.generate import generate
 from moviestream.core.record import TYPED_COLUMNS
 from moviestream.core.spark import local_session
 from moviestream.core.transform import type_movie_fields
-from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import (
     ROW_FAIL,

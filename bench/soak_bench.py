@@ -316,7 +316,7 @@ def sample(pid: int, checkpoint: Path, dsn: str, job_name: str, t_s: float) -> d
 def backfill_at(dsn: str, rows: int) -> dict:
     csv_path = WORK / f"backfill-{rows}.csv"
     if not csv_path.exists():
-        from moviestream.producer.generate import generate
+        from moviestream.core.generate import generate
 
         print(f"generating {rows:,} rows into {csv_path}", flush=True)
         generate(csv_path, rows, seed=7, defect_rate=0.05)

@@ -26,8 +26,8 @@ import psycopg
 
 from bench import own_bucket, remove_bucket, results_path
 from moviestream.core.config import AwsSettings, warehouse_dsn
+from moviestream.core.generate import generate
 from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.producer.generate import generate
 
 RESULTS = results_path("stream")
 WORK = Path(".local/bench/stream")

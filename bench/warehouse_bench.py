@@ -27,10 +27,10 @@ import psycopg
 
 from bench import results_path
 from moviestream.core.config import warehouse_dsn
+from moviestream.core.generate import generate
 from moviestream.core.movie_key import movie_id
 from moviestream.core.record import CSV_COLUMNS
 from moviestream.devstack.stack import create_database_sql
-from moviestream.producer.generate import generate
 from moviestream.warehouse.contract import STAGE_COLUMNS, BatchKey, BatchLoad
 from moviestream.warehouse.postgres import load_batch
 from moviestream.warehouse.targets import apply_schema

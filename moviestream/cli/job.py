@@ -107,7 +107,7 @@ NAMES = resource_names()
 @click.option(
     "--warm-up-rounds",
     type=click.IntRange(min=0),
-    default=10,
+    default=12,
     show_default=True,
     envvar="MOVIESTREAM_WARM_UP_ROUNDS",
     help="At most this many synthetic micro-batches before the query starts, fewer once judging "

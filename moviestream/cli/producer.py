@@ -230,7 +230,7 @@ def _stop_on_signals() -> threading.Event:
 def generate_cmd(rows: int, seed: int, defect_rate: float, out: Path) -> None:
     """Write a synthetic movies CSV (deterministic for a seed)."""
     logs.configure()
-    from moviestream.producer.generate import generate
+    from moviestream.core.generate import generate
 
     counts = generate(out, rows, seed=seed, defect_rate=defect_rate)
     click.echo(json.dumps({"out": str(out), "rows": rows, "defects": counts}))

@@ -23,6 +23,7 @@ from moviestream.core import logs
 from moviestream.core.envelope import envelope_json
 from moviestream.core.failpoints import failpoint
 from moviestream.core.failure import GaveUp, PermanentFailure, Retrier, one_line
+from moviestream.core.generate import sample_row
 from moviestream.core.metrics import (
     BatchFacts,
     batch_metric_data,
@@ -144,22 +145,10 @@ QUARANTINE_METRIC_S = 60.0  # QuarantineOpen at least this often while batches c
 
 
 def warm_up_envelope(i: int) -> bytes:
-    """A synthetic envelope; every 10th has an unparseable rating (a bad record)."""
-    from moviestream.core.record import CSV_COLUMNS
-
-    fields = dict.fromkeys(CSV_COLUMNS, "x")
-    fields.update(
-        Series_Title=f"Warm-up {i}",
-        Released_Year=str(1900 + i % 120),
-        Runtime="120 min",
-        Genre="Drama, Comedy",
-        IMDB_Rating="n/a" if i % 10 == 0 else "7.5",
-        Meta_score="80",
-        No_of_Votes="1,234",
-        Gross="$5,000",
-        Certificate="PG",
-    )
-    return envelope_json(f"warm-up-{i}", "warm-up", i, "2000-01-01T00:00:00.000Z", fields)
+    """A synthetic envelope of a realistic row (moviestream/core/generate.py), every 10th with a
+    defect, so the warm-up takes the paths real records take, bad ones included: rows of
+    placeholder values left the JIT's profile without them, and the first real batches slower."""
+    return envelope_json(f"warm-up-{i}", "warm-up", i, "2000-01-01T00:00:00.000Z", sample_row(i))
 
 
 def s3_batch_keys(config: PipelineConfig, stream_id: str, batch_id: int, ingest_date: str) -> tuple[str, str]:

@@ -39,9 +39,11 @@ class WarmUpPlan:
     """How long to rehearse: at least ``min_rounds``, at most ``max_rounds`` and ``budget_s``;
     stop once a round's cost per record is within a factor ``settle`` of the best round before it."""
 
-    max_rounds: int = 10
+    max_rounds: int = 12
     records: int = 10_000  # per round: enough rows for the JIT to compile the per-row code
-    min_rounds: int = 5
+    # Per-record cost still fell by a tenth a round after 5 rounds (bench/README.md); after 5
+    # the first real batch of a 15,000-record drain judged at 1.7x the steady cost, after 10, 1.4x.
+    min_rounds: int = 8
     settle: float = 1.1
     budget_s: float = 120.0
 

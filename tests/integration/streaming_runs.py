@@ -21,8 +21,8 @@ from aws_kinesis_agg.aggregator import RecordAggregator
 from moviestream.core.config import AwsSettings
 from moviestream.core.failpoints import ENV as FAILPOINT_ENV
 from moviestream.core.failpoints import POISON_ENV
+from moviestream.core.generate import generate
 from moviestream.devstack.jobs import kill_group, ledger_totals, start_local_job, stop_job, wait_for_status
-from moviestream.producer.generate import generate
 from tests.helpers import envelope, movie_fields
 from tests.integration.databases import fresh_warehouse
 from tests.waiting import running, wait_for

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from moviestream.core.config import AwsSettings
-from moviestream.producer.generate import generate
+from moviestream.core.generate import generate
 from tests.integration.databases import fresh_warehouse
 
 ROOT = Path(__file__).parents[2]

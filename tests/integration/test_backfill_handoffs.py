@@ -18,8 +18,8 @@ import pytest
 from moviestream.backfill.backfill import Backfill
 from moviestream.backfill.inputs import list_inputs
 from moviestream.core.config import AwsSettings
+from moviestream.core.generate import generate
 from moviestream.pipeline.batch_pipeline import PipelineConfig
-from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import read_ruleset
 from tests.integration.databases import fresh_warehouse
 

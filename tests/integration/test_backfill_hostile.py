@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from moviestream.core.config import AwsSettings
-from moviestream.producer.generate import generate
+from moviestream.core.generate import generate
 from tests.hostile_files import (
     INSIDE_MARK,
     bad_crc_zip,

@@ -20,10 +20,10 @@ import psycopg
 import pytest
 
 from moviestream.core.config import AwsSettings, resource_names
+from moviestream.core.generate import generate
 from moviestream.core.movie_key import movie_id
 from moviestream.devstack.demo import DEMO_PREFIX, run_end_to_end
 from moviestream.devstack.stack import REPO_ROOT
-from moviestream.producer.generate import generate
 from moviestream.producer.vega_movies import read_films, write_csv
 
 SEED_RULES = REPO_ROOT / "moviestream" / "rules" / "seed_top_rated.dqdl"

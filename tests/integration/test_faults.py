@@ -26,9 +26,9 @@ import pytest
 from moviestream.core.config import AwsSettings
 from moviestream.core.csv_source import Row, read_rows
 from moviestream.core.envelope import EnvelopeEncoder
+from moviestream.core.generate import generate
 from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from moviestream.devstack.stack import Postgres
-from moviestream.producer.generate import generate
 from tests.integration.alert_route import AlertRoute, new_alert_route
 from tests.integration.databases import fresh_warehouse
 from tests.integration.streaming_runs import wait_until_settled

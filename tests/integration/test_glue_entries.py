@@ -34,9 +34,9 @@ import psycopg
 import pytest
 
 from moviestream.core.config import AwsSettings
+from moviestream.core.generate import generate
 from moviestream.devstack.jobs import ledger_totals
 from moviestream.devstack.stack import REPO_ROOT
-from moviestream.producer.generate import generate
 from tests.integration.alert_route import AlertRoute, new_alert_route
 from tests.integration.cloudwatch import statistic
 from tests.integration.databases import fresh_warehouse

@@ -15,9 +15,9 @@ import pytest
 
 from moviestream.core.config import AwsSettings
 from moviestream.core.csv_source import Row, read_rows
+from moviestream.core.generate import generate
 from moviestream.core.movie_key import movie_id
 from moviestream.core.record import Envelope, event_id_for
-from moviestream.producer.generate import generate
 from tests.integration.kinesis_reading import payload, read_all
 from tests.waiting import running, wait_for
 

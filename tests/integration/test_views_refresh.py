@@ -26,13 +26,13 @@ from click.testing import CliRunner
 
 from moviestream.cli.warehouse import cli as warehouse_cli
 from moviestream.core.config import AwsSettings
+from moviestream.core.generate import generate
 from moviestream.core.metrics import views_staleness_metric_data
 from moviestream.devstack.jobs import ledger_totals, start_local_job, stop_job, wait_for_status
 from moviestream.health.facts import read_facts
 from moviestream.health.summary import page_data
 from moviestream.pipeline.metrics_publisher import MetricsPublisher
 from moviestream.pipeline.views_refresher import ViewsRefresher
-from moviestream.producer.generate import generate
 from moviestream.warehouse.postgres import load_batch
 from moviestream.warehouse.targets import open_warehouse
 from tests.integration import warehouse_fixture as fx

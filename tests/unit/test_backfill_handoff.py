@@ -15,10 +15,10 @@ from moviestream.backfill.handoff import FILE_ROWS_FORMAT, ChunkHandoff, file_ro
 from moviestream.backfill.inputs import InputFile, rows_of
 from moviestream.core.csv_source import Row
 from moviestream.core.envelope import EnvelopeEncoder
+from moviestream.core.generate import generate
 from moviestream.core.transform import FILE_ROW_SCHEMA
 from moviestream.pipeline.judge import BatchJudge
 from moviestream.pipeline.read_out import read_out, read_out_columns
-from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import read_ruleset
 
 ROOT = Path(__file__).parents[2]

@@ -16,10 +16,10 @@ import pytest
 
 from moviestream.core.csv_source import DEFAULT_LIMITS, InputError, ReadLimits, Reject, read_rows
 from moviestream.core.envelope import envelope_bytes
+from moviestream.core.generate import generate
 from moviestream.core.record import CSV_COLUMNS
 from moviestream.producer import parallel
 from moviestream.producer.aggregation import too_large
-from moviestream.producer.generate import generate
 
 CORPUS = Path(__file__).parents[1] / "data" / "malformed"
 HEADER = ",".join(CSV_COLUMNS)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from moviestream.producer.generate import generate
+from moviestream.core.generate import generate
 from tests.unit.test_cli_errors import ROOT, invoke, one_line_error, run
 
 pytestmark = pytest.mark.spark

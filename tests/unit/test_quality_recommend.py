@@ -8,8 +8,8 @@ import csv
 import pytest
 
 from moviestream.cli.quality import read_typed, referenced_columns
+from moviestream.core.generate import generate
 from moviestream.core.record import TYPED_COLUMNS
-from moviestream.producer.generate import generate
 from moviestream.quality.dqdl import parse_ruleset
 from moviestream.quality.evaluate import rule_outcomes
 from moviestream.quality.recommend import ColumnProfile, column_rules, recommend, wilson_lower

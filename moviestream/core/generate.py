@@ -1,6 +1,8 @@
 """Synthetic movies CSVs with the 16 IMDb columns and every defect class the pipeline must handle.
 
-Deterministic for a seed. Defect classes (each row gets at most one, with probability
+Deterministic for a seed. Here in the core, not with the producer, because more than the producer
+needs realistic rows: the streaming job's warm-up (moviestream/pipeline/batch_pipeline.py) and
+the benchmarks. Defect classes (each row gets at most one, with probability
 ``defect_rate``), all of which the job must either load or report with a reason:
   missing_rating, rating_out_of_range, rating_not_numeric, low_rating, year_not_numeric,
   missing_title, runtime_unparseable, gross_unparseable, empty_fields, resent_update
@@ -219,6 +221,18 @@ def apply_defect(rng: random.Random, row: dict[str, str], defect: str) -> dict[s
             for col in rng.sample(["Certificate", "Meta_score", "Gross", "Star3", "Star4", "Overview"], 3):
                 row[col] = ""
     return row
+
+
+def sample_row(i: int, defect_every: int = 10) -> dict[str, str]:
+    """Row ``i`` on its own, the same for the same ``i``: a clean row, or every ``defect_every``-th
+    one with one defect, taking the classes in turn (not ``resent_update``, which needs earlier
+    rows). For callers that need realistic rows one at a time (the streaming job's warm-up)."""
+    rng = random.Random(i)
+    row = clean_row(rng, i)
+    if i % defect_every:
+        return row
+    defects = [d for d in DEFECTS if d != "resent_update"]
+    return apply_defect(rng, row, defects[(i // defect_every) % len(defects)])
 
 
 def generate(out: Path, rows: int, seed: int = 7, defect_rate: float = 0.1) -> dict[str, int]:
