@@ -72,8 +72,6 @@ OPTIONAL_ARGUMENTS: dict[str, str] = {
     "max_isolated_records": "100",  # poison isolation's bound (moviestream/pipeline/batch_pipeline.py)
     "views_refresh_seconds": "60",  # the materialized views' refresh cadence; 0: never
 }
-# Spark SQL settings the job sets at start: the local session's (moviestream/core/spark.py says why).
-SPARK_SQL_CONF = SQL_SETTINGS
 GET_RECORDS_LIMIT = 10_000
 
 
@@ -197,7 +195,7 @@ def streaming_query_id(spark: SparkSession) -> str:
 
 
 def start_glue_job(args: Mapping[str, str]):
-    """(GlueContext, its SparkSession with SPARK_SQL_CONF set, the initialised Job): the start
+    """(GlueContext, its SparkSession with SQL_SETTINGS set, the initialised Job): the start
     both Glue entries share (this one and moviestream/glue/backfill_job.py)."""
     from awsglue.context import GlueContext
     from awsglue.job import Job
@@ -205,7 +203,7 @@ def start_glue_job(args: Mapping[str, str]):
 
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
-    for key, value in SPARK_SQL_CONF.items():
+    for key, value in SQL_SETTINGS.items():
         spark.conf.set(key, value)
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)

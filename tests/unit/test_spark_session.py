@@ -84,3 +84,12 @@ def test_a_session_runs_on_the_master_the_environment_names():
     # The JVM maps the checkout's class archive when make has trained one (make test has).
     trained = bool(class_archive_options())
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["local[1]", 1, trained]
+
+
+@pytest.mark.spark
+def test_the_local_session_runs_with_the_pipelines_sql_settings_and_no_adaptive_execution(spark):
+    # Literal values: a setting dropped from SQL_SETTINGS or from the session fails here.
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.codegen.hugeMethodLimit") == "8000"
+    assert spark.conf.get("spark.sql.inMemoryColumnarStorage.compressed") == "false"
+    assert spark.conf.get("spark.sql.adaptive.enabled") == "false"
