@@ -166,7 +166,6 @@ test: setup spark-classes $(ASL_STAMP) $(CHECKOV_STAMP) $(TF_SCHEMA) $(BENCH_QUA
 	@$(MAKE) --no-print-directory check
 	@rm -rf .local/coverage && mkdir -p .local/coverage
 	@$(PY) -m coverage run -m pytest --durations=25 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
-	@$(PY) -m coverage combine -q
 	@$(PY) scripts/coverage_check.py
 
 check: setup ## Static checks: ruff, the layers (import-linter), the types (mypy)

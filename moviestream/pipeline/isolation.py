@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 import pyarrow as pa
@@ -112,7 +112,12 @@ class Isolation:
             return (None, None) if self._over_bound() else self._judged()
 
     def _part(self, lo: int, hi: int) -> DataFrame:
-        return self.base.where((F.col(_PLACE) >= lo) & (F.col(_PLACE) < hi)).drop(_PLACE)
+        """Places [lo, hi) without those already isolated: a later search (with the rules) does
+        not find them again."""
+        inside = (F.col(_PLACE) >= lo) & (F.col(_PLACE) < hi)
+        if self.bad:
+            inside &= ~F.col(_PLACE).isin(self.bad)
+        return self.base.where(inside).drop(_PLACE)
 
     def _raises(self, lo: int, hi: int, full: bool) -> BaseException | None:
         """What judging places [lo, hi) raises, if anything: the row-level read-out alone (one
@@ -130,27 +135,58 @@ class Isolation:
         return None
 
     def _search(self, lo: int, hi: int, full: bool, failure: BaseException | None = None) -> None:
-        """Isolate the single places in [lo, hi) judging raises for, halving; ``failure``: what
-        the range is already known to raise."""
-        if len(self.isolated) + len(self.bad) > self.bound or lo >= hi:
-            return
-        failure = failure or self._raises(lo, hi, full)
-        if failure is None:
-            return
-        if hi - lo == 1:
-            self.bad.append(lo)
-            self.isolated.append(isolated_line(self.expanded.slice(lo, 1).to_pylist()[0], failure))
-            return
-        inside = [e for e in self.edges if lo < e < hi]
-        mid = min(inside, key=lambda e: abs(2 * e - lo - hi)) if inside else (lo + hi) // 2
-        left = self._raises(lo, mid, full)
-        self._search(lo, mid, full, left)
-        # When the left half judged fine, the right half holds what raised: no probe needed.
-        self._search(mid, hi, full, failure if left is None else None)
+        """Isolate the single places in [lo, hi) judging raises for; ``failure``: what the range
+        is already known to raise."""
+        budget = self.bound - len(self.isolated)  # what expansion isolated counts too
+        found = find_poison(
+            lo, hi, self.edges, lambda a, b: self._raises(a, b, full), budget, failure, skip=set(self.bad)
+        )
+        for place, error in found:
+            self.bad.append(place)
+            self.isolated.append(isolated_line(self.expanded.slice(place, 1).to_pylist()[0], error))
 
     def _judged(self) -> tuple[pa.Table, Any]:
         kept = self.base.where(~F.col(_PLACE).isin(self.bad)) if self.bad else self.base
         return self.judge(kept.drop(_PLACE), True, self.redelivery)
+
+
+def find_poison(
+    lo: int,
+    hi: int,
+    edges: Sequence[int],
+    raises: Callable[[int, int], BaseException | None],
+    budget: int,
+    failure: BaseException | None = None,
+    skip: Set[int] = frozenset(),
+) -> list[tuple[int, BaseException]]:
+    """(place, error) of each single place in [lo, hi) that ``raises(a, b)`` reports an error for,
+    in place order, found by halving: a range that raises is split in two, at the ``edges``
+    entry (a Kinesis record's first user record) nearest its middle if it has one. Each probe is
+    a Spark job, so none is made twice: when the left half judges fine, the right half is known
+    to raise. ``failure``: what [lo, hi) is known to raise. ``skip``: places already isolated,
+    which the probes leave out. Stops once more than ``budget`` places are found."""
+    found: list[tuple[int, BaseException]] = []
+
+    def search(lo: int, hi: int, failure: BaseException | None) -> None:
+        while lo < hi and lo in skip:  # a range of skipped places only holds nothing to find
+            lo += 1
+        if len(found) > budget or lo >= hi:
+            return
+        failure = failure or raises(lo, hi)
+        if failure is None:
+            return
+        if hi - lo == 1 or all(place in skip for place in range(lo + 1, hi)):
+            found.append((lo, failure))
+            return
+        inside = [e for e in edges if lo < e < hi]
+        mid = min(inside, key=lambda e: abs(2 * e - lo - hi)) if inside else (lo + hi) // 2
+        left = raises(lo, mid)
+        if left is not None:
+            search(lo, mid, left)
+        search(mid, hi, None if left is not None else failure)
+
+    search(lo, hi, failure)
+    return found
 
 
 def expand_each(raw: pa.Table, isolated: list[str]) -> pa.Table:
