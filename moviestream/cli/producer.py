@@ -92,6 +92,14 @@ from moviestream.core.config import AwsConfigError, AwsSettings, describe_endpoi
     show_default="CPU count",
     help="Processes building envelopes and aggregates (bulk replays: no --rate, --limit or --loop).",
 )
+@click.option(
+    "--chunk-kib",
+    type=click.IntRange(min=16, max=1024 * 1024),
+    default=4096,
+    show_default=True,
+    help="KiB of the file each worker parses at a time (bulk replays): smaller spreads a small file "
+    "over more workers.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as one JSON object on stdout.")
 @read_limit_options
 def replay_cmd(
@@ -110,6 +118,7 @@ def replay_cmd(
     dead_letter: Path,
     max_attempts: int,
     workers: int,
+    chunk_kib: int,
     as_json: bool,
     max_field_bytes: int,
     max_row_bytes: int,
@@ -155,6 +164,7 @@ def replay_cmd(
                     rate=pace,
                     loop=loop,
                     workers=workers,
+                    chunk_bytes=chunk_kib * 1024,
                     limits=limits,
                     stop=stop,
                     on_progress=progress.update,

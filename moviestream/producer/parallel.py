@@ -35,6 +35,7 @@ from moviestream.core.csv_source import (
 from moviestream.core.envelope import EnvelopeEncoder, MillisecondClock
 from moviestream.producer.aggregation import AggregateBuilder, Entry, ShardMap, too_large
 
+# Bytes of the file read at a time: about one chunk, the unit a worker parses (replay's --chunk-kib).
 BLOCK_BYTES = 4 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
 
@@ -74,17 +75,19 @@ class ChunkResult:
 
 
 def split(
-    stream: BinaryIO, location: str, limits: ReadLimits = DEFAULT_LIMITS
+    stream: BinaryIO, location: str, limits: ReadLimits = DEFAULT_LIMITS, block_bytes: int = 0
 ) -> tuple[tuple[str, ...], Iterator[Chunk]]:
-    """(header, chunks). The header is read and checked before the first chunk is cut."""
-    data = stream.read(BLOCK_BYTES).removeprefix(BOM)
+    """(header, chunks of about ``block_bytes`` each, BLOCK_BYTES when 0). The header is read and
+    checked before the first chunk is cut."""
+    block_bytes = block_bytes or BLOCK_BYTES
+    data = stream.read(block_bytes).removeprefix(BOM)
     pos = parity = line_no = 0
     while True:  # the header is the first record, as the csv module reads it (even a blank one)
         end = data.find(b"\n", pos)
         if end < 0:
             if len(data) > limits.row_bytes:
                 break  # refused below, as the sequential reader refuses it
-            more = stream.read(BLOCK_BYTES)
+            more = stream.read(block_bytes)
             if more:
                 data += more
                 continue
@@ -103,13 +106,15 @@ def split(
         raise InputError(f"{location}: the header is over the row cap of {limits.row_bytes} bytes")
     text = data[:pos].decode("utf-8", "surrogateescape")
     header = check_header(next(csv.reader(io.StringIO(text, newline=""), strict=False)), location)
-    return header, _chunks(stream, data[pos:], line_no, limits)
+    return header, _chunks(stream, data[pos:], line_no, limits, block_bytes)
 
 
 _ODD = (1).__and__
 
 
-def _chunks(stream: BinaryIO, pending: bytes, line_no: int, limits: ReadLimits) -> Iterator[Chunk]:
+def _chunks(
+    stream: BinaryIO, pending: bytes, line_no: int, limits: ReadLimits, block_bytes: int
+) -> Iterator[Chunk]:
     """Chunks of whole records, about one block each. ``pending`` starts at a record boundary.
 
     A record that may be over the row cap ends the chunks: an ``overflow`` chunk hands the rest
@@ -119,7 +124,7 @@ def _chunks(stream: BinaryIO, pending: bytes, line_no: int, limits: ReadLimits) 
     eof = False
     cap = limits.row_bytes
     while not eof:
-        block = stream.read(BLOCK_BYTES)
+        block = stream.read(block_bytes)
         eof = not block
         data = pending + block
         cut = len(data) if eof else data.rfind(b"\n") + 1

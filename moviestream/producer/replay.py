@@ -144,12 +144,14 @@ def replay(
     workers: int = 1,
     limits: ReadLimits = DEFAULT_LIMITS,
     stop: threading.Event | None = None,
+    chunk_bytes: int = 0,
     on_progress: Callable[[ReplaySummary], None] | None = None,
 ) -> ReplaySummary:
     """Replay ``location`` through a sink made by ``sink_factory(on_done)``.
 
     With ``workers`` > 1 and no pacing, limit or loop, envelopes and aggregates are built by that
-    many worker processes (moviestream.producer.parallel); otherwise everything runs on this thread.
+    many worker processes (moviestream.producer.parallel), each parsing chunks of about
+    ``chunk_bytes`` of the file (0: parallel.BLOCK_BYTES); otherwise everything runs on this thread.
     """
     stop = stop or threading.Event()
     summary = ReplaySummary(source=location)
@@ -174,7 +176,7 @@ def replay(
     try:
         continue_after: int | None = start_after
         if pool is not None:
-            continue_after = run.parallel(pool, start_after)
+            continue_after = run.parallel(pool, start_after, chunk_bytes)
         if continue_after is not None:
             run.sequential(continue_after, resumed=start_after, limit=limit, rate=rate, loop=loop)
     finally:
@@ -238,11 +240,11 @@ class _Run:
             self.summary.seconds = round(self.last_progress - self.started, 3)
             self.on_progress(self.summary)
 
-    def parallel(self, pool: WorkerPool, start_after: int) -> int | None:
+    def parallel(self, pool: WorkerPool, start_after: int, chunk_bytes: int = 0) -> int | None:
         """Bulk path. Returns None when the file is done, or the row after which the sequential
         reader must continue (a chunk whose row boundaries the workers could not confirm)."""
         with open_input(self.location) as stream:
-            header, chunks = split(stream, self.location, self.limits)
+            header, chunks = split(stream, self.location, self.limits, chunk_bytes)
             ctx = Context(
                 self.location,
                 self.source,

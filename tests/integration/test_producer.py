@@ -273,14 +273,14 @@ def test_replay_from_s3(stream, movies_csv, tmp_path):
 
 def _stray_quotes_file(path: Path, base: Path) -> Path:
     """A file whose row boundaries the quote-parity scanner gets wrong: a quote character inside
-    an unquoted field (csv reads it literally) in the second chunk, then quoted multi-line fields."""
+    an unquoted field (csv reads it literally) in a chunk after the first, then quoted multi-line fields."""
     lines = base.read_text(encoding="utf-8").splitlines()
     header, rows = lines[0], lines[1:]
-    stray = rows[9000].split(",")
+    stray = rows[900].split(",")
     stray[1] = "The 5'11\" Man"  # unquoted field with a literal quote
-    rows[9000] = ",".join(stray)
-    multiline = rows[9003].replace('"A ', '"A\nmulti-line\n', 1)
-    rows[9003] = multiline
+    rows[900] = ",".join(stray)
+    multiline = rows[903].replace('"A ', '"A\nmulti-line\n', 1)
+    rows[903] = multiline
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return path
 
@@ -288,9 +288,9 @@ def _stray_quotes_file(path: Path, base: Path) -> Path:
 def _bad_rows_file(path: Path, base: Path) -> Path:
     """Unreadable rows inside the workers' chunks: undecodable bytes, a short row, an extra field."""
     rows = base.read_bytes().split(b"\n")
-    rows[3000] = rows[3000].replace(b",", b",\xff\xfe", 1)
-    rows[9500] = b",".join(rows[9500].split(b",")[:5])
-    rows[17000] = rows[17000] + b",extra"
+    rows[300] = rows[300].replace(b",", b",\xff\xfe", 1)
+    rows[950] = b",".join(rows[950].split(b",")[:5])
+    rows[1700] = rows[1700] + b",extra"
     path.write_bytes(b"\n".join(rows))
     return path
 
@@ -298,9 +298,10 @@ def _bad_rows_file(path: Path, base: Path) -> Path:
 @pytest.mark.parametrize("kind", ["generated", "stray_quotes_and_bad_rows"])
 def test_parallel_and_sequential_replays_send_the_same_records(stack, tmp_path, kind):
     base = tmp_path / "base.csv"
-    generate(base, rows=20_000, seed=8, defect_rate=0.1)  # three chunks of 8,192 rows
-    # One file for both hard cases (a run of two 20,000-row replays each costs half a minute):
-    # stray quotes around row 9,000 and unreadable rows at 3,000, 9,500 and 17,000.
+    # About 540 KB: with --chunk-kib 64, eight or nine chunks, so both workers parse several.
+    generate(base, rows=2_000, seed=8, defect_rate=0.1)
+    # One file for both hard cases: stray quotes around row 900 and unreadable rows at 300, 950
+    # and 1,700, each in a chunk after the first.
     path = {
         "generated": lambda: base,
         "stray_quotes_and_bad_rows": lambda: _bad_rows_file(
@@ -322,6 +323,8 @@ def test_parallel_and_sequential_replays_send_the_same_records(stack, tmp_path, 
             name,
             "--workers",
             workers,
+            "--chunk-kib",
+            "64",
             "--rejects",
             str(rejects),
             "--checkpoint",
