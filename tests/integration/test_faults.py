@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -102,12 +103,16 @@ def new_stream() -> str:
     return name
 
 
-def replay(csv_path: Path, stream: str, work: Path, rate: int | None = None) -> subprocess.Popen:
+def replay(
+    csv_path: Path, stream: str, work: Path, rate: int | None = None, resume: bool = False
+) -> subprocess.Popen:
     argv = [sys.executable, "-m", "moviestream", "replay", str(csv_path), "--stream-name", stream, "--json"]
     argv += ["--no-aggregate", "--workers", "1", "--checkpoint", str(work / "cp.json")]
     argv += ["--rejects", str(work / "rejects.jsonl"), "--dead-letter", str(work / "dead.jsonl")]
     if rate:
         argv += ["--rate", str(rate)]
+    if resume:
+        argv += ["--resume"]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
@@ -274,7 +279,7 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
 
     try:
         wait_for_status(proc, tmp_path / "s1.json")
-        producer = replay(csv_path, stream, tmp_path, rate=20)  # about 75 s of records
+        producer = replay(csv_path, stream, tmp_path, rate=20)  # up to 75 s of records (cut short below)
         wait_for(lambda: ledger_totals(dsn, job_name).records_in > 0, "first commit", proc, log)
         postgres.stop()
         try:  # down until the job has waited past its degraded time and said so
@@ -296,6 +301,13 @@ def test_the_streaming_job_rides_out_outages_stops_on_a_permanent_error_and_lose
             s3_proxy.up()
             proxy.up()
         wait_for(lambda: count("pipeline_recovered") == 2, "recovery from the S3 outage", proc, log, 60)
+        # The outages are over: the rest of the file need not trickle in at 20 a second. The paced
+        # producer is stopped with Ctrl-C (it flushes what is in flight and saves its checkpoint)
+        # and resumed unpaced, as a user would; no row is sent twice or left out.
+        if producer.poll() is None:
+            producer.send_signal(signal.SIGINT)
+            assert producer.wait(timeout=60) in (0, 130)
+            producer = replay(csv_path, stream, tmp_path, resume=True)
         assert producer.wait(timeout=180) == 0
         everything = len(expected.movie_of_event)
         wait_for(lambda: ledger_totals(dsn, job_name).records_in >= everything, "every record", proc, log)
