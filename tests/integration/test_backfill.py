@@ -21,8 +21,8 @@ from moviestream.core.generate import generate
 from tests.integration.databases import fresh_warehouse
 
 ROOT = Path(__file__).parents[2]
-ROWS = 10_000
-CHUNK = "2500"  # four chunks of records, and a fifth holding only the unreadable last row
+ROWS = 4_000
+CHUNK = "1000"  # four chunks of records, and a fifth holding only the unreadable last row
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_a_file_loads_with_exact_counts_and_a_second_run_loads_nothing(first_loa
         ).fetchall()
     checksum = hashlib.sha256(generated.read_bytes()).hexdigest()
     assert [row[:5] for row in ledger] == [
-        (i, str(generated), checksum, i * 2500 + 1, (i + 1) * 2500) for i in range(4)
+        (i, str(generated), checksum, i * int(CHUNK) + 1, (i + 1) * int(CHUNK)) for i in range(4)
     ]
     assert {row[5] for row in ledger} == {f"file-{checksum[:40]}"}
     bad_objects = AwsSettings().client("s3").list_objects_v2(Bucket=bucket, Prefix="bad_records/")
