@@ -104,7 +104,9 @@ class LocalJob:
         except AwsConfigError as exc:
             raise JobSetupError(str(exc)) from None
         try:
-            kinesis.describe_stream_summary(StreamName=self.stream_name)
+            # Two attempts, as the producer's check: an endpoint that is down is told in a second
+            # or two, not after the SDK's five-attempt back-off (24 s measured).
+            aws.client("kinesis", attempts=2).describe_stream_summary(StreamName=self.stream_name)
         except Exception as exc:  # any failure here is "cannot use the stream"
             raise JobSetupError(
                 f"Kinesis stream {self.stream_name!r} is not reachable at {describe_endpoint(kinesis)}: "
